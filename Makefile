@@ -1,0 +1,50 @@
+# One-command setup. `make run` serves the demo; `make test` runs lint and the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Migrates, seeds the demo (idempotent), then serves the site and a django-q2 worker together;
+# Ctrl-C stops both. Development mode (DEBUG=1) unless the environment says otherwise.
+run: export DEBUG ?= 1
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "  Site:          http://$(HOST):$(PORT)/"
+	@echo "  Wagtail admin: http://$(HOST):$(PORT)/admin/"
+	@echo "  Django admin:  http://$(HOST):$(PORT)/django-admin/"
+	@echo "  API docs:      http://$(HOST):$(PORT)/api/docs/"
+	@echo
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py qcluster & \
+	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/placement.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

@@ -1,0 +1,297 @@
+"""Django admin for the accounts domain (operators at /django-admin/).
+
+Balances, statuses and payments change only through `accounts.services` (admin actions call
+them), so the state machine and the timeline are never bypassed from here.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path, reverse
+
+from accounts import placement, services
+from accounts.models import (
+    Account,
+    AccountStatus,
+    Activity,
+    ActivityKind,
+    Creditor,
+    CreditorUser,
+    Debtor,
+    DebtorFlag,
+    DomainError,
+    Installment,
+    Payment,
+    PaymentPlan,
+)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CreditorUserInline(admin.TabularInline):
+    model = CreditorUser
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Creditor)
+class CreditorAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "display_name", "default_currency", "locale"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [CreditorUserInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "display_name", "default_currency", "locale"]}),
+        (
+            "Portal policy",
+            {
+                "fields": [
+                    "min_instalment",
+                    "max_plan_months",
+                    "settlement_allowed",
+                    "max_settlement_discount_pct",
+                    "max_pause_days",
+                ]
+            },
+        ),
+    ]
+
+
+class DebtorForm(forms.ModelForm):
+    flags = forms.MultipleChoiceField(
+        choices=DebtorFlag.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = Debtor
+        fields = [
+            "creditor", "external_ref", "first_name", "last_name", "email", "phone",
+            "address_line1", "address_line2", "city", "postal_code", "region", "timezone",
+            "language", "date_of_birth", "flags",
+        ]  # fmt: skip
+
+    def clean_region(self) -> str:
+        from accounts import regions
+
+        code = regions.normalize(self.cleaned_data["region"])
+        if not regions.is_valid(code):
+            raise forms.ValidationError("Unknown region: use ISO 3166-1 (FR) or 3166-2 (US-MA).")
+        return code
+
+    def clean_timezone(self) -> str:
+        from accounts import regions
+
+        name = self.cleaned_data["timezone"].strip()
+        if not regions.timezone_is_valid(name):
+            raise forms.ValidationError("Unknown IANA time zone, e.g. Europe/Paris.")
+        return name
+
+    def clean_flags(self) -> list[str]:
+        return sorted(set(self.cleaned_data["flags"]))
+
+
+class ActivityInline(ReadOnlyInline):
+    model = Activity
+    fields = ["occurred_at", "kind", "summary", "account", "actor"]
+    readonly_fields = fields
+    ordering = ["-occurred_at", "-id"]
+    show_change_link = False
+    verbose_name_plural = "Timeline"
+
+
+class AccountInline(ReadOnlyInline):
+    model = Account
+    fields = ["external_ref", "status", "currency", "current_balance", "due_date"]
+    readonly_fields = fields
+
+
+@admin.register(Debtor)
+class DebtorAdmin(admin.ModelAdmin):
+    form = DebtorForm
+    list_display = ["external_ref", "full_name", "creditor", "region", "language", "timezone"]
+    list_filter = ["creditor", "language", "region"]
+    search_fields = ["external_ref", "last_name", "email"]
+    list_select_related = ["creditor"]
+    inlines = [AccountInline, ActivityInline]
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The change and its timeline entry are one transaction.
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and form.changed_data:
+                services.activity_record(
+                    debtor=obj,
+                    kind=ActivityKind.ADMIN_CHANGE,
+                    summary="An operator changed: " + ", ".join(form.changed_data) + ".",
+                    data={"fields": form.changed_data},
+                    actor=f"admin:{request.user.pk}",
+                )
+
+
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = ["received_at", "amount", "currency", "method", "status", "provider_reference"]
+    readonly_fields = fields
+
+
+class PlacementUploadForm(forms.Form):
+    creditor = forms.ModelChoiceField(queryset=Creditor.objects.all())
+    file = forms.FileField(help_text="UTF-8 CSV with a header row; see the README for columns.")
+
+    MAX_BYTES = 20 * 1024 * 1024
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError("The file is larger than 20 MB; split it.")
+        try:
+            self.rows = placement.rows_from_csv(upload.read())
+        except placement.CsvError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if not self.rows:
+            raise forms.ValidationError("The file has a header but no rows.")
+        return upload
+
+
+def _transition_action(status: str, label: str):
+    def action(modeladmin, request, queryset):
+        done = 0
+        for account in queryset:
+            try:
+                services.account_transition(
+                    account=account, status=status, actor=f"admin:{request.user.pk}"
+                )
+                done += 1
+            except DomainError as exc:
+                modeladmin.message_user(request, f"{account}: {exc}", level=messages.WARNING)
+        if done:
+            modeladmin.message_user(request, f"{done} account(s) now {label.lower()}.")
+
+    action.__name__ = f"mark_{status}"
+    action.short_description = f"Mark selected accounts {label.lower()}"
+    return action
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = [
+        "external_ref", "creditor", "status", "currency", "current_balance", "due_date",
+        "placed_at",
+    ]  # fmt: skip
+    list_filter = ["status", "creditor", "currency"]
+    search_fields = ["external_ref", "debtor__external_ref", "debtor__last_name"]
+    list_select_related = ["creditor"]
+    raw_id_fields = ["debtor"]
+    readonly_fields = [
+        "status", "status_changed_at", "current_balance", "original_amount", "currency",
+        "placed_at", "updated_at", "creditor", "external_ref",
+    ]  # fmt: skip
+    inlines = [PaymentInline]
+    actions = [
+        _transition_action(AccountStatus.ACTIVE, "Active"),
+        _transition_action(AccountStatus.RECALLED, "Recalled"),
+        _transition_action(AccountStatus.CLOSED, "Closed"),
+    ]
+    change_list_template = "admin/accounts/account/change_list.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # accounts are placed (API, CSV upload, import command)
+
+    def get_urls(self):
+        return [
+            path(
+                "upload-csv/",
+                self.admin_site.admin_view(self.upload_csv),
+                name="accounts_account_upload_csv",
+            ),
+            *super().get_urls(),
+        ]
+
+    def upload_csv(self, request: HttpRequest) -> HttpResponse:
+        """Place accounts from a CSV file through the same service as the API."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        result = None
+        form = PlacementUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            result = services.placement_upsert(
+                creditor=form.cleaned_data["creditor"],
+                rows=form.rows,
+                actor=f"admin:{request.user.pk}",
+            )
+            summary = result.as_dict()["summary"]
+            self.message_user(
+                request,
+                "Placed: {created} created, {updated} updated, {unchanged} unchanged, "
+                "{rejected} rejected.".format(**summary),
+                level=messages.WARNING if result.rejected else messages.SUCCESS,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Upload accounts (CSV)",
+            "form": form,
+            "result": result,
+            "columns": placement.CSV_COLUMNS,
+            "changelist_url": reverse("admin:accounts_account_changelist"),
+        }
+        return render(request, "admin/accounts/account/upload_csv.html", context)
+
+
+class InstallmentInline(ReadOnlyInline):
+    model = Installment
+    fields = ["sequence", "due_date", "amount", "amount_paid", "status", "payment", "paid_at"]
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(PaymentPlan)
+class PaymentPlanAdmin(admin.ModelAdmin):
+    list_display = ["id", "account", "frequency", "instalment_count", "total_amount", "status"]
+    list_filter = ["status", "frequency"]
+    readonly_fields = [f.name for f in PaymentPlan._meta.fields]
+    inlines = [InstallmentInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "account", "amount", "currency", "method", "status"]
+    list_filter = ["status", "method", "creditor"]
+    search_fields = ["account__external_ref", "provider_reference", "idempotency_key"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "kind", "debtor", "account", "actor", "summary"]
+    list_filter = ["kind", "creditor"]
+    search_fields = ["debtor__external_ref", "account__external_ref"]
+    list_select_related = ["debtor", "account"]

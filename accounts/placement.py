@@ -1,0 +1,284 @@
+"""Validation of placement rows (one account and its debtor), shared by the API, CSV and admin.
+
+A row is a plain dict as the creditor sends it (see `docs/api.md`). `validate_row` returns the
+cleaned row or field errors shaped like DRF's (`{"debtor": {"phone": ["..."]}}`). It is plain
+Python on purpose: a placement of 10,000 rows validates in well under a second, which DRF
+serializers do not. `accounts.services.placement_upsert` writes the cleaned rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+import pycountry
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+from accounts import money, regions
+from accounts.models import DebtorFlag
+
+ACCOUNT_FIELDS = frozenset(
+    {"external_ref", "currency", "original_amount", "current_balance", "due_date", "description",
+     "debtor"}
+)  # fmt: skip
+DEBTOR_FIELDS = frozenset(
+    {"external_ref", "first_name", "last_name", "email", "phone", "address_line1",
+     "address_line2", "city", "postal_code", "region", "timezone", "language", "date_of_birth",
+     "flags"}
+)  # fmt: skip
+# Columns the debtor and the account may both be updated with on a re-placement.
+DEBTOR_UPDATABLE = (
+    "first_name", "last_name", "email", "phone", "address_line1", "address_line2", "city",
+    "postal_code", "region", "timezone", "language", "date_of_birth", "flags",
+)  # fmt: skip
+ACCOUNT_UPDATABLE = ("description", "due_date")
+_MAX_LENGTHS = {
+    "external_ref": 100, "first_name": 100, "last_name": 100, "email": 254, "address_line1": 200,
+    "address_line2": 200, "city": 100, "postal_code": 20, "description": 300,
+}  # fmt: skip
+_FLAGS = frozenset(DebtorFlag.values)
+_email_validator = EmailValidator()
+REQUIRED = "This field is required."
+
+
+@dataclass(slots=True)
+class CleanRow:
+    """A validated placement row: account values and debtor values, ready to save."""
+
+    index: int
+    account: dict[str, Any]
+    debtor: dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def _languages() -> frozenset[str]:
+    return frozenset(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
+
+
+def _text(data: dict, field: str, errors: dict, *, required: bool = False) -> str:
+    raw = data.get(field)
+    if raw is None or raw == "":
+        if required:
+            errors[field] = [REQUIRED]
+        return ""
+    if not isinstance(raw, str):
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            raw = str(raw)
+        else:
+            errors[field] = ["Must be a string."]
+            return ""
+    value = raw.strip()
+    if required and not value:
+        errors[field] = [REQUIRED]
+        return ""
+    limit = _MAX_LENGTHS.get(field)
+    if limit and len(value) > limit:
+        errors[field] = [f"Must be at most {limit} characters."]
+    if "\x00" in value:
+        errors[field] = ["Must not contain NUL characters."]
+    return value
+
+
+def _date(data: dict, field: str, errors: dict, *, past: bool = False) -> date | None:
+    raw = data.get(field)
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        errors[field] = ["Must be a date in YYYY-MM-DD format."]
+        return None
+    try:
+        value = date.fromisoformat(raw.strip())
+    except ValueError:
+        errors[field] = ["Must be a date in YYYY-MM-DD format."]
+        return None
+    if past and not (date(1900, 1, 1) <= value < date.today()):
+        errors[field] = ["Must be a date in the past (after 1900)."]
+        return None
+    return value
+
+
+def _unknown(data: dict, allowed: frozenset[str], errors: dict) -> None:
+    for key in data:
+        if key not in allowed:
+            errors[key] = ["Unknown field."]
+
+
+def _validate_debtor(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    errors: dict[str, Any] = {}
+    if not isinstance(data, dict):
+        return {}, {"non_field_errors": ["Must be an object with the debtor's details."]}
+    _unknown(data, DEBTOR_FIELDS, errors)
+    out: dict[str, Any] = {
+        "external_ref": _text(data, "external_ref", errors, required=True),
+        "first_name": _text(data, "first_name", errors),
+        "last_name": _text(data, "last_name", errors, required=True),
+        "email": _text(data, "email", errors).lower(),
+        "address_line1": _text(data, "address_line1", errors),
+        "address_line2": _text(data, "address_line2", errors),
+        "city": _text(data, "city", errors),
+        "postal_code": _text(data, "postal_code", errors),
+        "date_of_birth": _date(data, "date_of_birth", errors, past=True),
+    }
+    if out["email"]:
+        try:
+            _email_validator(out["email"])
+        except ValidationError:
+            errors["email"] = ["Enter a valid email address."]
+
+    region = _text(data, "region", errors, required=True).upper()
+    if region and not regions.is_valid(region):
+        errors["region"] = [
+            f"Unknown region code {region!r}: use ISO 3166-1 (FR) or ISO 3166-2 (US-MA)."
+        ]
+        region = ""
+    out["region"] = region
+
+    tz = _text(data, "timezone", errors)
+    if tz and not regions.timezone_is_valid(tz):
+        errors["timezone"] = [f"Unknown IANA time zone {tz!r}."]
+    elif not tz and region:
+        tz = regions.timezone_for(region)
+    out["timezone"] = tz
+
+    lang = _text(data, "language", errors).lower()
+    if lang and lang not in _languages():
+        errors["language"] = [f"Unknown ISO 639-1 language code {lang!r}."]
+    elif not lang and region:
+        lang = regions.language_for(region)
+    out["language"] = lang
+
+    raw_phone = _text(data, "phone", errors)
+    out["phone"] = ""
+    if raw_phone:
+        try:
+            number = phonenumbers.parse(raw_phone, regions.country_of(region) if region else None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            errors["phone"] = ["Enter a valid phone number (E.164, e.g. +14155550123)."]
+        else:
+            out["phone"] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    flags = data.get("flags") or []
+    if isinstance(flags, str):
+        flags = [f for f in (part.strip() for part in flags.replace("|", ";").split(";")) if f]
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        errors["flags"] = ["Must be a list of flag names."]
+        flags = []
+    unknown = sorted(set(flags) - _FLAGS)
+    if unknown:
+        errors["flags"] = [f"Unknown flag(s): {', '.join(unknown)}."]
+    out["flags"] = sorted(set(flags) & _FLAGS)
+    return out, errors
+
+
+def validate_row(
+    index: int, row: Any, *, default_currency: str
+) -> tuple[CleanRow | None, dict[str, Any]]:
+    """Validate one placement row; returns (clean row, {}) or (None, field errors)."""
+    if not isinstance(row, dict):
+        return None, {"non_field_errors": ["Each row must be a JSON object."]}
+    errors: dict[str, Any] = {}
+    _unknown(row, ACCOUNT_FIELDS, errors)
+    account: dict[str, Any] = {
+        "external_ref": _text(row, "external_ref", errors, required=True),
+        "description": _text(row, "description", errors),
+        "due_date": _date(row, "due_date", errors),
+    }
+    currency = _text(row, "currency", errors) or default_currency
+    currency = currency.upper()
+    if not money.currency_is_known(currency):
+        errors["currency"] = [f"Unknown ISO 4217 currency code {currency!r}."]
+    account["currency"] = currency
+
+    def amount(field: str, *, required: bool) -> Decimal | None:
+        raw = row.get(field)
+        if raw is None or raw == "":
+            if required:
+                errors[field] = [REQUIRED]
+            return None
+        if "currency" in errors:
+            return None
+        try:
+            value = money.parse_amount(raw, currency)
+        except money.MoneyError as exc:
+            errors[field] = [str(exc)]
+            return None
+        if value <= 0:
+            errors[field] = ["Must be greater than zero."]
+            return None
+        return value
+
+    original = amount("original_amount", required=True)
+    balance = amount("current_balance", required=False)
+    account["original_amount"] = original
+    account["current_balance"] = balance if balance is not None else original
+
+    debtor, debtor_errors = _validate_debtor(row.get("debtor"))
+    if "debtor" not in row:
+        debtor_errors = {"non_field_errors": [REQUIRED]}
+    if debtor_errors:
+        errors["debtor"] = debtor_errors
+    if errors:
+        return None, errors
+    return CleanRow(index=index, account=account, debtor=debtor), {}
+
+
+# --- CSV --------------------------------------------------------------------------------------
+CSV_DEBTOR_PREFIX = "debtor_"
+CSV_COLUMNS = [
+    "external_ref", "currency", "original_amount", "current_balance", "due_date", "description",
+    "debtor_external_ref", "debtor_first_name", "debtor_last_name", "debtor_email",
+    "debtor_phone", "debtor_address_line1", "debtor_address_line2", "debtor_city",
+    "debtor_postal_code", "debtor_region", "debtor_timezone", "debtor_language",
+    "debtor_date_of_birth", "debtor_flags",
+]  # fmt: skip
+
+
+class CsvError(ValueError):
+    """The CSV file as a whole cannot be read (encoding, header)."""
+
+
+def rows_from_csv(data: bytes | str) -> list[dict[str, Any]]:
+    """Turn a placement CSV (header row, `debtor_` columns, flags split by `;`) into rows.
+
+    Blank cells are left out, so they read as "not given". Raises `CsvError` for a file that
+    is not UTF-8 or whose header names unknown columns.
+    """
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CsvError("The file is not UTF-8 encoded text.") from exc
+    reader = csv.DictReader(io.StringIO(data))
+    header = reader.fieldnames or []
+    if not header:
+        raise CsvError("The file is empty or has no header row.")
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    if unknown:
+        raise CsvError(
+            f"Unknown column(s): {', '.join(unknown)}. Expected columns: {', '.join(CSV_COLUMNS)}."
+        )
+    rows = []
+    for record in reader:
+        if None in record:  # DictReader's key for cells beyond the header
+            raise CsvError(f"Line {reader.line_num} has more cells than the header row.")
+        row: dict[str, Any] = {}
+        debtor: dict[str, Any] = {}
+        for key, value in record.items():
+            if value is None or value.strip() == "":
+                continue
+            if key.startswith(CSV_DEBTOR_PREFIX):
+                debtor[key[len(CSV_DEBTOR_PREFIX) :]] = value
+            else:
+                row[key] = value
+        row["debtor"] = debtor
+        rows.append(row)
+    return rows

@@ -1,0 +1,65 @@
+"""Reads of the accounts domain, always scoped to one creditor (the tenant)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Account, Activity, Creditor, Payment
+
+
+def accounts_list(
+    *,
+    creditor: Creditor,
+    status: str | None = None,
+    region: str | None = None,
+    updated_since: datetime | None = None,
+) -> QuerySet[Account]:
+    """A creditor's accounts; `region=US` matches `US` and every `US-...` subdivision."""
+    qs = Account.objects.filter(creditor=creditor).select_related("debtor")
+    if status:
+        qs = qs.filter(status=status)
+    if region:
+        qs = qs.filter(Q(debtor__region=region) | Q(debtor__region__startswith=f"{region}-"))
+    if updated_since:
+        qs = qs.filter(updated_at__gte=updated_since)
+    return qs
+
+
+def account_get(*, creditor: Creditor, external_ref: str) -> Account | None:
+    """One of the creditor's accounts, or None (another creditor's account is not found)."""
+    return (
+        Account.objects.filter(creditor=creditor, external_ref=external_ref)
+        .select_related("debtor", "creditor")
+        .first()
+    )
+
+
+def account_timeline(*, account: Account, limit: int = 50) -> QuerySet[Activity]:
+    """The latest timeline entries of an account's debtor that concern this account or none."""
+    return Activity.objects.filter(
+        Q(account=account) | Q(account__isnull=True), debtor_id=account.debtor_id
+    ).order_by("-occurred_at", "-id")[:limit]
+
+
+def payments_list(
+    *,
+    creditor: Creditor,
+    account_ref: str | None = None,
+    received_since: datetime | None = None,
+) -> QuerySet[Payment]:
+    qs = Payment.objects.filter(creditor=creditor).select_related("account")
+    if account_ref:
+        qs = qs.filter(account__external_ref=account_ref)
+    if received_since:
+        qs = qs.filter(received_at__gte=received_since)
+    return qs
+
+
+def creditor_for_user(user) -> Creditor | None:
+    """The creditor an API user belongs to, or None for users bound to no creditor."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    link = getattr(user, "creditor_link", None)
+    return link.creditor if link is not None else None

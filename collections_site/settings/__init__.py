@@ -1,0 +1,1 @@
+"""Settings package: `base` holds everything, read from the environment; `test` for pytest."""

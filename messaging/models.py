@@ -1,0 +1,1 @@
+"""Models of the messaging app (filled in by its own issue)."""

@@ -1,0 +1,1 @@
+"""Models of the portal app (filled in by its own issue)."""

@@ -1,0 +1,1 @@
+"""Models of the recommender app (filled in by its own issue)."""
