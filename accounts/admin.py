@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from accounts import placement, services
+from accounts import placement, regions, services
 from accounts.models import (
     Account,
     AccountStatus,
@@ -86,20 +86,28 @@ class DebtorForm(forms.ModelForm):
         ]  # fmt: skip
 
     def clean_region(self) -> str:
-        from accounts import regions
-
         code = regions.normalize(self.cleaned_data["region"])
         if not regions.is_valid(code):
             raise forms.ValidationError("Unknown region: use ISO 3166-1 (FR) or 3166-2 (US-MA).")
         return code
 
     def clean_timezone(self) -> str:
-        from accounts import regions
-
         name = self.cleaned_data["timezone"].strip()
         if not regions.timezone_is_valid(name):
             raise forms.ValidationError("Unknown IANA time zone, e.g. Europe/Paris.")
         return name
+
+    def clean(self):
+        cleaned = super().clean()
+        phone = (cleaned.get("phone") or "").strip()
+        if phone:
+            region = cleaned.get("region")
+            e164 = placement.phone_to_e164(phone, regions.country_of(region) if region else None)
+            if e164 is None:
+                self.add_error("phone", placement.PHONE_ERROR)
+            else:
+                cleaned["phone"] = e164
+        return cleaned
 
     def clean_flags(self) -> list[str]:
         return sorted(set(self.cleaned_data["flags"]))

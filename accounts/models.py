@@ -13,7 +13,6 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone as dj_tz
 from django.utils.translation import gettext_lazy as _
-from phonenumber_field.modelfields import PhoneNumberField
 
 from accounts import money
 
@@ -131,7 +130,9 @@ class Debtor(models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     email = models.EmailField(blank=True)
-    phone = PhoneNumberField(blank=True, help_text="Stored in E.164, e.g. +14155550123.")
+    # A plain column holding E.164: validated by `accounts.placement` and the admin form with
+    # `phonenumbers`, so bulk placement does not re-parse every number on save.
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550123.")
     address_line1 = models.CharField(max_length=200, blank=True)
     address_line2 = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)

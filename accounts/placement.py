@@ -57,6 +57,20 @@ class CleanRow:
     debtor: dict[str, Any]
 
 
+PHONE_ERROR = "Enter a valid phone number (E.164, e.g. +14155550123)."
+
+
+def phone_to_e164(raw: str, country: str | None) -> str | None:
+    """`raw` (international, or national for `country`) as E.164, or None if not valid."""
+    try:
+        number = phonenumbers.parse(raw, country)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 @lru_cache(maxsize=1)
 def _languages() -> frozenset[str]:
     return frozenset(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
@@ -157,14 +171,11 @@ def _validate_debtor(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     raw_phone = _text(data, "phone", errors)
     out["phone"] = ""
     if raw_phone:
-        try:
-            number = phonenumbers.parse(raw_phone, regions.country_of(region) if region else None)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
-            errors["phone"] = ["Enter a valid phone number (E.164, e.g. +14155550123)."]
+        e164 = phone_to_e164(raw_phone, regions.country_of(region) if region else None)
+        if e164 is None:
+            errors["phone"] = [PHONE_ERROR]
         else:
-            out["phone"] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            out["phone"] = e164
 
     flags = data.get("flags") or []
     if isinstance(flags, str):

@@ -122,6 +122,7 @@ def name_of(code: str) -> str:
     return sub.name if sub else code
 
 
+@lru_cache(maxsize=4096)
 def timezone_for(code: str) -> str:
     """The default IANA time zone of a region (used when the creditor gives none)."""
     code = normalize(code)
@@ -137,6 +138,7 @@ def timezone_for(code: str) -> str:
     return zones[0] if zones else "UTC"
 
 
+@lru_cache(maxsize=4096)
 def language_for(code: str) -> str:
     """The default language of a region (ISO 639-1), English when unknown."""
     code = normalize(code)

@@ -52,7 +52,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "phonenumber_field",
     "django_q",
     "django.contrib.admin",
     "django.contrib.auth",
