@@ -300,7 +300,7 @@ def _upsert_chunk(
             changed_accounts,
             update_conflicts=True,
             unique_fields=["creditor", "external_ref"],
-            update_fields=list(ACCOUNT_UPDATABLE) + ["updated_at"],
+            update_fields=[*ACCOUNT_UPDATABLE, "updated_at"],
             batch_size=1000,
         )
     if activities:

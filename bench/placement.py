@@ -121,9 +121,8 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         if counted != args.rows:
             raise SystemExit(f"{label}: expected {args.rows} {expect}, got {counted}")
-        print(
-            f"{label:>9}: {args.rows:,} accounts in {elapsed:6.2f} s = {args.rows / elapsed:8,.0f} accounts/s"
-        )
+        rate = args.rows / elapsed
+        print(f"{label:>9}: {args.rows:,} accounts in {elapsed:6.2f} s = {rate:8,.0f} accounts/s")
 
     print(
         f"database now holds {Account.objects.count():,} accounts, "
