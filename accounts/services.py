@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import money
+from accounts.bulk import bulk_insert, bulk_update_by_key
 from accounts.models import (
     Account,
     AccountStatus,
@@ -212,26 +213,33 @@ def _upsert_chunk(
     }
     debtor_ids = {ref: d["id"] for ref, d in existing_debtors.items()}
     changed_debtor_fields: dict[str, list[str]] = {}
-    to_write: list[Debtor] = []
+    new_debtors: list[Debtor] = []
+    changed_debtors: list[Debtor] = []
     for ref, values in debtor_rows.items():
+        debtor = Debtor(creditor=creditor, created_at=now, updated_at=now, **values)
         old = existing_debtors.get(ref)
-        if old is not None:
-            old_values = _debtor_values(old)
-            diff = [name for name in DEBTOR_UPDATABLE if old_values[name] != values[name]]
-            if not diff:
-                continue
+        if old is None:
+            new_debtors.append(debtor)
+            continue
+        old_values = _debtor_values(old)
+        diff = [name for name in DEBTOR_UPDATABLE if old_values[name] != values[name]]
+        if diff:
             changed_debtor_fields[ref] = diff
-        to_write.append(Debtor(creditor=creditor, created_at=now, updated_at=now, **values))
-    if to_write:
-        written = Debtor.objects.bulk_create(
-            to_write,
-            update_conflicts=True,
-            unique_fields=["creditor", "external_ref"],
-            update_fields=[*DEBTOR_UPDATABLE, "updated_at"],
-            batch_size=1000,
+            changed_debtors.append(debtor)
+    if changed_debtors:
+        bulk_update_by_key(
+            Debtor,
+            changed_debtors,
+            key=["creditor", "external_ref"],
+            fields=[*DEBTOR_UPDATABLE, "updated_at"],
         )
-        for debtor in written:
-            debtor_ids[debtor.external_ref] = debtor.pk
+    if new_debtors:
+        bulk_insert(Debtor, new_debtors)
+        debtor_ids.update(
+            Debtor.objects.filter(
+                creditor=creditor, external_ref__in=[d.external_ref for d in new_debtors]
+            ).values_list("external_ref", "id")
+        )
 
     new_accounts: list[Account] = []
     changed_accounts: list[Account] = []
@@ -278,12 +286,17 @@ def _upsert_chunk(
             result.unchanged.append(ref)
 
     if new_accounts:
-        Account.objects.bulk_create(new_accounts, batch_size=1000)
+        bulk_insert(Account, new_accounts)
+        new_ids = dict(
+            Account.objects.filter(
+                creditor=creditor, external_ref__in=[a.external_ref for a in new_accounts]
+            ).values_list("external_ref", "id")
+        )
         activities.extend(
             Activity(
                 creditor=creditor,
                 debtor_id=account.debtor_id,
-                account_id=account.pk,
+                account_id=new_ids[account.external_ref],
                 kind=ActivityKind.PLACED,
                 summary=f"Account placed: {account.original_amount} {account.currency}.",
                 data={"external_ref": account.external_ref},
@@ -293,18 +306,13 @@ def _upsert_chunk(
             for account in new_accounts
         )
     if changed_accounts:
-        # INSERT ... ON CONFLICT DO UPDATE of the changed columns only: far faster than
-        # bulk_update's CASE expressions. Every row exists (checked under the creditor lock),
-        # so the insert half never applies.
-        Account.objects.bulk_create(
+        bulk_update_by_key(
+            Account,
             changed_accounts,
-            update_conflicts=True,
-            unique_fields=["creditor", "external_ref"],
-            update_fields=[*ACCOUNT_UPDATABLE, "updated_at"],
-            batch_size=1000,
+            key=["creditor", "external_ref"],
+            fields=[*ACCOUNT_UPDATABLE, "updated_at"],
         )
-    if activities:
-        Activity.objects.bulk_create(activities, batch_size=1000)
+    bulk_insert(Activity, activities)
 
 
 # --- Status changes ---------------------------------------------------------------------------

@@ -155,3 +155,21 @@ def test_over_the_row_limit_is_refused_before_anything_is_saved(creditor):
             creditor=creditor, rows=[row(i) for i in range(4)], actor="t", max_rows=3
         )
     assert not Account.objects.exists()
+
+
+def test_replacement_updates_many_debtors_and_accounts_at_once(creditor):
+    place(creditor, *[row(i) for i in range(30)])
+    changed = [
+        row(i, description=f"Changed {i}", debtor={"flags": ["cell_phone"], "city": "Salem"})
+        for i in range(0, 30, 2)
+    ]
+    result = upsert(creditor, changed + [row(i) for i in range(1, 30, 2)])
+    assert len(result.updated) == 15 and len(result.unchanged) == 15
+    for account in Account.objects.filter(creditor=creditor).select_related("debtor"):
+        n = int(account.external_ref.split("-")[1])
+        if n % 2 == 0:
+            assert account.description == f"Changed {n}"
+            assert account.debtor.flags == ["cell_phone"] and account.debtor.city == "Salem"
+        else:
+            assert account.description == "Energy bill"
+            assert account.debtor.flags == [] and account.debtor.city == "Boston"
