@@ -401,8 +401,16 @@ class ActivityKind(models.TextChoices):
     MESSAGE_DELIVERED = "message_delivered", _("Message delivered")
     MESSAGE_OPENED = "message_opened", _("Message opened")
     MESSAGE_CLICKED = "message_clicked", _("Message clicked")
+    MESSAGE_BOUNCED = "message_bounced", _("Message bounced")
+    MESSAGE_FAILED = "message_failed", _("Message failed")
+    MESSAGE_REPLIED = "message_replied", _("Debtor replied")
+    MESSAGE_CONVERTED = "message_converted", _("Message led to a payment or plan")
+    MESSAGE_RESCHEDULED = "message_rescheduled", _("Message rescheduled by compliance")
+    MESSAGE_CANCELLED = "message_cancelled", _("Message cancelled")
     MESSAGE_BLOCKED = "message_blocked", _("Message blocked")
+    CONTACT_RECORDED = "contact_recorded", _("Contact logged")
     CONTACT_BLOCKED = "contact_blocked", _("Contact blocked by compliance")
+    OPTED_OUT = "opted_out", _("Opted out of a channel")
     PAYMENT = "payment", _("Payment received")
     PLAN_CREATED = "plan_created", _("Payment plan agreed")
     PLAN_CHANGED = "plan_changed", _("Payment plan changed")
@@ -426,7 +434,7 @@ class Activity(models.Model):
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.PROTECT, related_name="activities"
     )
-    kind = models.CharField(max_length=24, choices=ActivityKind.choices)
+    kind = models.CharField(max_length=32, choices=ActivityKind.choices)
     summary = models.CharField(max_length=300)
     data = models.JSONField(default=dict, blank=True)
     actor = models.CharField(
