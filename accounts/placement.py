@@ -66,7 +66,12 @@ def phone_to_e164(raw: str, country: str | None) -> str | None:
         number = phonenumbers.parse(raw, country)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    # Checking against the expected country first is much cheaper (a +1 number is otherwise
+    # matched against every NANP country); the full check keeps foreign numbers valid.
+    if not (
+        (country and phonenumbers.is_valid_number_for_region(number, country))
+        or phonenumbers.is_valid_number(number)
+    ):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -216,7 +216,7 @@ def _upsert_chunk(
     new_debtors: list[Debtor] = []
     changed_debtors: list[Debtor] = []
     for ref, values in debtor_rows.items():
-        debtor = Debtor(creditor=creditor, created_at=now, updated_at=now, **values)
+        debtor = Debtor(creditor_id=creditor.pk, created_at=now, updated_at=now, **values)
         old = existing_debtors.get(ref)
         if old is None:
             new_debtors.append(debtor)
@@ -252,7 +252,7 @@ def _upsert_chunk(
         if old is None:
             new_accounts.append(
                 Account(
-                    creditor=creditor,
+                    creditor_id=creditor.pk,
                     debtor_id=debtor_id,
                     placed_at=now,
                     status_changed_at=now,
@@ -266,13 +266,13 @@ def _upsert_chunk(
         debtor_diff = changed_debtor_fields.pop(debtor_ref, [])
         if diff:
             changed_accounts.append(
-                Account(creditor=creditor, debtor_id=debtor_id, updated_at=now, **row.account)
+                Account(creditor_id=creditor.pk, debtor_id=debtor_id, updated_at=now, **row.account)
             )
         if diff or debtor_diff:
             result.updated.append(ref)
             activities.append(
                 Activity(
-                    creditor=creditor,
+                    creditor_id=creditor.pk,
                     debtor_id=debtor_id,
                     account_id=old["id"],
                     kind=ActivityKind.UPDATED,
@@ -294,7 +294,7 @@ def _upsert_chunk(
         )
         activities.extend(
             Activity(
-                creditor=creditor,
+                creditor_id=creditor.pk,
                 debtor_id=account.debtor_id,
                 account_id=new_ids[account.external_ref],
                 kind=ActivityKind.PLACED,
