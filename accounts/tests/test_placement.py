@@ -173,3 +173,15 @@ def test_replacement_updates_many_debtors_and_accounts_at_once(creditor):
         else:
             assert account.description == "Energy bill"
             assert account.debtor.flags == [] and account.debtor.city == "Boston"
+
+
+def test_a_valid_foreign_phone_number_is_accepted(creditor):
+    (account,) = place(creditor, row(1, debtor={"phone": "+44 7911 123456"}))
+    assert account.debtor.phone == "+447911123456"  # region US-MA, a UK mobile
+
+
+def test_a_national_number_is_read_in_the_debtors_country(creditor):
+    (account,) = place(
+        creditor, row(1, debtor={"region": "FR", "phone": "06 12 34 56 78"}, currency="EUR")
+    )
+    assert account.debtor.phone == "+33612345678"
