@@ -82,7 +82,8 @@ class DebtorForm(forms.ModelForm):
         fields = [
             "creditor", "external_ref", "first_name", "last_name", "email", "phone",
             "address_line1", "address_line2", "city", "postal_code", "region", "timezone",
-            "language", "date_of_birth", "flags",
+            "language", "date_of_birth", "flags", "preferred_channel", "preferred_hours_start",
+            "preferred_hours_end",
         ]  # fmt: skip
 
     def clean_region(self) -> str:

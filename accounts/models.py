@@ -122,6 +122,15 @@ class DebtorFlag(models.TextChoices):
     CONSENT_WHATSAPP = "consent_whatsapp", _("Consented to WhatsApp")
 
 
+CHANNEL_CHOICES = [
+    ("email", _("Email")),
+    ("sms", _("SMS")),
+    ("whatsapp", _("WhatsApp")),
+    ("call", _("Phone call")),
+    ("letter", _("Letter")),
+]
+
+
 class Debtor(models.Model):
     """A person who owes a creditor money; contact details, region and contact flags."""
 
@@ -144,6 +153,13 @@ class Debtor(models.Model):
     language = models.CharField(max_length=8, default="en", help_text="ISO 639-1, e.g. fr.")
     date_of_birth = models.DateField(null=True, blank=True)
     flags = models.JSONField(default=list, blank=True, help_text="List of contact flags.")
+    # The debtor's own contact preferences (set in the portal): hard constraints for the
+    # planner and compliance, not hints.
+    preferred_channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES, blank=True)
+    preferred_hours_start = models.TimeField(
+        null=True, blank=True, help_text="Contact only from this local time..."
+    )
+    preferred_hours_end = models.TimeField(null=True, blank=True, help_text="...until this one.")
     created_at = models.DateTimeField(default=dj_tz.now)
     updated_at = models.DateTimeField(default=dj_tz.now)
 

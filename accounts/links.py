@@ -1,0 +1,51 @@
+"""Signed, expiring links that let a debtor into the portal.
+
+Lives in `accounts` because both `messaging` (every message carries a portal link) and
+`portal` (which exchanges the token for a session) need it, and imports only run towards
+`accounts`. A token names the debtor and carries a random link id (`jti`), so one link can be
+locked out (wrong identity answers) without locking the debtor's other links.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+
+_SALT = "portal-link-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class PortalToken:
+    debtor_id: int
+    jti: str
+
+
+class LinkInvalid(Exception):
+    """The token was altered, is not ours, or has expired (callers never say which)."""
+
+
+def link_max_age() -> timedelta:
+    return timedelta(days=getattr(settings, "PORTAL_LINK_MAX_AGE_DAYS", 14))
+
+
+def portal_token_make(*, debtor_id: int) -> str:
+    """A fresh URL-safe token for one debtor."""
+    return signing.dumps({"d": debtor_id, "j": secrets.token_urlsafe(9)}, salt=_SALT, compress=True)
+
+
+def portal_token_read(token: str, *, max_age: timedelta | None = None) -> PortalToken:
+    """Check signature and age; raises `LinkInvalid` for anything but a good, fresh token."""
+    try:
+        data = signing.loads(token, salt=_SALT, max_age=max_age or link_max_age())
+        return PortalToken(debtor_id=int(data["d"]), jti=str(data["j"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise LinkInvalid from exc
+
+
+def portal_url(*, debtor_id: int) -> str:
+    """The absolute link put in messages: `SITE_URL/p/<token>/`."""
+    return f"{settings.SITE_URL}/p/{portal_token_make(debtor_id=debtor_id)}/"

@@ -1,0 +1,38 @@
+from datetime import timedelta
+
+import pytest
+from django.core import signing
+
+from accounts import links
+
+
+def test_token_round_trip_names_the_debtor_and_a_link_id():
+    token = links.portal_token_make(debtor_id=42)
+    read = links.portal_token_read(token)
+    assert read.debtor_id == 42 and read.jti
+    assert links.portal_token_read(links.portal_token_make(debtor_id=42)).jti != read.jti
+
+
+def test_altered_token_is_invalid():
+    token = links.portal_token_make(debtor_id=42)
+    altered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    with pytest.raises(links.LinkInvalid):
+        links.portal_token_read(altered)
+
+
+def test_token_signed_for_another_purpose_is_invalid():
+    other = signing.dumps({"d": 42, "j": "x"}, salt="something-else")
+    with pytest.raises(links.LinkInvalid):
+        links.portal_token_read(other)
+
+
+def test_expired_token_is_invalid(monkeypatch):
+    token = links.portal_token_make(debtor_id=7)
+    with pytest.raises(links.LinkInvalid):
+        links.portal_token_read(token, max_age=timedelta(seconds=-1))
+
+
+def test_portal_url_is_absolute(settings):
+    settings.SITE_URL = "https://collect.example.com"
+    url = links.portal_url(debtor_id=5)
+    assert url.startswith("https://collect.example.com/p/") and url.endswith("/")
