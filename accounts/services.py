@@ -107,6 +107,14 @@ def _reject(result: PlacementResult, row: CleanRow, errors: dict[str, Any]) -> N
     )
 
 
+# Flags that record the debtor's own requests: a re-placement may add flags but never
+# removes these (a creditor's file must not undo an opt-out given in the portal or by SMS).
+DEBTOR_OWNED_FLAGS = frozenset(
+    {"opted_out_call", "opted_out_sms", "opted_out_email", "opted_out_letter",
+     "opted_out_whatsapp", "cease_communication"}
+)  # fmt: skip
+
+
 def _debtor_values(existing: dict[str, Any]) -> dict[str, Any]:
     values = {name: existing[name] for name in DEBTOR_UPDATABLE}
     values["flags"] = sorted(values["flags"] or [])
@@ -216,16 +224,23 @@ def _upsert_chunk(
     new_debtors: list[Debtor] = []
     changed_debtors: list[Debtor] = []
     for ref, values in debtor_rows.items():
-        debtor = Debtor(creditor_id=creditor.pk, created_at=now, updated_at=now, **values)
         old = existing_debtors.get(ref)
         if old is None:
-            new_debtors.append(debtor)
+            new_debtors.append(
+                Debtor(creditor_id=creditor.pk, created_at=now, updated_at=now, **values)
+            )
             continue
         old_values = _debtor_values(old)
+        # What the debtor told us (opt-outs, cease) outlives any creditor file.
+        kept = [f for f in old_values["flags"] if f in DEBTOR_OWNED_FLAGS]
+        if kept:
+            values = {**values, "flags": sorted({*values["flags"], *kept})}
         diff = [name for name in DEBTOR_UPDATABLE if old_values[name] != values[name]]
         if diff:
             changed_debtor_fields[ref] = diff
-            changed_debtors.append(debtor)
+            changed_debtors.append(
+                Debtor(creditor_id=creditor.pk, created_at=now, updated_at=now, **values)
+            )
     if changed_debtors:
         bulk_update_by_key(
             Debtor,

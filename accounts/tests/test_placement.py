@@ -185,3 +185,16 @@ def test_a_national_number_is_read_in_the_debtors_country(creditor):
         creditor, row(1, debtor={"region": "FR", "phone": "06 12 34 56 78"}, currency="EUR")
     )
     assert account.debtor.phone == "+33612345678"
+
+
+def test_replacement_never_removes_the_debtors_own_opt_outs(creditor):
+    (account,) = place(creditor, row(1, debtor={"flags": ["cell_phone"]}))
+    debtor = account.debtor
+    debtor.flags = ["cell_phone", "opted_out_sms", "cease_communication"]
+    debtor.save(update_fields=["flags"])
+    result = upsert(creditor, [row(1, debtor={"flags": ["deceased"]})])
+    assert result.updated == ["ACC-1"]
+    debtor.refresh_from_db()
+    assert debtor.flags == ["cease_communication", "deceased", "opted_out_sms"]
+    again = upsert(creditor, [row(1, debtor={"flags": ["deceased"]})])
+    assert again.unchanged == ["ACC-1"]
