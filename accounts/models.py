@@ -120,6 +120,7 @@ class DebtorFlag(models.TextChoices):
     CONSENT_SMS = "consent_sms", _("Consented to SMS")
     CONSENT_EMAIL = "consent_email", _("Consented to email")
     CONSENT_WHATSAPP = "consent_whatsapp", _("Consented to WhatsApp")
+    CONSENT_LETTER = "consent_letter", _("Consented to letters")
 
 
 CHANNEL_CHOICES = [
