@@ -1,0 +1,579 @@
+"""Writes of the compliance app: the contact ledger, contact checks (audited), rule changes.
+
+The public contract other apps build on (messaging calls these before every send and at
+delivery; the planner calls the batch form; operators' logged calls use ``contact_record``):
+
+- ``contact_record(*, debtor, channel, at, outcome, source, account=None, reference=None,
+  timeline=False, actor="system") -> ContactAttempt``
+- ``contacts_record_many(*, contacts) -> list[ContactAttempt]`` (the same, batched)
+- ``contact_check(*, debtor, channel, at, account=None, purpose="send") -> CheckResult``
+- ``contacts_check_many(*, checks, audit=True) -> list[CheckResult]``
+- ``disclosures_required(*, region, channel, language, initial=False, on=None)
+  -> list[engine.Disclosure]``
+- ``rule_change_record(...)`` and ``rule_packs_load(...)`` for the admin and the loader.
+
+Compliance never imports messaging: it receives the contact history through the ledger.
+Rules come from the database (``compliance.selectors.ruleset_current``, cached), never from
+the JSON files directly. See docs/compliance.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, connections, models, router, transaction
+from django.utils import timezone as dj_tz
+
+from accounts.models import Account, AccountStatus, ActivityKind, Debtor, DomainError
+from accounts.services import activity_record
+from compliance import engine
+from compliance.loading import LoadReport, changes_record, rule_packs_load
+from compliance.models import ComplianceDecision, ContactAttempt
+from compliance.selectors import (
+    RuleSet,
+    last_conversations,
+    ledger_rows,
+    ruleset_current,
+    zone_get,
+)
+
+__all__ = [
+    "CheckRequest",
+    "CheckResult",
+    "LedgerError",
+    "LoadReport",
+    "contact_check",
+    "contact_record",
+    "contacts_check_many",
+    "contacts_record_many",
+    "disclosures_required",
+    "local_to_utc",
+    "rule_change_record",
+    "rule_packs_load",
+]
+
+_CHANNELS = frozenset(engine.CHANNELS)
+_OUTCOMES = frozenset(engine.OUTCOMES)
+_UTC_ZONE = ZoneInfo("UTC")
+_SLACK = timedelta(days=1)  # covers any UTC offset when turning local days into a UTC bound
+
+
+class LedgerError(DomainError):
+    """A contact that cannot be recorded (a reference reused for another debtor or channel)."""
+
+
+# --- The contact ledger -----------------------------------------------------------------------
+
+
+def contact_record(
+    *,
+    debtor: Debtor,
+    channel: str,
+    at: datetime,
+    outcome: str,
+    source: str,
+    account: Account | None = None,
+    reference: str | None = None,
+    timeline: bool = False,
+    actor: str = "system",
+) -> ContactAttempt:
+    """Record an outbound contact in the ledger that caps and quiet periods count.
+
+    ``at`` is an aware datetime (stored in UTC); ``outcome`` one of ``engine.OUTCOMES``
+    (``busy``/``failed`` never connected and are not counted as attempts). With a
+    ``reference`` (e.g. ``message:<id>``) recording is idempotent: a repeat returns the same
+    row, and a different outcome replaces the stored one (hand-off first, then the provider's
+    outcome). Record a hand-off before its outcome is known as ``delivered``: it then counts,
+    which is the safe side. ``timeline=True`` also writes a ``contact_recorded`` timeline
+    entry (for contacts no other service puts on the timeline, e.g. an operator's call).
+    """
+    if channel not in _CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    if outcome not in _OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("at must be an aware datetime")
+    if account is not None and account.debtor_id != debtor.pk:
+        raise ValueError("the account belongs to another debtor")
+    with transaction.atomic():
+        if reference:
+            existing = ContactAttempt.objects.select_for_update().filter(reference=reference)
+            found = existing.first()
+            if found is not None:
+                return _contact_update(found, debtor, channel, outcome)
+        try:
+            with transaction.atomic():
+                attempt = ContactAttempt.objects.create(
+                    debtor=debtor,
+                    account=account,
+                    channel=channel,
+                    at=at.astimezone(UTC),
+                    outcome=outcome,
+                    source=source[:32],
+                    reference=reference or None,
+                )
+        except IntegrityError:
+            # A concurrent call recorded the same reference first: theirs is the row.
+            found = ContactAttempt.objects.select_for_update().filter(reference=reference).first()
+            if found is None:
+                raise
+            return _contact_update(found, debtor, channel, outcome)
+        if timeline:
+            activity_record(
+                debtor=debtor,
+                account=account,
+                kind=ActivityKind.CONTACT_RECORDED,
+                summary=f"{channel.capitalize()} contact logged: {outcome.replace('_', ' ')}.",
+                data={"contact_attempt": attempt.pk, "channel": channel, "outcome": outcome},
+                actor=actor,
+                occurred_at=attempt.at,
+            )
+    return attempt
+
+
+def contacts_record_many(*, contacts: Iterable[Mapping[str, Any]]) -> list[ContactAttempt]:
+    """``contact_record`` for many contacts at once (messaging's dispatch batches), in order.
+
+    Each mapping holds ``contact_record``'s keyword arguments. Same semantics (idempotent by
+    ``reference``; a repeat takes the new outcome) in a constant number of queries: one read
+    of the known references, one bulk update of changed outcomes, one bulk insert.
+    """
+    items = [dict(c) for c in contacts]
+    for c in items:
+        if c["channel"] not in _CHANNELS:
+            raise ValueError(f"unknown channel {c['channel']!r}")
+        if c["outcome"] not in _OUTCOMES:
+            raise ValueError(f"unknown outcome {c['outcome']!r}")
+        if c["at"].tzinfo is None or c["at"].utcoffset() is None:
+            raise ValueError("at must be an aware datetime")
+        account = c.get("account")
+        if account is not None and account.debtor_id != c["debtor"].pk:
+            raise ValueError("the account belongs to another debtor")
+    refs = [c["reference"] for c in items if c.get("reference")]
+    if len(refs) != len(set(refs)):
+        # The same reference twice in one batch: apply them in order, one by one.
+        return [contact_record(**c) for c in items]
+    try:
+        with transaction.atomic():
+            return _contacts_record_bulk(items, refs)
+    except IntegrityError:
+        # A concurrent call recorded one of these references first: go one by one.
+        return [contact_record(**c) for c in items]
+
+
+def _contacts_record_bulk(items: list[dict[str, Any]], refs: list[str]) -> list[ContactAttempt]:
+    known = (
+        {
+            a.reference: a
+            for a in ContactAttempt.objects.select_for_update().filter(reference__in=refs)
+        }
+        if refs
+        else {}
+    )
+    now = dj_tz.now()
+    out: list[ContactAttempt] = []
+    new: list[ContactAttempt] = []
+    changed: list[ContactAttempt] = []
+    for c in items:
+        found = known.get(c.get("reference") or "")
+        if found is not None:
+            if found.debtor_id != c["debtor"].pk or found.channel != c["channel"]:
+                raise LedgerError(
+                    f"Reference {found.reference!r} was recorded for another debtor or channel."
+                )
+            if found.outcome != c["outcome"]:
+                found.outcome, found.updated_at = c["outcome"], now
+                changed.append(found)
+            out.append(found)
+            continue
+        attempt = ContactAttempt(
+            debtor=c["debtor"],
+            account=c.get("account"),
+            channel=c["channel"],
+            at=c["at"].astimezone(UTC),
+            outcome=c["outcome"],
+            source=c["source"][:32],
+            reference=c.get("reference") or None,
+            created_at=now,
+            updated_at=now,
+        )
+        new.append(attempt)
+        out.append(attempt)
+    if changed:
+        ContactAttempt.objects.bulk_update(changed, ["outcome", "updated_at"], batch_size=1000)
+    if new:
+        ContactAttempt.objects.bulk_create(new, batch_size=1000)
+    created = {id(a) for a in new}
+    for c, attempt in zip(items, out, strict=True):
+        if c.get("timeline") and id(attempt) in created:
+            activity_record(
+                debtor=c["debtor"],
+                account=c.get("account"),
+                kind=ActivityKind.CONTACT_RECORDED,
+                summary=f"{c['channel'].capitalize()} contact logged: "
+                f"{c['outcome'].replace('_', ' ')}.",
+                data={
+                    "contact_attempt": attempt.pk,
+                    "channel": c["channel"],
+                    "outcome": c["outcome"],
+                },
+                actor=c.get("actor", "system"),
+                occurred_at=attempt.at,
+            )
+    return out
+
+
+def _contact_update(
+    found: ContactAttempt, debtor: Debtor, channel: str, outcome: str
+) -> ContactAttempt:
+    if found.debtor_id != debtor.pk or found.channel != channel:
+        raise LedgerError(
+            f"Reference {found.reference!r} was recorded for another debtor or channel."
+        )
+    if found.outcome != outcome:
+        found.outcome = outcome
+        found.updated_at = dj_tz.now()
+        found.save(update_fields=["outcome", "updated_at"])
+    return found
+
+
+# --- Contact checks ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """One question for ``contacts_check_many``: may ``debtor`` be contacted then and so?"""
+
+    debtor: Debtor
+    channel: str
+    at: datetime
+    account: Account | None = None
+    purpose: str = "plan"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The answer to a contact check.
+
+    ``reasons``: dicts with ``code``, ``message``, ``citation_text``, ``citation_url`` (empty
+    when allowed). ``next_allowed_at``: aware UTC — ``at`` itself when allowed, the earliest
+    later instant when this channel would be allowed (same history and flags), or None when
+    nothing lifts the block (a flag, a forbidden channel, missing consent). ``decision_id``:
+    the ``ComplianceDecision`` audit row (None when the batch was run without audit).
+    """
+
+    allowed: bool
+    reasons: list[dict[str, str]]
+    next_allowed_at: datetime | None
+    decision_id: int | None
+    channel: str
+    local_time: datetime
+    time_zone: str
+    region: str
+
+
+def contact_check(
+    *,
+    debtor: Debtor,
+    channel: str,
+    at: datetime,
+    account: Account | None = None,
+    purpose: str = "send",
+) -> CheckResult:
+    """May ``debtor`` be contacted on ``channel`` at ``at`` (aware)? Audited.
+
+    Converts ``at`` to the debtor's IANA zone (``Debtor.timezone``, else the region's default),
+    applies the region's effective rules (own + ancestors + default; cached), counts the ledger
+    as far back as the rules need, adds ``disputed`` when ``account`` is disputed to the
+    debtor's flags, and writes a ``ComplianceDecision`` row in the caller's transaction. Two
+    queries when the rules are cached: the ledger read and the audit insert.
+    """
+    request = CheckRequest(debtor=debtor, channel=channel, at=at, account=account, purpose=purpose)
+    return _checks_run([request], audit=True)[0]
+
+
+def contacts_check_many(
+    *, checks: Iterable[CheckRequest | Mapping[str, Any]], audit: bool = True
+) -> list[CheckResult]:
+    """``contact_check`` for many debtors and candidates at once, results in input order.
+
+    ``checks`` holds ``CheckRequest`` values or mappings with the same keys. A constant number
+    of queries, whatever the batch size (per 5,000 debtors): one ledger read, one read of old
+    conversations if a region needs it, one bulk insert of audit rows. ``audit=False`` skips
+    the audit rows (``decision_id`` is None): for the planner's candidate filtering only —
+    the pick it keeps is checked again, audited, by messaging before the send.
+    """
+    requests = [c if isinstance(c, CheckRequest) else CheckRequest(**c) for c in checks]
+    return _checks_run(requests, audit=audit) if requests else []
+
+
+class _Debtor:
+    """Per-debtor context shared by all of its candidates in a batch."""
+
+    __slots__ = (
+        "days",
+        "flags",
+        "history",
+        "holidays",
+        "lower",
+        "lower_ts",
+        "region",
+        "rules",
+        "zone",
+        "zone_name",
+    )
+
+    def __init__(self, debtor: Debtor, rs: RuleSet) -> None:
+        self.region = debtor.region or ""
+        zone_name = debtor.timezone
+        zone = zone_get(zone_name)
+        if zone is None:
+            zone_name = rs.time_zone(self.region)
+            zone = zone_get(zone_name) or _UTC_ZONE
+        self.zone: ZoneInfo = zone
+        self.zone_name = zone_name
+        self.rules = rs.rules(self.region)
+        self.holidays = rs.holidays(self.region)
+        self.flags = frozenset(debtor.flags or ()) & engine.FLAGS
+        # Days of history the rules may count (None: all of it); "disputed" may come from an
+        # account, so the periods of rules conditioned on it are included.
+        self.days = rs.lookback_days(self.region, self.flags | {"disputed"})
+        self.lower: datetime | None = None  # history needed from here on (UTC); None: all
+        self.lower_ts = 0  # the same as Unix seconds, 0 for "no bound"
+        self.history: list[engine.Contact] = []
+
+
+def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckResult]:
+    rs = ruleset_current()
+    ctx: dict[int, _Debtor] = {}
+    unbounded: set[int] = set()
+    for req in requests:
+        if req.channel not in _CHANNELS:
+            raise ValueError(f"unknown channel {req.channel!r}")
+        if req.at.tzinfo is None or req.at.utcoffset() is None:
+            raise ValueError("at must be an aware datetime")
+        if req.account is not None and req.account.debtor_id != req.debtor.pk:
+            raise ValueError("the account belongs to another debtor")
+        d = ctx.get(req.debtor.pk)
+        if d is None:
+            d = ctx[req.debtor.pk] = _Debtor(req.debtor, rs)
+        days = d.days
+        if days is None:
+            unbounded.add(req.debtor.pk)
+        elif days:
+            lower = req.at - timedelta(days=days) - _SLACK
+            if d.lower is None or lower < d.lower:
+                d.lower = lower
+
+    for d in ctx.values():
+        d.lower_ts = int(d.lower.timestamp()) if d.lower is not None else 0
+    _history_load(rs, ctx, unbounded)
+
+    results: list[CheckResult] = []
+    rows: list[ComplianceDecision] = []
+    for req in requests:
+        d = ctx[req.debtor.pk]
+        flags = d.flags
+        account = req.account
+        if account is not None and account.status == AccountStatus.DISPUTED:
+            flags = flags | {"disputed"}
+        at = req.at
+        local = at.astimezone(d.zone).replace(tzinfo=None)
+        decision = engine.evaluate(
+            d.rules,
+            req.channel,
+            local,
+            d.history,
+            flags,
+            d.holidays,
+            debt_id=account.pk if account is not None else None,
+        )
+        if decision.allowed:
+            reasons: list[dict[str, str]] = []
+            nxt: datetime | None = at
+        else:
+            reasons = [r.as_dict() for r in decision.reasons]
+            nxt = decision.next_allowed_at
+            nxt = local_to_utc(nxt, d.zone, not_before=at) if nxt is not None else None
+        results.append(
+            CheckResult(
+                allowed=decision.allowed,
+                reasons=reasons,
+                next_allowed_at=nxt,
+                decision_id=None,
+                channel=req.channel,
+                local_time=local,
+                time_zone=d.zone_name,
+                region=d.region,
+            )
+        )
+        if audit:
+            rows.append(
+                ComplianceDecision(
+                    debtor_id=req.debtor.pk,
+                    account_id=account.pk if account is not None else None,
+                    channel=req.channel,
+                    at=at,
+                    local_time=local.isoformat(timespec="minutes"),
+                    time_zone=d.zone_name,
+                    region=d.region,
+                    allowed=decision.allowed,
+                    reasons=reasons,
+                    next_allowed_at=nxt,
+                    purpose=req.purpose[:16],
+                    rules_version=rs.token,
+                )
+            )
+    if rows:
+        _decisions_insert(rows)
+        # dataclasses are frozen: results are rebuilt with their audit row ids.
+        results = [replace(r, decision_id=row.pk) for r, row in zip(results, rows, strict=True)]
+    return results
+
+
+_COPY_FROM = 50  # rows: below this a plain INSERT ... RETURNING is quicker than two steps
+
+
+def _decisions_insert(rows: list[ComplianceDecision]) -> None:
+    """Insert audit rows and set their ids.
+
+    On PostgreSQL large batches take their ids from the sequence and go in with COPY, which
+    is several times faster than ``bulk_create`` (whose per-value preparation dominates).
+    """
+    connection = connections[router.db_for_write(ComplianceDecision)]
+    if connection.vendor != "postgresql" or len(rows) < _COPY_FROM:
+        ComplianceDecision.objects.bulk_create(rows, batch_size=1000)
+        return
+    opts = ComplianceDecision._meta
+    qn = connection.ops.quote_name
+    table = qn(opts.db_table)
+    fields = list(opts.concrete_fields)
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    columns = ", ".join(qn(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        # Identifiers are quoted names from the model's metadata, never input.
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [opts.db_table, len(rows)],
+        )
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
+            row.pk = pk
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        f.get_db_prep_save(getattr(row, f.attname), connection)
+                        if f.attname in json_fields
+                        else getattr(row, f.attname)
+                        for f in fields
+                    ]
+                )
+
+
+def _history_load(rs: RuleSet, ctx: dict[int, _Debtor], unbounded: set[int]) -> None:
+    """Fill each debtor's history from the ledger: one query per kind of bound."""
+    bounded = [pk for pk, d in ctx.items() if d.lower is not None and pk not in unbounded]
+    raw: list = []
+    if bounded:
+        since = min(ctx[pk].lower for pk in bounded)  # type: ignore[type-var]
+        raw += ledger_rows(debtor_ids=bounded, since=since)
+    if unbounded:
+        raw += ledger_rows(debtor_ids=unbounded, since=None)
+    for debtor_id, account_id, channel, ts, outcome in raw:
+        d = ctx[debtor_id]
+        if ts < d.lower_ts:  # 0 when the debtor's whole ledger is read
+            continue  # fetched for another debtor's longer lookback
+        local = datetime.fromtimestamp(ts, d.zone).replace(tzinfo=None)
+        d.history.append(engine.Contact(channel, local, outcome, account_id))
+
+    # A cap that starts after the first live conversation needs to know about conversations
+    # older than the lookback: add the latest one per debt, dated before every counted period.
+    need = [pk for pk in bounded if rs.needs_first_conversation(ctx[pk].region)]
+    if need:
+        before = max(ctx[pk].lower for pk in need)  # type: ignore[type-var]
+        for debtor_id, account_id, channel, ts, outcome in last_conversations(
+            debtor_ids=need, before=before
+        ):
+            d = ctx[debtor_id]
+            if ts >= d.lower_ts:
+                continue  # inside this debtor's window: already in its history
+            local = datetime.fromtimestamp(ts, d.zone).replace(tzinfo=None)
+            d.history.append(engine.Contact(channel, local, outcome, account_id))
+
+
+def local_to_utc(
+    local: datetime, zone: ZoneInfo, *, not_before: datetime | None = None
+) -> datetime:
+    """A wall-clock time in ``zone`` as an aware UTC instant.
+
+    A time that does not exist (in a spring-forward gap) becomes the first instant after the
+    gap (02:30 on a 02:00->03:00 night is 03:00); an ambiguous time (in a fall-back fold) is
+    the earlier of its two instants — unless that is before ``not_before`` (a check made
+    during the repeated hour), then the later one, and never earlier than ``not_before``.
+    """
+    first = local.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) != local:
+        # In a gap. fold=1 maps before the transition and fold=0 after it; find the transition.
+        lo = local.replace(tzinfo=zone, fold=1).astimezone(UTC)
+        hi = first
+        while hi - lo > timedelta(seconds=1):
+            mid = lo + (hi - lo) / 2
+            if mid.astimezone(zone).replace(tzinfo=None) >= local:
+                hi = mid
+            else:
+                lo = mid
+        first = hi.replace(microsecond=0)
+        if first.astimezone(zone).replace(tzinfo=None) < local:
+            first += timedelta(seconds=1)
+    if not_before is not None and first < not_before:
+        later = local.replace(tzinfo=zone, fold=1).astimezone(UTC)
+        first = later if later >= not_before else not_before.astimezone(UTC)
+    return first
+
+
+# --- Disclosures ------------------------------------------------------------------------------
+
+
+def disclosures_required(
+    *,
+    region: str,
+    channel: str,
+    language: str,
+    initial: bool = False,
+    on: date | None = None,
+) -> list[engine.Disclosure]:
+    """The texts a message on ``channel`` to a debtor in ``region`` must carry, in order.
+
+    One text per topic, the nearest region's; ``initial`` selects the first-communication
+    texts (e.g. the US mini-Miranda) instead of the later ones. A text missing in ``language``
+    (ISO 639-1; ``fr-CA`` is read as ``fr``) comes in its first language — never dropped.
+    ``on`` is the local date the rules are read for (default: today in the region's zone).
+    Messaging appends them to every message and fills their ``{placeholders}``.
+    """
+    if channel not in _CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    rs = ruleset_current()
+    if on is None:
+        zone = zone_get(rs.time_zone(region)) or _UTC_ZONE
+        on = dj_tz.now().astimezone(zone).date()
+    lang = (language or "").split("-")[0].split("_")[0].lower()
+    return engine.required_disclosures(rs.rules(region), channel, lang, on=on, initial=initial)
+
+
+# --- Rule changes -----------------------------------------------------------------------------
+
+
+def rule_change_record(
+    *, changes: Iterable[Mapping[str, Any]], actor: str, user_id: int | None = None
+) -> int:
+    """Audit region/rule changes (``RuleChange`` rows) and bump the rules version.
+
+    Call it in the transaction of the change (the admin does, from ``save_model``/
+    ``save_formset``/``delete_model``). Each change: ``action``, ``kind``, ``code``,
+    ``region_code``, ``before``, ``after`` (pack format, see ``compliance.rules``).
+    """
+    return changes_record(changes, actor=actor, user_id=user_id)
