@@ -6,3 +6,11 @@ class MessagingConfig(AppConfig):
 
     name = "messaging"
     verbose_name = "Messaging"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from anymail.signals import tracking
+
+        from messaging.receivers import anymail_tracking
+
+        tracking.connect(anymail_tracking, dispatch_uid="messaging.anymail_tracking")

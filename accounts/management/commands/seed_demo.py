@@ -8,12 +8,14 @@ row unchanged and writes nothing new.
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 from datetime import date, timedelta
 from decimal import Decimal
 
 import phonenumbers
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -22,6 +24,7 @@ from faker import Faker
 from rest_framework.authtoken.models import Token
 
 from accounts import money, regions, services
+from accounts.links import portal_url
 from accounts.models import (
     Account,
     AccountStatus,
@@ -153,6 +156,19 @@ class Command(BaseCommand):
             creditor=creditor, rows=demo_rows(), actor="command:seed_demo"
         )
         self._apply_scenarios(creditor)
+        # Every app may add its own demo data in `<app>/demo.py` (`seed(creditor=, stdout=)`);
+        # found by name, so accounts imports none of the apps that build on it.
+        for config in apps.get_app_configs():
+            if not config.name.startswith(("messaging", "compliance", "recommender", "portal")):
+                continue
+            try:
+                module = importlib.import_module(f"{config.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.demo":
+                    raise
+                continue
+            if hasattr(module, "seed"):
+                module.seed(creditor=creditor, stdout=self.stdout)
 
         summary = result.as_dict()["summary"]
         self.stdout.write(
@@ -164,6 +180,19 @@ class Command(BaseCommand):
             "Wagtail /admin/, Django /django-admin/)"
         )
         self.stdout.write(f"API token ({API_USERNAME}, creditor {creditor.slug}): {token.key}")
+        sample = (
+            Account.objects.filter(creditor=creditor, status=AccountStatus.ACTIVE)
+            .select_related("debtor")
+            .order_by("external_ref")
+            .first()
+        )
+        if sample is not None:
+            debtor = sample.debtor
+            self.stdout.write(
+                f"Portal link for debtor {debtor.external_ref} (a fresh one each run; verify with "
+                f"date of birth {debtor.date_of_birth} and postal code {debtor.postal_code}): "
+                f"{portal_url(debtor_id=debtor.pk)}"
+            )
 
     def _apply_scenarios(self, creditor: Creditor) -> None:
         """Put some accounts into other states; only accounts still fresh are touched."""

@@ -1,0 +1,54 @@
+"""Django admin for the outbox (operators at /django-admin/): read-only.
+
+Messages are created only by `messaging.services.message_send` and change state only through
+the delivery and event services, so nothing here edits them; variants and tones live in the
+Wagtail admin (messaging/wagtail_hooks.py).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from messaging.models import Message, MessageEvent
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class MessageEventInline(admin.TabularInline):
+    model = MessageEvent
+    extra = 0
+    can_delete = False
+    fields = ["kind", "occurred_at", "source", "event_key"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ["id", "channel", "status", "due_at", "sent_at", "variant", "arm", "account"]
+    list_filter = ["status", "channel", "arm", "language"]
+    search_fields = ["=id", "=account__external_ref", "=provider_id"]
+    date_hierarchy = "due_at"
+    list_select_related = ["variant", "account"]
+    raw_id_fields = ["account", "debtor", "variant", "variant_revision"]
+    inlines = [MessageEventInline]
+
+
+@admin.register(MessageEvent)
+class MessageEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "message", "source", "occurred_at"]
+    list_filter = ["kind", "source"]
+    search_fields = ["=message__id", "event_key"]
+    raw_id_fields = ["message"]

@@ -1,0 +1,42 @@
+"""Writing one file per message, exactly once: the shared core of the file backends."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+
+
+def outbox_dir(*parts: str) -> str:
+    """A folder under MESSAGING_OUTBOX_DIR (as a string), created on first use."""
+    return _ensure(str(settings.MESSAGING_OUTBOX_DIR), parts)
+
+
+@lru_cache(maxsize=256)
+def _ensure(root: str, parts: tuple[str, ...]) -> str:
+    path = Path(root).joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def write_once(path: Path | str, data: bytes) -> bool:
+    """Create `path` with `data`; False (and nothing written) if it already exists.
+
+    The file appears complete or not at all: it is written under a temporary name and linked
+    into place, and `link` fails if the name is taken, so two writers never both succeed.
+    """
+    path = Path(path)
+    if path.exists():
+        return False
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True

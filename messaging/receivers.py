@@ -1,0 +1,47 @@
+"""Signal receivers: django-anymail's normalised tracking events -> `services.event_record`.
+
+anymail's webhook views check the ESP's signature (and basic auth, ANYMAIL WEBHOOK_SECRET)
+before sending the signal; the receiver only translates and calls one service. Replays are
+idempotent: the event key is the ESP's event id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from messaging.models import Message
+from messaging.webhooks import ANYMAIL_EVENTS
+
+logger = logging.getLogger(__name__)
+
+
+def anymail_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+    from messaging.services import event_record
+
+    kind = ANYMAIL_EVENTS.get(event.event_type)
+    if kind is None:
+        return
+    message = None
+    ref = (event.metadata or {}).get("message_id")
+    if ref and str(ref).isdigit():
+        message = Message.objects.filter(pk=int(ref), channel="email").first()
+    if message is None and event.message_id:
+        message = Message.objects.filter(provider_id=event.message_id, channel="email").first()
+    if message is None:
+        logger.info("anymail event for an unknown message: esp=%s type=%s", esp_name,
+                    event.event_type)  # fmt: skip
+        return
+    esp = str(esp_name).lower().replace(" ", "")
+    event_id = event.event_id or f"{event.message_id}:{event.event_type}:{event.timestamp}"
+    data: dict[str, Any] = {"esp_event": event.event_type}
+    if event.reject_reason:
+        data["reason"] = f"{event.event_type}: {event.reject_reason}"
+    event_record(
+        message=message,
+        kind=kind,
+        event_key=f"anymail:{esp}:{event_id}",
+        source=f"anymail:{esp}"[:30],
+        occurred_at=event.timestamp,
+        data=data,
+    )

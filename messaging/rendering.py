@@ -1,0 +1,193 @@
+"""The sandboxed renderer for message content, and SMS segment counting.
+
+Django-free. Editors write plain text with `{{ placeholder }}` slots taken from a fixed,
+documented context (`PLACEHOLDERS`); nothing else is interpreted: no filters, no tags, no
+attribute access, no expressions. `template_errors` is what the Wagtail form runs when an editor
+saves (so a bad template is a form error, never a 500); `render` is what sending runs and raises
+`RenderError` (never anything else) for text that would not validate. Values are substituted in
+one pass, so a debtor whose name contains `{{ balance }}` cannot pull other values in.
+
+Disclosure texts from compliance use `{name}` slots; `fill_disclosure` fills those from a
+separate, equally fixed set of values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PLACEHOLDERS: dict[str, str] = {
+    "first_name": "The debtor's first name.",
+    "last_name": "The debtor's last name.",
+    "creditor_name": "The creditor's display name (who the debt is owed to).",
+    "balance": "The balance still owed, in the account's currency, formatted for the debtor's "
+    "locale (e.g. 1.234,50 €).",
+    "original_amount": "The amount originally placed, formatted like the balance.",
+    "account_reference": "The creditor's reference for the debt (e.g. an invoice number).",
+    "description": "What the debt is for, as the creditor described it.",
+    "due_date": "The date the debt was due, in the debtor's locale (e.g. 1 October 2026).",
+    "instalment_amount": "The next open instalment of the active payment plan, formatted.",
+    "instalment_due_date": "The due date of the next open instalment, in the debtor's locale.",
+    "pause_end_date": "The day a pause on the account ends, in the debtor's locale.",
+    "portal_link": "The debtor's personal link to the self-service portal.",
+    "opt_out_link": "A link that stops messages on this channel (email: one-click).",
+    "contact_phone": "The phone number debtors can call us on.",
+    "contact_email": "The e-mail address debtors can write to.",
+}
+"""Every placeholder an editor may use, with what it is. Nothing else is ever rendered."""
+
+# Placeholders whose value can legitimately be missing for some accounts: using one in a
+# message sent to such an account refuses that message rather than sending a gap.
+OPTIONAL_PLACEHOLDERS = frozenset(
+    {"due_date", "instalment_amount", "instalment_due_date", "pause_end_date", "description"}
+)
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_SLOT = re.compile(r"\{\{\s*(" + _NAME + r")\s*\}\}")
+_DOUBLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_TAG_MARKERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+_SINGLE = re.compile(r"(?<!\{)\{\s*(" + _NAME + r")\s*\}(?!\})")
+_DISCLOSURE_SLOT = re.compile(r"\{(" + _NAME + r")\}")
+
+
+class RenderError(ValueError):
+    """Content that cannot be rendered: an unknown placeholder, tag syntax or a missing value."""
+
+
+def _short(fragment: str) -> str:
+    fragment = " ".join(fragment.split())
+    return fragment if len(fragment) <= 40 else fragment[:37] + "..."
+
+
+def template_errors(text: str, *, allowed: Mapping[str, str] | None = None) -> list[str]:
+    """Problems with `text` as message content, as messages fit to show an editor ([] = fine)."""
+    allowed = PLACEHOLDERS if allowed is None else allowed
+    errors: list[str] = []
+    if not text:
+        return errors
+    for match in _DOUBLE.finditer(text):
+        inner = match.group(1).strip()
+        if re.fullmatch(_NAME, inner):
+            if inner not in allowed:
+                errors.append(
+                    f"Unknown placeholder {{{{ {inner} }}}}. Use one of: "
+                    + ", ".join(sorted(allowed))
+                    + "."
+                )
+        else:
+            errors.append(
+                f"{{{{{_short(match.group(1))}}}}} is not a placeholder: only "
+                "{{ name }} is allowed (no filters, attributes or expressions)."
+            )
+    rest = _DOUBLE.sub(" ", text)
+    for match in _TAG_MARKERS.finditer(rest):
+        errors.append(
+            f"Template syntax {match.group(0)!r} is not allowed: content is plain text with "
+            "{{ name }} placeholders only."
+        )
+        break
+    for match in _SINGLE.finditer(rest):
+        name = match.group(1)
+        errors.append(f"{{{name}}} looks like a placeholder; write {{{{ {name} }}}}.")
+    return errors
+
+
+def placeholders_used(text: str) -> set[str]:
+    """The placeholder names `text` uses."""
+    return set(_SLOT.findall(text or ""))
+
+
+def render(text: str, context: Mapping[str, str]) -> str:
+    """Substitute `{{ name }}` slots from `context`; raise `RenderError` for anything else.
+
+    A slot whose value is missing or empty is an error: a message is never sent with a gap.
+    """
+    if not text:
+        return ""
+    errors = template_errors(text, allowed=context)
+    if errors:
+        raise RenderError(errors[0])
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        result = context.get(name)
+        if not result:
+            raise RenderError(f"No value for {{{{ {name} }}}} for this debtor or account.")
+        return str(result)
+
+    return _SLOT.sub(value, text)
+
+
+def fill_disclosure(text: str, values: Mapping[str, str]) -> str:
+    """Fill a compliance disclosure's `{name}` slots; raise `RenderError` if one has no value."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        result = values.get(name)  # values may compute on demand; a missing one is None
+        if not result:
+            raise RenderError(f"No value configured for the disclosure field {{{name}}}.")
+        return str(result)
+
+    return _DISCLOSURE_SLOT.sub(value, text)
+
+
+def disclosure_fields(text: str) -> set[str]:
+    """The `{name}` slots a disclosure text needs."""
+    return set(_DISCLOSURE_SLOT.findall(text or ""))
+
+
+# --- SMS segments ----------------------------------------------------------------------------
+
+# GSM 03.38 default alphabet and its extension table (extension characters cost two septets).
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True, slots=True)
+class Segments:
+    """How an SMS text is sent: encoding, length in encoding units, and segment count."""
+
+    encoding: str  # "GSM-7" or "UCS-2"
+    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
+    segments: int
+    per_segment: int  # capacity of one segment at this length (160/153 or 70/67)
+
+    def describe(self) -> str:
+        """One line for editors, e.g. `GSM-7, 172 characters, 2 segments (153 each)`."""
+        unit = "characters" if self.encoding == "GSM-7" else "UTF-16 units"
+        plural = "segment" if self.segments == 1 else "segments"
+        return (
+            f"{self.encoding}, {self.units} {unit}, {self.segments} {plural} "
+            f"({self.per_segment} each)"
+        )
+
+
+def sms_segments(text: str) -> Segments:
+    """Count the SMS segments `text` needs (GSM-7 when every character allows it, else UCS-2).
+
+    One segment holds 160 GSM-7 septets or 70 UCS-2 units; a concatenated message uses 153 or
+    67 per segment (the rest is the concatenation header). An extension character (two septets)
+    or a surrogate pair (two units) is never split across segments.
+    """
+    if all(ch in _GSM_BASIC or ch in _GSM_EXTENDED for ch in text):
+        costs = [2 if ch in _GSM_EXTENDED else 1 for ch in text]
+        encoding, single, multi = "GSM-7", 160, 153
+    else:
+        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+        encoding, single, multi = "UCS-2", 70, 67
+    units = sum(costs)
+    if units == 0:
+        return Segments(encoding, 0, 0, single)
+    if units <= single:
+        return Segments(encoding, units, 1, single)
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            segments += 1
+            used = 0
+        used += cost
+    return Segments(encoding, units, segments, multi)

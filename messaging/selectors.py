@@ -1,0 +1,128 @@
+"""Reads of the messaging app: sendable variants, variant funnels, due messages.
+
+Every selector that feeds sending returns live (approved) variants only; the recommender's
+planner builds its candidates from `variants_eligible`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+
+from messaging.models import Message, MessageVariant, region_tags_match
+
+
+def variants_live() -> QuerySet[MessageVariant]:
+    """Variants that may be sent: live (approved through the workflow) with a live revision."""
+    return MessageVariant.objects.filter(live=True, live_revision__isnull=False).select_related(
+        "tone"
+    )
+
+
+def variants_eligible(
+    *,
+    stage: str,
+    language: str,
+    region: str,
+    channels: Iterable[str] | None = None,
+    variants: Iterable[MessageVariant] | None = None,
+) -> list[MessageVariant]:
+    """Live variants for a journey stage, language, region and (optionally) channels.
+
+    Pass `variants` (e.g. `list(variants_live())` loaded once) to match many accounts in
+    memory without a query each: the planner's hot loop does this.
+    """
+    pool = variants_live() if variants is None else variants
+    allowed = set(channels) if channels is not None else None
+    return [
+        v
+        for v in pool
+        if v.live
+        and stage in (v.stages or [])
+        and v.language == language
+        and (allowed is None or v.channel in allowed)
+        and region_tags_match(v.regions, region)
+    ]
+
+
+def json_list_contains(field: str, value: str) -> Q:
+    """A filter for rows whose JSON list `field` contains the string `value`.
+
+    PostgreSQL uses `@>` (indexable); SQLite matches the quoted JSON text, which is exact for
+    the simple codes stored here (stage names, region codes).
+    """
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__contains": [value]})
+    return Q(**{f"{field}__icontains": f'"{value}"'})
+
+
+def json_list_empty(field: str) -> Q:
+    """A filter for rows whose JSON list `field` is empty."""
+    return Q(**{field: []})
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    """A variant's funnel: counts of messages and the rates derived from them.
+
+    Open and click rates are over delivered messages (what a provider confirmed); the
+    conversion rate is over sent messages (letters, for instance, never confirm delivery).
+    """
+
+    sent: int = 0
+    delivered: int = 0
+    opened: int = 0
+    clicked: int = 0
+    converted: int = 0
+
+    @staticmethod
+    def _rate(part: int, whole: int) -> float | None:
+        return part / whole if whole else None
+
+    @property
+    def open_rate(self) -> float | None:
+        return self._rate(self.opened, self.delivered)
+
+    @property
+    def click_rate(self) -> float | None:
+        return self._rate(self.clicked, self.delivered)
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return self._rate(self.converted, self.sent)
+
+
+def variants_funnel(*, variant_ids: Iterable[int]) -> dict[int, Funnel]:
+    """Funnels of several variants in one aggregate query (one row per variant).
+
+    Each message records the first time it was delivered, opened, clicked and converted, so
+    this counts columns of one table; no join with the event log is needed.
+    """
+    ids = list(variant_ids)
+    if not ids:
+        return {}
+    rows = (
+        Message.objects.filter(variant_id__in=ids, sent_at__isnull=False)
+        .values("variant_id")
+        .annotate(
+            sent=Count("id"),
+            delivered=Count("id", filter=Q(delivered_at__isnull=False)),
+            opened=Count("id", filter=Q(opened_at__isnull=False)),
+            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+            converted=Count("id", filter=Q(converted_at__isnull=False)),
+        )
+        .order_by()
+    )
+    result = {vid: Funnel() for vid in ids}
+    for row in rows:
+        vid = row.pop("variant_id")
+        result[vid] = Funnel(**row)
+    return result
+
+
+def messages_for_account(*, account_id: int) -> QuerySet[Message]:
+    """An account's messages, newest first (operations' timeline and the portal)."""
+    return Message.objects.filter(account_id=account_id).select_related("variant")

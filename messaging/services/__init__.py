@@ -1,0 +1,42 @@
+"""Writes of the messaging app, and the only way anything leaves the system.
+
+- `message_send` / `messages_send` (sending.py): check (compliance, consent, flags, content),
+  render, write the `Message` and its timeline entry in one transaction, enqueue after commit.
+- `dispatch_due` / `message_deliver` (delivery.py): claim due messages, re-check compliance,
+  hand them to the channel backends exactly once.
+- `event_record`, `conversion_attribute`, tracking (events.py): what happened afterwards.
+- `debtor_opt_out` / `debtor_opt_in`, `sms_inbound_handle` (preferences.py): opt-outs.
+"""
+
+from messaging.services.delivery import DispatchResult, dispatch_due, message_deliver
+from messaging.services.events import (
+    conversion_attribute,
+    event_record,
+    message_click,
+    message_open,
+)
+from messaging.services.preferences import (
+    debtor_opt_in,
+    debtor_opt_out,
+    sms_inbound_handle,
+    unsubscribe_apply,
+)
+from messaging.services.sending import MessageRefused, SendRequest, message_send, messages_send
+
+__all__ = [
+    "DispatchResult",
+    "MessageRefused",
+    "SendRequest",
+    "conversion_attribute",
+    "debtor_opt_in",
+    "debtor_opt_out",
+    "dispatch_due",
+    "event_record",
+    "message_click",
+    "message_deliver",
+    "message_open",
+    "message_send",
+    "messages_send",
+    "sms_inbound_handle",
+    "unsubscribe_apply",
+]

@@ -1,0 +1,210 @@
+"""What happens to a message after it leaves: provider events, opens, clicks, conversions.
+
+Every event is recorded once, keyed by `MessageEvent.event_key` (the provider's event id or a
+key derived from what happened), so webhook replays and repeated pixel loads change nothing.
+The first delivery/open/click/conversion of a message is also stamped on the message row
+(which is what the listing's funnel counts) and written to the debtor's timeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import Account, ActivityKind
+from accounts.services import activity_record
+from compliance import services as compliance
+from messaging.models import EventKind, Message, MessageEvent, MessageStatus, channel_label
+
+M = MessageStatus
+_ACTIVITY = {
+    EventKind.DELIVERED: ActivityKind.MESSAGE_DELIVERED,
+    EventKind.OPENED: ActivityKind.MESSAGE_OPENED,
+    EventKind.CLICKED: ActivityKind.MESSAGE_CLICKED,
+    EventKind.BOUNCED: ActivityKind.MESSAGE_BOUNCED,
+    EventKind.FAILED: ActivityKind.MESSAGE_FAILED,
+    EventKind.COMPLAINED: ActivityKind.MESSAGE_BOUNCED,
+    EventKind.REPLIED: ActivityKind.MESSAGE_REPLIED,
+    EventKind.CONVERTED: ActivityKind.MESSAGE_CONVERTED,
+}
+_FIRST_STAMP = {
+    EventKind.DELIVERED: "delivered_at",
+    EventKind.OPENED: "opened_at",
+    EventKind.CLICKED: "clicked_at",
+    EventKind.CONVERTED: "converted_at",
+}
+
+
+def event_record(
+    *,
+    message: Message,
+    kind: str,
+    event_key: str,
+    source: str,
+    occurred_at: datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> MessageEvent | None:
+    """Record one event of a message; returns None when `event_key` was already recorded.
+
+    Effects, in the same transaction: delivered moves a sent message to `delivered`; bounced
+    and failed fail it (and tell the contact ledger it never connected); a complaint or an
+    unsubscribe opts the debtor out of the channel; the first open, click, delivery and
+    conversion are stamped on the message and put on the timeline.
+    """
+    if kind not in EventKind.values:
+        raise ValueError(f"unknown event kind {kind!r}")
+    at = occurred_at or timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event = MessageEvent.objects.create(
+                    message=message,
+                    kind=kind,
+                    event_key=event_key[:200],
+                    source=source[:30],
+                    occurred_at=at,
+                    data=data or {},
+                )
+        except IntegrityError:
+            return None
+        qs = Message.objects.select_related("debtor", "account")
+        if connection.features.has_select_for_update:
+            qs = qs.select_for_update(of=("self",))
+        locked = qs.get(pk=message.pk)
+        _apply(locked, event)
+    return event
+
+
+def _apply(message: Message, event: MessageEvent) -> None:
+    kind = event.kind
+    at = event.occurred_at
+    fields: list[str] = []
+    stamp = _FIRST_STAMP.get(kind)
+    first = False
+    if stamp and getattr(message, stamp) is None:
+        setattr(message, stamp, at)
+        fields.append(stamp)
+        first = True
+    if kind == EventKind.CLICKED and message.opened_at is None:
+        message.opened_at = at  # a click implies the message was opened (images may be off)
+        fields.append("opened_at")
+    if kind == EventKind.DELIVERED and message.status == M.SENT:
+        message.transition(M.DELIVERED, at=at)
+        fields += ["status", "status_reason", "status_changed_at", "updated_at", "claim",
+                   "claimed_until", "handoff_at"]  # fmt: skip
+    if kind in (EventKind.BOUNCED, EventKind.FAILED) and message.can_transition(M.FAILED):
+        reason = str(event.data.get("reason") or kind)
+        message.transition(M.FAILED, reason=reason, at=at)
+        fields += ["status", "status_reason", "status_changed_at", "updated_at", "claim",
+                   "claimed_until", "handoff_at"]  # fmt: skip
+        compliance.contact_record(
+            debtor=message.debtor,
+            channel=message.channel,
+            at=message.sent_at or at,
+            outcome="failed",
+            source="message",
+            account=message.account,
+            reference=f"message:{message.pk}",
+        )
+    if fields:
+        message.updated_at = timezone.now()
+        message.save(update_fields=sorted({*fields, "updated_at"}))
+    if kind in (EventKind.COMPLAINED, EventKind.UNSUBSCRIBED):
+        from messaging.services.preferences import debtor_opt_out
+
+        debtor_opt_out(
+            debtor=message.debtor, channel=message.channel, source=event.source, message=message
+        )
+    activity_kind = _ACTIVITY.get(kind)
+    # Opens and clicks repeat; only the first of each reaches the timeline.
+    if activity_kind and (first or kind not in (EventKind.OPENED, EventKind.CLICKED)):
+        activity_record(
+            debtor=message.debtor,
+            account=message.account,
+            kind=activity_kind,
+            summary=f"{channel_label(message.channel)} message {EventKind(kind).label.lower()}.",
+            actor=event.source if kind == EventKind.CONVERTED else "system",
+            data={"message_id": message.pk, "event_id": event.pk, "source": event.source},
+            occurred_at=at,
+        )
+
+
+# --- our tracking endpoints ------------------------------------------------------------------
+
+
+def message_open(*, message_id: int, at: datetime | None = None) -> bool:
+    """The open pixel of a sent message was loaded; False if there is no such sent message."""
+    message = Message.objects.filter(pk=message_id, sent_at__isnull=False).first()
+    if message is None:
+        return False
+    event_record(
+        message=message,
+        kind=EventKind.OPENED,
+        event_key=f"open:{message_id}",
+        source="tracking",
+        occurred_at=at,
+    )
+    return True
+
+
+def message_click(*, message_id: int, index: int, at: datetime | None = None) -> str | None:
+    """A tracked link was followed: record it and return the link's target, taken from the
+    message's own frozen links (None if the message or link does not exist)."""
+    message = Message.objects.filter(pk=message_id, sent_at__isnull=False).first()
+    if message is None or not 0 <= index < len(message.links or []):
+        return None
+    target = message.links[index]
+    if not isinstance(target, str) or not target.startswith(("https://", "http://")):
+        return None
+    event_record(
+        message=message,
+        kind=EventKind.CLICKED,
+        event_key=f"click:{message_id}:{index}",
+        source="tracking",
+        occurred_at=at,
+        data={"link": index},
+    )
+    return target
+
+
+# --- attribution -----------------------------------------------------------------------------
+
+
+def conversion_attribute(
+    *, account: Account, at: datetime, kind: str, reference: str = ""
+) -> Message | None:
+    """Credit a payment or plan (`kind`: "payment", "plan", ...) to the last message of the
+    account opened or clicked within the attribution window before `at` (last touch).
+
+    Records a `converted` event (once per account, kind and `reference`, e.g. the payment id)
+    and returns the credited message, or None when no message was touched in the window.
+    Called by the portal and the payment flow after their own transaction commits.
+    """
+    window = timedelta(days=settings.MESSAGING_ATTRIBUTION_WINDOW_DAYS)
+    touch = (
+        MessageEvent.objects.filter(
+            message__account_id=account.pk,
+            kind__in=[EventKind.OPENED, EventKind.CLICKED],
+            occurred_at__gte=at - window,
+            occurred_at__lte=at,
+        )
+        .select_related("message")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    if touch is None:
+        return None
+    key = f"conversion:{account.pk}:{kind}:{reference or at.isoformat()}"
+    event_record(
+        message=touch.message,
+        kind=EventKind.CONVERTED,
+        event_key=key,
+        source=kind[:30],
+        occurred_at=at,
+        data={"kind": kind, "reference": reference, "touch_event_id": touch.pk},
+    )
+    return touch.message

@@ -1,0 +1,344 @@
+"""`message_send`: the one function that can cause an outbound message.
+
+Validate-then-do: `messages_send` refuses programming errors before writing anything
+(`MessageRefused`: a variant that is not live, a stage or region it is not approved for);
+then, in one transaction with the accounts locked, it checks each request (account status,
+contact address, opt-out and cease flags, consent, `compliance.services` with an audited
+decision, and the content itself), and `_messages_send_do` writes the `Message` rows — planned,
+or blocked with the reasons — and their timeline entries. Delivery is enqueued after commit.
+
+A request whose (account, slot) already has a message returns that message: a retried plan
+never creates a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.bulk import bulk_insert
+from accounts.models import Account, AccountStatus, Activity, ActivityKind, DomainError
+from compliance import services as compliance
+from messaging import content, rendering
+from messaging.models import (
+    Arm,
+    JourneyStage,
+    Message,
+    MessageStatus,
+    MessageVariant,
+    channel_label,
+)
+
+logger = logging.getLogger(__name__)
+
+# Flags that stop every message whatever the region's rules say.
+_STOP_FLAGS = ("cease_communication", "deceased")
+_OPEN_FOR_MESSAGES = frozenset({AccountStatus.ACTIVE, AccountStatus.IN_PLAN})
+
+
+class MessageRefused(DomainError):
+    """A send request that is wrong in itself (not a compliance block): nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """One message to plan. `slot` defaults to the planned UTC day (one message per account
+    per day); the decision record (`arm`, `propensity`, `model_version`, `explanation`) is
+    stored for the recommender's learning."""
+
+    account: Account
+    variant: MessageVariant
+    planned_at: datetime | None = None
+    slot: str = ""
+    stage: str = ""
+    arm: str = Arm.POLICY
+    propensity: float | None = None
+    model_version: str = ""
+    explanation: dict[str, Any] = field(default_factory=dict)
+
+
+def message_send(
+    *,
+    account: Account,
+    variant: MessageVariant,
+    planned_at: datetime | None = None,
+    slot: str = "",
+    stage: str = "",
+    arm: str = Arm.POLICY,
+    propensity: float | None = None,
+    model_version: str = "",
+    explanation: dict[str, Any] | None = None,
+    actor: str = "system",
+) -> Message:
+    """Plan one message (see `messages_send`); returns it planned, blocked, or pre-existing."""
+    request = SendRequest(
+        account=account,
+        variant=variant,
+        planned_at=planned_at,
+        slot=slot,
+        stage=stage,
+        arm=arm,
+        propensity=propensity,
+        model_version=model_version,
+        explanation=explanation or {},
+    )
+    return messages_send(requests=[request], actor=actor)[0]
+
+
+def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> list[Message]:
+    """Plan many messages in one transaction; results in request order.
+
+    Each result is `planned` (due at `planned_at`; delivery enqueued after commit when due),
+    `blocked` (the audited reasons in `status_reason` and on the timeline), or the message
+    that already held its (account, slot).
+    """
+    if not requests:
+        return []
+    now = timezone.now()
+    for request in requests:
+        _request_validate(request)
+    with transaction.atomic():
+        accounts = {
+            a.pk: a
+            for a in Account.objects.select_for_update()
+            .select_related("debtor", "creditor")
+            .filter(pk__in={r.account.pk for r in requests})
+        }
+        for request in requests:  # refused before anything is written (rolled back)
+            region = accounts[request.account.pk].debtor.region
+            if not request.variant.region_matches(region):
+                raise MessageRefused(
+                    f"Variant {request.variant.pk} is not tagged for region {region}."
+                )
+        slots = [(r.account.pk, _slot(r, now)) for r in requests]
+        existing = {
+            (m.account_id, m.slot): m
+            for m in Message.objects.filter(account_id__in=accounts, slot__in={s for _, s in slots})
+        }
+        todo: dict[tuple[int, str], SendRequest] = {}
+        for request, key in zip(requests, slots, strict=True):
+            if key not in existing and key not in todo:
+                todo[key] = request
+        created = _messages_send_do(todo, accounts, now=now, actor=actor) if todo else {}
+        results = [existing.get(key) or created[key] for key in slots]
+        due = [m.pk for m in created.values() if m.status == MessageStatus.PLANNED and
+               m.due_at <= now]  # fmt: skip
+        if due:
+            transaction.on_commit(lambda: _enqueue(due))
+    return results
+
+
+def _request_validate(request: SendRequest) -> None:
+    variant = request.variant
+    if not variant.live or not variant.live_revision_id:
+        raise MessageRefused(f"Variant {variant.pk} is not live: only approved variants are sent.")
+    if request.stage and request.stage not in JourneyStage.values:
+        raise MessageRefused(f"Unknown journey stage {request.stage!r}.")
+    if request.stage and request.stage not in (variant.stages or []):
+        raise MessageRefused(f"Variant {variant.pk} is not approved for stage {request.stage}.")
+    if request.arm not in Arm.values:
+        raise MessageRefused(f"Unknown arm {request.arm!r}.")
+    if request.propensity is not None and not 0 < request.propensity <= 1:
+        raise MessageRefused("A propensity is a probability in (0, 1].")
+    if request.planned_at is not None and timezone.is_naive(request.planned_at):
+        raise MessageRefused("planned_at must be an aware datetime.")
+
+
+def _slot(request: SendRequest, now: datetime) -> str:
+    if request.slot:
+        return request.slot[:64]
+    return (request.planned_at or now).astimezone(UTC).date().isoformat()
+
+
+def precheck(*, account: Account, channel: str, stage: str) -> tuple[str, str] | None:
+    """(code, message) when a message must not go out whatever compliance says.
+
+    Run when a message is planned and again just before hand-off (delivery.py).
+    """
+    debtor = account.debtor
+    paused_ok = account.status == AccountStatus.PAUSED and stage == "pause_ending"
+    if account.status not in _OPEN_FOR_MESSAGES and not paused_ok:
+        return "account_status", f"The account is {account.get_status_display().lower()}."
+    flags = set(debtor.flags or ())
+    for flag in _STOP_FLAGS:
+        if flag in flags:
+            return flag, f"The debtor is flagged {flag.replace('_', ' ')}."
+    if f"opted_out_{channel}" in flags:
+        return "opted_out", f"The debtor opted out of {channel} messages."
+    if channel in settings.MESSAGING_CONSENT_REQUIRED and f"consent_{channel}" not in flags:
+        return "no_consent", f"{channel} messages need the debtor's recorded consent."
+    if not content.recipient_for(debtor, channel):
+        return "no_address", f"The debtor has no address for {channel}."
+    return None
+
+
+def _messages_send_do(
+    todo: dict[tuple[int, str], SendRequest],
+    accounts: dict[int, Account],
+    *,
+    now: datetime,
+    actor: str,
+) -> dict[tuple[int, str], Message]:
+    """Write the messages of checked requests (planned or blocked) and their timeline rows."""
+    keys = list(todo)
+    blocked: dict[tuple[int, str], tuple[list[dict[str, str]], int | None]] = {}
+    checks: list[tuple[tuple[int, str], compliance.CheckRequest]] = []
+    for key in keys:
+        request = todo[key]
+        account = accounts[request.account.pk]
+        problem = precheck(account=account, channel=request.variant.channel, stage=request.stage)
+        if problem:
+            blocked[key] = ([{"code": problem[0], "message": problem[1]}], None)
+            continue
+        checks.append(
+            (
+                key,
+                compliance.CheckRequest(
+                    debtor=account.debtor,
+                    channel=request.variant.channel,
+                    at=request.planned_at or now,
+                    account=account,
+                    purpose="send",
+                ),
+            )
+        )
+    decisions: dict[tuple[int, str], Any] = {}
+    if checks:
+        results = compliance.contacts_check_many(checks=[c for _, c in checks])
+        for (key, _), result in zip(checks, results, strict=True):
+            decisions[key] = result
+            if not result.allowed:
+                blocked[key] = (result.reasons, result.decision_id)
+
+    sent_before = set(
+        Message.objects.filter(account_id__in=accounts, sent_at__isnull=False)
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    messages: dict[tuple[int, str], Message] = {}
+    disclosure_cache: dict = {}
+    for key in keys:
+        request = todo[key]
+        account = accounts[request.account.pk]
+        variant = request.variant
+        due = request.planned_at or now
+        decision = decisions.get(key)
+        message = Message(
+            creditor_id=account.creditor_id,
+            account=account,
+            debtor=account.debtor,
+            variant=variant,
+            variant_revision_id=variant.live_revision_id,
+            channel=variant.channel,
+            language=variant.language,
+            stage=request.stage,
+            slot=key[1],
+            recipient=content.recipient_for(account.debtor, variant.channel),
+            initial=account.pk not in sent_before,
+            planned_at=due,
+            due_at=due,
+            status=MessageStatus.PLANNED,
+            status_changed_at=now,
+            arm=request.arm,
+            propensity=request.propensity,
+            model_version=request.model_version[:64],
+            explanation=request.explanation,
+            decision_id=str(decision.decision_id or "") if decision else "",
+            created_at=now,
+            updated_at=now,
+        )
+        if key not in blocked:
+            try:
+                rendered = content.message_render(
+                    variant=variant,
+                    debtor=account.debtor,
+                    account=account,
+                    channel=variant.channel,
+                    initial=message.initial,
+                    disclosure_cache=disclosure_cache,
+                )
+            except rendering.RenderError as exc:
+                logger.warning("message content refused: variant=%s error=%s", variant.pk, exc)
+                blocked[key] = ([{"code": "content_invalid", "message": str(exc)}], None)
+            else:
+                message.subject = rendered.subject[:300]
+                message.body = rendered.body
+                message.disclosures = rendered.disclosures
+                message.links = rendered.links
+        if key in blocked:
+            reasons, _ = blocked[key]
+            message.status = MessageStatus.BLOCKED
+            message.status_reason = "; ".join(r["message"] for r in reasons)[:300]
+            message.explanation = {**request.explanation, "blocked": reasons}
+        messages[key] = message
+    _messages_insert(messages)
+
+    activities = []
+    for key, message in messages.items():
+        data = {
+            "message_id": message.pk,
+            "variant_id": message.variant_id,
+            "revision_id": message.variant_revision_id,
+            "channel": message.channel,
+        }
+        if message.status == MessageStatus.BLOCKED:
+            reasons, decision_id = blocked[key]
+            kind = ActivityKind.MESSAGE_BLOCKED
+            summary = f"{channel_label(message.channel)} message blocked: {message.status_reason}"
+            data.update(reasons=[r["code"] for r in reasons], decision_id=decision_id)
+        else:
+            kind = ActivityKind.MESSAGE_PLANNED
+            summary = (
+                f"{channel_label(message.channel)} message planned for "
+                f"{message.due_at:%Y-%m-%d %H:%M} UTC."
+            )
+            data.update(due_at=message.due_at.isoformat(), arm=message.arm)
+        activities.append(
+            Activity(
+                creditor_id=message.creditor_id,
+                debtor_id=message.debtor_id,
+                account_id=message.account_id,
+                kind=kind,
+                summary=summary[:300],
+                data=data,
+                actor=actor[:100],
+                occurred_at=now,
+            )
+        )
+    bulk_insert(Activity, activities)
+    return messages
+
+
+def _messages_insert(messages: dict[tuple[int, str], Message]) -> None:
+    """Insert new messages and set their ids: COPY on PostgreSQL (ids read back by the unique
+    (account, slot)), `bulk_create` elsewhere."""
+    rows = list(messages.values())
+    if connection.vendor != "postgresql":
+        Message.objects.bulk_create(rows)
+        return
+    bulk_insert(Message, rows)
+    ids = {
+        (account_id, slot): pk
+        for pk, account_id, slot in Message.objects.filter(
+            account_id__in={key[0] for key in messages}, slot__in={key[1] for key in messages}
+        ).values_list("pk", "account_id", "slot")
+    }
+    for key, message in messages.items():
+        message.pk = ids[key]
+        message._state.adding = False
+
+
+def _enqueue(message_ids: list[int]) -> None:
+    from django_q.tasks import async_task
+
+    if len(message_ids) == 1:
+        async_task("messaging.tasks.message_deliver", message_ids[0])
+    else:
+        async_task("messaging.tasks.dispatch_due")

@@ -1,0 +1,84 @@
+"""Channel backends: letters to print files, WhatsApp through Twilio, an ESP via anymail,
+and the rule that every text message says how to stop them."""
+
+import pytest
+from django.core import mail
+
+from compliance.models import DisclosureRule
+from compliance.selectors import rules_cache_reset
+from messaging import services
+from messaging.models import MessageStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def test_letters_are_print_ready_pages_in_a_dated_batch_folder(
+    clock, make_variant, place_one, settings
+):
+    variant = make_variant("letter")
+    message = services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
+    assert services.dispatch_due().sent == 1
+    message.refresh_from_db()
+    page = settings.MESSAGING_OUTBOX_DIR / "letters" / "2026-03-10" / f"{message.pk}.html"
+    html = page.read_text()
+    assert message.provider_id == f"2026-03-10/{message.pk}"
+    assert "@page { size: A4" in html
+    assert "Ada Lovelace<br>1 Main St<br>02101 Boston<br>United States<br>" in html
+    assert "Dear Ada Lovelace," in html and "Please pay $120.50." in html
+    assert "This communication is from a debt collector." in html  # US initial disclosure
+    assert "/m/c/" not in html  # paper has no tracked links
+    assert "March 10, 2026" in html
+
+
+def test_whatsapp_goes_to_twilio_with_whatsapp_addresses(clock, make_variant, place_one, twilio):
+    variant = make_variant("whatsapp")
+    account = place_one(debtor={"flags": ["consent_whatsapp"]})
+    services.message_send(account=account, variant=variant, planned_at=clock.now)
+    assert services.dispatch_due().sent == 1
+    form = twilio.requests[0]["form"]
+    assert (form["To"], form["From"]) == ("whatsapp:+16175550123", "whatsapp:+14155238886")
+    assert form["Body"].endswith("Reply STOP to stop WhatsApp messages about this debt.")
+
+
+def test_an_esp_through_anymail_gets_metadata_and_no_esp_tracking(
+    clock, make_variant, place_one, settings
+):
+    settings.MESSAGING_EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    settings.ANYMAIL = {"TEST_SEND_DEFAULTS": {}}
+    variant = make_variant("email")
+    message = services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
+    assert services.dispatch_due().sent == 1
+    sent = mail.outbox[-1]
+    assert sent.metadata == {"message_id": str(message.pk)}
+    assert sent.track_clicks is False and sent.track_opens is False
+    assert sent.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    message.refresh_from_db()
+    assert message.provider == "anymail:test"
+    assert message.provider_id == str(sent.anymail_status.message_id)
+
+
+def test_a_text_message_without_the_regions_opt_out_wording_is_not_sent(
+    clock, make_variant, place_one
+):
+    DisclosureRule.objects.filter(topic="opt_out_sms").delete()
+    rules_cache_reset()
+    variant = make_variant("sms")
+    message = services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
+    assert message.status == MessageStatus.BLOCKED
+    assert "no opt-out text for sms" in message.status_reason
+
+
+def test_the_editor_page_shows_the_live_sms_segment_counter(client, make_variant):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(user)
+    variant = make_variant("sms", sms_text="Hi {{ first_name }} " + "x" * 170)
+    html = client.get(
+        reverse("wagtailsnippets_messaging_messagevariant:edit", args=[variant.pk])
+    ).content.decode()
+    assert 'data-sms-segments-for="id_sms_text"' in html
+    assert "messaging/js/sms_segments.js" in html
+    # "{" and "}" are GSM-7 extension characters: two septets each.
+    assert "GSM-7, 194 characters, 2 segments (153 each)" in html

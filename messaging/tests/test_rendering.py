@@ -1,0 +1,85 @@
+"""The sandboxed renderer and SMS segment counting (no database)."""
+
+import pytest
+
+from messaging.rendering import (
+    PLACEHOLDERS,
+    RenderError,
+    render,
+    sms_segments,
+    template_errors,
+)
+
+
+def _context(**values):
+    base = dict.fromkeys(PLACEHOLDERS, "x")
+    base.update(values)
+    return base
+
+
+def test_known_placeholders_are_accepted_with_or_without_spaces():
+    assert template_errors("Hi {{first_name}}, you owe {{ balance }}.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("Hi {{ firstname }}", "Unknown placeholder {{ firstname }}"),
+        ("{{ balance|upper }}", "not a placeholder"),
+        ("{{ debtor.first_name }}", "not a placeholder"),
+        ("{% if balance %}pay{% endif %}", "Template syntax '{%' is not allowed"),
+        ("{# a comment #}", "Template syntax '{#' is not allowed"),
+        ("stray }} braces", "Template syntax '}}' is not allowed"),
+        ("Hi {first_name}", "write {{ first_name }}"),
+        ("{{ __class__ }}", "Unknown placeholder"),
+    ],
+)
+def test_anything_but_a_known_placeholder_is_an_error(text, fragment):
+    errors = template_errors(text)
+    assert errors, text
+    assert any(fragment in e for e in errors), errors
+
+
+def test_render_substitutes_in_one_pass_so_values_cannot_pull_in_other_values():
+    out = render(
+        "Hi {{ first_name }}, {{ balance }}",
+        _context(first_name="{{ balance }}", balance="$10.00"),
+    )
+    assert out == "Hi {{ balance }}, $10.00"
+
+
+def test_render_refuses_unknown_placeholders_and_missing_values_with_render_error():
+    with pytest.raises(RenderError, match="Unknown placeholder"):
+        render("{{ nope }}", _context())
+    with pytest.raises(RenderError, match=r"No value for \{\{ due_date \}\}"):
+        render("Due {{ due_date }}", _context(due_date=""))
+    with pytest.raises(RenderError):
+        render("{% load static %}", _context())
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "units", "segments"),
+    [
+        ("", "GSM-7", 0, 0),
+        ("a" * 160, "GSM-7", 160, 1),
+        ("a" * 161, "GSM-7", 161, 2),
+        ("a" * 306, "GSM-7", 306, 2),
+        ("a" * 307, "GSM-7", 307, 3),
+        ("€" * 80, "GSM-7", 160, 1),  # extension characters cost two septets
+        ("a" * 152 + "€" + "a" * 152, "GSM-7", 306, 3),  # "€" is never split across two
+        ("é" * 160, "GSM-7", 160, 1),  # é is in the GSM alphabet
+        ("ê" * 70, "UCS-2", 70, 1),  # ê is not: the whole text becomes UCS-2
+        ("ê" * 71, "UCS-2", 71, 2),
+        ("ê" * 134, "UCS-2", 134, 2),
+        ("ê" * 135, "UCS-2", 135, 3),
+        ("😀" * 35, "UCS-2", 70, 1),  # surrogate pairs count two units
+    ],
+)
+def test_sms_segments_gsm7_and_ucs2(text, encoding, units, segments):
+    result = sms_segments(text)
+    assert (result.encoding, result.units, result.segments) == (encoding, units, segments)
+
+
+def test_segment_description_names_encoding_and_capacity():
+    assert sms_segments("a" * 200).describe() == "GSM-7, 200 characters, 2 segments (153 each)"
+    assert sms_segments("ü€ç").encoding == "UCS-2"

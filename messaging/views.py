@@ -1,0 +1,128 @@
+"""Public endpoints: open pixel, click redirect, unsubscribe (RFC 8058 one-click), and the
+Twilio status and inbound webhooks. Every token is signed (messaging.tracking): a forged or
+altered one is a 404, and a click only ever redirects to a link of the message itself."""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from messaging import services, tracking, webhooks
+from messaging.models import Message
+
+logger = logging.getLogger(__name__)
+
+_PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@never_cache
+@require_GET
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    message_id = tracking.open_read(token)
+    if message_id is None or not services.message_open(message_id=message_id):
+        raise Http404
+    return HttpResponse(_PIXEL, content_type="image/gif")
+
+
+@never_cache
+@require_GET
+def click(request: HttpRequest, token: str) -> HttpResponse:
+    parsed = tracking.click_read(token)
+    if parsed is None:
+        raise Http404
+    target = services.message_click(message_id=parsed[0], index=parsed[1])
+    if target is None:
+        raise Http404
+    response = HttpResponseRedirect(target)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@never_cache
+@csrf_exempt  # RFC 8058: mail clients POST without a CSRF token; the signed token authorises
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirmation button (link scanners must not unsubscribe anyone); POST —
+    the button or a mail client's one-click `List-Unsubscribe=One-Click` — opts out."""
+    parsed = tracking.unsubscribe_read(token)
+    if parsed is None:
+        raise Http404
+    debtor_id, channel, message_id = parsed
+    context = {"channel": channel, "token": token}
+    if request.method == "GET":
+        return render(request, "messaging/unsubscribe.html", context)
+    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+    debtor = services.unsubscribe_apply(
+        debtor_id=debtor_id,
+        channel=channel,
+        message_id=message_id,
+        source="one-click" if one_click else "unsubscribe-page",
+    )
+    if debtor is None:
+        raise Http404
+    return render(request, "messaging/unsubscribed.html", context)
+
+
+def _twilio_valid(request: HttpRequest) -> bool:
+    path = request.get_full_path()
+    return webhooks.twilio_request_valid(
+        urls=[settings.SITE_URL + path, request.build_absolute_uri(path)],
+        params={k: request.POST.getlist(k) for k in request.POST},
+        signature=request.headers.get("X-Twilio-Signature", ""),
+    )
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    """Twilio's status callback for a message we sent (`?m=<message id>` in the URL)."""
+    if not _twilio_valid(request):
+        return HttpResponse("invalid signature", status=403)
+    status = request.POST.get("MessageStatus", "")
+    sid = request.POST.get("MessageSid", "")
+    kind = webhooks.TWILIO_STATUS_EVENTS.get(status)
+    if kind is None:
+        return HttpResponse(status=204)  # queued/sending/sent: nothing to record
+    ref = request.GET.get("m", "")
+    message = Message.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
+    if message is None or (message.provider_id and message.provider_id != sid):
+        return HttpResponse(status=204)
+    data = {"status": status}
+    if request.POST.get("ErrorCode"):
+        data["reason"] = f"Twilio error {request.POST['ErrorCode']}"
+    services.event_record(
+        message=message,
+        kind=kind,
+        event_key=f"twilio:{sid}:{status}",  # a replayed callback records nothing new
+        source="twilio",
+        data=data,
+    )
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    """Twilio's inbound message webhook (SMS and WhatsApp): STOP opts out, START back in."""
+    if not _twilio_valid(request):
+        return HttpResponse("invalid signature", status=403)
+    sender = request.POST.get("From", "")
+    outcome = services.sms_inbound_handle(
+        from_number=sender,
+        body=request.POST.get("Body", ""),
+        channel="whatsapp" if sender.startswith("whatsapp:") else "sms",
+        provider="twilio",
+        provider_message_id=request.POST.get("MessageSid", ""),
+    )
+    logger.info("twilio inbound handled: outcome=%s", outcome)
+    return HttpResponse(
+        '<?xml version="1.0" encoding="UTF-8"?><Response></Response>',
+        content_type="text/xml",
+    )
