@@ -1,4 +1,4 @@
-"""Top-level routes: Wagtail admin, Django admin, the creditor API and its schema."""
+"""Top-level routes: Wagtail admin, Django admin, the creditor API and its schema, the portal."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -14,6 +14,8 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("api/v1/", include("accounts.urls")),
+    path("p/", include("portal.urls")),
+    path("m/", include("messaging.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -239,3 +239,113 @@ LOGGING = {
 # --- Portal links ---------------------------------------------------------------------------
 # How long a portal link in a message stays valid.
 PORTAL_LINK_MAX_AGE_DAYS = env.int("PORTAL_LINK_MAX_AGE_DAYS", default=14)
+
+# --- Messaging ------------------------------------------------------------------------------
+# Channel backends are private to `messaging` (docs/messaging.md). Email goes through Django's
+# email backends: EMAIL_URL (SMTP) unless MESSAGING_EMAIL_BACKEND names another, e.g. an ESP's
+# "anymail.backends.mailgun.EmailBackend" (its keys in ANYMAIL_SETTINGS, JSON).
+INSTALLED_APPS += ["anymail"]
+MESSAGING_EMAIL_BACKEND = env.str("MESSAGING_EMAIL_BACKEND", default="")
+# The email *channel* backend: Django email (default) or one JSON file per message.
+MESSAGING_EMAIL_CHANNEL_BACKEND = env.str(
+    "MESSAGING_EMAIL_CHANNEL_BACKEND", default="messaging.backends.email.EmailBackend"
+)
+MESSAGING_FROM_EMAIL = env.str("MESSAGING_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
+# mailto: address for List-Unsubscribe next to the one-click URL (empty: URL only).
+MESSAGING_UNSUBSCRIBE_MAILTO = env.str("MESSAGING_UNSUBSCRIBE_MAILTO", default="")
+MESSAGING_SMS_BACKEND = env.str(
+    "MESSAGING_SMS_BACKEND", default="messaging.backends.sms.FileSmsBackend"
+)
+MESSAGING_WHATSAPP_BACKEND = env.str(
+    "MESSAGING_WHATSAPP_BACKEND", default="messaging.backends.sms.FileSmsBackend"
+)
+MESSAGING_LETTER_BACKEND = env.str(
+    "MESSAGING_LETTER_BACKEND", default="messaging.backends.letter.LetterBatchBackend"
+)
+# Where the file backends write (SMS/WhatsApp JSON files, letter batches).
+MESSAGING_OUTBOX_DIR = env.path("MESSAGING_OUTBOX_DIR", default=BASE_DIR / "outbox")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_WHATSAPP_FROM = env.str("TWILIO_WHATSAPP_FROM", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+ANYMAIL = env.json("ANYMAIL_SETTINGS", default={})
+if env.str("ANYMAIL_WEBHOOK_SECRET", default=""):
+    ANYMAIL["WEBHOOK_SECRET"] = env.str("ANYMAIL_WEBHOOK_SECRET")
+# A payment or plan this many days after a message was opened or clicked converts it.
+MESSAGING_ATTRIBUTION_WINDOW_DAYS = env.int("MESSAGING_ATTRIBUTION_WINDOW_DAYS", default=7)
+MESSAGING_DISPATCH_BATCH = env.int("MESSAGING_DISPATCH_BATCH", default=500)
+# Seconds a dispatcher holds claimed messages before another may take them back.
+MESSAGING_CLAIM_LEASE_SECONDS = env.int("MESSAGING_CLAIM_LEASE_SECONDS", default=300)
+# A message compliance would delay by more than this (hours after its planned time) is
+# cancelled instead: the planner plans again with fresh facts.
+MESSAGING_MAX_DELAY_HOURS = env.int("MESSAGING_MAX_DELAY_HOURS", default=72)
+# Channels that need the debtor's recorded consent on top of the region's rules.
+MESSAGING_CONSENT_REQUIRED = env.list("MESSAGING_CONSENT_REQUIRED", default=["whatsapp"])
+MESSAGING_CONTACT = {
+    "phone": env.str("MESSAGING_CONTACT_PHONE", default=""),
+    "email": env.str("MESSAGING_CONTACT_EMAIL", default=DEFAULT_FROM_EMAIL),
+}
+# Values for the `{fields}` of compliance disclosures that are facts about this deployment.
+# A required disclosure whose field has no value refuses the message (audited), never a gap.
+MESSAGING_DISCLOSURE_VALUES = {
+    "collector_name": env.str("MESSAGING_COLLECTOR_NAME", default=""),
+    "collector_address": env.str("MESSAGING_COLLECTOR_ADDRESS", default=""),
+    "creditor_address": env.str("MESSAGING_CREDITOR_ADDRESS", default=""),
+    "ca_license_number": env.str("MESSAGING_CA_LICENSE_NUMBER", default=""),
+    "supervisory_authority": env.str("MESSAGING_SUPERVISORY_AUTHORITY", default=""),
+    "interest_calculation": env.str("MESSAGING_INTEREST_CALCULATION", default=""),
+    "collection_costs": env.str("MESSAGING_COLLECTION_COSTS", default=""),
+    "vat_statement": env.str("MESSAGING_VAT_STATEMENT", default=""),
+    "address_source": env.str("MESSAGING_ADDRESS_SOURCE", default=""),
+    "payment_methods": env.str("MESSAGING_PAYMENT_METHODS", default=""),
+}
+# Regions the admin previews an untagged (any-region) variant for, by language.
+MESSAGING_PREVIEW_REGIONS = {"en": ["US", "GB"], "fr": ["FR", "CA-QC"], "de": ["DE"]}
+
+# --- Portal (the debtor's self-service site, docs/portal.md) --------------------------------
+# Payment gateway: "sandbox" (default, offline, test cards) or "stripe".
+PORTAL_GATEWAY = env.str("PORTAL_GATEWAY", default="sandbox")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Stripe's 3-D Secure pages are reached by a redirect after a form post: allow them in CSP.
+PORTAL_CSP_FORM_ACTION = ["https://hooks.stripe.com"] if PORTAL_GATEWAY == "stripe" else []
+# A portal session ends after this many idle seconds.
+PORTAL_SESSION_IDLE_SECONDS = env.int("PORTAL_SESSION_IDLE_SECONDS", default=30 * 60)
+# Wrong identity answers before a link and an IP are locked, and for how long.
+PORTAL_LOCKOUT_ATTEMPTS = 5
+PORTAL_LOCKOUT_MINUTES = 15
+# Request header holding the client IP behind a proxy (e.g. HTTP_X_FORWARDED_FOR); empty: the
+# socket address. Only set it behind a proxy that appends the real client address.
+PORTAL_CLIENT_IP_HEADER = env.str("PORTAL_CLIENT_IP_HEADER", default="")
+# An expired link younger than this can still ask for a fresh one.
+PORTAL_RELINK_MAX_AGE_DAYS = 90
+PORTAL_SETTLEMENT_OFFER_DAYS = env.int("PORTAL_SETTLEMENT_OFFER_DAYS", default=7)
+PORTAL_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+# Unpaid instalments become missed this many days after their due date; a plan breaks (the
+# account returns to the contact cycle) when a missed instalment is this many days overdue.
+PORTAL_MISSED_AFTER_DAYS = env.int("PORTAL_MISSED_AFTER_DAYS", default=3)
+PORTAL_PLAN_BREAK_AFTER_DAYS = env.int("PORTAL_PLAN_BREAK_AFTER_DAYS", default=14)
+
+# --- Recommender (docs/recommender.md) ------------------------------------------------------
+# Share of decisions made uniformly at random (the control arm the uplift is measured against).
+RECOMMENDER_CONTROL_SHARE = env.float("RECOMMENDER_CONTROL_SHARE", default=0.10)
+# Messages per debtor in any 24 hours / 7 days, across all of their accounts.
+RECOMMENDER_DAILY_BUDGET = env.int("RECOMMENDER_DAILY_BUDGET", default=1)
+RECOMMENDER_WEEKLY_BUDGET = env.int("RECOMMENDER_WEEKLY_BUDGET", default=3)
+# Retraining: only decisions older than the attribution window, newest rows first, read in chunks.
+RECOMMENDER_REWARD_DELAY_DAYS = env.float("RECOMMENDER_REWARD_DELAY_DAYS", default=7)
+RECOMMENDER_TRAIN_MAX_ROWS = env.int("RECOMMENDER_TRAIN_MAX_ROWS", default=200_000)
+RECOMMENDER_TRAIN_CHUNK = env.int("RECOMMENDER_TRAIN_CHUNK", default=5_000)
+RECOMMENDER_MIN_TRAIN_ROWS = env.int("RECOMMENDER_MIN_TRAIN_ROWS", default=500)
+# A candidate is rejected only when its off-policy value is surely (95%) below the live
+# model's by more than this; otherwise the fresher model goes live.
+RECOMMENDER_PROMOTION_TOLERANCE = env.float("RECOMMENDER_PROMOTION_TOLERANCE", default=0.0)
+# Seconds between a worker's checks for a newly promoted model.
+RECOMMENDER_MODEL_RECHECK_SECONDS = env.float("RECOMMENDER_MODEL_RECHECK_SECONDS", default=5)
+
+# --- Compliance (docs/compliance.md) --------------------------------------------------------
+# Seconds a process trusts its cached rules before re-checking the rule-set version (the
+# process that edits rules drops its cache at once).
+COMPLIANCE_RULES_RECHECK_SECONDS = env.float("COMPLIANCE_RULES_RECHECK_SECONDS", default=2.0)

@@ -1,6 +1,8 @@
 """Settings for pytest: base settings with a fixed key, fast hashing and synchronous tasks."""
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 
@@ -19,3 +21,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Serve static files from the apps' folders: tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# File channel backends write into a throwaway folder, never into the project.
+MESSAGING_OUTBOX_DIR = Path(tempfile.mkdtemp(prefix="messaging-outbox-"))

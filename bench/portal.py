@@ -1,0 +1,266 @@
+"""Benchmark: the portal's overview page under 50 concurrent debtors.
+
+Creates a throwaway PostgreSQL database, migrates it, places 50 debtors, starts gunicorn
+itself (2 workers) on 127.0.0.1, signs 50 sessions in through the real link + identity
+check, then has 50 concurrent clients load `/p/` for a bounded number of requests and
+prints requests/second and p50/p90/p99 latency. Stops gunicorn and drops the database.
+
+    .venv/bin/python bench/portal.py                  # 50 clients x 200 requests
+    .venv/bin/python bench/portal.py --requests 100 --worker-class sync
+    .venv/bin/python bench/portal.py --rate 300       # latency at an offered 300 req/s
+
+Closed loop (the default) measures the most the server does; by Little's law 50 clients
+with no pause between requests see a mean latency of 50 / throughput, so p99 under 150 ms
+needs well over 333 requests/s there. `--rate` measures latency at a given offered load.
+
+Target (issue 6): at least 300 requests/s with p99 under 150 ms. Needs PostgreSQL on
+127.0.0.1:5432 (user postgres, trust), like the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+DB = "collections_bench_portal"
+PG = "postgres://postgres@127.0.0.1:5432"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def seed(env: dict[str, str], count: int) -> list[str]:
+    """Place `count` debtors (one account each) and return a fresh link token for each."""
+    code = f"""
+import django, json
+django.setup()
+from accounts.models import Creditor
+from accounts.services import placement_upsert
+from accounts.links import portal_token_make
+creditor, _ = Creditor.objects.get_or_create(
+    slug="bench", defaults={{"name": "Bench Energy", "display_name": "Bench Energy Ltd",
+                            "default_currency": "USD"}})
+rows = [{{"external_ref": f"B-{{i}}", "currency": "USD", "original_amount": "240.00",
+          "due_date": "2026-10-01", "description": "Broadband contract",
+          "debtor": {{"external_ref": f"BD-{{i}}", "first_name": "Ada", "last_name": "Bench",
+                     "email": f"b{{i}}@example.com", "phone": "+16175550123",
+                     "postal_code": "02101", "region": "US-MA",
+                     "date_of_birth": "1980-02-03"}}}} for i in range({count})]
+result = placement_upsert(creditor=creditor, rows=rows, actor="bench")
+assert not result.rejected, result.rejected
+ids = list(creditor.debtors.order_by("id").values_list("id", flat=True))
+print(json.dumps([portal_token_make(debtor_id=i) for i in ids]))
+"""
+    out = subprocess.run(
+        [PY, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    import json
+
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+class Session:
+    """One debtor's cookies, signed in through GET /p/<token>/ and POST /p/verify/."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookies: dict[str, str] = {}
+
+    def _request(self, method: str, path: str, body: str | None = None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read().decode()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        conn.close()
+        return response.status, response.headers, data
+
+    def sign_in(self, token: str) -> None:
+        status, headers, _ = self._request("GET", f"/p/{token}/")
+        assert status == 302 and headers["Location"] == "/p/verify/", status
+        status, _, page = self._request("GET", "/p/verify/")
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        form = {"csrfmiddlewaretoken": csrf, "day": "3", "month": "2", "year": "1980",
+                "postal_code": "02101"}  # fmt: skip
+        status, headers, _ = self._request("POST", "/p/verify/", urlencode(form))
+        assert status == 302 and headers["Location"] == "/p/", (status, headers)
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+
+async def client(
+    port: int,
+    cookie: str,
+    count: int,
+    latencies: list[float],
+    errors: list[str],
+    interval: float = 0.0,
+) -> None:
+    """Load /p/ `count` times over one keep-alive connection (reconnects when closed).
+
+    `interval` > 0 paces requests on a fixed schedule (open loop); latency then counts from
+    the scheduled time, so a slow server cannot hide its queueing (no coordinated omission).
+    """
+    request = (
+        f"GET /p/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
+        "Connection: keep-alive\r\n\r\n"
+    ).encode()
+    reader = writer = None
+    loop_start = time.perf_counter() + (interval * random.random() if interval else 0)
+    for n in range(count):
+        if interval:
+            scheduled = loop_start + n * interval
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        if writer is None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        start = scheduled if interval else time.perf_counter()
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+        body = await reader.readexactly(length)
+        latencies.append(time.perf_counter() - start)
+        if not head.startswith(b"HTTP/1.1 200") or b"Account B-" not in body:
+            errors.append(head.split(b"\r\n", 1)[0].decode())
+        if re.search(rb"(?i)connection: close", head):
+            writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+async def load(port: int, cookies: list[str], per_client: int, rate: float = 0.0):
+    latencies: list[float] = []
+    errors: list[str] = []
+    interval = len(cookies) / rate if rate else 0.0
+    started = time.perf_counter()
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(client(port, c, per_client, latencies, errors, interval) for c in cookies)
+        ),
+        timeout=300,
+    )
+    return time.perf_counter() - started, latencies, errors
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=200, help="per client")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--threads", type=int, default=4, help="per gthread worker")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offered requests/s in total (open loop); 0: every client as fast as it can",
+    )
+    args = parser.parse_args()
+
+    port = free_port()
+    static_root = tempfile.mkdtemp(prefix="portal-bench-static-")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}},
+        "DJANGO_SETTINGS_MODULE": "collections_site.settings.base",
+        "DATABASE_URL": f"{PG}/{DB}",
+        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "STATIC_ROOT": static_root,
+        "LOG_LEVEL": "WARNING",
+    }
+    pg_admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    pg_admin(f"CREATE DATABASE {DB}")
+    server = None
+    try:
+        for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+            subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=env, check=True,
+                           capture_output=True)  # fmt: skip
+        tokens = seed(env, args.clients)
+        gunicorn = [
+            str(Path(PY).parent / "gunicorn"), "collections_site.wsgi",
+            "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
+            "--worker-class", args.worker_class, "--threads", str(args.threads),
+            "--log-level", "warning", "--keep-alive", "30",
+        ]  # fmt: skip
+        server = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        sessions = []
+        for token in tokens:
+            session = Session(port)
+            session.sign_in(token)
+            sessions.append(session.cookie_header())
+        asyncio.run(load(port, sessions, 10))  # warm-up: connections, caches
+        elapsed, latencies, errors = asyncio.run(load(port, sessions, args.requests, args.rate))
+        total = len(latencies)
+        print(
+            f"portal overview: {args.clients} clients, {total} requests, gunicorn "
+            f"{args.workers} x {args.worker_class}"
+            + (f" ({args.threads} threads)" if args.worker_class == "gthread" else "")
+            + ", PostgreSQL"
+            + (f", offered {args.rate:.0f} req/s" if args.rate else ", closed loop")
+        )
+        print(f"  requests/s  {total / elapsed:8.1f}")
+        print(f"  p50         {percentile(latencies, 50) * 1000:8.1f} ms")
+        print(f"  p90         {percentile(latencies, 90) * 1000:8.1f} ms")
+        print(f"  p99         {percentile(latencies, 99) * 1000:8.1f} ms")
+        print(f"  mean        {statistics.fmean(latencies) * 1000:8.1f} ms")
+        print(f"  errors      {len(errors):8d}")
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+        pg_admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Operators' views of the portal (Django admin): call-back tasks, disputes, link requests.
+
+Status changes go through `portal.services` (admin actions call them), so every change is on
+the debtor's timeline.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from accounts.models import DomainError
+from portal import services
+from portal.models import CallbackRequest, CallbackStatus, LinkRequest, PortalDispute
+
+
+def _actor(request: HttpRequest) -> str:
+    return f"admin:{request.user.pk}"
+
+
+@admin.register(CallbackRequest)
+class CallbackRequestAdmin(admin.ModelAdmin):
+    """The operators' call-back task list: open requests first, earliest window first."""
+
+    list_display = ["window_start", "window_end", "window", "debtor", "phone", "status"]
+    list_filter = ["status", "window"]
+    date_hierarchy = "window_start"
+    search_fields = ["debtor__external_ref", "debtor__last_name"]
+    readonly_fields = [f.name for f in CallbackRequest._meta.fields]
+    actions = ["mark_done"]
+
+    @admin.display(description="phone")
+    def phone(self, obj: CallbackRequest) -> str:
+        return obj.debtor.phone
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CallbackRequest]:
+        return super().get_queryset(request).select_related("debtor")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Mark selected call backs as done")
+    def mark_done(self, request: HttpRequest, queryset: QuerySet[CallbackRequest]) -> None:
+        done = 0
+        for callback in queryset.filter(status=CallbackStatus.OPEN):
+            services.callback_mark_done(callback=callback, actor=_actor(request))
+            done += 1
+        self.message_user(request, f"{done} call back(s) marked done.", messages.SUCCESS)
+
+
+@admin.register(PortalDispute)
+class PortalDisputeAdmin(admin.ModelAdmin):
+    """Disputes raised in the portal; resolving one moves the account on (see actions)."""
+
+    list_display = ["created_at", "account", "reason", "status", "document_link"]
+    list_filter = ["status", "reason"]
+    search_fields = ["account__external_ref"]
+    readonly_fields = [
+        "account",
+        "reason",
+        "details",
+        "document_type",
+        "document_size",
+        "document_link",
+        "status",
+        "created_at",
+        "resolved_at",
+    ]
+    exclude = ["document"]
+    actions = ["resolve_debt_stands", "resolve_upheld"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="document")
+    def document_link(self, obj: PortalDispute) -> str:
+        if not obj.document:
+            return "-"
+        url = reverse("admin:portal_portaldispute_document", args=[obj.pk])
+        return format_html('<a href="{}">download</a>', url)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/document/",
+                self.admin_site.admin_view(self.document_view),
+                name="portal_portaldispute_document",
+            ),
+            *super().get_urls(),
+        ]
+
+    def document_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Uploads are not public media: operators download them through the admin only."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        dispute = get_object_or_404(PortalDispute, pk=pk)
+        if not dispute.document:
+            raise Http404
+        response = FileResponse(dispute.document.open("rb"), content_type=dispute.document_type)
+        response["Content-Disposition"] = f'attachment; filename="dispute-{pk}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def _resolve(self, request: HttpRequest, queryset, *, upheld: bool) -> None:
+        for dispute in queryset.select_related("account"):
+            try:
+                services.dispute_resolve(dispute=dispute, upheld=upheld, actor=_actor(request))
+            except DomainError as exc:
+                self.message_user(request, f"Dispute {dispute.pk}: {exc}", messages.ERROR)
+
+    @admin.action(description="Resolve: the debt stands (account back to active)")
+    def resolve_debt_stands(self, request: HttpRequest, queryset) -> None:
+        self._resolve(request, queryset, upheld=False)
+
+    @admin.action(description="Resolve: dispute upheld (account closed)")
+    def resolve_upheld(self, request: HttpRequest, queryset) -> None:
+        self._resolve(request, queryset, upheld=True)
+
+
+@admin.register(LinkRequest)
+class LinkRequestAdmin(admin.ModelAdmin):
+    """Fresh links debtors asked for; messaging sends them to the contact details on file."""
+
+    list_display = ["created_at", "debtor", "status"]
+    list_filter = ["status"]
+    readonly_fields = ["debtor", "old_jti", "status", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,0 +1,192 @@
+"""Forms of the debtor portal. Labels are translated; every form works without JavaScript."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import CHANNEL_CHOICES, PlanFrequency
+from portal.models import CallbackWindow, DisputeReason, PauseReason
+
+
+def nonce_new() -> str:
+    """A per-form random value: posting the same form twice is recognised as one payment."""
+    return secrets.token_urlsafe(18)
+
+
+class VerifyForm(forms.Form):
+    """Date of birth (day, month, year) and postal code, compared with the record."""
+
+    day = forms.IntegerField(
+        label=_("Day"), min_value=1, max_value=31, widget=forms.NumberInput(attrs={"size": 2})
+    )
+    month = forms.IntegerField(
+        label=_("Month"), min_value=1, max_value=12, widget=forms.NumberInput(attrs={"size": 2})
+    )
+    year = forms.IntegerField(
+        label=_("Year"), min_value=1900, max_value=2100, widget=forms.NumberInput(attrs={"size": 4})
+    )
+    postal_code = forms.CharField(
+        label=_("Postal code"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "postal-code", "autocapitalize": "characters"}
+        ),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                data["date_of_birth"] = date(data["year"], data["month"], data["day"])
+            except ValueError as exc:
+                raise forms.ValidationError(_("Enter a real date of birth.")) from exc
+        return data
+
+
+class CardFields(forms.Form):
+    """Card fields for the sandbox gateway, or a provider payment-method id for Stripe."""
+
+    nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, collects_card: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if collects_card:
+            self.fields["card_number"] = forms.CharField(
+                label=_("Card number"),
+                max_length=23,
+                widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+            )
+            self.fields["exp_month"] = forms.IntegerField(
+                label=_("Expiry month (MM)"), min_value=1, max_value=12
+            )
+            self.fields["exp_year"] = forms.IntegerField(
+                label=_("Expiry year (YYYY)"), min_value=2000, max_value=2100
+            )
+            self.fields["cvc"] = forms.RegexField(
+                label=_("Security code (CVC)"),
+                regex=r"^\d{3,4}$",
+                widget=forms.TextInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric"}),
+            )
+        else:
+            self.fields["payment_method"] = forms.CharField(
+                label=_("Payment method"), max_length=100
+            )
+
+
+class PayForm(CardFields):
+    """Pay in full, pay part, or pay the next instalment."""
+
+    purpose = forms.ChoiceField(label=_("What would you like to pay?"), widget=forms.RadioSelect)
+    amount = forms.CharField(
+        label=_("Amount (for a part payment)"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    )
+
+    def __init__(self, *args, purposes: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["purpose"].choices = purposes
+
+
+class SettleForm(CardFields):
+    offer = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class PlanForm(forms.Form):
+    frequency = forms.ChoiceField(
+        label=_("How often?"), choices=PlanFrequency.choices, widget=forms.RadioSelect
+    )
+    count = forms.IntegerField(label=_("Number of instalments"), min_value=2, max_value=200)
+    first_due = forms.DateField(
+        label=_("First payment date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+    )
+
+
+class PauseForm(forms.Form):
+    reason = forms.ChoiceField(
+        label=_("Why do you need a break?"), choices=PauseReason.choices, widget=forms.RadioSelect
+    )
+    days = forms.IntegerField(label=_("For how many days?"), min_value=1)
+
+    def __init__(self, *args, max_days: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["days"] = forms.IntegerField(
+            label=_("For how many days?"), min_value=1, max_value=max_days
+        )
+
+
+class DisputeForm(forms.Form):
+    reason = forms.ChoiceField(
+        label=_("Why do you dispute this debt?"),
+        choices=DisputeReason.choices,
+        widget=forms.RadioSelect,
+    )
+    details = forms.CharField(
+        label=_("Tell us more (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    document = forms.FileField(
+        label=_("Supporting document (optional): PDF, PNG or JPG, at most 5 MB"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg"}),
+    )
+
+
+TIME_WINDOW_CHOICES = [
+    ("any", _("Any time")),
+    ("morning", _("Mornings (8:00-12:00)")),
+    ("afternoon", _("Afternoons (12:00-17:00)")),
+    ("evening", _("Evenings (17:00-21:00)")),
+]
+
+
+class PreferencesForm(forms.Form):
+    preferred_channel = forms.ChoiceField(
+        label=_("How would you prefer us to contact you?"),
+        choices=[("", _("No preference")), *CHANNEL_CHOICES],
+        required=False,
+    )
+    time_window = forms.ChoiceField(
+        label=_("Best time of day"), choices=TIME_WINDOW_CHOICES, widget=forms.RadioSelect
+    )
+    opted_out = forms.MultipleChoiceField(
+        label=_("Do not contact me by"),
+        choices=CHANNEL_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class CallbackForm(forms.Form):
+    day = forms.ChoiceField(label=_("Day"))
+    window = forms.ChoiceField(
+        label=_("Time"), choices=CallbackWindow.choices, widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args, days: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["day"].choices = days
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+def first_due_default() -> date:
+    return timezone.localdate()
+
+
+def callback_days(today: date, count: int = 14) -> list[date]:
+    return [today + timedelta(days=i) for i in range(count + 1)]

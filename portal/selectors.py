@@ -1,0 +1,186 @@
+"""Reads of the portal, always scoped to the debtor of the session.
+
+Every lookup by id also filters by the session's debtor, so changing an id in the address
+finds nothing (404), exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.apps import apps
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import (
+    Account,
+    Activity,
+    ActivityKind,
+    Debtor,
+    DomainError,
+    Installment,
+    Payment,
+    PaymentPlan,
+    PlanFrequency,
+    PlanStatus,
+)
+from accounts.services import plan_check
+from portal.models import Checkout, SettlementOffer
+
+# Longest plan, in instalments, that could fit in a month of each frequency.
+_PER_MONTH = {PlanFrequency.WEEKLY: 5, PlanFrequency.FORTNIGHTLY: 3, PlanFrequency.MONTHLY: 1}
+
+
+def debtor_get(*, debtor_id: int) -> Debtor:
+    return Debtor.objects.select_related("creditor").get(pk=debtor_id)
+
+
+# Statuses in which an account can have an active plan (a paused plan keeps its schedule).
+PLAN_STATUSES = frozenset({"in_plan", "paused"})
+
+
+def accounts_of(*, debtor_id: int) -> list[Account]:
+    """The debtor's accounts (with debtor and creditor), open ones first, newest first."""
+    accounts = list(
+        Account.objects.filter(debtor_id=debtor_id)
+        .select_related("creditor", "debtor", "debtor__creditor")
+        .order_by("-placed_at")
+    )
+    accounts.sort(key=lambda a: not a.is_open)
+    return accounts
+
+
+def account_of(*, debtor_id: int, account_id: int) -> Account:
+    """One of the debtor's accounts, or 404."""
+    account = (
+        Account.objects.filter(pk=account_id, debtor_id=debtor_id)
+        .select_related("creditor", "debtor")
+        .first()
+    )
+    if account is None:
+        raise Http404
+    return account
+
+
+def checkout_of(*, debtor_id: int, checkout_id: uuid.UUID) -> Checkout:
+    checkout = (
+        Checkout.objects.filter(pk=checkout_id, debtor_id=debtor_id)
+        .select_related("account", "account__creditor", "payment")
+        .first()
+    )
+    if checkout is None:
+        raise Http404
+    return checkout
+
+
+def offer_of(*, account: Account, offer_id: int) -> SettlementOffer | None:
+    return SettlementOffer.objects.filter(pk=offer_id, account=account).first()
+
+
+def payment_of(*, debtor_id: int, payment_id: int) -> Payment:
+    payment = (
+        Payment.objects.filter(pk=payment_id, account__debtor_id=debtor_id)
+        .select_related("account", "account__creditor", "account__debtor")
+        .first()
+    )
+    if payment is None:
+        raise Http404
+    return payment
+
+
+def payments_of(*, debtor_id: int) -> QuerySet[Payment]:
+    return Payment.objects.filter(account__debtor_id=debtor_id).select_related("account")
+
+
+def plan_active(*, account: Account) -> PaymentPlan | None:
+    return PaymentPlan.objects.filter(account=account, status=PlanStatus.ACTIVE).first()
+
+
+def plans_of(*, debtor_id: int) -> list[PaymentPlan]:
+    return list(
+        PaymentPlan.objects.filter(account__debtor_id=debtor_id)
+        .select_related("account")
+        .prefetch_related("installments")
+        .order_by("-created_at")
+    )
+
+
+def next_instalments(*, account_ids: list[int]) -> dict[int, Installment]:
+    """The oldest open instalment of each account's active plan (one query)."""
+    result: dict[int, Installment] = {}
+    rows = (
+        Installment.objects.filter(
+            plan__account_id__in=account_ids,
+            plan__status=PlanStatus.ACTIVE,
+            status__in=["pending", "partial", "missed"],
+        )
+        .select_related("plan")
+        .order_by("plan__account_id", "sequence")
+    )
+    for inst in rows:
+        result.setdefault(inst.plan.account_id, inst)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRange:
+    frequency: str
+    label: str
+    minimum: int
+    maximum: int
+
+
+def plan_ranges(*, account: Account, first_due: date | None = None) -> list[PlanRange]:
+    """For each frequency, the instalment counts the creditor's policy allows (2 or more)."""
+    first_due = first_due or timezone.localdate()
+    ranges = []
+    for frequency in PlanFrequency:
+        upper = account.creditor.max_plan_months * _PER_MONTH[frequency] + 1
+        allowed = [n for n in range(2, upper + 1) if plan_allowed(account, frequency, n, first_due)]
+        if allowed:
+            ranges.append(PlanRange(frequency.value, frequency.label, allowed[0], allowed[-1]))
+    return ranges
+
+
+def plan_allowed(account: Account, frequency: str, count: int, first_due: date) -> bool:
+    try:
+        plan_check(account=account, frequency=frequency, count=count, first_due=first_due)
+    except DomainError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    sent_at: object
+    channel: str
+    summary: str
+
+
+def messages_of(*, debtor_id: int, limit: int = 50) -> list[MessageRow]:
+    """Messages the debtor was sent (newest first): `messaging.Message` rows that went out.
+
+    Falls back to the timeline's `message_sent` entries while the messaging app has no
+    `Message` model with `debtor`, `channel`, `subject` and `sent_at` (it is built alongside).
+    TODO(issue 4): a `messaging.selectors.messages_for_debtor` would keep this query there.
+    """
+    try:
+        message_model = apps.get_model("messaging", "Message")
+        fields = {f.name for f in message_model._meta.get_fields()}
+    except LookupError:
+        message_model, fields = None, set()
+    if message_model is not None and {"debtor", "channel", "subject", "sent_at"} <= fields:
+        rows = (
+            message_model.objects.filter(debtor_id=debtor_id, sent_at__isnull=False)
+            .order_by("-sent_at")
+            .values_list("sent_at", "channel", "subject")[:limit]
+        )
+        return [MessageRow(sent_at, channel, subject) for sent_at, channel, subject in rows]
+    since = timezone.now() - timedelta(days=730)
+    entries = Activity.objects.filter(
+        debtor_id=debtor_id, kind=ActivityKind.MESSAGE_SENT, occurred_at__gte=since
+    ).order_by("-occurred_at")[:limit]
+    return [MessageRow(e.occurred_at, str(e.data.get("channel", "")), "") for e in entries]

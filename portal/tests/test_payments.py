@@ -1,0 +1,350 @@
+"""Paying from the portal: sandbox cards, double submits, authentication, Stripe, isolation."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import types
+from decimal import Decimal
+
+import pytest
+import stripe
+from django.test import Client
+
+from accounts.models import Activity, ActivityKind, InstallmentStatus, Payment
+from accounts.services import plan_create
+from portal.gateways.stripe_adapter import StripeGateway, to_minor_units
+from portal.models import Checkout, CheckoutStatus
+from portal.tests.conftest import (
+    CARD_3DS,
+    CARD_DECLINE,
+    CARD_OK,
+    OTHER_DOB,
+    nonce_of,
+    sign_in,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def pay_form(client: Client, account, **params) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    page = client.get(f"/p/a/{account.pk}/pay/" + (f"?{query}" if query else ""))
+    assert page.status_code == 200
+    return nonce_of(page.content.decode())
+
+
+def test_paying_in_full_with_the_success_card_marks_the_account_paid(debtor_client, account):
+    nonce = pay_form(debtor_client, account)
+    response = debtor_client.post(
+        f"/p/a/{account.pk}/pay/", {"nonce": nonce, "purpose": "full", **CARD_OK}
+    )
+    checkout = Checkout.objects.get()
+    assert response["Location"] == f"/p/pay/{checkout.pk}/"
+    account.refresh_from_db()
+    assert account.status == "paid" and account.current_balance == 0
+    page = debtor_client.get(response["Location"]).content.decode()
+    assert "your payment is received" in page
+    receipt = debtor_client.get(f"/p/receipts/{checkout.payment_id}/")
+    assert receipt.status_code == 200 and "$120.50" in receipt.content.decode()
+
+
+def test_double_submit_of_the_pay_form_records_one_payment(debtor_client, account):
+    nonce = pay_form(debtor_client, account)
+    form = {"nonce": nonce, "purpose": "part", "amount": "20.00", **CARD_OK}
+    first = debtor_client.post(f"/p/a/{account.pk}/pay/", form)
+    second = debtor_client.post(f"/p/a/{account.pk}/pay/", form)
+    assert first["Location"] == second["Location"]
+    assert Payment.objects.count() == 1 and Checkout.objects.count() == 1
+    account.refresh_from_db()
+    assert account.current_balance == Decimal("100.50")
+    assert Activity.objects.filter(kind=ActivityKind.PAYMENT).count() == 1
+
+
+def test_declined_card_records_no_payment_and_says_so(debtor_client, account):
+    nonce = pay_form(debtor_client, account)
+    response = debtor_client.post(
+        f"/p/a/{account.pk}/pay/", {"nonce": nonce, "purpose": "full", **CARD_DECLINE}
+    )
+    page = debtor_client.get(response["Location"]).content.decode()
+    assert "declined" in page
+    assert not Payment.objects.exists()
+    assert Activity.objects.filter(
+        data__event="payment_failed", data__code="card_declined"
+    ).exists()
+
+
+def test_authentication_card_pays_only_after_the_bank_step_is_confirmed(debtor_client, account):
+    nonce = pay_form(debtor_client, account)
+    response = debtor_client.post(
+        f"/p/a/{account.pk}/pay/", {"nonce": nonce, "purpose": "full", **CARD_3DS}
+    )
+    checkout = Checkout.objects.get()
+    assert response["Location"] == f"/p/pay/{checkout.pk}/authenticate/"
+    assert checkout.status == CheckoutStatus.REQUIRES_ACTION and not Payment.objects.exists()
+    debtor_client.post(response["Location"], {"approve": "1"})
+    debtor_client.post(response["Location"], {"approve": "1"})  # a second click
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutStatus.SUCCEEDED and Payment.objects.count() == 1
+
+
+def test_cancelling_the_bank_step_takes_no_payment(debtor_client, account):
+    nonce = pay_form(debtor_client, account)
+    response = debtor_client.post(
+        f"/p/a/{account.pk}/pay/", {"nonce": nonce, "purpose": "full", **CARD_3DS}
+    )
+    debtor_client.post(response["Location"], {"cancel": "1"})
+    assert Checkout.objects.get().status == CheckoutStatus.FAILED
+    assert not Payment.objects.exists()
+
+
+def test_part_payment_above_the_balance_is_refused(debtor_client, account):
+    nonce = pay_form(debtor_client, account)
+    response = debtor_client.post(
+        f"/p/a/{account.pk}/pay/",
+        {"nonce": nonce, "purpose": "part", "amount": "500.00", **CARD_OK},
+    )
+    assert response.status_code == 200 and "at most the balance" in response.content.decode()
+    assert not Checkout.objects.exists()
+
+
+def test_paying_the_next_instalment_reconciles_it(debtor_client, account):
+    from django.utils import timezone
+
+    plan = plan_create(
+        account=account, frequency="monthly", count=3, first_due=timezone.localdate(), actor="t"
+    )
+    nonce = pay_form(debtor_client, account, purpose="instalment")
+    debtor_client.post(
+        f"/p/a/{account.pk}/pay/", {"nonce": nonce, "purpose": "instalment", **CARD_OK}
+    )
+    first = plan.installments.order_by("sequence").first()
+    assert first.status == InstallmentStatus.PAID
+    assert Payment.objects.get().amount == first.amount
+
+
+def test_another_debtors_pages_answer_404(debtor_client, account, other_account):
+    other = other_account
+    for url in (
+        f"/p/a/{other.pk}/pay/",
+        f"/p/a/{other.pk}/plan/",
+        f"/p/a/{other.pk}/settle/",
+        f"/p/a/{other.pk}/pause/",
+        f"/p/a/{other.pk}/dispute/",
+    ):
+        assert debtor_client.get(url).status_code == 404, url
+    assert debtor_client.post(f"/p/a/{other.pk}/pay/", {"purpose": "full"}).status_code == 404
+    # The other debtor's receipts and checkouts are invisible too.
+    other_client = sign_in(Client(REMOTE_ADDR="10.1.1.1"), other.debtor_id, **OTHER_DOB)
+    nonce = pay_form(other_client, other)
+    other_client.post(f"/p/a/{other.pk}/pay/", {"nonce": nonce, "purpose": "full", **CARD_OK})
+    checkout = Checkout.objects.get(account=other)
+    assert debtor_client.get(f"/p/pay/{checkout.pk}/").status_code == 404
+    assert debtor_client.get(f"/p/receipts/{checkout.payment_id}/").status_code == 404
+    assert "ACC-2" not in debtor_client.get("/p/history/").content.decode()
+
+
+def test_a_nonce_from_another_debtor_cannot_be_replayed(debtor_client, account, other_account):
+    other_client = sign_in(Client(REMOTE_ADDR="10.1.1.2"), other_account.debtor_id, **OTHER_DOB)
+    nonce = pay_form(other_client, other_account)
+    other_client.post(
+        f"/p/a/{other_account.pk}/pay/", {"nonce": nonce, "purpose": "full", **CARD_OK}
+    )
+    response = debtor_client.post(
+        f"/p/a/{account.pk}/pay/", {"nonce": nonce, "purpose": "full", **CARD_OK}
+    )
+    assert response.status_code == 200 and "expired" in response.content.decode()
+    account.refresh_from_db()
+    assert account.current_balance == Decimal("120.50")
+
+
+def test_conversion_is_attributed_when_messaging_provides_the_hook(
+    debtor_client, account, monkeypatch, django_capture_on_commit_callbacks
+):
+    calls = []
+    fake = types.ModuleType("messaging.services")
+    fake.conversion_attribute = lambda **kw: calls.append(kw)
+    monkeypatch.setitem(sys.modules, "messaging.services", fake)
+    nonce = pay_form(debtor_client, account)
+    with django_capture_on_commit_callbacks(execute=True):
+        debtor_client.post(
+            f"/p/a/{account.pk}/pay/", {"nonce": nonce, "purpose": "full", **CARD_OK}
+        )
+    assert [(c["account"].pk, c["kind"]) for c in calls] == [(account.pk, "payment")]
+
+
+def test_payment_works_when_messaging_has_no_conversion_hook(
+    debtor_client, account, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setitem(sys.modules, "messaging.services", types.ModuleType("messaging.services"))
+    nonce = pay_form(debtor_client, account)
+    with django_capture_on_commit_callbacks(execute=True):
+        debtor_client.post(
+            f"/p/a/{account.pk}/pay/", {"nonce": nonce, "purpose": "full", **CARD_OK}
+        )
+    assert Payment.objects.count() == 1
+
+
+# --- Stripe -----------------------------------------------------------------------------------
+
+WEBHOOK_SECRET = "whsec_test_portal_secret"
+
+
+class RecordingHTTPClient(stripe.HTTPClient):
+    """Answers Stripe API calls with recorded bodies; never touches the network."""
+
+    name = "recording"
+
+    def __init__(self, answers: list[dict]) -> None:
+        super().__init__()
+        self.answers = answers
+        self.requests: list[tuple[str, str, dict, str]] = []
+
+    def request(self, method, url, headers, post_data=None, *, _usage=None):
+        self.requests.append((method, url, dict(headers or {}), post_data or ""))
+        return json.dumps(self.answers.pop(0)), 200, {}
+
+    def close(self) -> None:
+        pass
+
+
+def _intent(status: str, **extra) -> dict:
+    return {
+        "id": "pi_3Test123",
+        "object": "payment_intent",
+        "amount": 12050,
+        "currency": "usd",
+        "status": status,
+        "metadata": {},
+        **extra,
+    }
+
+
+def test_stripe_charge_creates_a_payment_intent_with_our_idempotency_key(settings):
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    http = RecordingHTTPClient([_intent("succeeded")])
+    from portal.gateways import CardInput
+
+    result = StripeGateway(http_client=http).charge(
+        amount=Decimal("120.50"),
+        currency="USD",
+        idempotency_key="portal-abc",
+        card=CardInput(payment_method="pm_card_visa"),
+        description="Acme ACC-1",
+        metadata={"checkout_id": "abc"},
+        return_url="https://collect.example.com/p/pay/abc/return/",
+    )
+    assert result.status == "succeeded" and result.provider_ref == "pi_3Test123"
+    method, url, headers, body = http.requests[0]
+    assert method == "post" and url.endswith("/v1/payment_intents")
+    assert headers["Idempotency-Key"] == "portal-abc"
+    assert "amount=12050" in body and "currency=usd" in body and "confirm=true" in body
+
+
+def test_stripe_intent_needing_3ds_returns_the_redirect(settings):
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    redirect = {
+        "type": "redirect_to_url",
+        "redirect_to_url": {"url": "https://hooks.stripe.com/3ds"},
+    }
+    http = RecordingHTTPClient([_intent("requires_action", next_action=redirect)])
+    from portal.gateways import CardInput
+
+    result = StripeGateway(http_client=http).charge(
+        amount=Decimal("5"), currency="USD", idempotency_key="k", description="d",
+        card=CardInput(payment_method="pm_card_authenticationRequired"), metadata={},
+        return_url="https://x/",
+    )  # fmt: skip
+    assert result.status == "requires_action"
+    assert result.action_url == "https://hooks.stripe.com/3ds"
+
+
+def test_minor_units_follow_the_currency():
+    assert to_minor_units(Decimal("120.50"), "USD") == 12050
+    assert to_minor_units(Decimal("500"), "JPY") == 500
+    assert to_minor_units(Decimal("1.234"), "KWD") == 1234
+
+
+def _signed(event: dict, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
+    payload = json.dumps(event)
+    header = stripe.WebhookSignature.generate_signature_header(payload, secret, int(time.time()))
+    return payload.encode(), header
+
+
+def _stripe_checkout(account, debtor_client) -> Checkout:
+    return Checkout.objects.create(
+        debtor=account.debtor,
+        account=account,
+        purpose="full",
+        amount=account.balance,
+        currency="USD",
+        nonce="stripe-nonce-0123456789",
+        gateway="stripe",
+        provider_ref="pi_3Test123",
+        status=CheckoutStatus.REQUIRES_ACTION,
+    )
+
+
+# A payment_intent.succeeded event as Stripe sends it (trimmed to the fields we read).
+RECORDED_SUCCEEDED = {
+    "id": "evt_3Test123",
+    "object": "event",
+    "api_version": "2024-06-20",
+    "type": "payment_intent.succeeded",
+    "created": 1767225600,
+    "livemode": False,
+    "data": {"object": _intent("succeeded", metadata={"checkout_id": "set-in-test"})},
+}
+
+
+def test_signed_stripe_webhook_records_the_payment_once_however_often_replayed(
+    client, account, settings
+):
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    checkout = _stripe_checkout(account, client)
+    event = json.loads(json.dumps(RECORDED_SUCCEEDED))
+    event["data"]["object"]["metadata"]["checkout_id"] = str(checkout.pk)
+    for _ in range(3):
+        payload, header = _signed(event)
+        response = client.post(
+            "/p/webhooks/stripe/", payload, content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=header,
+        )  # fmt: skip
+        assert response.status_code == 200
+    assert Payment.objects.count() == 1
+    payment = Payment.objects.get()
+    assert payment.idempotency_key == "stripe:pi_3Test123" and payment.provider == "stripe"
+    account.refresh_from_db()
+    assert account.status == "paid"
+
+
+def test_stripe_webhook_found_by_metadata_when_the_reference_was_never_stored(
+    client, account, settings
+):
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    checkout = _stripe_checkout(account, client)
+    Checkout.objects.filter(pk=checkout.pk).update(provider_ref="")
+    event = json.loads(json.dumps(RECORDED_SUCCEEDED))
+    event["data"]["object"]["metadata"]["checkout_id"] = str(checkout.pk)
+    payload, header = _signed(event)
+    client.post("/p/webhooks/stripe/", payload, content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=header)  # fmt: skip
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutStatus.SUCCEEDED and checkout.provider_ref == "pi_3Test123"
+
+
+def test_stripe_webhook_with_a_bad_signature_is_refused_and_changes_nothing(
+    client, account, settings
+):
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    _stripe_checkout(account, client)
+    payload, header = _signed(RECORDED_SUCCEEDED, secret="whsec_someone_else")
+    response = client.post(
+        "/p/webhooks/stripe/", payload, content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=header,
+    )  # fmt: skip
+    assert response.status_code == 400
+    unsigned = client.post("/p/webhooks/stripe/", payload, content_type="application/json")
+    assert unsigned.status_code == 400
+    assert not Payment.objects.exists()
