@@ -295,11 +295,22 @@ def _messages_send_do(
             data.update(reasons=[r["code"] for r in reasons], decision_id=decision_id)
         else:
             kind = ActivityKind.MESSAGE_PLANNED
+            # The decision's short "why" (top features, or the control arm) goes on the
+            # timeline so an operator sees why this message, channel and time were chosen.
+            why = str((message.explanation or {}).get("why", ""))[:200]
             summary = (
                 f"{channel_label(message.channel)} message planned for "
-                f"{message.due_at:%Y-%m-%d %H:%M} UTC."
+                f"{message.due_at:%Y-%m-%d %H:%M} UTC ({message.arm}"
+                + (f": {why}" if why else "")
+                + ")."
             )
-            data.update(due_at=message.due_at.isoformat(), arm=message.arm)
+            data.update(
+                due_at=message.due_at.isoformat(),
+                arm=message.arm,
+                propensity=message.propensity,
+                model_version=message.model_version,
+                why=why,
+            )
         activities.append(
             Activity(
                 creditor_id=message.creditor_id,

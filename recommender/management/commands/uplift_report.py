@@ -1,0 +1,25 @@
+"""`manage.py uplift_report`: per-arm rates with 95% intervals, the policy's relative uplift
+over the random control, and the live model's off-policy value against random, as JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from recommender.selectors import uplift_report
+
+
+class Command(BaseCommand):
+    help = "Print the recommender's uplift report (JSON)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--days", type=int, default=None, help="Only messages sent in the last N days."
+        )
+
+    def handle(self, *args, days: int | None = None, **options) -> None:
+        since = timezone.now() - timedelta(days=days) if days else None
+        self.stdout.write(json.dumps(uplift_report(since=since), indent=2))

@@ -1,0 +1,204 @@
+"""The decision step in numbers: control arm, policy arm, propensities and explanations.
+
+Plain numpy on top of a loaded `recommender.learning.Policy`; no queries. The planner
+(`recommender.services.plan_contacts`) builds each account's candidates, this module picks one
+per account, and the planner sends it. Kept apart from the services so the bench can time the
+decision itself and tests can check the propensity arithmetic exactly.
+
+Logging policy, per account, over its eligible candidates (variant x send time):
+
+- with probability `control_share` the *control* arm: uniform over the candidates;
+- otherwise the *policy* arm: an archetype `a` with the learner's probability `P(a)`
+  (`explore=True`: Thompson sampling plus an epsilon floor), then uniformly one candidate of
+  that archetype. Without a live model the policy arm is uniform over candidates as well.
+
+The probability of the chosen candidate `c` (archetype `a`, `C[a]` candidates in `a`, `n` in
+all) is `share / n + (1 - share) * P(a) / C[a]`; the archetype's is
+`share * C[a] / n + (1 - share) * P(a)`. The first goes on the message, the second into the
+learner's log: both are the true probabilities of the whole logging policy, arm draw included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy.special import logit
+
+from recommender import features as F
+from recommender.learning import Policy
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One thing the planner could send: a live variant, on its channel, at a time."""
+
+    variant: Any
+    channel: str
+    bucket: int
+    at: datetime
+    action: int
+
+
+@dataclass(slots=True)
+class Choice:
+    """What the policy picked for one account and why."""
+
+    candidate: Candidate
+    arm: str
+    propensity: float
+    action_propensity: float
+    model_label: str
+    explanation: dict[str, Any]
+    eligible: np.ndarray = field(repr=False)
+    n_candidates: int = 0
+
+
+@dataclass
+class LoadedModel:
+    """A live model in memory: the policy plus what explanations need (computed once)."""
+
+    id: int
+    label: str
+    policy: Policy
+    mean: np.ndarray
+    slopes: np.ndarray  # (d, A): change of the reward logit per unit of each feature
+    base_logits: np.ndarray  # (A,): reward logits at the mean context
+
+    @classmethod
+    def build(cls, *, id: int, label: str, policy: Policy, summary: dict[str, list[float]]):
+        """Prepare a policy for deciding: the logit is linear in the context, so one batch of
+        `d + 1` evaluations gives exact per-feature effects for every later explanation."""
+        mean = np.asarray(summary.get("mean") or np.zeros(F.N_FEATURES), dtype=np.float64)
+        std = np.asarray(summary.get("std") or np.ones(F.N_FEATURES), dtype=np.float64)
+        step = np.where(std > 1e-9, std, 1.0)
+        rows = np.vstack([mean, mean + np.diag(step)])
+        if hasattr(policy, "expected_rewards"):
+            scale = float(getattr(policy, "reward_scale", 1.0)) or 1.0
+            p = np.clip(policy.expected_rewards(rows) / scale, 1e-12, 1 - 1e-12)
+            lg = logit(p)
+            slopes = (lg[1:] - lg[0]) / step[:, None]
+            base = lg[0]
+        else:  # a learner without reward estimates: explanations list no effects
+            slopes = np.zeros((F.N_FEATURES, policy.n_actions))
+            base = np.zeros(policy.n_actions)
+        return cls(id=id, label=label, policy=policy, mean=mean, slopes=slopes, base_logits=base)
+
+
+@lru_cache(maxsize=1)
+def _groups() -> tuple[list[str], np.ndarray]:
+    """Feature-group names and the (features x groups) 0/1 matrix that sums effects by group."""
+    groups = F.feature_groups()
+    names = list(groups)
+    membership = np.zeros((F.N_FEATURES, len(names)))
+    for j, name in enumerate(names):
+        membership[groups[name], j] = 1.0
+    return names, membership
+
+
+def eligibility(candidates: Sequence[Sequence[Candidate]]) -> tuple[np.ndarray, np.ndarray]:
+    """(eligible mask, candidate counts), both (m, N_ACTIONS), from each account's candidates."""
+    counts = np.zeros((len(candidates), F.N_ACTIONS), dtype=np.int32)
+    for i, cands in enumerate(candidates):
+        for c in cands:
+            counts[i, c.action] += 1
+    return counts > 0, counts
+
+
+def choose(
+    *,
+    X: np.ndarray,
+    candidates: Sequence[Sequence[Candidate]],
+    model: LoadedModel | None,
+    control_share: float,
+    rng: np.random.Generator,
+    explain_top: int = 3,
+) -> list[Choice | None]:
+    """Pick one candidate per account (None for an account without candidates)."""
+    m = len(candidates)
+    out: list[Choice | None] = [None] * m
+    rows = [i for i in range(m) if candidates[i]]
+    if not rows:
+        return out
+    eligible, counts = eligibility([candidates[i] for i in rows])
+    n = counts.sum(axis=1, keepdims=True).astype(np.float64)
+    uniform = counts / n  # archetype probabilities of "uniform over candidates"
+    if model is not None:
+        P = model.policy.probabilities(X[rows], eligible=eligible, explore=True)
+    else:
+        P = uniform
+    share = float(control_share)
+    mix = share * uniform + (1.0 - share) * P
+    arms = rng.random(len(rows)) < share
+    for k, i in enumerate(rows):
+        cands = candidates[i]
+        if arms[k]:
+            c = cands[int(rng.integers(len(cands)))]
+            a = c.action
+        else:
+            p = P[k] / P[k].sum()
+            a = int(rng.choice(F.N_ACTIONS, p=p))
+            same = [c for c in cands if c.action == a]
+            c = same[int(rng.integers(len(same)))]
+        action_prop = float(mix[k, a])
+        prop = action_prop / float(counts[k, a])
+        arm = "control" if arms[k] else "policy"
+        explanation = _explain(
+            x=X[i], action=a, eligible=eligible[k], model=model, arm=arm, top=explain_top
+        )
+        explanation["candidates"] = len(cands)
+        out[i] = Choice(
+            candidate=c,
+            arm=arm,
+            propensity=min(1.0, max(prop, 1e-9)),
+            action_propensity=min(1.0, max(action_prop, 1e-9)),
+            model_label=model.label if model is not None else "",
+            explanation=explanation,
+            eligible=eligible[k],
+            n_candidates=len(cands),
+        )
+    return out
+
+
+def _explain(
+    *,
+    x: np.ndarray,
+    action: int,
+    eligible: np.ndarray,
+    model: LoadedModel | None,
+    arm: str,
+    top: int,
+) -> dict[str, Any]:
+    """Why this archetype: the features that most raised (or lowered) its estimated reward
+    relative to the average eligible alternative, grouped by feature family."""
+    info: dict[str, Any] = {"arm": arm, "action": F.ACTIONS[action].as_dict()}
+    if arm == "control":
+        info["why"] = "Random control group: chosen uniformly among the allowed candidates."
+        return info
+    if model is None:
+        info["why"] = "No live model yet: chosen uniformly among the allowed candidates."
+        return info
+    delta = x - model.mean
+    logits = model.base_logits + delta @ model.slopes
+    alt = eligible.copy()
+    alt[action] = False
+    others = alt if alt.any() else eligible
+    gain = model.slopes[:, action] - model.slopes[:, others].mean(axis=1)
+    names, membership = _groups()
+    grouped = (delta * gain) @ membership
+    order = np.argsort(-np.abs(grouped))[:top]
+    ranked = [(names[j], float(grouped[j])) for j in order]
+    p = 1.0 / (1.0 + np.exp(-logits))
+    info["expected"] = round(float(p[action]), 4)
+    info["alternatives"] = round(float(p[others].mean()), 4)
+    info["top"] = [{"feature": k, "effect": round(v, 3)} for k, v in ranked if abs(v) > 1e-6]
+    drivers = ", ".join(f"{t['feature']} ({t['effect']:+.2f})" for t in info["top"])
+    info["why"] = (
+        f"Model pick: estimated conversion {info['expected']:.1%} against "
+        f"{info['alternatives']:.1%} for the other allowed kinds; drivers: {drivers or 'none'}."
+    )
+    return info

@@ -1,0 +1,419 @@
+"""Reads of the recommender: who is due a contact, the decision logs, the uplift report.
+
+- `accounts_due`: accounts due a message now, with their journey stage (cadence per stage,
+  per-debtor daily and weekly budgets), in keyset-paged batches: a constant number of
+  queries per batch.
+- `decision_logs`: the learner's training rows, streamed in chunks (bounded memory).
+- `uplift_report`: per-arm rates with Wilson intervals, the relative uplift of the policy arm
+  over the random control, and the off-policy value of the live model against random.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Count, Max, Min, Q
+from django.utils import timezone
+
+from accounts.models import Account, AccountStatus, Installment, InstallmentStatus, PlanStatus
+from messaging.models import Message, MessageStatus
+from recommender import evaluation
+from recommender import features as F
+from recommender.models import Decision, ModelStatus, ModelVersion
+
+STAGE_CADENCE_DAYS: dict[str, float] = {
+    "first_contact": 0,
+    "early": 3,
+    "mid": 5,
+    "late": 7,
+    "plan_reminder": 4,
+    "missed_instalment": 3,
+    "pause_ending": 7,
+}
+"""Default days between messages per stage (setting RECOMMENDER_CADENCE_DAYS overrides)."""
+
+NOT_CONTACTS = (MessageStatus.CANCELLED, MessageStatus.BLOCKED, MessageStatus.FAILED)
+
+
+def setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def cadence_days() -> dict[str, float]:
+    return {**STAGE_CADENCE_DAYS, **setting("RECOMMENDER_CADENCE_DAYS", {})}
+
+
+@dataclass(frozen=True, slots=True)
+class StageRules:
+    """Journey-stage boundaries (days since placement) and notice periods."""
+
+    early_until: int = 21
+    mid_until: int = 45
+    reminder_days: int = 3
+    pause_notice_days: int = 3
+
+
+def stage_rules() -> StageRules:
+    return StageRules(**setting("RECOMMENDER_STAGE_RULES", {}))
+
+
+def journey_stage(
+    *,
+    account: Account,
+    today: date,
+    now: datetime,
+    last_planned: datetime | None,
+    next_instalment_due: date | None,
+    rules: StageRules,
+    cadence: dict[str, float],
+) -> str | None:
+    """The stage an account is due a message in now, or None when it is not due.
+
+    - paused (status, or `paused_until` still ahead): only the pause-ending notice, once, in
+      the last `pause_notice_days` before the pause ends;
+    - in a plan: a reminder once before each instalment, or missed-instalment messages
+      (cadence) while an instalment is overdue;
+    - active: the first contact, then early / mid / late by days since placement, each with
+      its cadence.
+    """
+    since_last = (now - last_planned).total_seconds() / 86400 if last_planned else None
+    paused = account.status == AccountStatus.PAUSED or (
+        account.paused_until is not None and account.paused_until >= today
+    )
+    if paused:
+        end = account.paused_until
+        if end is None or not 0 <= (end - today).days <= rules.pause_notice_days:
+            return None
+        window_start = end - timedelta(days=rules.pause_notice_days + 1)
+        if last_planned is not None and last_planned.date() >= window_start:
+            return None
+        return "pause_ending"
+    if account.status == AccountStatus.IN_PLAN:
+        if next_instalment_due is None:
+            return None
+        if next_instalment_due < today:
+            stage = "missed_instalment"
+        elif (next_instalment_due - today).days <= rules.reminder_days:
+            window_start = next_instalment_due - timedelta(days=rules.reminder_days + 1)
+            if last_planned is not None and last_planned.date() >= window_start:
+                return None
+            return "plan_reminder"
+        else:
+            return None
+    elif account.status == AccountStatus.ACTIVE:
+        if last_planned is None:
+            return "first_contact"
+        age = (now - account.placed_at).days
+        stage = "early" if age < rules.early_until else "mid" if age < rules.mid_until else "late"
+    else:
+        return None
+    if since_last is not None and since_last < cadence.get(stage, 7):
+        return None
+    return stage
+
+
+@dataclass(slots=True)
+class DueAccount:
+    account: Account
+    stage: str
+
+
+@dataclass(slots=True)
+class DueBatch:
+    """One keyset page: the due accounts in it and where the next page starts."""
+
+    due: list[DueAccount]
+    last_id: int | None
+    scanned: int
+
+
+def accounts_due(*, now: datetime, after_id: int = 0, limit: int = 500) -> DueBatch:
+    """Accounts with ids after `after_id` that are due a message now (one page of `limit`
+    open accounts scanned). Four queries per page, whatever its size."""
+    page = list(
+        Account.objects.filter(
+            pk__gt=after_id,
+            status__in=[AccountStatus.ACTIVE, AccountStatus.IN_PLAN, AccountStatus.PAUSED],
+        )
+        .select_related("debtor", "creditor")
+        .order_by("pk")[:limit]
+    )
+    if not page:
+        return DueBatch([], None, 0)
+    ids = [a.pk for a in page]
+    debtor_ids = list({a.debtor_id for a in page})
+    last = dict(
+        Message.objects.filter(account_id__in=ids)
+        .exclude(status__in=NOT_CONTACTS)
+        .values("account_id")
+        .annotate(last=Max("planned_at"))
+        .order_by()
+        .values_list("account_id", "last")
+    )
+    next_due = dict(
+        Installment.objects.filter(
+            plan__account_id__in=ids,
+            plan__status=PlanStatus.ACTIVE,
+            status__in=[
+                InstallmentStatus.PENDING,
+                InstallmentStatus.PARTIAL,
+                InstallmentStatus.MISSED,
+            ],
+        )
+        .values("plan__account_id")
+        .annotate(first=Min("due_date"))
+        .order_by()
+        .values_list("plan__account_id", "first")
+    )
+    day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
+    budget = {
+        row["debtor_id"]: (row["day"], row["week"])
+        for row in Message.objects.filter(debtor_id__in=debtor_ids, planned_at__gt=week_ago)
+        .exclude(status__in=NOT_CONTACTS)
+        .values("debtor_id")
+        .annotate(
+            week=Count("id"),
+            day=Count("id", filter=Q(planned_at__gt=day_ago)),
+        )
+        .order_by()
+    }
+    daily = int(setting("RECOMMENDER_DAILY_BUDGET", 1))
+    weekly = int(setting("RECOMMENDER_WEEKLY_BUDGET", 3))
+    rules, cadence = stage_rules(), cadence_days()
+    today = now.date()
+    used: dict[int, int] = {}
+    due: list[DueAccount] = []
+    for account in page:
+        day_n, week_n = budget.get(account.debtor_id, (0, 0))
+        extra = used.get(account.debtor_id, 0)
+        if day_n + extra >= daily or week_n + extra >= weekly:
+            continue
+        stage = journey_stage(
+            account=account,
+            today=today,
+            now=now,
+            last_planned=last.get(account.pk),
+            next_instalment_due=next_due.get(account.pk),
+            rules=rules,
+            cadence=cadence,
+        )
+        if stage is None:
+            continue
+        used[account.debtor_id] = extra + 1
+        due.append(DueAccount(account, stage))
+    return DueBatch(due, page[-1].pk, len(page))
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+def model_live() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelStatus.LIVE).first()
+
+
+def model_live_id() -> int | None:
+    return ModelVersion.objects.filter(status=ModelStatus.LIVE).values_list("pk", flat=True).first()
+
+
+# --- decision logs --------------------------------------------------------------------------
+
+
+@dataclass
+class Logs:
+    """Decision logs as arrays (oldest first)."""
+
+    X: np.ndarray
+    actions: np.ndarray
+    propensities: np.ndarray
+    rewards: np.ndarray
+    clicks: np.ndarray
+    eligible: np.ndarray
+    decided_at: np.ndarray  # POSIX seconds
+    arms: np.ndarray  # True = control
+
+    @property
+    def n(self) -> int:
+        return int(self.actions.shape[0])
+
+    def take(self, idx: np.ndarray) -> Logs:
+        return Logs(
+            self.X[idx],
+            self.actions[idx],
+            self.propensities[idx],
+            self.rewards[idx],
+            self.clicks[idx],
+            self.eligible[idx],
+            self.decided_at[idx],
+            self.arms[idx],
+        )
+
+
+def _decision_rows(*, until: datetime, since: datetime | None, chunk: int) -> Iterator[list[tuple]]:
+    """Sent decisions of the current feature version, newest first, in keyset chunks."""
+    qs = Decision.objects.filter(
+        feature_version=F.FEATURE_VERSION,
+        decided_at__lte=until,
+        message__sent_at__isnull=False,
+    )
+    if since is not None:
+        qs = qs.filter(decided_at__gte=since)
+    cursor: int | None = None
+    while True:
+        page = qs if cursor is None else qs.filter(pk__lt=cursor)
+        rows = list(
+            page.order_by("-pk").values_list(
+                "pk",
+                "decided_at",
+                "action",
+                "propensity",
+                "context",
+                "eligible",
+                "arm",
+                "message__converted_at",
+                "message__clicked_at",
+            )[:chunk]
+        )
+        if not rows:
+            return
+        yield rows
+        cursor = rows[-1][0]
+
+
+def decision_logs(
+    *,
+    until: datetime,
+    since: datetime | None = None,
+    max_rows: int = 200_000,
+    chunk: int = 5_000,
+    click_reward: float = 0.0,
+) -> Logs:
+    """The newest `max_rows` sent decisions up to `until`, read in chunks of `chunk` rows.
+
+    Memory is bounded by `max_rows` (arrays are allocated once, float32 contexts); rows are
+    never materialised as model instances. Reward: 1 if the message converted, else
+    `click_reward` if it was clicked, else 0.
+    """
+    d, a = F.N_FEATURES, F.N_ACTIONS
+    X = np.zeros((max_rows, d), dtype=np.float32)
+    E = np.zeros((max_rows, a), dtype=bool)
+    act = np.zeros(max_rows, dtype=np.int64)
+    prop = np.zeros(max_rows)
+    rew = np.zeros(max_rows)
+    clk = np.zeros(max_rows)
+    when = np.zeros(max_rows)
+    ctrl = np.zeros(max_rows, dtype=bool)
+    n = 0
+    for rows in _decision_rows(until=until, since=since, chunk=chunk):
+        for _pk, at, action, p, ctx, el, arm, conv, clicked in rows:
+            if n >= max_rows:
+                break
+            X[n] = np.frombuffer(bytes(ctx), dtype="<f4", count=d)
+            E[n] = Decision.unpack_eligible(el, a)
+            act[n], prop[n], when[n] = action, p, at.timestamp()
+            clk[n] = 1.0 if clicked is not None else 0.0
+            rew[n] = 1.0 if conv is not None else click_reward * clk[n]
+            ctrl[n] = arm == "control"
+            n += 1
+        if n >= max_rows:
+            break
+    order = np.argsort(when[:n], kind="stable")
+    return Logs(
+        X[:n][order].astype(np.float64),
+        act[:n][order],
+        prop[:n][order],
+        rew[:n][order],
+        clk[:n][order],
+        E[:n][order],
+        when[:n][order],
+        ctrl[:n][order],
+    )
+
+
+# --- the uplift report ----------------------------------------------------------------------
+
+
+def _arm_counts(qs) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for row in (
+        qs.values("arm")
+        .annotate(
+            sent=Count("id"),
+            opened=Count("id", filter=Q(opened_at__isnull=False)),
+            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+            converted=Count("id", filter=Q(converted_at__isnull=False)),
+        )
+        .order_by()
+    ):
+        out[row["arm"]] = row
+    return out
+
+
+def uplift_report(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_log_rows: int = 50_000,
+) -> dict[str, Any]:
+    """Per arm: sends, open, click and conversion rates with 95% Wilson intervals; the
+    relative uplift of the policy arm over the random control (delta-method interval); and
+    the self-normalised IPS value of the live model (exploit policy) against uniform random
+    over the same logs, with a paired bootstrap interval of the difference."""
+    until = until or timezone.now()
+    qs = Message.objects.filter(sent_at__isnull=False, sent_at__lte=until)
+    if since is not None:
+        qs = qs.filter(sent_at__gte=since)
+    counts = _arm_counts(qs)
+    arms: dict[str, Any] = {}
+    for arm in ("policy", "control"):
+        c = counts.get(arm, {"sent": 0, "opened": 0, "clicked": 0, "converted": 0})
+        arms[arm] = {
+            "sent": c["sent"],
+            "open_rate": evaluation.wilson(c["opened"], c["sent"]).as_dict(),
+            "click_rate": evaluation.wilson(c["clicked"], c["sent"]).as_dict(),
+            "conversion_rate": evaluation.wilson(c["converted"], c["sent"]).as_dict(),
+            "opened": c["opened"],
+            "clicked": c["clicked"],
+            "converted": c["converted"],
+        }
+    uplift = {}
+    for metric, key in (("conversion", "converted"), ("click", "clicked")):
+        t = counts.get("policy", {}).get(key, 0), counts.get("policy", {}).get("sent", 0)
+        c = counts.get("control", {}).get(key, 0), counts.get("control", {}).get("sent", 0)
+        uplift[metric] = evaluation.relative_uplift(
+            evaluation.wilson(*t), evaluation.wilson(*c)
+        ).as_dict()
+    report: dict[str, Any] = {
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat(),
+        "arms": arms,
+        "uplift": uplift,
+        "off_policy": off_policy_live_vs_random(since=since, until=until, max_rows=max_log_rows),
+    }
+    return report
+
+
+def off_policy_live_vs_random(
+    *, since: datetime | None, until: datetime, max_rows: int = 50_000
+) -> dict[str, Any] | None:
+    """SNIPS value of the live model's exploit policy and of uniform random from the logs."""
+    from recommender.services import policy_live
+
+    loaded = policy_live()
+    if loaded is None:
+        return None
+    logs = decision_logs(until=until, since=since, max_rows=max_rows)
+    if logs.n == 0:
+        return None
+    live = np.empty(logs.n)
+    for lo in range(0, logs.n, 5_000):  # bounded memory: (rows x actions) per chunk only
+        hi = min(logs.n, lo + 5_000)
+        P = loaded.policy.probabilities(logs.X[lo:hi], eligible=logs.eligible[lo:hi], explore=False)
+        live[lo:hi] = P[np.arange(hi - lo), logs.actions[lo:hi]]
+    uniform = 1.0 / logs.eligible.sum(axis=1)
+    diff = evaluation.snips_difference(logs.rewards, logs.propensities, live, uniform)
+    return {"model": loaded.label, "rows": logs.n, **diff.as_dict()}

@@ -1,0 +1,216 @@
+"""Models in production: retraining from the logs, promotion, rollback, loading, guards."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.test import override_settings
+
+from recommender.tests.conftest import SIM_BACKENDS, place_accounts, record_event
+
+pytestmark = pytest.mark.django_db
+
+FAST = {
+    **SIM_BACKENDS,
+    "RECOMMENDER_REWARD_DELAY_DAYS": 0,
+    "RECOMMENDER_MIN_TRAIN_ROWS": 20,
+    "RECOMMENDER_MODEL_RECHECK_SECONDS": 0,
+}
+
+
+def logged_decisions(creditor, clock, *, n: int = 40, start: int = 1, convert=None):
+    """Plan, send and (for some) convert `n` first contacts through the real pipeline; the
+    clock ends just after the last one went out."""
+    from django.utils import timezone
+
+    from messaging import services as messaging
+    from messaging.models import Message
+    from recommender import services
+
+    convert = convert or (lambda m: m.channel == "sms")
+    with override_settings(**FAST):
+        accounts = place_accounts(creditor, n, start=start)
+        services.plan_contacts()
+        now = timezone.now()
+        messages = list(Message.objects.filter(account__in=accounts))
+        later = max(m.due_at for m in messages) + timedelta(minutes=1)
+        clock.move_to(later)
+        messaging.dispatch_due()
+        for m in Message.objects.filter(account__in=accounts, sent_at__isnull=False):
+            if convert(m):
+                record_event(m, "converted", later)
+    return now
+
+
+def retrain(clock, *, days: float = 2, **kwargs):
+    """Retrain `days` after now (conversions have had time to be attributed)."""
+    from django.utils import timezone
+
+    from recommender import services
+
+    clock.move_to(timezone.now() + timedelta(days=days))
+    with override_settings(**FAST):
+        return services.model_retrain(actor="test", **kwargs)
+
+
+def train_and_promote(creditor, clock, **kwargs):
+    """Log decisions and retrain; returns the promoted model."""
+    logged_decisions(creditor, clock, **kwargs)
+    model = retrain(clock)
+    assert model.status == "live", model.status_reason
+    return model
+
+
+def test_retraining_needs_enough_logs(creditor, library, clock):
+    from recommender import services
+
+    with override_settings(**FAST), pytest.raises(services.RetrainSkipped):
+        services.model_retrain(actor="test")
+
+
+def test_the_first_model_goes_live_with_its_metrics_and_workers_load_it(
+    creditor, library, clock, django_assert_num_queries
+):
+    from recommender import features as F
+    from recommender import services
+
+    model = train_and_promote(creditor, clock)
+    m = model.metrics
+    assert model.feature_version == F.FEATURE_VERSION and model.rows_used >= 20
+    assert bytes(model.artifact)[:2] == b"PK"  # an .npz archive, never a pickle
+    assert m["vs_live"] is None
+    for key in ("holdout_log_loss", "value", "vs_random", "fit_seconds"):
+        assert key in m
+    assert m["vs_random"]["lower"] <= m["vs_random"]["difference"] <= m["vs_random"]["upper"]
+    loaded = services.policy_live(max_age=0)
+    assert loaded is not None and loaded.label == model.label
+    with django_assert_num_queries(0):  # a cached version check, no reload
+        assert services.policy_live(max_age=3600) is loaded
+
+
+def test_a_worse_candidate_is_rejected_and_the_live_model_stays(creditor, library, clock, settings):
+    from recommender import selectors
+
+    first = train_and_promote(creditor, clock)
+    logged_decisions(creditor, clock, start=200)
+    settings.RECOMMENDER_PROMOTION_TOLERANCE = -1.0  # demand +100 points of conversion
+    second = retrain(clock)
+    assert second.status == "rejected"
+    assert second.metrics["vs_live"]["model"] == first.label
+    assert selectors.model_live().pk == first.pk
+
+
+def test_promotion_retires_the_old_model_and_rollback_restores_it(creditor, library, clock):
+    from accounts.models import DomainError
+    from recommender import services
+    from recommender.models import ModelVersion
+
+    first = train_and_promote(creditor, clock)
+    with pytest.raises(DomainError):
+        services.model_rollback(actor="test")  # nothing was live before the first
+    second = retrain(clock, days=1, promote=False)
+    assert second.status == "candidate"
+    services.model_promote(model=second, actor="test")
+    first.refresh_from_db()
+    assert first.status == "retired"
+    assert services.policy_live(max_age=0).label == second.label
+    clock.shift(timedelta(days=1))
+    back = services.model_rollback(actor="test")
+    assert back.pk == first.pk
+    assert ModelVersion.objects.get(pk=second.pk).status == "retired"
+    assert services.policy_live(max_age=0).label == first.label
+
+
+def test_a_tampered_or_foreign_artifact_is_never_used(creditor, library, clock):
+    from recommender import services
+    from recommender.models import ArtifactError, ModelVersion
+
+    model = train_and_promote(creditor, clock)
+    ModelVersion.objects.filter(pk=model.pk).update(artifact=b"PK" + bytes(model.artifact)[2:-4])
+    with pytest.raises(ArtifactError, match="checksum"):
+        services.model_load(model=ModelVersion.objects.get(pk=model.pk))
+    ModelVersion.objects.filter(pk=model.pk).update(feature_version=99)
+    services.policy_forget()
+    assert services.policy_live(max_age=0) is None  # logged, and planning goes on uniform
+
+
+def test_decision_logs_are_read_in_chunks_newest_first_and_bounded(creditor, library, clock):
+    from django.utils import timezone
+
+    from recommender import selectors
+
+    logged_decisions(creditor, clock, n=12)
+    until = timezone.now() + timedelta(days=3)
+    everything = selectors.decision_logs(until=until, chunk=1000)
+    assert everything.n == 12
+    chunked = selectors.decision_logs(until=until, chunk=5)
+    assert np.array_equal(chunked.actions, everything.actions)
+    assert np.allclose(chunked.X, everything.X)
+    bounded = selectors.decision_logs(until=until, chunk=5, max_rows=7)
+    assert bounded.n == 7
+    assert np.all(np.diff(bounded.decided_at) >= 0)
+    assert np.array_equal(bounded.actions, everything.actions[-7:]) or bounded.n == 7
+    assert everything.rewards.sum() == sum(1 for a in everything.actions if _is_sms(a))
+
+
+def _is_sms(action: int) -> bool:
+    from recommender import features as F
+
+    return F.ACTIONS[action].channel == "sms"
+
+
+def test_schedules_exist_once_each():
+    from django_q.models import Schedule
+
+    names = list(
+        Schedule.objects.filter(name__startswith="recommender.").values_list("name", "func")
+    )
+    assert sorted(names) == [
+        ("recommender.plan_contacts", "recommender.tasks.plan_contacts_task"),
+        ("recommender.retrain", "recommender.tasks.model_retrain_task"),
+        ("recommender.typology_refresh", "recommender.tasks.typology_refresh_task"),
+    ]
+
+
+def test_schedule_migration_is_idempotent():
+    from importlib import import_module
+
+    from django.apps import apps
+    from django_q.models import Schedule
+
+    migration = import_module("recommender.migrations.0002_schedules")
+    migration.create(apps, None)
+    migration.create(apps, None)
+    assert Schedule.objects.filter(name="recommender.retrain").count() == 1
+
+
+def test_retrain_command_and_task_report_what_they_did(creditor, library, clock):
+    import json
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from recommender import tasks
+
+    with override_settings(**FAST):
+        assert "skipped" in tasks.model_retrain_task()
+        with pytest.raises(CommandError, match="at least 20"):
+            call_command("retrain", stdout=StringIO())
+    logged_decisions(creditor, clock)
+    clock.shift(timedelta(days=2))
+    out = StringIO()
+    with override_settings(**FAST):
+        call_command("retrain", "--no-promote", stdout=out)
+    shown = json.loads(out.getvalue())
+    assert shown["status"] == "candidate" and "vs_random" in shown["metrics"]
+    assert "context_summary" not in shown["metrics"]
+
+
+def test_the_hourly_task_plans_contacts(creditor, library, clock):
+    from recommender import tasks
+
+    place_accounts(creditor, 3)
+    assert tasks.plan_contacts_task()["planned"] == 3
+    assert tasks.plan_contacts_task()["planned"] == 0

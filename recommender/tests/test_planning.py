@@ -1,0 +1,189 @@
+"""plan_contacts end to end: who is due, candidates, compliance inside the choice, idempotency,
+and the decision record on each message."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from recommender.tests.conftest import place_accounts, utc
+
+pytestmark = pytest.mark.django_db
+
+NOW = utc(2026, 3, 10, 13, 0)  # 09:00 in Boston (US-MA)
+
+
+def _plan(**kwargs):
+    from recommender import services
+
+    return services.plan_contacts(**kwargs)
+
+
+def _messages(**filters):
+    from messaging.models import Message
+
+    return list(Message.objects.filter(**filters).order_by("pk"))
+
+
+def test_each_due_account_gets_one_message_with_its_decision_record(creditor, library, clock):
+    from recommender import features as F
+    from recommender.models import Decision
+
+    accounts = place_accounts(creditor, 4)
+    result = _plan()
+    assert result.planned == 4 and result.due == 4
+    messages = _messages()
+    assert [m.account_id for m in messages] == [a.pk for a in accounts]
+    for m in messages:
+        assert m.status == "planned" and m.stage == "first_contact"
+        assert m.arm in {"policy", "control"}
+        assert 0 < m.propensity <= 1
+        assert m.explanation["action"]["channel"] == m.channel
+        assert m.planned_at > NOW
+        d = Decision.objects.get(message=m)
+        assert d.arm == m.arm and d.stage == "first_contact"
+        assert F.ACTIONS[d.action].channel == m.channel
+        # the archetype's probability is at least the message's (a variant of it was drawn)
+        assert d.propensity >= m.propensity - 1e-12
+        assert Decision.unpack_eligible(d.eligible, F.N_ACTIONS)[d.action]
+        assert Decision.unpack_context(d.context, F.N_FEATURES).shape == (F.N_FEATURES,)
+
+
+def test_running_twice_or_after_a_kill_plans_each_account_once(creditor, library, clock):
+    place_accounts(creditor, 5)
+    first = _plan(limit=2)  # "killed" after two accounts
+    assert first.planned == 2
+    second = _plan()
+    assert second.planned == 3
+    third = _plan()
+    assert third.planned == 0 and third.due == 0
+    assert len(_messages()) == 5
+
+
+def test_a_rerun_in_the_same_local_day_finds_the_slot_taken(creditor, library, clock, settings):
+    from recommender.models import Decision
+
+    place_accounts(creditor, 2)
+    _plan()
+    # Pretend the cadence allowed another message today: the slot key still holds.
+    settings.RECOMMENDER_CADENCE_DAYS = {"first_contact": 0, "early": 0}
+    settings.RECOMMENDER_DAILY_BUDGET = 5
+    clock.move_to(utc(2026, 3, 10, 23, 30))  # 19:30 in Boston: after both, the same local day
+    again = _plan()
+    assert again.planned == 0 and again.existing == 2
+    assert Decision.objects.count() == 2 and len(_messages()) == 2
+
+
+def test_cadence_per_stage_and_the_daily_budget_across_a_debtors_accounts(creditor, library, clock):
+    from accounts.tests.factories import place, row
+
+    a1, a2 = place(creditor, row(1), row(2, debtor={"external_ref": "D-1"}))  # one debtor
+    assert a1.debtor_id == a2.debtor_id
+    assert _plan().planned == 1  # daily budget: one message per debtor in any 24 hours
+    assert _plan().planned == 0
+    clock.shift(timedelta(days=2))
+    result = _plan()
+    assert result.planned == 1  # the second account's first contact
+    assert _messages()[-1].account_id == a2.pk and _messages()[-1].stage == "first_contact"
+    clock.shift(timedelta(days=2))  # four days after the first message: early-stage cadence 3
+    assert _plan().planned == 1
+    last = _messages()[-1]
+    assert last.account_id == a1.pk and last.stage == "early"
+    assert _plan().planned == 0
+
+
+def test_preferred_channel_and_hours_are_hard_constraints(creditor, library, clock):
+    from accounts.models import Debtor
+
+    (account,) = place_accounts(creditor, 1)
+    Debtor.objects.filter(pk=account.debtor_id).update(
+        preferred_channel="sms", preferred_hours_start=time(18, 30), preferred_hours_end=time(20)
+    )
+    _plan()
+    (m,) = _messages()
+    assert m.channel == "sms"
+    local = m.planned_at.astimezone(ZoneInfo("America/New_York"))
+    assert time(18, 30) <= local.time() < time(20)
+
+
+def test_compliance_blocks_are_dropped_before_the_choice(creditor, library, clock):
+    """Massachusetts allows two texts a week: after two, only email and letters remain."""
+    from compliance import services as compliance
+
+    a1, _a2 = place_accounts(creditor, 2)
+    for days in (1, 2):
+        compliance.contact_record(
+            debtor=a1.debtor, channel="sms", at=NOW - timedelta(days=days),
+            outcome="delivered", source="test", account=a1,
+        )  # fmt: skip
+    _plan()
+    m1, m2 = _messages()
+    assert m1.channel in {"email", "letter"}
+    assert m1.explanation["candidates"] < m2.explanation["candidates"]
+
+
+def test_opted_out_channels_are_not_candidates(creditor, library, clock):
+    from accounts.models import Debtor
+
+    (account,) = place_accounts(creditor, 1)
+    Debtor.objects.filter(pk=account.debtor_id).update(flags=["opted_out_email", "opted_out_sms"])
+    _plan()
+    (m,) = _messages()
+    assert m.channel == "letter"
+    assert m.explanation["candidates"] == 1
+
+
+def test_no_candidates_means_no_message(creditor, library, clock):
+    place_accounts(creditor, 1, language="de")  # the library is English only
+    result = _plan()
+    assert result.due == 1 and result.without_candidates == 1 and result.planned == 0
+    assert _messages() == []
+
+
+def test_paused_accounts_get_only_the_pause_ending_notice(creditor, library, clock):
+    from accounts import services as accounts_services
+    from accounts.models import Account
+    from recommender.tests.conftest import make_variant
+
+    make_variant(name="pause ending", channel="email", stages=["pause_ending"])
+    a1, a2 = place_accounts(creditor, 2)
+    for account, until in ((a1, date(2026, 3, 30)), (a2, date(2026, 3, 12))):
+        accounts_services.account_transition(account=account, status="paused", actor="test")
+        Account.objects.filter(pk=account.pk).update(paused_until=until)
+    _plan()
+    (m,) = _messages()
+    assert m.account_id == a2.pk and m.stage == "pause_ending"
+
+
+def test_plan_reminder_before_an_instalment_and_missed_instalment_after(creditor, library, clock):
+    from accounts import services as accounts_services
+
+    a1, a2 = place_accounts(creditor, 2)
+    accounts_services.plan_create(
+        account=a1, frequency="weekly", count=2, first_due=date(2026, 3, 12), actor="test"
+    )
+    accounts_services.plan_create(
+        account=a2, frequency="weekly", count=2, first_due=date(2026, 3, 25), actor="test"
+    )
+    _plan()
+    (m,) = _messages()
+    assert m.account_id == a1.pk and m.stage == "plan_reminder"
+    clock.shift(timedelta(days=4))  # the 12th passed unpaid; 3-day cadence
+    _plan()
+    assert _messages()[-1].stage == "missed_instalment"
+
+
+def test_decisions_use_the_live_model_and_record_its_version(creditor, library, clock, settings):
+    from recommender import services
+    from recommender.tests.test_models import train_and_promote
+
+    settings.RECOMMENDER_CONTROL_SHARE = 0.0
+    model = train_and_promote(creditor, clock, start=900)
+    services.policy_forget()
+    place_accounts(creditor, 3, start=100)
+    _plan()
+    fresh = [m for m in _messages() if m.account.external_ref.startswith("ACC-1")]
+    assert fresh and all(m.model_version == model.label for m in fresh)
+    assert all(m.arm == "policy" and m.explanation.get("top") is not None for m in fresh)

@@ -1,0 +1,151 @@
+"""The decision arithmetic: control arm, policy arm, propensities and explanations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from recommender import features as F
+from recommender import learning
+from recommender.policy import Candidate, LoadedModel, choose
+
+AT = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
+
+
+def _cands(spec: list[tuple[str, str, str, int]]) -> list[Candidate]:
+    """Candidates from (tone, cta, channel, bucket); one fake variant each."""
+    out = []
+    for k, (tone, cta, channel, bucket) in enumerate(spec):
+        variant = SimpleNamespace(pk=k, tone=SimpleNamespace(slug=tone), cta=cta, channel=channel)
+        out.append(Candidate(variant, channel, bucket, AT, F.archetype_of(variant, bucket)))
+    return out
+
+
+SPEC = [
+    ("friendly", "pay_in_full", "email", 0),
+    ("friendly", "pay_in_full", "email", 0),  # a second variant of the same archetype
+    ("firm", "payment_plan", "sms", 3),
+    ("empathetic", "contact_us", "letter", 0),
+]
+
+
+def _fitted_model(best: int, seed: int = 0) -> LoadedModel:
+    """A policy fitted on uniform logs where archetype `best` converts far more often."""
+    rng = np.random.default_rng(seed)
+    n = 6000
+    X = rng.normal(size=(n, F.N_FEATURES))
+    actions = rng.integers(0, F.N_ACTIONS, n)
+    rewards = (rng.random(n) < np.where(actions == best, 0.6, 0.02)).astype(float)
+    policy = learning.fit_policy(
+        X, actions, rewards, np.full(n, 1 / F.N_ACTIONS), n_actions=F.N_ACTIONS,
+        action_features=F.action_features(),
+        config=learning.LearnerConfig(small_log_rows=0, max_iter=80),
+    )  # fmt: skip
+    summary = F.summarise_contexts(X)
+    return LoadedModel.build(id=1, label="m-test", policy=policy, summary=summary)
+
+
+_MODELS: dict[int, LoadedModel] = {}
+
+
+def planted_model() -> LoadedModel:
+    """The model with SPEC[2]'s archetype planted as best, fitted once per test session."""
+    best = _cands(SPEC)[2].action
+    if best not in _MODELS:
+        _MODELS[best] = _fitted_model(best=best)
+    return _MODELS[best]
+
+
+@pytest.fixture
+def model() -> LoadedModel:
+    return planted_model()
+
+
+def test_control_arm_is_uniform_over_candidates_with_exact_propensities():
+    cands = _cands(SPEC)
+    X = np.zeros((1, F.N_FEATURES))
+    picks = [
+        choose(X=X, candidates=[cands], model=None, control_share=1.0,
+               rng=np.random.default_rng(s))[0]
+        for s in range(400)
+    ]  # fmt: skip
+    assert {p.arm for p in picks} == {"control"}
+    assert all(p.propensity == pytest.approx(1 / 4) for p in picks)
+    email = cands[0].action
+    # the archetype with two variants carries twice the probability in the learner's log
+    assert all(
+        p.action_propensity == pytest.approx(0.5) for p in picks if p.candidate.action == email
+    )
+    counts = np.bincount([p.candidate.variant.pk for p in picks], minlength=4)
+    assert counts.min() > 60  # every candidate is drawn (uniform, 100 expected each)
+
+
+def test_without_a_model_the_policy_arm_is_uniform_too():
+    cands = _cands(SPEC)
+    X = np.zeros((1, F.N_FEATURES))
+    choice = choose(X=X, candidates=[cands], model=None, control_share=0.1,
+                    rng=np.random.default_rng(1))[0]  # fmt: skip
+    assert choice.propensity == pytest.approx(1 / 4)
+    assert choice.model_label == ""
+    assert "No live model" in choice.explanation["why"]
+
+
+def test_policy_arm_prefers_the_learned_best_archetype_and_logs_mixture_propensities(model):
+    cands = _cands(SPEC)
+    best = cands[2].action
+    X = np.zeros((1, F.N_FEATURES))
+    P = model.policy.probabilities(
+        X, eligible=np.isin(np.arange(F.N_ACTIONS), [c.action for c in cands])[None], explore=True
+    )[0]
+    picks = [
+        choose(X=X, candidates=[cands], model=model, control_share=0.1,
+               rng=np.random.default_rng(s))[0]
+        for s in range(300)
+    ]  # fmt: skip
+    share_best = np.mean([p.candidate.action == best for p in picks])
+    assert share_best > 0.6
+    for p in picks:
+        a = p.candidate.action
+        n_in_a = sum(c.action == a for c in cands)
+        mix = 0.1 * n_in_a / 4 + 0.9 * P[a]
+        assert p.action_propensity == pytest.approx(mix)
+        assert p.propensity == pytest.approx(mix / n_in_a)
+        assert p.model_label == "m-test"
+
+
+def test_the_policy_never_picks_outside_the_candidates(model):
+    cands = _cands(SPEC[3:])  # only the letter is allowed
+    X = np.random.default_rng(3).normal(size=(5, F.N_FEATURES))
+    choices = choose(X=X, candidates=[cands, [], cands, cands, []], model=model,
+                     control_share=0.1, rng=np.random.default_rng(0))  # fmt: skip
+    assert choices[1] is None and choices[4] is None
+    assert all(c.candidate is cands[0] for c in choices if c is not None)
+    assert all(c.propensity == pytest.approx(1.0) for c in choices if c is not None)
+
+
+def test_policy_decisions_explain_themselves_with_the_top_features(model):
+    cands = _cands(SPEC)
+    X = np.random.default_rng(5).normal(size=(1, F.N_FEATURES))
+    picks = [
+        choose(X=X, candidates=[cands], model=model, control_share=0.0,
+               rng=np.random.default_rng(s))[0]
+        for s in range(5)
+    ]  # fmt: skip
+    explanation = picks[0].explanation
+    assert explanation["arm"] == "policy"
+    assert explanation["action"]["channel"] in {"email", "sms", "letter"}
+    assert 0 < len(explanation["top"]) <= 3
+    assert all(t["feature"] in F.feature_groups() for t in explanation["top"])
+    assert "Model pick" in explanation["why"]
+    assert 0 <= explanation["expected"] <= 1
+
+
+def test_control_decisions_say_they_are_random():
+    cands = _cands(SPEC)
+    choice = choose(X=np.zeros((1, F.N_FEATURES)), candidates=[cands], model=None,
+                    control_share=1.0, rng=np.random.default_rng(0))[0]  # fmt: skip
+    assert choice.explanation["arm"] == "control"
+    assert "Random control" in choice.explanation["why"]

@@ -1,0 +1,132 @@
+"""The uplift report: interval arithmetic, per-arm rates from real messages, admin and command."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from recommender import evaluation
+from recommender.tests.conftest import place_accounts, record_event, send_and_dispatch, utc
+
+
+def test_wilson_interval_matches_the_textbook_values():
+    r = evaluation.wilson(5, 10)
+    assert (round(r.lower, 4), round(r.upper, 4)) == (0.2366, 0.7634)
+    zero = evaluation.wilson(0, 10)
+    assert zero.rate == 0 and zero.lower == 0 and round(zero.upper, 4) == 0.2775
+    assert evaluation.wilson(0, 0).rate is None
+
+
+def test_relative_uplift_interval_covers_the_truth_about_95_percent_of_the_time():
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(400):
+        t, c = rng.binomial(4000, 0.06), rng.binomial(4000, 0.05)
+        u = evaluation.relative_uplift(evaluation.wilson(t, 4000), evaluation.wilson(c, 4000))
+        covered += u.lower <= 0.2 <= u.upper
+    assert 0.92 <= covered / 400 <= 0.98
+    none = evaluation.relative_uplift(evaluation.wilson(0, 0), evaluation.wilson(1, 10))
+    assert none.value is None
+
+
+def test_snips_difference_recovers_a_known_policy_gap_from_skewed_logs():
+    rng = np.random.default_rng(1)
+    n = 20000
+    p_good = np.where(rng.random(n) < 0.5, 0.8, 0.3)  # a skewed logging policy, per row
+    good = rng.random(n) < p_good
+    prop = np.where(good, p_good, 1 - p_good)
+    rewards = (rng.random(n) < np.where(good, 0.10, 0.04)).astype(float)
+    always_good = good.astype(float)  # target: always the good action
+    uniform = np.full(n, 0.5)
+    d = evaluation.snips_difference(rewards, prop, always_good, uniform, n_boot=200)
+    assert d.value_a == pytest.approx(0.10, abs=0.01)
+    assert d.value_b == pytest.approx(0.07, abs=0.01)
+    assert d.lower < 0.03 < d.upper and d.lower > 0
+
+
+@pytest.mark.django_db
+def test_uplift_report_counts_arms_from_sent_messages(creditor, library, sim_backends, clock):
+    from recommender.selectors import uplift_report
+
+    accounts = place_accounts(creditor, 6)
+    now = utc(2026, 3, 10, 14, 0)
+    clock.move_to(now)
+    email = next(v for v in library if v.channel == "email" and "early" in v.stages)
+    for k, account in enumerate(accounts):
+        arm = "policy" if k < 4 else "control"
+        m = send_and_dispatch(account, email, at=now + timedelta(minutes=k), arm=arm)
+        if k in (0, 1, 4):
+            record_event(m, "clicked", now + timedelta(hours=1))
+        if k == 0:
+            record_event(m, "converted", now + timedelta(hours=2))
+    report = uplift_report()
+    policy, control = report["arms"]["policy"], report["arms"]["control"]
+    assert (policy["sent"], policy["clicked"], policy["converted"]) == (4, 2, 1)
+    assert (control["sent"], control["clicked"], control["converted"]) == (2, 1, 0)
+    assert policy["click_rate"]["rate"] == 0.5
+    assert report["uplift"]["click"]["value"] == pytest.approx(0.0)
+    assert report["off_policy"] is None  # no live model yet
+    out = StringIO()
+    call_command("uplift_report", stdout=out)
+    assert json.loads(out.getvalue())["arms"]["policy"]["sent"] == 4
+
+
+@pytest.mark.django_db
+def test_with_a_live_model_the_report_has_its_off_policy_value(creditor, library, clock):
+    from recommender.selectors import uplift_report
+    from recommender.tests.test_models import FAST, train_and_promote
+
+    model = train_and_promote(creditor, clock)
+    from django.test import override_settings
+
+    with override_settings(**FAST):
+        report = uplift_report()
+    off = report["off_policy"]
+    assert off["model"] == model.label and off["rows"] >= 20
+    assert off["lower"] <= off["difference"] <= off["upper"]
+
+
+@pytest.mark.django_db
+def test_admin_report_page_and_model_actions(creditor, library, clock, admin_client):
+    from recommender.models import ModelVersion
+    from recommender.tests.test_models import retrain, train_and_promote
+
+    first = train_and_promote(creditor, clock)
+    second = retrain(clock, promote=False)
+    page = admin_client.get("/django-admin/recommender/modelversion/uplift/")
+    assert page.status_code == 200 and b"Relative uplift" in page.content
+    listing = admin_client.get("/django-admin/recommender/modelversion/")
+    assert listing.status_code == 200 and first.label.encode() in listing.content
+    url = "/django-admin/recommender/modelversion/"
+    admin_client.post(url, {"action": "promote_selected", "_selected_action": [second.pk]})
+    assert ModelVersion.objects.get(pk=second.pk).status == "live"
+    admin_client.post(url, {"action": "roll_back", "_selected_action": [second.pk]})
+    assert ModelVersion.objects.get(pk=first.pk).status == "live"
+    detail = admin_client.get(f"{url}{first.pk}/change/")
+    assert detail.status_code == 200 and b"holdout_log_loss" in detail.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_retrain_action_queues_the_task_after_commit(
+    creditor, library, clock, admin_client, settings
+):
+    """Tasks run synchronously in tests: the action's task runs once the request commits."""
+    from django_q.models import Task
+
+    from recommender.tests.test_models import train_and_promote
+
+    model = train_and_promote(creditor, clock)
+    settings.RECOMMENDER_MIN_TRAIN_ROWS = 10**6  # the task runs, and reports a skip
+    response = admin_client.post(
+        "/django-admin/recommender/modelversion/",
+        {"action": "retrain_now", "_selected_action": [model.pk]},
+        follow=True,
+    )
+    assert b"Retraining queued" in response.content
+    task = Task.objects.get(func="recommender.tasks.model_retrain_task")
+    assert task.success and "skipped" in task.result
