@@ -45,6 +45,10 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/placement.py
+	$(BIN)/python bench/compliance.py
+	$(BIN)/python bench/messaging.py --accounts 100000
+	$(BIN)/python bench/portal.py
+	$(BIN)/python bench/recommender.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
