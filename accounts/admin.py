@@ -281,6 +281,8 @@ class PaymentPlanAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by services (payments, timelines, audit trails): view, never edit."""
+
     def has_add_permission(self, request) -> bool:
         return False
 

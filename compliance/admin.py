@@ -24,6 +24,7 @@ from django.urls import path, reverse
 from django.utils import timezone as dj_tz
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin import ReadOnlyAdmin
 from compliance import engine, packs
 from compliance.cases import cases_parse_text, cases_run
 from compliance.forms import RULE_FORMS, CasesRunForm, ContactLogForm, RegionForm
@@ -318,17 +319,6 @@ class RegionAdmin(admin.ModelAdmin):
 
 
 # --- Audit trails and the ledger --------------------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(RuleChange)

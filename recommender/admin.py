@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin import ReadOnlyAdmin
 from accounts.models import Debtor, DomainError
 from recommender import features as F
 from recommender import selectors, services
@@ -134,19 +135,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return render(request, "admin/recommender/uplift.html", context)
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
 @admin.register(DebtorTypology)
-class DebtorTypologyAdmin(ReadOnly):
+class DebtorTypologyAdmin(ReadOnlyAdmin):
     list_display = ["debtor", "code", "willing", "able", "organised", "emotional", "confidence"]
     list_filter = ["code"]
     search_fields = ["debtor__external_ref"]
@@ -158,7 +148,7 @@ def _archetype(obj: Decision) -> str:
 
 
 @admin.register(Decision)
-class DecisionAdmin(ReadOnly):
+class DecisionAdmin(ReadOnlyAdmin):
     list_display = [
         "decided_at", "debtor", "stage", "arm", "archetype", "propensity", "model_label",
     ]  # fmt: skip
