@@ -52,10 +52,11 @@ def test_without_database_url_and_redis_url_sqlite_locmem_and_orm_broker():
     run = _settings_in_subprocess(
         {"DEBUG": "1"},
         "[settings.DATABASES['default']['ENGINE'], settings.CACHES['default']['BACKEND'],"
-        " settings.Q_CLUSTER.get('orm'), 'redis' in settings.Q_CLUSTER]",
+        " settings.Q_CLUSTER.get('orm'), 'redis' in settings.Q_CLUSTER, settings.SESSION_ENGINE]",
     )
     assert run.returncode == 0, run.stderr
-    engine, cache, orm, has_redis = json.loads(run.stdout)
+    engine, cache, orm, has_redis, sessions = json.loads(run.stdout)
+    assert sessions.endswith("backends.db")  # never a per-process session cache
     assert engine == "django.db.backends.sqlite3"
     assert cache.endswith("LocMemCache")
     assert orm == "default" and has_redis is False
@@ -69,10 +70,11 @@ def test_with_redis_url_redis_cache_and_broker_and_no_orm_key():
             "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x",
         },
         "[settings.DATABASES['default']['ENGINE'], settings.CACHES['default']['BACKEND'],"
-        " 'orm' in settings.Q_CLUSTER, settings.Q_CLUSTER.get('redis')]",
+        " 'orm' in settings.Q_CLUSTER, settings.Q_CLUSTER.get('redis'), settings.SESSION_ENGINE]",
     )
     assert run.returncode == 0, run.stderr
-    engine, cache, has_orm, redis = json.loads(run.stdout)
+    engine, cache, has_orm, redis, sessions = json.loads(run.stdout)
+    assert sessions.endswith("cached_db")  # shared cache: safe to read sessions through it
     assert engine == "django.db.backends.postgresql"
     assert cache.endswith("RedisCache")
     assert has_orm is False and redis == "redis://127.0.0.1:6379/3"
