@@ -152,3 +152,25 @@ def known_timezones() -> frozenset[str]:
 
 def timezone_is_valid(name: str) -> bool:
     return isinstance(name, str) and name in known_timezones()
+
+
+@lru_cache(maxsize=256)
+def babel_locale(language: str, region: str = "") -> str:
+    """The babel locale for a language in a region: `fr` + `CA-QC` -> `fr_CA`.
+
+    Falls back to the bare language, then English, when babel lacks the pair. Used by every
+    place that formats money and dates for a debtor (messages, the portal).
+    """
+    from babel import Locale, UnknownLocaleError
+
+    language = (language or "en").split("-")[0].lower()
+    country = country_of(region) if region else ""
+    for candidate in (f"{language}_{country}" if country else "", language, "en"):
+        if not candidate:
+            continue
+        try:
+            Locale.parse(candidate)
+        except (UnknownLocaleError, ValueError):
+            continue
+        return candidate
+    return "en"

@@ -16,7 +16,6 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from django.conf import settings
 
@@ -41,15 +40,7 @@ class Rendered:
 
 def locale_for(debtor: Debtor) -> str:
     """The babel locale for a debtor: their language in their region's country (fr_CA)."""
-    language = (debtor.language or "en").split("-")[0].lower()
-    country = regions.country_of(debtor.region) if debtor.region else ""
-    for candidate in (f"{language}_{country}", language):
-        try:
-            Locale.parse(candidate)
-        except (UnknownLocaleError, ValueError):
-            continue
-        return candidate
-    return "en"
+    return regions.babel_locale(debtor.language or "en", debtor.region or "")
 
 
 def _date(value: date | None, locale: str) -> str:

@@ -4,28 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from functools import lru_cache
 
-from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 
-from accounts import money, regions
-
-
-@lru_cache(maxsize=256)
-def babel_locale(language: str, region: str = "") -> str:
-    """`fr` + `CA-QC` -> `fr_CA`; falls back to the bare language when babel lacks the pair."""
-    language = (language or "en").split("-")[0].lower()
-    country = regions.country_of(region) if region else ""
-    for candidate in (f"{language}_{country}" if country else "", language, "en"):
-        if not candidate:
-            continue
-        try:
-            Locale.parse(candidate)
-        except (UnknownLocaleError, ValueError):
-            continue
-        return candidate
-    return "en"
+from accounts import money
 
 
 def money_format(amount: Decimal, currency: str, locale: str) -> str:

@@ -24,10 +24,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.links import LinkInvalid, portal_token_read
 from accounts.models import Account, Debtor, PlanFrequency
+from accounts.regions import babel_locale
 from accounts.services import plan_schedule
 from portal import access, selectors, services
 from portal.access import portal_page, secure_headers
-from portal.formatting import babel_locale, date_format, money_format
+from portal.formatting import date_format, money_format
 from portal.forms import (
     CallbackForm,
     DisputeForm,

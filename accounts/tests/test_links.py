@@ -36,3 +36,12 @@ def test_portal_url_is_absolute(settings):
     settings.SITE_URL = "https://collect.example.com"
     url = links.portal_url(debtor_id=5)
     assert url.startswith("https://collect.example.com/p/") and url.endswith("/")
+
+
+def test_babel_locale_pairs_language_with_the_regions_country():
+    from accounts.regions import babel_locale
+
+    assert babel_locale("fr", "CA-QC") == "fr_CA"
+    assert babel_locale("de", "DE") == "de_DE"
+    assert babel_locale("en", "US-NY-NYC") == "en_US"
+    assert babel_locale("xx", "FR") == "en"  # unknown language falls back to English
