@@ -29,7 +29,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
+
+from benchdb import recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project root goes first: this script's own name would otherwise shadow the package.
@@ -50,17 +51,6 @@ PAST = [  # (days before AT, hour UTC, channel, outcome): 10 contacts across cha
     (2, 14, "sms", "failed"),
     (1, 15, "email", "delivered"),
 ]
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def rows(n: int) -> list[dict]:

@@ -32,7 +32,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
+
+from benchdb import recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,17 +41,6 @@ sys.path.insert(0, str(ROOT))
 REGIONS = [("US-MA", "+1617"), ("US-WA", "+1206"), ("CA-ON", "+1416"), ("US", "+1212")]
 # A Tuesday, 16:00 UTC: inside every contact window of these regions.
 NOW = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django(url: str, outbox: str) -> None:

@@ -21,7 +21,8 @@ import platform
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+
+from benchdb import recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,17 +62,6 @@ def make_rows(n: int, *, variant: int = 0) -> list[dict]:
             }
         )
     return rows
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> None:
