@@ -29,17 +29,34 @@ def _copy_rows(cursor, connection, table: str, fields, objs) -> None:
             )
 
 
-def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """Insert new rows; primary keys are NOT set on `objs` (select them back if needed)."""
+_COPY_FROM = 50  # rows: below this a plain INSERT is quicker than COPY's extra round trips
+
+
+def bulk_insert(
+    model: type[models.Model], objs: Sequence[models.Model], *, set_pks: bool = False
+) -> None:
+    """Insert new rows.
+
+    Primary keys are set on `objs` only with `set_pks=True` (on PostgreSQL they are then taken
+    from the table's sequence first, one query); otherwise select them back if needed.
+    """
     if not objs:
         return
     connection = connections[router.db_for_write(model)]
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or (set_pks and len(objs) < _COPY_FROM):
         model.objects.bulk_create(objs, batch_size=1000)
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    opts = model._meta
+    fields = [f for f in opts.concrete_fields if set_pks or not f.primary_key]
     with connection.cursor() as cursor:
-        _copy_rows(cursor, connection, model._meta.db_table, fields, objs)
+        if set_pks:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [opts.db_table, opts.pk.column, len(objs)],
+            )
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
+        _copy_rows(cursor, connection, opts.db_table, fields, objs)
 
 
 def bulk_update_by_key(

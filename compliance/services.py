@@ -25,9 +25,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, connections, models, router, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_tz
 
+from accounts.bulk import bulk_insert
 from accounts.models import Account, AccountStatus, ActivityKind, Debtor, DomainError
 from accounts.services import activity_record
 from compliance import engine
@@ -435,43 +436,9 @@ def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckR
     return results
 
 
-_COPY_FROM = 50  # rows: below this a plain INSERT ... RETURNING is quicker than two steps
-
-
 def _decisions_insert(rows: list[ComplianceDecision]) -> None:
-    """Insert audit rows and set their ids.
-
-    On PostgreSQL large batches take their ids from the sequence and go in with COPY, which
-    is several times faster than ``bulk_create`` (whose per-value preparation dominates).
-    """
-    connection = connections[router.db_for_write(ComplianceDecision)]
-    if connection.vendor != "postgresql" or len(rows) < _COPY_FROM:
-        ComplianceDecision.objects.bulk_create(rows, batch_size=1000)
-        return
-    opts = ComplianceDecision._meta
-    qn = connection.ops.quote_name
-    table = qn(opts.db_table)
-    fields = list(opts.concrete_fields)
-    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    columns = ", ".join(qn(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        # Identifiers are quoted names from the model's metadata, never input.
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [opts.db_table, len(rows)],
-        )
-        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-            row.pk = pk
-        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(
-                    [
-                        f.get_db_prep_save(getattr(row, f.attname), connection)
-                        if f.attname in json_fields
-                        else getattr(row, f.attname)
-                        for f in fields
-                    ]
-                )
+    """Insert audit rows and set their ids (COPY on PostgreSQL for large batches)."""
+    bulk_insert(ComplianceDecision, rows, set_pks=True)
 
 
 def _history_load(rs: RuleSet, ctx: dict[int, _Debtor], unbounded: set[int]) -> None:
