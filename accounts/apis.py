@@ -258,6 +258,10 @@ def _payment_out(payment, account: Account | None = None) -> dict[str, Any]:
 class PaymentListApi(APIView):
     """Payments received on the creditor's accounts, oldest first (cursor pagination)."""
 
+    class FilterSerializer(serializers.Serializer):
+        account = serializers.CharField(required=False, max_length=100)
+        received_since = serializers.CharField(required=False)
+
     @extend_schema(
         parameters=[
             OpenApiParameter("account", description="An account's external_ref."),
@@ -268,12 +272,13 @@ class PaymentListApi(APIView):
         operation_id="payments_list",
     )
     def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = filters.validated_data
         qs = selectors.payments_list(
             creditor=_creditor(request),
-            account_ref=request.query_params.get("account") or None,
-            received_since=_parse_since(
-                request.query_params.get("received_since"), "received_since"
-            ),
+            account_ref=params.get("account") or None,
+            received_since=_parse_since(params.get("received_since"), "received_since"),
         )
         paginator = _PaymentCursor()
         page = paginator.paginate_queryset(qs, request, view=self)
