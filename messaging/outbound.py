@@ -15,6 +15,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -64,16 +65,17 @@ def email_outbound(message: Message) -> Outbound:
     targets = [f"<{unsubscribe}>"]
     if settings.MESSAGING_UNSUBSCRIBE_MAILTO:
         targets.append(f"<mailto:{settings.MESSAGING_UNSUBSCRIBE_MAILTO}?subject=unsubscribe>")
-    html = render_to_string(
-        "messaging/email.html",
-        {
-            "subject": message.subject,
-            "paragraphs": _paragraphs(message.body, mapping),
-            "pixel_url": tracking.open_url(message_id=message.pk),
-            "unsubscribe_url": unsubscribe,
-            "language": message.language,
-        },
-    )
+    with translation.override(message.language or "en"):
+        html = render_to_string(
+            "messaging/email.html",
+            {
+                "subject": message.subject,
+                "paragraphs": _paragraphs(message.body, mapping),
+                "pixel_url": tracking.open_url(message_id=message.pk),
+                "unsubscribe_url": unsubscribe,
+                "language": message.language,
+            },
+        )
     return Outbound(
         message_id=message.pk,
         channel=message.channel,

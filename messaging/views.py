@@ -10,12 +10,14 @@ import logging
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import Debtor
 from messaging import services, tracking, webhooks
-from messaging.models import Message
+from messaging.models import Channel, Message
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +57,19 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if parsed is None:
         raise Http404
     debtor_id, channel, message_id = parsed
-    context = {"channel": channel, "token": token}
+    # The page speaks the debtor's language (English when the debtor is gone or speaks
+    # another one); the channel is named in it too.
+    language = Debtor.objects.filter(pk=debtor_id).values_list("language", flat=True).first()
+    language = language if language in dict(settings.LANGUAGES) else "en"
+    with translation.override(language):
+        context = {
+            "channel": str(dict(Channel.choices).get(channel, channel)),
+            "token": token,
+            "language": language,
+        }
     if request.method == "GET":
-        return render(request, "messaging/unsubscribe.html", context)
+        with translation.override(language):
+            return render(request, "messaging/unsubscribe.html", context)
     one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     debtor = services.unsubscribe_apply(
         debtor_id=debtor_id,
@@ -67,7 +79,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     )
     if debtor is None:
         raise Http404
-    return render(request, "messaging/unsubscribed.html", context)
+    with translation.override(language):
+        return render(request, "messaging/unsubscribed.html", context)
 
 
 def _twilio_valid(request: HttpRequest) -> bool:
