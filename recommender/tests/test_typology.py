@@ -109,9 +109,12 @@ def test_typology_refresh_task_and_the_planner_feature(creditor, library, clock)
 
 
 @pytest.mark.django_db
-def test_the_debtor_admin_page_shows_typology_and_decisions(creditor, library, clock, admin_client):
+def test_the_debtor_admin_page_shows_typology_and_decisions(
+    creditor, library, clock, admin_client, settings
+):
     from recommender import services
 
+    settings.RECOMMENDER_CONTROL_SHARE = 0.0  # the policy arm, whose "why" names the model
     (account,) = place_accounts(creditor, 1)
     services.typology_refresh()
     services.plan_contacts()
