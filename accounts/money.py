@@ -7,7 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
 import pycountry
-from babel.numbers import format_currency, get_currency_precision
+from babel import Locale
+from babel.numbers import NumberPattern, get_currency_precision
 
 # CLDR (through babel) gives display precision; for a few currencies it differs from the ISO
 # 4217 minor unit that payment systems use. ISO wins here.
@@ -115,5 +116,15 @@ def split_evenly(total: Decimal, parts: int, currency: str) -> list[Decimal]:
 
 
 def format_money(amount: Decimal, currency: str, locale: str = "en") -> str:
-    """`amount` formatted for a locale, e.g. `1.234,50 €` for de_DE."""
-    return format_currency(quantize(amount, currency), currency, locale=locale.replace("-", "_"))
+    """`amount` formatted for a locale, e.g. `1.234,50 €` for de_DE.
+
+    The same as babel's `format_currency`, with the parsed locale and its currency pattern
+    kept between calls (the planner formats a balance for every message it renders)."""
+    loc, pattern = _currency_format(locale)
+    return pattern.apply(quantize(amount, currency), loc, currency=currency, currency_digits=True)
+
+
+@lru_cache(maxsize=256)
+def _currency_format(locale: str) -> tuple[Locale, NumberPattern]:
+    loc = Locale.parse(locale.replace("-", "_"))
+    return loc, loc.currency_formats["standard"]

@@ -1,24 +1,31 @@
-"""Messaging throughput: plan messages with `messages_send`, then dispatch them with the file
-backends on PostgreSQL.
+"""Messaging throughput: plan messages for 100,000 due accounts, then dispatch them with the
+file backends on PostgreSQL.
 
 Usage (the database named below is dropped and created afresh):
 
-    .venv/bin/python bench/messaging.py [--accounts 100000] [--batch 1000] [--workers 1]
+    .venv/bin/python bench/messaging.py [--accounts 100000] [--plan-workers 2] [--workers 1]
+        [--planner plan_contacts|messages_send] [--batch 1000]
         [--database-url postgres://postgres@127.0.0.1:5432/collections_bench_messaging]
 
 Steps:
-  1. place --accounts accounts (US-MA, US-WA, CA-ON, US debtors) and approve one variant per
-     entry of --channels (default sms,sms,email: two SMS messages for one email) through the
-     compliance workflow (setup, not timed);
-  2. plan: one message per account through `messaging.services.messages_send`, in batches of
-     --batch (each batch: one transaction, one compliance check per account, rendering,
-     Message + timeline rows) -- printed as messages planned per second. The recommender's
-     `plan_contacts` calls the same service (its own benchmark adds candidate selection);
-     pass --plan-hook module:function to time that planner instead (it is called with
-     `accounts`, a queryset of the placed accounts, and `now`);
-  3. dispatch: `dispatch_due` with --workers processes at once (file backends: one JSON file
-     per message) -- printed as messages
-     dispatched per second, and each message is checked to have been handed over once.
+  1. place --accounts accounts (US-MA, US-WA, CA-ON, US debtors, never contacted) and approve
+     one variant per entry of --channels (default sms,sms,email) for the first-contact and
+     early stages through the compliance workflow (setup, not timed);
+  2. plan (timed): the hourly job, `recommender.services.plan_contacts`, with the uniform
+     policy of the messaging issue (no live model): find the due accounts, build their
+     candidates (variants x send times), drop what compliance blocks, pick one, and
+     `messages_send` it (compliance re-check with audit row, rendering, Message + timeline
+     rows), in batches of --batch. With --plan-workers N, N planner processes run side by
+     side on disjoint debtors (`part`/`parts`, as `RECOMMENDER_PLAN_PARTS` does on the
+     workers); each sets itself up first, then all start together and the time runs from
+     that start to the last one's end. Printed as accounts planned per second.
+     `--planner messages_send` times the outbox service alone instead (one variant per
+     account chosen by the script, due now);
+  3. the planned messages are made due now (one UPDATE, not timed: the planner picked send
+     times up to a day ahead);
+  4. dispatch (timed): `dispatch_due` with --workers processes at once (file backends: one
+     JSON file per message) -- printed as messages dispatched per second, and each message is
+     checked to have been handed over once.
 """
 
 from __future__ import annotations
@@ -124,7 +131,7 @@ def setup_data(n: int, channels: list[str]):
             language="en",
             tone=tone,
             cta="pay_in_full",
-            stages=["early"],
+            stages=["first_contact", "early"],
             live=False,
             **text,
         )
@@ -169,6 +176,41 @@ def plan(creditor, variants, batch: int) -> int:
     return planned
 
 
+def plan_worker(job: tuple) -> dict[str, float]:
+    """One planner process: `plan_contacts` on part `part` of `parts` (uniform policy)."""
+    url, outbox, part, parts, batch, barrier = job
+    setup_django(url, outbox)
+    from recommender.services import plan_contacts
+
+    if barrier is not None:
+        barrier.wait()
+    t0 = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all the processes
+    if os.environ.get("BENCH_PROFILE") and parts == 1:  # a sampling profile (pyinstrument)
+        from pyinstrument import Profiler
+
+        with Profiler() as profiler:
+            result = plan_contacts(now=NOW, batch_size=batch, actor="bench")
+        print(profiler.output_text(color=False, show_all=False))
+    else:
+        result = plan_contacts(now=NOW, batch_size=batch, part=part, parts=parts, actor="bench")
+    t1 = time.perf_counter()
+    return {"planned": result.planned, "due": result.due, "blocked": result.blocked,
+            "t0": t0, "t1": t1}  # fmt: skip
+
+
+def plan_contacts_timed(url: str, outbox: str, workers: int, batch: int) -> tuple[int, float]:
+    if workers == 1:
+        r = plan_worker((url, outbox, 0, 1, batch, None))
+        return int(r["planned"]), r["t1"] - r["t0"]
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(workers) as pool:
+        barrier = manager.Barrier(workers)
+        jobs = [(url, outbox, i, workers, batch, barrier) for i in range(workers)]
+        results = pool.map(plan_worker, jobs)
+    planned = sum(int(r["planned"]) for r in results)
+    return planned, max(r["t1"] for r in results) - min(r["t0"] for r in results)
+
+
 def dispatch_worker(args: tuple[str, str]) -> int:
     url, outbox = args
     setup_django(url, outbox)
@@ -182,7 +224,13 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--plan-hook", default="", help="module:function planning the accounts")
+    parser.add_argument(
+        "--planner",
+        choices=["plan_contacts", "messages_send"],
+        default="plan_contacts",
+        help="what the plan step times (default: the hourly planner end to end)",
+    )
+    parser.add_argument("--plan-workers", type=int, default=1, help="planner processes")
     parser.add_argument(
         "--channels",
         default="sms,sms,email",
@@ -199,7 +247,6 @@ def main() -> None:
     setup_django(args.database_url, outbox)
     from django.db import connection
 
-    from accounts.models import Account
     from messaging.models import Message
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -208,21 +255,24 @@ def main() -> None:
     creditor, variants = setup_data(args.accounts, args.channels.split(","))
     print(f"setup: {args.accounts:,} accounts placed in {time.perf_counter() - start:.1f} s")
 
-    start = time.perf_counter()
-    if args.plan_hook:
-        from importlib import import_module
-
-        module, _, func = args.plan_hook.partition(":")
-        getattr(import_module(module), func)(
-            accounts=Account.objects.filter(creditor=creditor), now=NOW
+    connection.close()
+    if args.planner == "plan_contacts":
+        planned, elapsed = plan_contacts_timed(
+            args.database_url, outbox, max(1, args.plan_workers), args.batch
         )
-        planned = Message.objects.filter(status="planned").count()
+        what = f"plan_contacts, uniform policy, {max(1, args.plan_workers)} planner(s)"
+        unit = "accounts"
     else:
+        start = time.perf_counter()
         planned = plan(creditor, variants, args.batch)
-    elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        what = f"messages_send alone, batches of {args.batch:,}"
+        unit = "messages"
     rate = planned / elapsed
-    print(f"plan:     {planned:,} messages planned in {elapsed:6.2f} s = {rate:8,.0f} messages/s "
-          f"(messages_send, batches of {args.batch:,})")  # fmt: skip
+    print(f"plan:     {planned:,} {unit} planned in {elapsed:6.2f} s = {rate:8,.0f} {unit}/s "
+          f"({what})")  # fmt: skip
+    # Setup for the dispatch step, not timed: every planned message due now.
+    Message.objects.filter(status="planned").update(due_at=NOW - timedelta(minutes=5))
     connection.close()
 
     start = time.perf_counter()

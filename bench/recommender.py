@@ -4,7 +4,8 @@ and policy value on the simulator.
 Usage:
 
     .venv/bin/python bench/recommender.py [--only fit,latency,throughput,plan,value]
-        [--plan-accounts 100000] [--sim-debtors 2000] [--sim-days 30]
+        [--plan-accounts 100000] [--sim-debtors 2000] [--sim-days 30] [--sim-seed 1]
+        [--sim-logs /tmp/sim-logs.npz]
         [--database-url postgres://postgres@127.0.0.1:5432/collections_bench_rec]
 
 Parts (each runs in its own process):
@@ -21,12 +22,15 @@ Parts (each runs in its own process):
 - value: a simulator run (its own throwaway database) exports every decision with the
   world's true value of each eligible action; policies fitted on the first 70% of decisions
   are scored exactly on the last 30%: the learner (exploit), uniform random, the best fixed
-  action (by logged IPS value), a per-action logistic-regression baseline, and the oracle.
+  action (by logged IPS value, and the truly best one in hindsight), a per-action
+  logistic-regression baseline, and the oracle. --sim-seed picks the world; --sim-logs keeps
+  the export (or reuses it) so that learner changes can be compared on the same decisions.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import subprocess
@@ -191,6 +195,9 @@ def part_throughput(args) -> None:
 # --- plan_contacts end to end (PostgreSQL) --------------------------------------------------
 
 
+PLAN_NOW = "2026-03-10 13:00Z"
+
+
 def part_plan(args) -> None:
     _recreate_database(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url
@@ -199,7 +206,6 @@ def part_plan(args) -> None:
 
     import time_machine
     from django.core.management import call_command
-    from django.test import override_settings
 
     from accounts import services as accounts_services
     from accounts.models import Creditor
@@ -221,7 +227,7 @@ def part_plan(args) -> None:
         name="Bench", slug="bench", display_name="Bench", default_currency="USD"
     )
     n = args.plan_accounts
-    with time_machine.travel("2026-03-10 13:00Z", tick=False):
+    with time_machine.travel(PLAN_NOW, tick=False):
         for offset in range(0, n, 10_000):
             rows = make_rows(min(10_000, n - offset))
             for r in rows:
@@ -241,27 +247,69 @@ def part_plan(args) -> None:
             metrics={"context_summary": {"mean": loaded.mean.tolist()}},
         )  # fmt: skip
         services.model_promote(model=model, actor="bench")
-        with override_settings(
-            MESSAGING_EMAIL_CHANNEL_BACKEND="recommender.simulator.SimulatedBackend",
-            MESSAGING_SMS_BACKEND="recommender.simulator.SimulatedBackend",
-            MESSAGING_LETTER_BACKEND="recommender.simulator.SimulatedBackend",
-        ):
-            start = time.perf_counter()
-            if os.environ.get("BENCH_PROFILE"):
-                import cProfile
-                import pstats
+    from django.db import connections
 
-                profile = cProfile.Profile()
-                result = profile.runcall(services.plan_contacts, batch_size=1000)
-                pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
-            else:
-                result = services.plan_contacts(batch_size=1000)
-            seconds = time.perf_counter() - start
+    connections.close_all()
+    workers = max(1, args.plan_workers)
+    if workers == 1:
+        result = _plan_part((args.database_url, 0, 1, None))
+    else:  # each planner sets itself up, then all start together; timed from start to last end
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Manager() as manager, ctx.Pool(workers) as pool:
+            barrier = manager.Barrier(workers)
+            jobs = [(args.database_url, i, workers, barrier) for i in range(workers)]
+            results = pool.map(_plan_part, jobs)
+        result = {k: sum(r[k] for r in results) for k in results[0] if k not in ("t0", "t1")}
+        result["t0"] = min(r["t0"] for r in results)
+        result["t1"] = max(r["t1"] for r in results)
+    seconds = result["t1"] - result["t0"]
     print(
-        f"plan_contacts (PostgreSQL, end to end): {result.planned:,} of {n:,} accounts planned "
-        f"in {seconds:.1f} s = {result.planned / seconds:,.0f} accounts/s "
-        f"({result.without_candidates:,} without candidates, {result.blocked:,} blocked)"
+        f"plan_contacts (PostgreSQL, end to end, {workers} planner(s)): {result['planned']:,} of "
+        f"{n:,} accounts planned in {seconds:.1f} s = {result['planned'] / seconds:,.0f} "
+        f"accounts/s ({result['without_candidates']:,} without candidates, "
+        f"{result['blocked']:,} blocked)"
     )
+
+
+def _plan_part(job: tuple) -> dict[str, float]:
+    """One planner (in its own process when there are several): part `part` of `parts`."""
+    url, part, parts, barrier = job
+    os.environ["DATABASE_URL"] = url
+    _django()
+    import time_machine
+    from django.test import override_settings
+
+    from recommender import services
+
+    backend = "recommender.simulator.SimulatedBackend"
+    with (
+        time_machine.travel(PLAN_NOW, tick=False),
+        override_settings(
+            MESSAGING_EMAIL_CHANNEL_BACKEND=backend,
+            MESSAGING_SMS_BACKEND=backend,
+            MESSAGING_LETTER_BACKEND=backend,
+        ),
+    ):
+        services.policy_live()  # load the model before the clock starts, as a worker has it
+        if barrier is not None:
+            barrier.wait()
+        t0 = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all the processes
+        if os.environ.get("BENCH_PROFILE") and parts == 1:  # a sampling profile (pyinstrument)
+            from pyinstrument import Profiler
+
+            with Profiler() as profiler:
+                result = services.plan_contacts(batch_size=1000)
+            print(profiler.output_text(color=False, show_all=False))
+        else:
+            result = services.plan_contacts(batch_size=1000, part=part, parts=parts)
+        t1 = time.perf_counter()
+    return {
+        "planned": result.planned,
+        "without_candidates": result.without_candidates,
+        "blocked": result.blocked,
+        "t0": t0,
+        "t1": t1,
+    }
 
 
 # --- policy value on the simulator ----------------------------------------------------------
@@ -304,22 +352,26 @@ def part_value(args) -> None:
     from recommender import learning, services
     from recommender.simulator import SIMULATOR_SETTINGS, SimulationConfig, simulate
 
-    export = Path(tempfile.mkdtemp()) / "recommender-bench-logs.npz"
-    old = setup_databases(
-        verbosity=0, interactive=False, keepdb=False, aliases={"default"},
-        serialized_aliases=set(),
-    )  # fmt: skip
-    try:
-        start = time.perf_counter()
-        simulate(
-            SimulationConfig(
-                debtors=args.sim_debtors, days=args.sim_days, seed=1, retrain=False,
-                export=export, progress=False,
-            )
+    # --sim-logs PATH: reuse that export if it exists, else simulate and keep it there.
+    export = Path(args.sim_logs) if args.sim_logs else None
+    sim_seconds = 0.0
+    if export is None or not export.exists():
+        export = export or Path(tempfile.mkdtemp()) / "recommender-bench-logs.npz"
+        old = setup_databases(
+            verbosity=0, interactive=False, keepdb=False, aliases={"default"},
+            serialized_aliases=set(),
         )  # fmt: skip
-        sim_seconds = time.perf_counter() - start
-    finally:
-        teardown_databases(old, verbosity=0)
+        try:
+            start = time.perf_counter()
+            simulate(
+                SimulationConfig(
+                    debtors=args.sim_debtors, days=args.sim_days, seed=args.sim_seed,
+                    retrain=False, export=export, progress=False,
+                )
+            )  # fmt: skip
+            sim_seconds = time.perf_counter() - start
+        finally:
+            teardown_databases(old, verbosity=0)
     d = np.load(export)
     X, A, P, R, E, T = (
         d[k] for k in ("X", "actions", "propensities", "rewards", "eligible", "truth")
@@ -354,6 +406,10 @@ def part_value(args) -> None:
                                                                F.N_ACTIONS), X[te], F.N_ACTIONS),
                        Ete)  # fmt: skip
     oracle = _argmax(np.where(Ete, T, -1), Ete)
+    # The fixed action that is truly best on the training decisions (hindsight, true values):
+    # what a learner that cannot use the context at all should get close to.
+    T_tr = np.nan_to_num(d["truth"][tr], nan=0.0)
+    hindsight = _argmax(np.broadcast_to(T_tr.sum(axis=0), Ete.shape), Ete)
     rows = {
         "learner (exploit, default config)": value(policy.probabilities(X[te], eligible=Ete,
                                                                         explore=False)),
@@ -361,18 +417,20 @@ def part_value(args) -> None:
                                                                         explore=False)),
         "learner (explore, as deployed)": value(policy.probabilities(X[te], eligible=Ete)),
         "uniform random": value(uniform),
-        "best fixed action": value(fixed),
+        "best fixed action (logged IPS)": value(fixed),
+        "best fixed action (true, hindsight)": value(hindsight),
         "per-action logistic regression": value(logistic),
         "oracle (knows the hidden traits)": value(oracle),
     }  # fmt: skip
     print(
-        f"value: simulator {args.sim_debtors} debtors x {args.sim_days} days "
+        f"value: simulator {args.sim_debtors} debtors x {args.sim_days} days, seed "
+        f"{args.sim_seed} "
         f"({sim_seconds:.0f} s), {n:,} decisions, trained on {cut:,}, scored exactly on "
         f"{n - cut:,} (default fit {fit_default:.1f} s)"
     )
     base = rows["uniform random"]
     for name, v in rows.items():
-        print(f"  {name:<36} {v:.4f}  ({v / base - 1:+.1%} vs uniform)")
+        print(f"  {name:<38} {v:.4f}  ({v / base - 1:+.1%} vs uniform)")
 
 
 PARTS = {
@@ -388,8 +446,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default=",".join(PARTS))
     parser.add_argument("--plan-accounts", type=int, default=100_000)
+    parser.add_argument(
+        "--plan-workers", type=int, default=1, help="plan: planners side by side (processes)"
+    )
     parser.add_argument("--sim-debtors", type=int, default=2000)
     parser.add_argument("--sim-days", type=int, default=30)
+    parser.add_argument("--sim-seed", type=int, default=1)
+    parser.add_argument(
+        "--sim-logs", default="", help="value: reuse this simulator export (or write it there)"
+    )
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/collections_bench_rec"
     )
@@ -404,8 +469,10 @@ def main() -> None:
     )
     for part in parts:
         cmd = [sys.executable, __file__, "--only", part, "--in-process",
-               "--plan-accounts", str(args.plan_accounts), "--sim-debtors", str(args.sim_debtors),
-               "--sim-days", str(args.sim_days), "--database-url", args.database_url]  # fmt: skip
+               "--plan-accounts", str(args.plan_accounts),
+               "--plan-workers", str(args.plan_workers), "--sim-debtors", str(args.sim_debtors),
+               "--sim-days", str(args.sim_days), "--sim-seed", str(args.sim_seed),
+               "--sim-logs", args.sim_logs, "--database-url", args.database_url]  # fmt: skip
         subprocess.run(cmd, check=True, cwd=ROOT)
 
 

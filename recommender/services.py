@@ -30,6 +30,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.bulk import bulk_insert
 from accounts.models import Account, DomainError
 from compliance import services as compliance
 from messaging import selectors as messaging_selectors
@@ -279,12 +280,18 @@ def plan_contacts(
     batch_size: int | None = None,
     limit: int | None = None,
     actor: str = "system:planner",
+    part: int = 0,
+    parts: int = 1,
 ) -> PlanResult:
     """Plan the next message of every account due a contact (the hourly job).
 
     Per batch of accounts: a constant number of queries to find who is due, build their
     context vectors and candidates and check compliance; then one `messages_send` call and
     one bulk insert of the decision log, in one transaction per batch.
+
+    `part`/`parts`: plan only the debtors whose id is `part` modulo `parts`, so that `parts`
+    planners (one per worker, `plan_parts()`) share the work without sharing a debtor. Give
+    them all the same `now`, so they agree on the debtors' planning day.
     """
     started = time.perf_counter()
     now = now or timezone.now()
@@ -295,7 +302,9 @@ def plan_contacts(
     result = PlanResult()
     after = 0
     while True:
-        page = selectors.accounts_due(now=now, after_id=after, limit=batch_size)
+        page = selectors.accounts_due(
+            now=now, after_id=after, limit=batch_size, part=part, parts=parts
+        )
         if page.last_id is None:
             break
         after = page.last_id
@@ -319,6 +328,11 @@ def plan_contacts(
     result.seconds = round(time.perf_counter() - started, 3)
     log.info("plan_contacts: %s", result.as_dict())
     return result
+
+
+def plan_parts() -> int:
+    """How many planners the hourly job runs side by side (`RECOMMENDER_PLAN_PARTS`)."""
+    return max(1, int(setting("RECOMMENDER_PLAN_PARTS", 1)))
 
 
 def _plan_batch(
@@ -381,7 +395,7 @@ def _plan_batch(
             result.planned += 1
             result.by_arm[choice.arm] = result.by_arm.get(choice.arm, 0) + 1
             rows.append(_decision_row(item, choice, message, x, now, model))
-        Decision.objects.bulk_create(rows, batch_size=1000)
+        bulk_insert(Decision, rows)
 
 
 def _decision_row(

@@ -6,16 +6,34 @@ retraining)."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 from recommender import services
 
 log = logging.getLogger(__name__)
 
 
-def plan_contacts_task() -> dict[str, Any]:
-    """Hourly: plan the next message of every account due a contact."""
-    return services.plan_contacts().as_dict()
+def plan_contacts_task(
+    part: int | None = None, parts: int | None = None, now: str | None = None
+) -> dict[str, Any]:
+    """Hourly: plan the next message of every account due a contact.
+
+    With `RECOMMENDER_PLAN_PARTS` > 1 the scheduled run (no arguments) enqueues one task per
+    part, all with the same planning time, for the cluster's workers to run side by side;
+    each part plans a disjoint set of debtors. A part re-run plans nothing twice (slots)."""
+    parts = parts or services.plan_parts()
+    if part is None and parts > 1:
+        from django_q.tasks import async_task
+
+        at = timezone.now().isoformat()
+        for p in range(parts):
+            async_task("recommender.tasks.plan_contacts_task", p, parts, at, group="plan_contacts")
+        return {"parts": parts, "now": at}
+    when = datetime.fromisoformat(now) if now else None
+    return services.plan_contacts(now=when, part=part or 0, parts=parts).as_dict()
 
 
 def model_retrain_task(actor: str = "system:nightly") -> dict[str, Any]:

@@ -350,6 +350,9 @@ RECOMMENDER_MIN_TRAIN_ROWS = env.int("RECOMMENDER_MIN_TRAIN_ROWS", default=500)
 # A candidate is rejected only when its off-policy value is surely (95%) below the live
 # model's by more than this; otherwise the fresher model goes live.
 RECOMMENDER_PROMOTION_TOLERANCE = env.float("RECOMMENDER_PROMOTION_TOLERANCE", default=0.0)
+# Planners the hourly job runs side by side, each on its own debtors (one per django-q2
+# worker is the most that helps; keep 1 on SQLite, which takes one writer at a time).
+RECOMMENDER_PLAN_PARTS = env.int("RECOMMENDER_PLAN_PARTS", default=1)
 # Seconds between a worker's checks for a newly promoted model.
 RECOMMENDER_MODEL_RECHECK_SECONDS = env.float("RECOMMENDER_MODEL_RECHECK_SECONDS", default=5)
 

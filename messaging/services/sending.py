@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.bulk import bulk_insert
@@ -105,10 +105,14 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
     for request in requests:
         _request_validate(request)
     with transaction.atomic():
+        # The accounts and their debtors are locked (a payment or an opt-out waits for this
+        # batch, or this batch for it); the creditor row is not, or planners working side by
+        # side on one creditor's accounts would queue behind each other.
         accounts = {
             a.pk: a
-            for a in Account.objects.select_for_update()
-            .select_related("debtor", "creditor")
+            for a in Account.objects.select_for_update(of=("self", "debtor"))
+            .select_related("debtor")
+            .prefetch_related("creditor")  # one instance per creditor, not one per row
             .filter(pk__in={r.account.pk for r in requests})
         }
         for request in requests:  # refused before anything is written (rolled back)
@@ -135,15 +139,19 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
     return results
 
 
+_STAGES = frozenset(JourneyStage.values)
+_ARMS = frozenset(Arm.values)
+
+
 def _request_validate(request: SendRequest) -> None:
     variant = request.variant
     if not variant.live or not variant.live_revision_id:
         raise MessageRefused(f"Variant {variant.pk} is not live: only approved variants are sent.")
-    if request.stage and request.stage not in JourneyStage.values:
+    if request.stage and request.stage not in _STAGES:
         raise MessageRefused(f"Unknown journey stage {request.stage!r}.")
     if request.stage and request.stage not in (variant.stages or []):
         raise MessageRefused(f"Variant {variant.pk} is not approved for stage {request.stage}.")
-    if request.arm not in Arm.values:
+    if request.arm not in _ARMS:
         raise MessageRefused(f"Unknown arm {request.arm!r}.")
     if request.propensity is not None and not 0 < request.propensity <= 1:
         raise MessageRefused("A propensity is a probability in (0, 1].")
@@ -328,21 +336,10 @@ def _messages_send_do(
 
 
 def _messages_insert(messages: dict[tuple[int, str], Message]) -> None:
-    """Insert new messages and set their ids: COPY on PostgreSQL (ids read back by the unique
-    (account, slot)), `bulk_create` elsewhere."""
+    """Insert new messages and set their ids (COPY on PostgreSQL, ids from the sequence)."""
     rows = list(messages.values())
-    if connection.vendor != "postgresql":
-        Message.objects.bulk_create(rows)
-        return
-    bulk_insert(Message, rows)
-    ids = {
-        (account_id, slot): pk
-        for pk, account_id, slot in Message.objects.filter(
-            account_id__in={key[0] for key in messages}, slot__in={key[1] for key in messages}
-        ).values_list("pk", "account_id", "slot")
-    }
-    for key, message in messages.items():
-        message.pk = ids[key]
+    bulk_insert(Message, rows, set_pks=True)
+    for message in rows:
         message._state.adding = False
 
 

@@ -187,3 +187,48 @@ def test_decisions_use_the_live_model_and_record_its_version(creditor, library, 
     fresh = [m for m in _messages() if m.account.external_ref.startswith("ACC-1")]
     assert fresh and all(m.model_version == model.label for m in fresh)
     assert all(m.arm == "policy" and m.explanation.get("top") is not None for m in fresh)
+
+
+def test_parts_plan_disjoint_debtors_that_together_are_everyone(creditor, library, clock):
+    from accounts.tests.factories import place, row
+
+    # Nine accounts; the first two share a debtor, so a part must take both or neither.
+    place(creditor, row(1), row(2, debtor={"external_ref": "D-1"}))
+    place_accounts(creditor, 7, start=3)
+    from accounts.models import Account
+
+    by_part = {}
+    for part in range(3):
+        result = _plan(part=part, parts=3)
+        by_part[part] = {m.debtor_id for m in _messages() if m.debtor_id % 3 == part}
+        assert result.planned == len(by_part[part]) > 0
+        assert {m.debtor_id % 3 for m in _messages()} == set(range(part + 1))  # only its own
+    planned = _messages()
+    debtors = {a.debtor_id for a in Account.objects.all()}
+    assert {m.debtor_id for m in planned} == debtors  # everyone, once per debtor (budget)
+    assert len(planned) == len(debtors) == 8
+    assert _plan().planned == 0  # a whole run afterwards finds everything planned
+
+
+def test_a_part_outside_the_parts_is_refused(creditor, library, clock):
+    with pytest.raises(ValueError, match="part must be in"):
+        _plan(part=2, parts=2)
+
+
+def test_the_hourly_task_fans_out_one_task_per_part_with_one_planning_time(
+    creditor, library, clock, settings, monkeypatch
+):
+    from django_q import tasks as q_tasks
+
+    from recommender import tasks
+
+    place_accounts(creditor, 4)
+    settings.RECOMMENDER_PLAN_PARTS = 2
+    queued = []
+    monkeypatch.setattr(q_tasks, "async_task", lambda func, *args, **kw: queued.append(args))
+    out = tasks.plan_contacts_task()
+    assert out["parts"] == 2 and [a[:2] for a in queued] == [(0, 2), (1, 2)]
+    assert len({a[2] for a in queued}) == 1  # every part plans for the same instant
+    planned = sum(tasks.plan_contacts_task(*args)["planned"] for args in queued)
+    assert planned == 4 and len(_messages()) == 4
+    assert sum(tasks.plan_contacts_task(*args)["planned"] for args in queued) == 0
