@@ -22,9 +22,12 @@ Parts (each runs in its own process):
 - value: a simulator run (its own throwaway database) exports every decision with the
   world's true value of each eligible action; policies fitted on the first 70% of decisions
   are scored exactly on the last 30%: the learner (exploit), uniform random, the best fixed
-  action (by logged IPS value, and the truly best one in hindsight), a per-action
-  logistic-regression baseline, and the oracle. --sim-seed picks the world; --sim-logs keeps
-  the export (or reuses it) so that learner changes can be compared on the same decisions.
+  action (by logged IPS value, and the truly best one in hindsight), the three baselines of
+  issue 5 (per-action logistic regression; one logistic regression on context x
+  action-feature interactions, C=1 and C by 3-fold CV; Vowpal Wabbit `--cb_adf`, plain, with
+  `-q sa` and with `-q sa -l 0.1`, skipped if `vowpalwabbit` is not installed), and the
+  oracle. --sim-seed picks the world; --sim-logs keeps the export (or reuses it) so that
+  learner changes can be compared on the same decisions.
 """
 
 from __future__ import annotations
@@ -342,6 +345,76 @@ def _argmax(S, E):
     return P
 
 
+def _standardised(X_train, X_test):
+    """Both contexts standardised with the training rows' mean and sd (constants -> 0)."""
+    mean, sd = X_train.mean(axis=0), X_train.std(axis=0)
+    sd = np.where(sd > 1e-12, sd, 1.0)
+    return (X_train - mean) / sd, (X_test - mean) / sd
+
+
+def _interaction_logistic(X, actions, rewards, feats, X_test, Cs):
+    """Issue 5's second baseline: one logistic regression on [1, x] x [1, f_a] of the logged
+    action (standardised contexts, unweighted: the usual direct method), C chosen from `Cs`
+    by 3-fold cross-validated log-loss when there are several. Returns the (m, A) scores of
+    the test contexts and the C used."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+
+    Xs, Xt = _standardised(X, X_test)
+    x1 = np.hstack([np.ones((len(Xs), 1)), Xs])
+    f1 = np.hstack([np.ones((len(feats), 1)), feats])
+    Z = (x1[:, :, None] * f1[actions][:, None, :]).reshape(len(Xs), -1)
+    y = rewards > 0
+    if len(Cs) == 1:
+        m = LogisticRegression(C=Cs[0], max_iter=1000).fit(Z, y)
+        C = Cs[0]
+    else:
+        with warnings.catch_warnings():  # scikit-learn 1.9's notices about 1.10 defaults
+            warnings.simplefilter("ignore", FutureWarning)
+            m = LogisticRegressionCV(
+                Cs=list(Cs), cv=3, scoring="neg_log_loss", max_iter=1000, random_state=0
+            ).fit(Z, y)
+        C = float(m.C_[0])
+    # Linear in the outer product: score(x, a) = x1' B f1_a with B the reshaped coefficients.
+    B = m.coef_.reshape(x1.shape[1], f1.shape[1])
+    xt1 = np.hstack([np.ones((len(Xt), 1)), Xt])
+    return xt1 @ B @ f1.T + m.intercept_[0], C
+
+
+def _vw_cb_adf(X, actions, rewards, props, eligible, feats, X_test, eligible_test, args, seed=0):
+    """Issue 5's third baseline: Vowpal Wabbit's contextual bandit with action-dependent
+    features, as in bench/learner_offline.py `learn_vw`: the standardised context as the
+    shared namespace, each eligible action's features plus its id as the action namespace,
+    cost = -reward with the logged propensity, one pass in log order. Returns (m, A) scores
+    (-predicted cost; ineligible actions -inf)."""
+    import vowpalwabbit
+
+    Xs, Xt = _standardised(X, X_test)
+    lines = []
+    for a in range(feats.shape[0]):
+        fs = " ".join(f"f{j}:{v:.5g}" for j, v in enumerate(feats[a]) if v != 0)
+        lines.append(f"|a id{a} {fs}")
+
+    def shared(x):
+        return "shared |s " + " ".join(f"x{j}:{v:.5g}" for j, v in enumerate(x) if v != 0)
+
+    vw = vowpalwabbit.Workspace(f"{args} --quiet --random_seed {seed}")
+    for i in range(len(Xs)):
+        acts = np.flatnonzero(eligible[i])
+        ex = [shared(Xs[i])]
+        for a in acts:
+            label = f"0:{-rewards[i]:.6g}:{props[i]:.6g} " if a == actions[i] else ""
+            ex.append(label + lines[a])
+        vw.learn(ex)
+    out = np.full((len(Xt), feats.shape[0]), -np.inf)
+    for i in range(len(Xt)):
+        acts = np.flatnonzero(eligible_test[i])
+        out[i, acts] = -np.asarray(vw.predict([shared(Xt[i]), *(lines[a] for a in acts)]))
+    vw.finish()
+    return out
+
+
 def part_value(args) -> None:
     _django("collections_site.settings.test")
     import tempfile
@@ -394,10 +467,13 @@ def part_value(args) -> None:
         X[tr], A[tr], R[tr], P[tr], n_actions=F.N_ACTIONS, action_features=F.action_features()
     )
     fit_default = time.perf_counter() - start
-    fast = learning.fit_policy(
-        X[tr], A[tr], R[tr], P[tr], n_actions=F.N_ACTIONS, action_features=F.action_features(),
-        config=cfg,
-    )  # fmt: skip
+    # The simulator's own learner settings, when it has any (none now: then it is the default).
+    fast = None
+    if cfg is not None:
+        fast = learning.fit_policy(
+            X[tr], A[tr], R[tr], P[tr], n_actions=F.N_ACTIONS,
+            action_features=F.action_features(), config=cfg,
+        )  # fmt: skip
     uniform = Ete / Ete.sum(axis=1, keepdims=True)
     # IPS value of "always this action" on the training logs; ineligible: next best.
     ips = np.bincount(A[tr], weights=R[tr] / P[tr], minlength=F.N_ACTIONS) / cut
@@ -405,6 +481,20 @@ def part_value(args) -> None:
     logistic = _argmax(_per_action_scores(_per_action_logistic(X[tr], A[tr], R[tr],
                                                                F.N_ACTIONS), X[te], F.N_ACTIONS),
                        Ete)  # fmt: skip
+    feats = F.action_features()
+    inter_c1, _ = _interaction_logistic(X[tr], A[tr], R[tr], feats, X[te], (1.0,))
+    inter_cv, c_cv = _interaction_logistic(
+        X[tr], A[tr], R[tr], feats, X[te], (1e-4, 3e-4, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+    )
+    vw_rows = {}
+    try:
+        import vowpalwabbit  # noqa: F401  (optional: not a project dependency)
+    except ImportError:
+        print("vowpalwabbit is not installed: VW cb_adf baselines skipped")
+    else:
+        for vw_args in ("--cb_adf", "--cb_adf -q sa", "--cb_adf -q sa -l 0.1"):
+            scores = _vw_cb_adf(X[tr], A[tr], R[tr], P[tr], E[tr], feats, X[te], Ete, vw_args)
+            vw_rows[f"VW {vw_args}"] = value(_argmax(scores, Ete))
     oracle = _argmax(np.where(Ete, T, -1), Ete)
     # The fixed action that is truly best on the training decisions (hindsight, true values):
     # what a learner that cannot use the context at all should get close to.
@@ -413,13 +503,14 @@ def part_value(args) -> None:
     rows = {
         "learner (exploit, default config)": value(policy.probabilities(X[te], eligible=Ete,
                                                                         explore=False)),
-        "learner (exploit, simulator config)": value(fast.probabilities(X[te], eligible=Ete,
-                                                                        explore=False)),
         "learner (explore, as deployed)": value(policy.probabilities(X[te], eligible=Ete)),
         "uniform random": value(uniform),
         "best fixed action (logged IPS)": value(fixed),
         "best fixed action (true, hindsight)": value(hindsight),
         "per-action logistic regression": value(logistic),
+        "interaction logistic regression, C=1": value(_argmax(inter_c1, Ete)),
+        f"interaction LR, C={c_cv:g} (3-fold CV)": value(_argmax(inter_cv, Ete)),
+        **vw_rows,
         "oracle (knows the hidden traits)": value(oracle),
     }  # fmt: skip
     print(
@@ -428,6 +519,10 @@ def part_value(args) -> None:
         f"({sim_seconds:.0f} s), {n:,} decisions, trained on {cut:,}, scored exactly on "
         f"{n - cut:,} (default fit {fit_default:.1f} s)"
     )
+    if fast is not None:
+        rows["learner (exploit, simulator config)"] = value(
+            fast.probabilities(X[te], eligible=Ete, explore=False)
+        )
     base = rows["uniform random"]
     for name, v in rows.items():
         print(f"  {name:<38} {v:.4f}  ({v / base - 1:+.1%} vs uniform)")
