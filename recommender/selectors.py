@@ -378,7 +378,9 @@ def uplift_report(
     the self-normalised IPS value of the live model (exploit policy) against uniform random
     over the same logs, with a paired bootstrap interval of the difference."""
     until = until or timezone.now()
-    qs = Message.objects.filter(sent_at__isnull=False, sent_at__lte=until)
+    # Only the planner's decisions: a message sent for another reason (a fresh portal link
+    # the debtor asked for, an operator's message) is in neither arm.
+    qs = Message.objects.filter(sent_at__isnull=False, sent_at__lte=until, decision__isnull=False)
     if since is not None:
         qs = qs.filter(sent_at__gte=since)
     counts = _arm_counts(qs)

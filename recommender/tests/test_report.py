@@ -50,6 +50,23 @@ def test_snips_difference_recovers_a_known_policy_gap_from_skewed_logs():
 
 
 @pytest.mark.django_db
+def _decision_for(message):
+    """The decision row the planner writes with each message it plans."""
+    import numpy as np
+
+    from recommender import features as F
+    from recommender.models import Decision
+
+    eligible = np.zeros(F.N_ACTIONS, dtype=bool)
+    eligible[0] = True
+    return Decision.objects.create(
+        message=message, account_id=message.account_id, debtor_id=message.debtor_id,
+        arm=message.arm, feature_version=F.FEATURE_VERSION, stage="early", action=0,
+        propensity=1.0, candidates=1, context=Decision.pack_context(np.zeros(F.N_FEATURES)),
+        eligible=Decision.pack_eligible(eligible),
+    )  # fmt: skip
+
+
 def test_uplift_report_counts_arms_from_sent_messages(creditor, library, sim_backends, clock):
     from recommender.selectors import uplift_report
 
@@ -60,16 +77,18 @@ def test_uplift_report_counts_arms_from_sent_messages(creditor, library, sim_bac
     for k, account in enumerate(accounts):
         arm = "policy" if k < 4 else "control"
         m = send_and_dispatch(account, email, at=now + timedelta(minutes=k), arm=arm)
-        if k in (0, 1, 4):
+        if k < 5:  # the planner's decisions; the sixth is a message sent for another reason
+            _decision_for(m)
+        if k in (0, 1, 4, 5):
             record_event(m, "clicked", now + timedelta(hours=1))
-        if k == 0:
+        if k in (0, 5):
             record_event(m, "converted", now + timedelta(hours=2))
     report = uplift_report()
     policy, control = report["arms"]["policy"], report["arms"]["control"]
     assert (policy["sent"], policy["clicked"], policy["converted"]) == (4, 2, 1)
-    assert (control["sent"], control["clicked"], control["converted"]) == (2, 1, 0)
+    assert (control["sent"], control["clicked"], control["converted"]) == (1, 1, 0)
     assert policy["click_rate"]["rate"] == 0.5
-    assert report["uplift"]["click"]["value"] == pytest.approx(0.0)
+    assert report["uplift"]["click"]["value"] == pytest.approx(-0.5)
     assert report["off_policy"] is None  # no live model yet
     out = StringIO()
     call_command("uplift_report", stdout=out)
