@@ -1,13 +1,18 @@
 """Benchmark: the portal's overview page under 50 concurrent debtors.
 
 Creates a throwaway PostgreSQL database, migrates it, places 50 debtors, starts gunicorn
-itself (2 workers) on 127.0.0.1, signs 50 sessions in through the real link + identity
-check, then has 50 concurrent clients load `/p/` for a bounded number of requests and
-prints requests/second and p50/p90/p99 latency. Stops gunicorn and drops the database.
+itself with the production settings (`gunicorn.conf.py`) and 2 workers on 127.0.0.1, signs
+50 sessions in through the real link + identity check, then has 50 concurrent clients load
+`/p/` for a bounded number of requests (keep-alive when the worker offers it; sync workers
+close after each response and the client connects again) and prints requests/second,
+p50/p90/p99 latency and the CPU time gunicorn, PostgreSQL and the load generator each spent
+per request (a figure other work on the machine moves far less).
+Stops gunicorn and drops the database.
 
     .venv/bin/python bench/portal.py                  # 50 clients x 200 requests
     .venv/bin/python bench/portal.py --requests 100 --worker-class sync
     .venv/bin/python bench/portal.py --rate 300       # latency at an offered 300 req/s
+    .venv/bin/python bench/portal.py --shared-socket  # without SO_REUSEPORT, to compare
 
 Closed loop (the default) measures the most the server does; by Little's law 50 clients
 with no pause between requests see a mean latency of 50 / throughput, so p99 under 150 ms
@@ -25,6 +30,7 @@ import http.client
 import os
 import random
 import re
+import runpy
 import signal
 import socket
 import statistics
@@ -174,6 +180,31 @@ async def load(port: int, cookies: list[str], per_client: int, rate: float = 0.0
     return time.perf_counter() - started, latencies, errors
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def server_pids(master: int) -> tuple[list[int], list[int]]:
+    """gunicorn's master and workers, and the PostgreSQL backends serving the bench database."""
+    import psycopg
+
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        backends = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB]
+        ).fetchall()
+    return [master, *map(int, children)], [pid for (pid,) in backends]
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
@@ -184,8 +215,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200, help="per client")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
-    parser.add_argument("--threads", type=int, default=4, help="per gthread worker")
+    parser.add_argument(
+        "--worker-class", choices=["gthread", "sync"], help="default: gunicorn.conf.py's"
+    )
+    parser.add_argument("--threads", type=int, help="per gthread worker")
+    parser.add_argument(
+        "--shared-socket",
+        action="store_true",
+        help="one listening socket for all workers (no SO_REUSEPORT), to compare",
+    )
     parser.add_argument(
         "--rate",
         type=float,
@@ -194,6 +232,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    worker_class = args.worker_class or conf["worker_class"]
+    threads = 1 if args.worker_class == "sync" else args.threads or conf.get("threads", 1)
     port = free_port()
     static_root = tempfile.mkdtemp(prefix="portal-bench-static-")
     env = {
@@ -218,12 +259,23 @@ def main() -> None:
             subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=env, check=True,
                            capture_output=True)  # fmt: skip
         tokens = seed(env, args.clients)
+        # The production settings (gunicorn.conf.py) with 2 workers; flags override them.
         gunicorn = [
             str(Path(PY).parent / "gunicorn"), "collections_site.wsgi",
-            "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-            "--worker-class", args.worker_class, "--threads", str(args.threads),
-            "--log-level", "warning", "--keep-alive", "30",
+            "-c", str(ROOT / "gunicorn.conf.py"),
+            "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
         ]  # fmt: skip
+        if args.worker_class:
+            gunicorn += ["--worker-class", args.worker_class]
+        if args.threads:
+            gunicorn += ["--threads", str(args.threads)]
+        if args.worker_class == "sync":
+            gunicorn += ["--threads", "1"]  # with threads > 1 gunicorn runs gthread instead
+        if args.shared_socket:  # gunicorn has no flag to turn reuse_port off again
+            shared = Path(static_root) / "gunicorn-shared.conf.py"
+            shared.write_text(f"exec(open({str(ROOT / 'gunicorn.conf.py')!r}).read())\n"
+                              "reuse_port = False\n")  # fmt: skip
+            gunicorn[gunicorn.index("-c") + 1] = str(shared)
         server = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
         deadline = time.time() + 30
         while True:
@@ -240,12 +292,18 @@ def main() -> None:
             session.sign_in(token)
             sessions.append(session.cookie_header())
         asyncio.run(load(port, sessions, 10))  # warm-up: connections, caches
+        gunicorn_pids, pg_pids = server_pids(server.pid)
+        cpu_before = (cpu_seconds(gunicorn_pids), cpu_seconds(pg_pids), time.process_time())
+        load_before = os.getloadavg()[0]
         elapsed, latencies, errors = asyncio.run(load(port, sessions, args.requests, args.rate))
+        cpu_after = (cpu_seconds(gunicorn_pids), cpu_seconds(pg_pids), time.process_time())
         total = len(latencies)
+        cpu_ms = [(b - a) * 1000 / total for a, b in zip(cpu_before, cpu_after, strict=True)]
         print(
             f"portal overview: {args.clients} clients, {total} requests, gunicorn "
-            f"{args.workers} x {args.worker_class}"
-            + (f" ({args.threads} threads)" if args.worker_class == "gthread" else "")
+            f"{args.workers} x {worker_class}"
+            + (f" ({threads} threads)" if worker_class == "gthread" else "")
+            + (", one shared socket" if args.shared_socket else ", SO_REUSEPORT")
             + ", PostgreSQL"
             + (f", offered {args.rate:.0f} req/s" if args.rate else ", closed loop")
         )
@@ -255,6 +313,12 @@ def main() -> None:
         print(f"  p99         {percentile(latencies, 99) * 1000:8.1f} ms")
         print(f"  mean        {statistics.fmean(latencies) * 1000:8.1f} ms")
         print(f"  errors      {len(errors):8d}")
+        print(
+            f"  CPU per request: gunicorn {cpu_ms[0]:.2f} ms, PostgreSQL {cpu_ms[1]:.2f} ms, "
+            f"load generator {cpu_ms[2]:.2f} ms (2 cores: at most {2000 / sum(cpu_ms):.0f} "
+            "req/s if nothing else ran)"
+        )
+        print(f"  load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)

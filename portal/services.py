@@ -53,6 +53,8 @@ from accounts.services import (
     payment_record,
     plan_create,
 )
+from messaging.models import MessageStatus
+from messaging.services import portal_link_send
 from portal.gateways import CardInput, ChargeResult, ChargeStatus, GatewayError, gateway_get
 from portal.gateways.sandbox import SandboxGateway
 from portal.models import (
@@ -65,6 +67,7 @@ from portal.models import (
     DisputeReason,
     DisputeStatus,
     LinkRequest,
+    LinkRequestStatus,
     LockScope,
     PauseReason,
     PauseRequest,
@@ -272,18 +275,28 @@ def _messaging_hook(name: str):
 
 
 def link_request_dispatch(*, link_request_id: int) -> None:
-    """Hand a link request to messaging (`messaging.services.link_request_send`) if it exists.
+    """Send a requested fresh link (`messaging.services.portal_link_send`), after commit.
 
-    TODO(issue 4): messaging sends the fresh link through its compliance-checked path and
-    marks the row sent; until then rows stay `pending` and are listed in the admin.
+    The message goes to the contact details on file through messaging's compliance-checked
+    path; the row becomes `sent` once a message is planned. A blocked message (its reasons on
+    the timeline) or no suitable variant or address leaves it `pending` (admin).
     """
-    send = _messaging_hook("link_request_send")
-    if send is None:
+    request = LinkRequest.objects.select_related("debtor__creditor").get(pk=link_request_id)
+    if request.status == LinkRequestStatus.SENT:
+        return
+    accounts = list(request.debtor.accounts.select_related("creditor").order_by("-placed_at"))
+    account = next((a for a in accounts if a.is_open), accounts[0] if accounts else None)
+    if account is None:
         return
     try:
-        send(link_request_id=link_request_id)
+        message = portal_link_send(
+            debtor=request.debtor, account=account, reference=str(request.pk), actor=ACTOR
+        )
     except Exception:
-        logger.exception("link_request_send failed for link request %s", link_request_id)
+        logger.exception("portal_link_send failed for link request %s", link_request_id)
+        return
+    if message is not None and message.status != MessageStatus.BLOCKED:
+        LinkRequest.objects.filter(pk=request.pk).update(status=LinkRequestStatus.SENT)
 
 
 def conversion_notify(*, account_id: int, kind: str, at: datetime, reference: str = "") -> None:

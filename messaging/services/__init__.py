@@ -6,6 +6,8 @@
   hand them to the channel backends exactly once.
 - `event_record`, `conversion_attribute`, tracking (events.py): what happened afterwards.
 - `debtor_opt_out` / `debtor_opt_in`, `sms_inbound_handle` (preferences.py): opt-outs.
+- `portal_link_send` (links.py): a fresh portal link the debtor asked for, through
+  `message_send`.
 """
 
 from messaging.services.delivery import DispatchResult, dispatch_due, message_deliver
@@ -15,6 +17,7 @@ from messaging.services.events import (
     message_click,
     message_open,
 )
+from messaging.services.links import portal_link_send
 from messaging.services.preferences import (
     debtor_opt_in,
     debtor_opt_out,
@@ -37,6 +40,7 @@ __all__ = [
     "message_open",
     "message_send",
     "messages_send",
+    "portal_link_send",
     "sms_inbound_handle",
     "unsubscribe_apply",
 ]

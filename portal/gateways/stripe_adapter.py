@@ -10,9 +10,10 @@ Settings: `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` (and `PORTAL_GATEWAY=stri
   records the payment (the other finds it recorded).
 - `webhook_parse` verifies the `Stripe-Signature` header with `stripe.Webhook.construct_event`.
 
-Card numbers never reach this server with Stripe: the payment method id comes from Stripe's
-own card element (see docs/portal.md) or, in test mode, one of Stripe's test ids such as
-`pm_card_visa`.
+Card numbers never reach this server with Stripe: the pay form takes a payment method id,
+in test mode one of Stripe's test ids such as `pm_card_visa`. Real card entry is meant to go
+through Stripe Checkout's hosted page (a redirect), never Stripe.js from a CDN (docs/portal.md);
+that flow is not implemented yet.
 """
 
 from __future__ import annotations

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 import types
 from decimal import Decimal
 
 import pytest
 import stripe
+from django.db import connection, connections
 from django.test import Client
 
 from accounts.models import Activity, ActivityKind, InstallmentStatus, Payment
 from accounts.services import plan_create
+from accounts.tests.factories import place, row
 from portal.gateways.stripe_adapter import StripeGateway, to_minor_units
 from portal.models import Checkout, CheckoutStatus
 from portal.tests.conftest import (
@@ -348,3 +351,45 @@ def test_stripe_webhook_with_a_bad_signature_is_refused_and_changes_nothing(
     unsigned = client.post("/p/webhooks/stripe/", payload, content_type="application/json")
     assert unsigned.status_code == 400
     assert not Payment.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_posts_of_one_pay_form_record_the_payment_once(creditor):
+    """A double click: two connections post the same form (same session, same nonce) at once;
+    both land on the same checkout and exactly one payment is recorded."""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions need PostgreSQL")
+    (account,) = place(creditor, row(1))
+    browser = sign_in(Client(), account.debtor_id)
+    nonce = pay_form(browser, account)
+    form = {"nonce": nonce, "purpose": "part", "amount": "20.00", **CARD_OK}
+    barrier = threading.Barrier(2)
+    locations: list[str] = []
+    failures: list[BaseException] = []
+
+    def click() -> None:
+        try:
+            tab = Client()
+            tab.cookies = browser.cookies  # the same browser: one session, one CSRF cookie
+            barrier.wait()
+            response = tab.post(f"/p/a/{account.pk}/pay/", form)
+            assert response.status_code == 302, response.status_code
+            locations.append(response["Location"])
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    (checkout,) = Checkout.objects.all()
+    assert locations == [f"/p/pay/{checkout.pk}/"] * 2
+    assert Payment.objects.filter(account=account).count() == 1
+    account.refresh_from_db()
+    assert account.current_balance == Decimal("100.50")
+    assert Activity.objects.filter(kind=ActivityKind.PAYMENT, account=account).count() == 1
