@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.links import LinkInvalid, portal_token_read
-from accounts.models import Account, Debtor, PlanFrequency
+from accounts.models import Account, AccountStatus, Debtor, PlanFrequency
 from accounts.regions import babel_locale
 from accounts.services import plan_schedule
 from portal import access, selectors, services
@@ -165,16 +165,34 @@ def language(request: HttpRequest) -> HttpResponse:
 # --- Overview and history ---------------------------------------------------------------------
 
 
+def _status_label(status: str) -> str:
+    """The account status's label in the active language, as `get_status_display()` gives it
+    (which builds and hashes the whole list of translated choices on every call)."""
+    try:
+        return str(AccountStatus(status).label)
+    except ValueError:
+        return status
+
+
 def _account_card(account: Account, locale: str, instalment) -> dict[str, Any]:
+    """One account on the overview, as plain values: the template finds each in a dict at
+    the first try, where a model attribute costs it a failed `account[name]` first."""
     open_ = account.is_open
     status = account.status
     return {
         "account": account,
+        "pk": account.pk,
+        "ref": account.external_ref,
+        "description": account.description,
+        "status": status,
+        "status_label": _status_label(status),
+        "is_open": open_,
         "balance": money_format(account.balance, account.currency, locale),
         "original": money_format(account.original_amount, account.currency, locale),
         "due_date": date_format(account.due_date, locale),
         "paused_until": date_format(account.paused_until, locale),
         "next": instalment,
+        "next_missed": instalment is not None and instalment.status == "missed",
         "next_amount": money_format(instalment.amount_due, account.currency, locale)
         if instalment
         else "",

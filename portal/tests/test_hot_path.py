@@ -5,16 +5,58 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.contrib.sessions.backends import db as db_sessions
+from django.template import engines
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from accounts.models import Account
+from accounts.models import Account, AccountStatus
 from accounts.tests.factories import place, row
-from portal import selectors
+from portal import selectors, views
 from portal.sessions import SessionStore
 from portal.tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
+
+# Every form of the tag: the portal library must render each exactly as Django's own does.
+_TRANSLATE_FORMS = [
+    '{% translate "Balance" %}',
+    '{% translate "Hello %(name)s, 100% sure" %}',
+    "{% translate 'Overview' %}|{% translate \"Call me back\" %}",
+    '{% translate "Balance" noop %}',
+    '{% translate "Balance" as label %}[{{ label }}]',
+    '{% translate "May" context "month name" %}',
+    "{% translate text %}",
+    "{% translate text|upper %}",
+    '{% translate "<b>Sign out</b>" %}',
+]
+
+
+@pytest.mark.parametrize("source", _TRANSLATE_FORMS)
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+def test_portal_translate_tag_renders_exactly_as_djangos(source, language):
+    engine = engines["django"]
+    context = {"text": "History <x>"}
+    with translation.override(language):
+        django_output = engine.from_string("{% load i18n %}" + source).render(context)
+        portal_output = engine.from_string("{% load i18n portal_i18n %}" + source).render(context)
+    assert portal_output == django_output
+
+
+def test_portal_translate_tag_follows_the_active_language():
+    template = engines["django"].from_string('{% load i18n portal_i18n %}{% translate "Balance" %}')
+    rendered = {}
+    for language in ("de", "en", "fr", "de"):
+        with translation.override(language):
+            rendered.setdefault(language, set()).add(template.render({}))
+    assert rendered == {"en": {"Balance"}, "fr": {"Solde"}, "de": {"Kontostand"}}
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+def test_overview_status_label_is_the_status_display(account, language):
+    with translation.override(language):
+        for status in [*AccountStatus.values, "unknown"]:
+            account.status = status
+            assert views._status_label(status) == account.get_status_display()
 
 
 def test_prepared_accounts_read_matches_the_orm(creditor):
