@@ -373,6 +373,14 @@ class InstallmentStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+# Instalments still owed (in full or in part): what payments are allocated to, in order.
+OPEN_INSTALLMENT_STATUSES = (
+    InstallmentStatus.PENDING,
+    InstallmentStatus.PARTIAL,
+    InstallmentStatus.MISSED,
+)
+
+
 class Installment(models.Model):
     """One scheduled amount of a payment plan and the payment that settled it."""
 

@@ -6,7 +6,15 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import Account, Activity, Creditor, Payment
+from accounts.models import (
+    OPEN_INSTALLMENT_STATUSES,
+    Account,
+    Activity,
+    Creditor,
+    Installment,
+    Payment,
+    PlanStatus,
+)
 
 
 def accounts_list(
@@ -63,3 +71,16 @@ def creditor_for_user(user) -> Creditor | None:
         return None
     link = getattr(user, "creditor_link", None)
     return link.creditor if link is not None else None
+
+
+def instalment_next(*, account_id: int) -> Installment | None:
+    """The oldest open instalment of the account's active plan (None without one)."""
+    return (
+        Installment.objects.filter(
+            plan__account_id=account_id,
+            plan__status=PlanStatus.ACTIVE,
+            status__in=OPEN_INSTALLMENT_STATUSES,
+        )
+        .order_by("sequence")
+        .first()
+    )

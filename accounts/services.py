@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts import money
 from accounts.bulk import bulk_insert, bulk_update_by_key
 from accounts.models import (
+    OPEN_INSTALLMENT_STATUSES,
     Account,
     AccountStatus,
     Activity,
@@ -457,8 +458,7 @@ def _installments_apply(account: Account, payment: Payment) -> None:
     if plan is None:
         return
     remaining = payment.amount
-    open_statuses = [InstallmentStatus.PENDING, InstallmentStatus.PARTIAL, InstallmentStatus.MISSED]
-    for inst in plan.installments.filter(status__in=open_statuses).order_by("sequence"):
+    for inst in plan.installments.filter(status__in=OPEN_INSTALLMENT_STATUSES).order_by("sequence"):
         if remaining <= 0:
             break
         portion = min(remaining, inst.amount_due)
@@ -471,7 +471,7 @@ def _installments_apply(account: Account, payment: Payment) -> None:
         else:
             inst.status = InstallmentStatus.PARTIAL
         inst.save(update_fields=["amount_paid", "status", "payment", "paid_at"])
-    if not plan.installments.filter(status__in=open_statuses).exists():
+    if not plan.installments.filter(status__in=OPEN_INSTALLMENT_STATUSES).exists():
         plan.status = PlanStatus.COMPLETED
         plan.save(update_fields=["status"])
 

@@ -20,7 +20,8 @@ from babel.dates import format_date
 from django.conf import settings
 
 from accounts import money, regions
-from accounts.models import Account, Creditor, Debtor, InstallmentStatus, PlanStatus
+from accounts.models import Account, Creditor, Debtor
+from accounts.selectors import instalment_next
 from messaging import rendering, tracking
 from messaging.models import CHANNEL_FIELDS, Channel, MessageVariant
 
@@ -48,13 +49,7 @@ def _date(value: date | None, locale: str) -> str:
 
 
 def _next_instalment(account: Account) -> Any | None:
-    if account.pk is None:
-        return None
-    plan = account.plans.filter(status=PlanStatus.ACTIVE).first()
-    if plan is None:
-        return None
-    open_statuses = [InstallmentStatus.PENDING, InstallmentStatus.PARTIAL, InstallmentStatus.MISSED]
-    return plan.installments.filter(status__in=open_statuses).order_by("sequence").first()
+    return instalment_next(account_id=account.pk) if account.pk is not None else None
 
 
 class PlaceholderValues(Mapping[str, str]):

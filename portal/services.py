@@ -46,6 +46,7 @@ from accounts.models import (
     PaymentPlan,
     PlanStatus,
 )
+from accounts.selectors import instalment_next
 from accounts.services import (
     PaymentRefused,
     account_transition,
@@ -326,23 +327,6 @@ def _conversion_after_commit(account_id: int, kind: str, reference: str) -> None
 # --- Payments ---------------------------------------------------------------------------------
 
 
-def next_instalment(account: Account) -> Installment | None:
-    """The oldest open instalment of the account's active plan."""
-    return (
-        Installment.objects.filter(
-            plan__account=account,
-            plan__status=PlanStatus.ACTIVE,
-            status__in=[
-                InstallmentStatus.PENDING,
-                InstallmentStatus.PARTIAL,
-                InstallmentStatus.MISSED,
-            ],
-        )
-        .order_by("sequence")
-        .first()
-    )
-
-
 def checkout_amount(
     *,
     account: Account,
@@ -364,7 +348,7 @@ def checkout_amount(
             raise PortalError(_("Enter an amount greater than zero and at most the balance."))
         return value
     if purpose == CheckoutPurpose.INSTALMENT:
-        instalment = next_instalment(account)
+        instalment = instalment_next(account_id=account.pk)
         if instalment is None:
             raise PortalError(_("There is no instalment to pay."))
         return money.quantize(min(instalment.amount_due, account.balance), account.currency)

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.links import LinkInvalid, portal_token_read
 from accounts.models import Account, AccountStatus, Debtor, PlanFrequency
 from accounts.regions import babel_locale
+from accounts.selectors import instalment_next
 from accounts.services import plan_schedule
 from portal import access, selectors, services
 from portal.access import portal_page, secure_headers
@@ -291,7 +292,7 @@ def _purposes(account: Account, locale: str) -> list[tuple[str, str]]:
             % {"amount": money_format(account.balance, account.currency, locale)},
         )
     ]
-    instalment = services.next_instalment(account)
+    instalment = instalment_next(account_id=account.pk)
     if instalment is not None:
         choices.append(
             (

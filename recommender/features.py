@@ -279,7 +279,14 @@ class AccountStats:
 
 def account_stats(*, account_ids: Sequence[int], now: datetime) -> dict[int, AccountStats]:
     """Message, payment and plan history per account, in five aggregate queries."""
-    from accounts.models import Installment, InstallmentStatus, Payment, PaymentPlan, PlanStatus
+    from accounts.models import (
+        OPEN_INSTALLMENT_STATUSES,
+        Installment,
+        InstallmentStatus,
+        Payment,
+        PaymentPlan,
+        PlanStatus,
+    )
     from messaging.models import EventKind, MessageEvent
     from messaging.models import Message as Msg
 
@@ -333,16 +340,8 @@ def account_stats(*, account_ids: Sequence[int], now: datetime) -> dict[int, Acc
         .annotate(
             due=Count("id"),
             on_time=Count("id", filter=paid_on_time),
-            missed=Count(
-                "id",
-                filter=Q(
-                    status__in=[
-                        InstallmentStatus.MISSED,
-                        InstallmentStatus.PENDING,
-                        InstallmentStatus.PARTIAL,
-                    ]
-                ),
-            ),
+            # Past due and still owed.
+            missed=Count("id", filter=Q(status__in=OPEN_INSTALLMENT_STATUSES)),
         )
         .order_by()
     ):

@@ -21,7 +21,13 @@ from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import Mod
 from django.utils import timezone
 
-from accounts.models import Account, AccountStatus, Installment, InstallmentStatus, PlanStatus
+from accounts.models import (
+    OPEN_INSTALLMENT_STATUSES,
+    Account,
+    AccountStatus,
+    Installment,
+    PlanStatus,
+)
 from messaging.models import Message, MessageStatus
 from recommender import evaluation
 from recommender import features as F
@@ -173,11 +179,7 @@ def accounts_due(
         Installment.objects.filter(
             plan__account_id__in=ids,
             plan__status=PlanStatus.ACTIVE,
-            status__in=[
-                InstallmentStatus.PENDING,
-                InstallmentStatus.PARTIAL,
-                InstallmentStatus.MISSED,
-            ],
+            status__in=OPEN_INSTALLMENT_STATUSES,
         )
         .values("plan__account_id")
         .annotate(first=Min("due_date"))

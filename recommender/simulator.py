@@ -564,21 +564,9 @@ class Simulation:
 
     def _pay_instalment(self, account: Any, when: datetime) -> float:
         from accounts import services as accounts_services
-        from accounts.models import Installment, InstallmentStatus, PlanStatus
+        from accounts.selectors import instalment_next
 
-        inst = (
-            Installment.objects.filter(
-                plan__account=account,
-                plan__status=PlanStatus.ACTIVE,
-                status__in=[
-                    InstallmentStatus.PENDING,
-                    InstallmentStatus.PARTIAL,
-                    InstallmentStatus.MISSED,
-                ],
-            )
-            .order_by("sequence")
-            .first()
-        )
+        inst = instalment_next(account_id=account.pk)
         if inst is None:
             return 0.0
         payment, _ = accounts_services.payment_record(

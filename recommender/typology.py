@@ -161,6 +161,7 @@ def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, Ty
     from django.db.models import Count, F, Q, Sum
 
     from accounts.models import (
+        OPEN_INSTALLMENT_STATUSES,
         Account,
         Activity,
         ActivityKind,
@@ -248,7 +249,6 @@ def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, Ty
         t = out[row["account__debtor_id"]]
         t.plans, t.plans_broken = row["n"], row["broken"]
     today = now.date()
-    open_st = [InstallmentStatus.PENDING, InstallmentStatus.PARTIAL, InstallmentStatus.MISSED]
     for row in (
         Installment.objects.filter(plan__account__debtor_id__in=ids, due_date__lt=today)
         .exclude(status=InstallmentStatus.CANCELLED)
@@ -259,7 +259,7 @@ def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, Ty
                 "id",
                 filter=Q(status=InstallmentStatus.PAID, paid_at__date__lte=F("due_date")),
             ),
-            missed=Count("id", filter=Q(status__in=open_st)),
+            missed=Count("id", filter=Q(status__in=OPEN_INSTALLMENT_STATUSES)),
             partial=Count("id", filter=Q(status=InstallmentStatus.PARTIAL)),
         )
         .order_by()
