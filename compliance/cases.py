@@ -1,19 +1,18 @@
 """Run rule test cases (the ``compliance_check`` JSONL format) against the database rules.
 
 Shared by ``manage.py compliance_check`` and the Region admin's "Run a cases file" page.
-Parsing is ``packs.cases_read``/``case_parse`` (the same as for the JSON packs); evaluation
+Parsing is ``packs.cases_read``/``cases_parse`` (the same as for the JSON packs); evaluation
 uses the rules in the database (``selectors.ruleset_current``), so officers test what they
 edited.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from compliance import engine, packs
+from compliance import packs
 from compliance.selectors import RuleSet, ruleset_current
 
 
@@ -33,34 +32,10 @@ class CasesRun:
     with_expectation: int = 0
 
 
-def cases_parse_text(text: str) -> list[tuple[int, packs.Case | packs.PackError]]:
-    """``packs.cases_read`` for text already in memory (an uploaded file)."""
-    out: list[tuple[int, packs.Case | packs.PackError]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            out.append((number, packs.case_parse(json.loads(raw))))
-        except json.JSONDecodeError as exc:
-            out.append((number, packs.PackError(f"line {number}: invalid JSON: {exc.msg}")))
-        except packs.PackError as exc:
-            out.append((number, packs.PackError(f"line {number}: {exc}")))
-    return out
-
-
 def case_decide(case: packs.Case, ruleset: RuleSet | None = None) -> dict[str, Any]:
     """The decision line of one case: ``{"id", "decision", "reasons", "next_allowed_at"}``."""
     rs = ruleset or ruleset_current()
-    decision = engine.evaluate(
-        rs.rules(case.region),
-        case.channel,
-        case.local_dt,
-        case.history,
-        case.flags,
-        rs.holidays(case.region),
-        debt_id=case.debt_id,
-    )
-    return {"id": case.id, **decision.as_dict()}
+    return packs.case_decide(case, rs.rules(case.region), rs.holidays(case.region))
 
 
 def cases_run(
@@ -70,17 +45,14 @@ def cases_run(
     rs = ruleset or ruleset_current()
     run = CasesRun()
     for number, item in parsed:
+        if isinstance(item, packs.Case):
+            try:
+                output = case_decide(item, rs)
+            except (packs.PackError, ValueError) as exc:  # e.g. a region with a broken chain
+                item = packs.PackError(f"line {number}: {exc}")
         if isinstance(item, packs.PackError):
             run.malformed += 1
             error = {"line": number, "error": str(item)}
-            run.lines.append({"line": number, "output": error, "expected": None, "ok": None})
-            continue
-        try:
-            output = case_decide(item, rs)
-        except (packs.PackError, ValueError) as exc:  # e.g. a region with a broken chain
-            run.malformed += 1
-            message = f"line {number}: {exc}"
-            error = {"line": number, "error": message}
             run.lines.append({"line": number, "output": error, "expected": None, "ok": None})
             continue
         entry: dict[str, Any] = {"line": number, "output": output, "expected": None, "ok": None}

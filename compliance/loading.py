@@ -15,7 +15,6 @@ Every change writes a ``RuleChange`` row and bumps the rules version in the same
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -25,11 +24,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.apps import apps as global_apps
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone as dj_tz
 
 from compliance import packs
+from compliance.models import validate_region_code, validate_time_zone
 from compliance.rules import (
+    holiday_calendar_check,
     region_fields,
     region_snapshot,
     rule_fields,
@@ -108,22 +110,39 @@ def changes_record(
     return len(rows)
 
 
-def packs_read(directory: Path | str = packs.PACKS_DIR) -> list[dict[str, Any]]:
+def _packs_ordered(directory: Path | str) -> list[dict[str, Any]]:
     """The pack JSON objects of a directory, validated, parents before children."""
-    raw = []
-    for path in sorted(Path(directory).glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        packs.pack_from_dict(data)  # raises PackError naming the pack and rule
-        raw.append(data)
-    by_code = {d["code"]: d for d in raw}
+    read = packs.packs_read(directory)  # raises PackError naming the file
+    for data, _ in read.values():
+        _region_check(data)
 
     def depth(code: str | None) -> int:
         n = 0
-        while code and code in by_code and n < 10:
-            code, n = by_code[code].get("parent"), n + 1
+        while code and code in read and n < 10:
+            code, n = read[code][1].parent, n + 1
         return n
 
-    return sorted(raw, key=lambda d: (depth(d["code"]), d["code"]))
+    return [data for code, (data, _) in sorted(read.items(), key=lambda i: (depth(i[0]), i[0]))]
+
+
+def _region_check(data: Mapping[str, Any]) -> None:
+    """The checks the admin runs on a region's own fields, for a pack's region."""
+    fields, _, _ = region_fields(data)
+    problems: list[str] = []
+    for name, validate in (("code", validate_region_code), ("time_zone", validate_time_zone)):
+        try:
+            validate(fields[name])
+        except ValidationError as exc:
+            problems += [f"{name}: {m}" for m in exc.messages]
+    calendar = holiday_calendar_check(
+        fields["holiday_country"],
+        fields["holiday_subdivision"] or None,
+        tuple(fields["holiday_categories"]),
+    )
+    if calendar:
+        problems.append(f"holidays: {calendar}")
+    if problems:
+        raise packs.PackError(f"{fields['code']}: {' '.join(problems)}")
 
 
 def rule_packs_load(
@@ -135,7 +154,7 @@ def rule_packs_load(
 ) -> LoadReport:
     """Load every pack of ``directory`` into the database; see the module docstring."""
     models = _Models(apps or global_apps)
-    pack_dicts = packs_read(directory)
+    pack_dicts = _packs_ordered(directory)
     report = LoadReport()
     changes: list[dict[str, Any]] = []
     now = dj_tz.now()

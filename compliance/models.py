@@ -23,7 +23,8 @@ from django.db import models
 from django.utils import timezone as dj_tz
 
 from compliance import engine
-from compliance.rules import windows_normalize
+from compliance.packs import PackError
+from compliance.rules import engine_rule, holiday_calendar_check, rule_snapshot, windows_normalize
 
 REGION_CODE_RE = re.compile(r"^(default|[A-Z]{2}(-[A-Z0-9]{1,3}){0,2})$")
 """ISO 3166-1 alpha-2 (``FR``), ISO 3166-2 (``US-MA``, ``CA-ON``), a custom sub-area under an
@@ -181,16 +182,10 @@ class Region(models.Model):
         cats = self.holiday_categories
         if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
             errors["holiday_categories"] = 'A list of category names, e.g. ["public"].'
-        elif self.holiday_subdivision and not self.holiday_country:
-            errors["holiday_country"] = "A subdivision needs its country."
-        elif self.holiday_country:
-            from compliance.rules import holiday_calendar_check
-
-            problem = holiday_calendar_check(
-                self.holiday_country, self.holiday_subdivision or None, tuple(cats)
-            )
-            if problem:
-                errors["holiday_country"] = problem
+        elif problem := holiday_calendar_check(
+            self.holiday_country, self.holiday_subdivision or None, tuple(cats)
+        ):
+            errors["holiday_country"] = problem
         if errors:
             raise ValidationError(errors)
 
@@ -261,9 +256,6 @@ class RuleBase(models.Model):
 
     def clean(self) -> None:
         """Validate the whole rule exactly as the engine will see it."""
-        from compliance.packs import PackError
-        from compliance.rules import engine_rule
-
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
             raise ValidationError({"valid_to": "Must be on or after valid from."})
         if self.KIND == "disclosure":
@@ -285,8 +277,6 @@ class RuleBase(models.Model):
     @property
     def origin(self) -> str:
         """'shipped' (as in its pack), 'edited' (changed since loaded) or 'added' (admin's)."""
-        from compliance.rules import rule_snapshot
-
         if self.shipped is None:
             return "added"
         return "shipped" if rule_snapshot(self, self.KIND) == self.shipped else "edited"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -211,6 +211,8 @@ def rule_from_dict(data: Mapping[str, Any], *, region: str) -> Rule:
 
 def pack_from_dict(data: Mapping[str, Any]) -> Pack:
     """Build a ``Pack`` from its JSON object, validating every rule."""
+    if not isinstance(data, Mapping):
+        raise PackError("a pack must be a JSON object")
     code = data.get("code")
     if not code or not isinstance(code, str):
         raise PackError("pack without a code")
@@ -218,6 +220,11 @@ def pack_from_dict(data: Mapping[str, Any]) -> Pack:
     if unknown:
         raise PackError(f"{code}: unknown keys {sorted(unknown)}")
     spec = data.get("holidays")
+    if spec is not None and not isinstance(spec, Mapping):
+        raise PackError(f"{code}: holidays must be an object")
+    raw_rules = data.get("rules", [])
+    if not isinstance(raw_rules, list) or not all(isinstance(r, Mapping) for r in raw_rules):
+        raise PackError(f"{code}: rules must be a list of objects")
     holidays = None
     if spec:
         holidays = HolidaySpec(
@@ -230,7 +237,7 @@ def pack_from_dict(data: Mapping[str, Any]) -> Pack:
                 if d
             ),
         )
-    rules = tuple(rule_from_dict(r, region=code) for r in data.get("rules", []))
+    rules = tuple(rule_from_dict(r, region=code) for r in raw_rules)
     codes = [r.code for r in rules]
     if len(codes) != len(set(codes)):
         raise PackError(f"{code}: duplicate rule codes")
@@ -251,16 +258,37 @@ def packs_load(directory: Path | str = PACKS_DIR) -> dict[str, Pack]:
 
 @lru_cache(maxsize=8)
 def _packs_load_cached(directory: str) -> tuple[tuple[str, Pack], ...]:
-    packs: dict[str, Pack] = {}
-    for path in sorted(Path(directory).glob("*.json")):
+    return tuple((code, pack) for code, (_, pack) in packs_read(directory).items())
+
+
+def packs_read(directory: Path | str) -> dict[str, tuple[dict[str, Any], Pack]]:
+    """The packs of a directory by region code: each as its JSON object and as a ``Pack``.
+
+    Raises ``PackError`` naming the file for anything wrong: no such directory, no pack in it,
+    a file that is not JSON or not a valid pack, a region or a rule code defined twice. The one
+    reader of pack files (``packs_load`` here, ``compliance.loading`` for the database).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PackError(f"{directory}: not a directory of rule packs")
+    out: dict[str, tuple[dict[str, Any], Pack]] = {}
+    rule_files: dict[str, str] = {}
+    for path in sorted(directory.glob("*.json")):
         try:
-            pack = pack_from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError as exc:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            pack = pack_from_dict(data)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, PackError) as exc:
             raise PackError(f"{path.name}: {exc}") from None
-        if pack.code in packs:
+        if pack.code in out:
             raise PackError(f"{path.name}: region {pack.code} defined twice")
-        packs[pack.code] = pack
-    return tuple(packs.items())
+        for rule in pack.rules:
+            if rule.code in rule_files:
+                raise PackError(f"{path.name}: rule {rule.code} is also in {rule_files[rule.code]}")
+            rule_files[rule.code] = path.name
+        out[pack.code] = (data, pack)
+    if not out:
+        raise PackError(f"{directory}: no *.json rule packs in it")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,12 +346,17 @@ def _shipped_effective_rules(code: str) -> EffectiveRules:
 
 
 def holiday_spec_for(code: str, packs: Mapping[str, Pack] | None = None) -> HolidaySpec | None:
-    """The holiday calendar of the nearest pack in the region's chain that defines one."""
+    """A region's holiday calendar: the ``holidays`` package calendar of the nearest pack in
+    its chain that names a country, plus the extra dates of every pack in the chain."""
     packs = packs_load() if packs is None else packs
-    for pack in region_chain(code, packs):
-        if pack.holidays is not None:
-            return pack.holidays
-    return None
+    specs = [p.holidays for p in region_chain(code, packs) if p.holidays is not None]
+    if not specs:
+        return None
+    base = next((s for s in specs if s.country), None)
+    extra = frozenset().union(*(s.extra_dates for s in specs))
+    if base is None:
+        return HolidaySpec(country=None, extra_dates=extra)
+    return replace(base, extra_dates=extra)
 
 
 def holiday_dates(spec: HolidaySpec | None, years: Iterable[int]) -> frozenset[date]:
@@ -428,6 +461,8 @@ def case_parse(obj: Any) -> Case:
                     debt_id=item.get("debt_id"),
                 )
             )
+        except PackError:
+            raise
         except ValueError as exc:
             raise PackError(f"{where}: history[{i}]: {exc}") from None
     flags = obj.get("flags", [])
@@ -451,6 +486,22 @@ def case_parse(obj: Any) -> Case:
     )
 
 
+def case_decide(
+    case: Case, rules: EffectiveRules, holidays: Callable[[date], bool]
+) -> dict[str, Any]:
+    """The decision line of one case: ``{"id", "decision", "reasons", "next_allowed_at"}``."""
+    decision = evaluate(
+        rules,
+        case.channel,
+        case.local_dt,
+        case.history,
+        case.flags,
+        holidays,
+        debt_id=case.debt_id,
+    )
+    return {"id": case.id, **decision.as_dict()}
+
+
 def case_evaluate(case: Case, packs: Mapping[str, Pack] | None = None) -> dict[str, Any]:
     """Evaluate a case against packs (shipped ones by default): the runner's output line.
 
@@ -463,16 +514,7 @@ def case_evaluate(case: Case, packs: Mapping[str, Pack] | None = None) -> dict[s
     else:
         rules = effective_rules(case.region, packs)
         holidays = holiday_predicate(case.region, packs)
-    decision = evaluate(
-        rules,
-        case.channel,
-        case.local_dt,
-        case.history,
-        case.flags,
-        holidays,
-        debt_id=case.debt_id,
-    )
-    line: dict[str, Any] = {"id": case.id, **decision.as_dict()}
+    line = case_decide(case, rules, holidays)
     if case.expected is not None:
         line["expected"] = case.expected
         line["ok"] = line["decision"] == case.expected
@@ -481,8 +523,13 @@ def case_evaluate(case: Case, packs: Mapping[str, Pack] | None = None) -> dict[s
 
 def cases_read(path: Path | str) -> list[tuple[int, Case | PackError]]:
     """Parse a JSONL cases file: (line number, case or the error for that line); blanks skipped."""
+    return cases_parse(Path(path).read_text(encoding="utf-8"))
+
+
+def cases_parse(text: str) -> list[tuple[int, Case | PackError]]:
+    """``cases_read`` for text already in memory (e.g. a file uploaded in the admin)."""
     out: list[tuple[int, Case | PackError]] = []
-    for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         try:

@@ -80,8 +80,10 @@ def _windows_pairs(text: str) -> list[list[str]]:
     return [[_hhmm(s), _hhmm(e)] for s, e in windows_parse(text)]
 
 
-def _windows_text(pairs: list[list[str]]) -> str:
-    return windows_normalize(", ".join(f"{s}-{e}" for s, e in pairs)) if pairs else NO_CONTACT
+def _windows_text(windows: tuple[tuple[int, int], ...]) -> str:
+    """An engine rule's windows of one day type (minutes) as a field's canonical text."""
+    text = ", ".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in windows)
+    return windows_normalize(text) if windows else NO_CONTACT
 
 
 # --- Rules ------------------------------------------------------------------------------------
@@ -161,53 +163,56 @@ def rule_snapshot(obj: Any, kind: str) -> dict[str, Any]:
 
 
 def rule_fields(data: Mapping[str, Any], *, region: str) -> tuple[str, dict[str, Any]]:
-    """A pack rule dict -> (kind, model field values); validated by ``packs.rule_from_dict``."""
-    packs.rule_from_dict(data, region=region)  # raises PackError naming the problem
-    kind = data["kind"]
-    cit = data.get("citation") or {}
+    """A pack rule dict -> (kind, model field values).
+
+    Read from the engine rule ``packs.rule_from_dict`` builds (and validates), so the defaults
+    of optional keys are the engine's, written once.
+    """
+    rule = packs.rule_from_dict(data, region=region)  # raises PackError naming the problem
     fields: dict[str, Any] = {
-        "code": data["code"],
-        "title": data["title"],
-        "channels": _channel_list(data["channels"]),
-        "citation_text": cit.get("text", ""),
-        "citation_url": cit.get("url", ""),
-        "valid_from": date.fromisoformat(data["valid_from"]) if data.get("valid_from") else None,
-        "valid_to": date.fromisoformat(data["valid_to"]) if data.get("valid_to") else None,
-        "when_flags": sorted(data.get("when_flags") or []),
-        "fallback": bool(data.get("fallback", False)),
+        "code": rule.code,
+        "title": rule.title,
+        "channels": _channel_list(rule.channels),
+        "citation_text": rule.citation.text,
+        "citation_url": rule.citation.url,
+        "valid_from": rule.valid_from,
+        "valid_to": rule.valid_to,
+        "when_flags": sorted(rule.when_flags),
+        "fallback": rule.fallback,
         "note": data.get("note") or "",
         "enabled": True,
     }
-    if kind == "window":
-        fields.update({t: _windows_text(data["windows"][t]) for t in DAY_FIELDS})
-    elif kind == "cap":
+    if isinstance(rule, engine.WindowRule):
         fields.update(
-            max_count=int(data["max"]),
-            period=data["period"],
-            days=int(data.get("days", 0)),
-            counts=data.get("counts", "attempts"),
-            count_channels=_channel_list(data.get("count_channels") or []),
-            scope=data.get("scope", "debt"),
-            after_first_conversation=bool(data.get("after_first_conversation", False)),
+            {t: _windows_text(wins) for t, wins in zip(DAY_FIELDS, rule.days, strict=True)}
         )
-    elif kind == "quiet":
+    elif isinstance(rule, engine.CapRule):
         fields.update(
-            days=int(data["days"]),
-            trigger=data.get("trigger", "conversations"),
-            trigger_channels=_channel_list(data.get("trigger_channels", ["call"])),
-            scope=data.get("scope", "debt"),
+            max_count=rule.max_count,
+            period=rule.period,
+            days=rule.days,
+            counts=rule.counts,
+            count_channels=_channel_list(rule.count_channels),
+            scope=rule.scope,
+            after_first_conversation=rule.after_first_conversation,
         )
-    elif kind == "permission":
-        fields["mode"] = data["mode"]
-    elif kind == "disclosure":
-        texts = dict(data["texts"])
+    elif isinstance(rule, engine.QuietRule):
         fields.update(
-            topic=data["topic"],
-            when=data.get("when", "always"),
-            texts=texts,
-            fallback_language=next(iter(texts)),
+            days=rule.days,
+            trigger=rule.trigger,
+            trigger_channels=_channel_list(rule.trigger_channels),
+            scope=rule.scope,
         )
-    return kind, fields
+    elif isinstance(rule, engine.PermissionRule):
+        fields["mode"] = rule.mode
+    elif isinstance(rule, engine.DisclosureRule):
+        fields.update(
+            topic=rule.topic,
+            when=rule.when,
+            texts=dict(rule.texts),
+            fallback_language=rule.texts[0][0],
+        )
+    return rule.kind, fields
 
 
 def engine_rule(obj: Any, kind: str, *, region: str) -> engine.Rule:
@@ -258,7 +263,10 @@ def region_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, 
 
 
 def holiday_calendar_check(country: str, subdivision: str | None, categories: tuple) -> str:
-    """'' if the ``holidays`` package knows this calendar, else a message for the form."""
+    """'' if the ``holidays`` package knows this calendar (or none is named), else a message
+    for the form or the pack loader."""
+    if not country:
+        return "A subdivision needs its country." if subdivision else ""
     try:
         packs.holiday_dates(
             packs.HolidaySpec(country=country, subdivision=subdivision, categories=categories),

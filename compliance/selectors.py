@@ -73,30 +73,8 @@ class RuleSet:
         the extra dates of every region in the chain (loaded per year, on use)."""
         found = self._holidays.get(code)
         if found is None:
-            found = self._holidays[code] = self._holiday_predicate(code)
+            found = self._holidays[code] = packs.holiday_predicate(self.resolve(code), self.packs)
         return found
-
-    def _holiday_predicate(self, code: str) -> Callable[[date], bool]:
-        chain = packs.region_chain(self.resolve(code), self.packs)
-        base = next((p.holidays for p in chain if p.holidays and p.holidays.country), None)
-        extra: frozenset[date] = frozenset().union(
-            *(p.holidays.extra_dates for p in chain if p.holidays)
-        )
-        spec = packs.HolidaySpec(
-            country=base.country if base else None,
-            subdivision=base.subdivision if base else None,
-            categories=base.categories if base else (),
-            extra_dates=extra,
-        )
-        by_year: dict[int, frozenset[date]] = {}
-
-        def is_holiday(day: date) -> bool:
-            dates = by_year.get(day.year)
-            if dates is None:
-                dates = by_year[day.year] = packs.holiday_dates(spec, [day.year])
-            return day in dates
-
-        return is_holiday
 
     def lookback_days(self, code: str, flags: Iterable[str]) -> int | None:
         """How many days of history the caps and quiet periods that can apply need.

@@ -2,7 +2,8 @@
 
 The database starts with the shipped packs (migration 0002 loads them when the test database
 is created); each test runs in a transaction that is rolled back, so rule edits never leak.
-The in-process rules cache is reset before each test for the same reason.
+The in-process rules cache is reset before each test for the same reason. ``admin_user`` and
+``admin_client`` are pytest-django's own fixtures (a superuser, logged in).
 """
 
 from __future__ import annotations
@@ -22,16 +23,3 @@ def _rules_cache_reset():
     rules_cache_reset()
     yield
     rules_cache_reset()
-
-
-@pytest.fixture
-def admin_user(db):
-    from accounts.tests.factories import UserFactory
-
-    return UserFactory(username="officer", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client

@@ -6,6 +6,7 @@ No database: the cases are evaluated against the shipped JSON packs, the same ru
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,31 @@ def test_malformed_lines_are_reported_with_their_line_number(tmp_path: Path) -> 
     assert isinstance(parsed[0][1], packs.Case)
     assert "line 2" in str(parsed[1][1])
     assert "line 4" in str(parsed[2][1]) and "channel" in str(parsed[2][1])
+
+
+def test_a_bad_history_time_is_named_once() -> None:
+    ((number, error),) = packs.cases_parse(
+        '{"id": "n", "region": "US", "channel": "sms", "local_time": "2026-03-11T10:00",'
+        ' "history": [{"channel": "sms", "local_time": "2026-03-09T10:00+02:00",'
+        ' "outcome": "delivered"}]}'
+    )
+    assert number == 1 and isinstance(error, packs.PackError)
+    assert str(error) == (
+        "line 1: case n history[0]: local_time must be the debtor's wall clock, without offset"
+    )
+
+
+def test_a_child_pack_with_extra_dates_keeps_its_parents_country_calendar() -> None:
+    shipped = packs.packs_load()
+    child = packs.pack_from_dict(
+        {
+            "code": "US-TX",
+            "parent": "US",
+            "time_zone": "America/Chicago",
+            "holidays": {"extra_dates": ["2026-03-02"]},
+        }
+    )
+    is_holiday = packs.holiday_predicate("US-TX", {**shipped, "US-TX": child})
+    assert is_holiday(date(2026, 3, 2))  # the child's own extra date
+    assert is_holiday(date(2026, 7, 3))  # Independence Day (observed): the US calendar
+    assert not is_holiday(date(2026, 3, 3))

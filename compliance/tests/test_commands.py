@@ -9,7 +9,8 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import ManagementUtility, call_command
+from django.core.management.base import CommandError
 
 from compliance import engine, packs
 from compliance.models import RULE_MODELS, CapRule, Region, RuleChange, RuleSetVersion
@@ -140,9 +141,73 @@ def test_a_broken_pack_is_refused_with_its_name(tmp_path: Path):
         json.dumps({"code": "XX", "rules": [{"code": "XX.a", "kind": "window"}]}),
         encoding="utf-8",
     )
-    with pytest.raises(Exception, match="XX"):
+    with pytest.raises(CommandError, match="XX"):
         call_command("load_rule_packs", dir=str(tmp_path), stdout=StringIO())
     assert not Region.objects.filter(code="XX").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", "XX.json: a pack must be a JSON object"),
+        ('{"code": "XX", "rules": 5}', "XX.json: XX: rules must be a list of objects"),
+        ('{"code": "XX", "rules": ["x"]}', "XX.json: XX: rules must be a list of objects"),
+        ('{"code": "XX", "holidays": "US"}', "XX.json: XX: holidays must be an object"),
+        ("not json", "XX.json: Expecting value"),
+        ('{"code": "../XX"}', "../XX: code: Use ISO 3166-1"),
+        ('{"code": "XX", "time_zone": "Mars/Olympus"}', "XX: time_zone: Unknown IANA time zone"),
+        ('{"code": "XX", "holidays": {"country": "ZZ"}}', "XX: holidays: The holidays package"),
+        ('{"code": "XX", "holidays": {"subdivision": "MA"}}', "A subdivision needs its country"),
+    ],
+)
+def test_a_malformed_pack_is_a_clear_error_naming_it_and_loads_nothing(
+    tmp_path: Path, content: str, message: str
+):
+    (tmp_path / "XX.json").write_text(content, encoding="utf-8")
+    changes = RuleChange.objects.count()
+    with pytest.raises(CommandError) as raised:
+        call_command("load_rule_packs", dir=str(tmp_path), stdout=StringIO())
+    assert message in str(raised.value)
+    assert RuleChange.objects.count() == changes
+    assert not Region.objects.filter(code__endswith="XX").exists()
+
+
+def test_a_region_defined_in_two_files_is_refused(tmp_path: Path):
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text('{"code": "XX", "name": "X"}', encoding="utf-8")
+    with pytest.raises(CommandError, match=r"b\.json: region XX defined twice"):
+        call_command("load_rule_packs", dir=str(tmp_path), stdout=StringIO())
+
+
+def test_a_rule_code_used_by_two_packs_is_refused(tmp_path: Path):
+    rule = {
+        "code": "X.deceased",
+        "kind": "flag",
+        "title": "No contact with the estate",
+        "channels": "all",
+        "when_flags": ["deceased"],
+        "citation": {"text": "House policy", "url": "https://example.com"},
+    }
+    for code in ("XA", "XB"):
+        pack = {"code": code, "name": code, "time_zone": "UTC", "rules": [rule]}
+        (tmp_path / f"{code}.json").write_text(json.dumps(pack), encoding="utf-8")
+    with pytest.raises(CommandError, match=r"XB\.json: rule X\.deceased is also in XA\.json"):
+        call_command("load_rule_packs", dir=str(tmp_path), stdout=StringIO())
+    assert not Region.objects.filter(code__in=["XA", "XB"]).exists()
+
+
+@pytest.mark.parametrize("where", ["missing", "empty"])
+def test_a_directory_without_packs_is_an_error_not_an_empty_load(tmp_path: Path, where: str):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CommandError, match="rule packs"):
+        call_command("load_rule_packs", dir=str(tmp_path / where), stdout=StringIO())
+
+
+def test_the_command_line_exits_non_zero_on_a_bad_pack_directory(tmp_path: Path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        ManagementUtility(["manage.py", "load_rule_packs", "--dir", str(tmp_path)]).execute()
+    assert exited.value.code == 1
+    assert "no *.json rule packs" in capsys.readouterr().err
 
 
 def test_every_rule_kind_has_shipped_rows():
