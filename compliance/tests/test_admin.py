@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Activity, ActivityKind
 from compliance import packs, services
 from compliance.models import (
+    RULE_MODELS,
     ContactAttempt,
     DisclosureRule,
     Region,
@@ -330,6 +334,34 @@ def test_the_shipped_cases_of_the_selected_regions_pass(admin_client):
     total = sum(len(packs.cases_read(packs.CASES_DIR / f"{c}.jsonl")) for c in ("US-MA", "CA-QC"))
     run = response.context["run"]
     assert (run.passed, run.failed, run.malformed) == (total, 0, 0)
+
+
+def test_the_cases_page_reads_only_case_files_named_by_region_codes(admin_client, tmp_path):
+    outside = tmp_path / "secret.jsonl"
+    outside.write_text(
+        '{"id": "leak", "region": "US", "channel": "sms", "local_time": "2026-03-11T10:00"}\n',
+        encoding="utf-8",
+    )
+    relative = Path(os.path.relpath(outside, packs.CASES_DIR)).with_suffix("")
+    response = admin_client.post(
+        f"/django-admin/compliance/region/run-cases/?regions={relative},US-MA", {"shipped": "on"}
+    )
+    run = response.context["run"]
+    assert response.context["regions"] == ["US-MA"]
+    assert "leak" not in {line["output"].get("id") for line in run.lines}
+    assert run.passed == len(packs.cases_read(packs.CASES_DIR / "US-MA.jsonl"))
+
+
+def test_the_region_list_counts_rules_in_a_fixed_number_of_queries(
+    admin_client, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(8):  # session, user, count, page: not one per region
+        response = admin_client.get("/django-admin/compliance/region/")
+    counts = {r.code: r.rule_total for r in response.context["cl"].result_list}
+    assert counts["US-MA"] == sum(
+        m.objects.filter(region__code="US-MA").count() for m in RULE_MODELS.values()
+    )
+    assert counts["US-MA"] > 0
 
 
 def test_the_cases_page_asks_for_a_file(admin_client):
