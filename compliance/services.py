@@ -70,6 +70,20 @@ class LedgerError(DomainError):
 # --- The contact ledger -----------------------------------------------------------------------
 
 
+def _contact_args_check(
+    *, debtor: Debtor, channel: str, at: datetime, account: Account | None, outcome: str | None
+) -> None:
+    """The argument checks shared by recording and checking contacts (ValueError)."""
+    if channel not in _CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    if outcome is not None and outcome not in _OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("at must be an aware datetime")
+    if account is not None and account.debtor_id != debtor.pk:
+        raise ValueError("the account belongs to another debtor")
+
+
 def contact_record(
     *,
     debtor: Debtor,
@@ -92,14 +106,7 @@ def contact_record(
     which is the safe side. ``timeline=True`` also writes a ``contact_recorded`` timeline
     entry (for contacts no other service puts on the timeline, e.g. an operator's call).
     """
-    if channel not in _CHANNELS:
-        raise ValueError(f"unknown channel {channel!r}")
-    if outcome not in _OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}")
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("at must be an aware datetime")
-    if account is not None and account.debtor_id != debtor.pk:
-        raise ValueError("the account belongs to another debtor")
+    _contact_args_check(debtor=debtor, channel=channel, at=at, account=account, outcome=outcome)
     with transaction.atomic():
         if reference:
             existing = ContactAttempt.objects.select_for_update().filter(reference=reference)
@@ -124,15 +131,7 @@ def contact_record(
                 raise
             return _contact_update(found, debtor, channel, outcome)
         if timeline:
-            activity_record(
-                debtor=debtor,
-                account=account,
-                kind=ActivityKind.CONTACT_RECORDED,
-                summary=f"{channel.capitalize()} contact logged: {outcome.replace('_', ' ')}.",
-                data={"contact_attempt": attempt.pk, "channel": channel, "outcome": outcome},
-                actor=actor,
-                occurred_at=attempt.at,
-            )
+            _contact_timeline(attempt, actor=actor)
     return attempt
 
 
@@ -145,15 +144,13 @@ def contacts_record_many(*, contacts: Iterable[Mapping[str, Any]]) -> list[Conta
     """
     items = [dict(c) for c in contacts]
     for c in items:
-        if c["channel"] not in _CHANNELS:
-            raise ValueError(f"unknown channel {c['channel']!r}")
-        if c["outcome"] not in _OUTCOMES:
-            raise ValueError(f"unknown outcome {c['outcome']!r}")
-        if c["at"].tzinfo is None or c["at"].utcoffset() is None:
-            raise ValueError("at must be an aware datetime")
-        account = c.get("account")
-        if account is not None and account.debtor_id != c["debtor"].pk:
-            raise ValueError("the account belongs to another debtor")
+        _contact_args_check(
+            debtor=c["debtor"],
+            channel=c["channel"],
+            at=c["at"],
+            account=c.get("account"),
+            outcome=c["outcome"],
+        )
     refs = [c["reference"] for c in items if c.get("reference")]
     if len(refs) != len(set(refs)):
         # The same reference twice in one batch: apply them in order, one by one.
@@ -182,10 +179,7 @@ def _contacts_record_bulk(items: list[dict[str, Any]], refs: list[str]) -> list[
     for c in items:
         found = known.get(c.get("reference") or "")
         if found is not None:
-            if found.debtor_id != c["debtor"].pk or found.channel != c["channel"]:
-                raise LedgerError(
-                    f"Reference {found.reference!r} was recorded for another debtor or channel."
-                )
+            _reference_check(found, c["debtor"], c["channel"])
             if found.outcome != c["outcome"]:
                 found.outcome, found.updated_at = c["outcome"], now
                 changed.append(found)
@@ -211,30 +205,39 @@ def _contacts_record_bulk(items: list[dict[str, Any]], refs: list[str]) -> list[
     created = {id(a) for a in new}
     for c, attempt in zip(items, out, strict=True):
         if c.get("timeline") and id(attempt) in created:
-            activity_record(
-                debtor=c["debtor"],
-                account=c.get("account"),
-                kind=ActivityKind.CONTACT_RECORDED,
-                summary=f"{c['channel'].capitalize()} contact logged: "
-                f"{c['outcome'].replace('_', ' ')}.",
-                data={
-                    "contact_attempt": attempt.pk,
-                    "channel": c["channel"],
-                    "outcome": c["outcome"],
-                },
-                actor=c.get("actor", "system"),
-                occurred_at=attempt.at,
-            )
+            _contact_timeline(attempt, actor=c.get("actor", "system"))
     return out
+
+
+def _contact_timeline(attempt: ContactAttempt, *, actor: str) -> None:
+    """The ``contact_recorded`` timeline entry of a newly recorded contact."""
+    activity_record(
+        debtor=attempt.debtor,
+        account=attempt.account,
+        kind=ActivityKind.CONTACT_RECORDED,
+        summary=f"{attempt.channel.capitalize()} contact logged: "
+        f"{attempt.outcome.replace('_', ' ')}.",
+        data={
+            "contact_attempt": attempt.pk,
+            "channel": attempt.channel,
+            "outcome": attempt.outcome,
+        },
+        actor=actor,
+        occurred_at=attempt.at,
+    )
+
+
+def _reference_check(found: ContactAttempt, debtor: Debtor, channel: str) -> None:
+    if found.debtor_id != debtor.pk or found.channel != channel:
+        raise LedgerError(
+            f"Reference {found.reference!r} was recorded for another debtor or channel."
+        )
 
 
 def _contact_update(
     found: ContactAttempt, debtor: Debtor, channel: str, outcome: str
 ) -> ContactAttempt:
-    if found.debtor_id != debtor.pk or found.channel != channel:
-        raise LedgerError(
-            f"Reference {found.reference!r} was recorded for another debtor or channel."
-        )
+    _reference_check(found, debtor, channel)
     if found.outcome != outcome:
         found.outcome = outcome
         found.updated_at = dj_tz.now()
@@ -347,18 +350,20 @@ class _Debtor:
         self.lower_ts = 0  # the same as Unix seconds, 0 for "no bound"
         self.history: list[engine.Contact] = []
 
+    def history_add(self, account_id: int | None, channel: str, ts: int, outcome: str) -> None:
+        """A ledger row (Unix seconds) as a contact on the debtor's wall clock."""
+        local = datetime.fromtimestamp(ts, self.zone).replace(tzinfo=None)
+        self.history.append(engine.Contact(channel, local, outcome, account_id))
+
 
 def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckResult]:
     rs = ruleset_current()
     ctx: dict[int, _Debtor] = {}
     unbounded: set[int] = set()
     for req in requests:
-        if req.channel not in _CHANNELS:
-            raise ValueError(f"unknown channel {req.channel!r}")
-        if req.at.tzinfo is None or req.at.utcoffset() is None:
-            raise ValueError("at must be an aware datetime")
-        if req.account is not None and req.account.debtor_id != req.debtor.pk:
-            raise ValueError("the account belongs to another debtor")
+        _contact_args_check(
+            debtor=req.debtor, channel=req.channel, at=req.at, account=req.account, outcome=None
+        )
         d = ctx.get(req.debtor.pk)
         if d is None:
             d = ctx[req.debtor.pk] = _Debtor(req.debtor, rs)
@@ -454,8 +459,7 @@ def _history_load(rs: RuleSet, ctx: dict[int, _Debtor], unbounded: set[int]) -> 
         d = ctx[debtor_id]
         if ts < d.lower_ts:  # 0 when the debtor's whole ledger is read
             continue  # fetched for another debtor's longer lookback
-        local = datetime.fromtimestamp(ts, d.zone).replace(tzinfo=None)
-        d.history.append(engine.Contact(channel, local, outcome, account_id))
+        d.history_add(account_id, channel, ts, outcome)
 
     # A cap that starts after the first live conversation needs to know about conversations
     # older than the lookback: add the latest one per debt, dated before every counted period.
@@ -468,8 +472,7 @@ def _history_load(rs: RuleSet, ctx: dict[int, _Debtor], unbounded: set[int]) -> 
             d = ctx[debtor_id]
             if ts >= d.lower_ts:
                 continue  # inside this debtor's window: already in its history
-            local = datetime.fromtimestamp(ts, d.zone).replace(tzinfo=None)
-            d.history.append(engine.Contact(channel, local, outcome, account_id))
+            d.history_add(account_id, channel, ts, outcome)
 
 
 def local_to_utc(
