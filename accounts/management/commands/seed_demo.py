@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
 from faker import Faker
 from rest_framework.authtoken.models import Token
 
@@ -159,16 +160,10 @@ class Command(BaseCommand):
         # Every app may add its own demo data in `<app>/demo.py` (`seed(creditor=, stdout=)`);
         # found by name, so accounts imports none of the apps that build on it.
         for config in apps.get_app_configs():
-            if not config.name.startswith(("messaging", "compliance", "recommender", "portal")):
-                continue
-            try:
+            if module_has_submodule(config.module, "demo"):
                 module = importlib.import_module(f"{config.name}.demo")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{config.name}.demo":
-                    raise
-                continue
-            if hasattr(module, "seed"):
-                module.seed(creditor=creditor, stdout=self.stdout)
+                if hasattr(module, "seed"):
+                    module.seed(creditor=creditor, stdout=self.stdout)
 
         summary = result.as_dict()["summary"]
         self.stdout.write(
