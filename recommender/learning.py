@@ -698,11 +698,13 @@ def _importance_weights(
     return w
 
 
-def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
-    scale = X.std(axis=0) if X.shape[0] else np.ones(X.shape[1])
-    scale = np.where(scale > 1e-12, scale, 1.0)
-    return mean, scale
+def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column means, scales (1 for constant columns) and which columns vary at all."""
+    if not X.shape[0]:
+        return np.zeros(X.shape[1]), np.ones(X.shape[1]), np.zeros(X.shape[1], dtype=bool)
+    std = X.std(axis=0)  # once: on wide logs a pass costs seconds (callers reuse `varying`)
+    varying = std > 1e-12
+    return X.mean(axis=0), np.where(varying, std, 1.0), varying
 
 
 def _build_data(
@@ -805,15 +807,13 @@ def _fit(
 
     # Action design: standardised action features (constant columns dropped).
     if feats is not None and feats.shape[1]:
-        f_mean, f_scale = _standardise(feats)
-        F = (feats - f_mean) / f_scale
-        keep = feats.std(axis=0) > 1e-12
-        F = F[:, keep]
+        f_mean, f_scale, keep = _standardise(feats)
+        F = ((feats - f_mean) / f_scale)[:, keep]
     else:
         F = np.zeros((A, 0))
     k = F.shape[1]
 
-    x_mean, x_scale = _standardise(Xa)
+    x_mean, x_scale, x_varying = _standardise(Xa)
     dtype = np.float32 if n * d > 20_000_000 else np.float64
     Xs = ((Xa - x_mean) / x_scale).astype(dtype)
     # Per-action context weights only for actions with enough rows to estimate them; the
@@ -822,7 +822,7 @@ def _fit(
     min_rows = cfg.min_rows_per_action_weights if k else 1  # without features, all we have
     u_cols = np.flatnonzero(counts >= min_rows)
     shapes = _Shapes(d=d, k=k, A=A, u_cols=u_cols)
-    d_eff = float(np.sum(Xa.std(axis=0) > 1e-12)) if n else 0.0
+    d_eff = float(x_varying.sum())
 
     reward_scale = float(max(1.0, rew.max())) if n else 1.0
     y = rew / reward_scale
