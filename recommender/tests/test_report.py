@@ -49,7 +49,6 @@ def test_snips_difference_recovers_a_known_policy_gap_from_skewed_logs():
     assert d.lower < 0.03 < d.upper and d.lower > 0
 
 
-@pytest.mark.django_db
 def _decision_for(message):
     """The decision row the planner writes with each message it plans."""
     import numpy as np
@@ -149,3 +148,11 @@ def test_admin_retrain_action_queues_the_task_after_commit(
     assert b"Retraining queued" in response.content
     task = Task.objects.get(func="recommender.tasks.model_retrain_task")
     assert task.success and "skipped" in task.result
+
+
+@pytest.mark.parametrize("days", ["0", "-3"])
+def test_uplift_report_command_refuses_a_period_that_is_not_positive(days):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="--days must be at least 1"):
+        call_command("uplift_report", "--days", days, stdout=StringIO())

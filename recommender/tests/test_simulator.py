@@ -55,3 +55,22 @@ def test_a_small_simulation_sends_reacts_and_summarises(tmp_path):
 
     assert Message.objects.filter(sent_at__isnull=False).count() == sends
     assert not Message.objects.filter(provider="").exclude(sent_at=None).exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--debtors", "-5"], "--debtors must be at least 1"),
+        (["--days", "0"], "--days must be at least 1"),
+        (["--seed", "-1"], "--seed must be at least 0"),
+        (["--png", "/proc/no-such-dir/curve.png"], "--png: cannot write"),
+    ],
+)
+def test_simulate_command_refuses_bad_arguments_before_running(args, message, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setattr(simulator, "simulate", lambda config: pytest.fail("ran anyway"))
+    with pytest.raises(CommandError, match=message):
+        call_command("simulate", *args, "--quiet", stdout=StringIO())

@@ -9,9 +9,10 @@ prints a JSON summary and writes a learning-curve PNG. See docs/simulator.md.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import setup_databases, teardown_databases
 
 
@@ -35,6 +36,12 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         from recommender.simulator import SimulationConfig, dump, simulate
 
+        for name, least in (("debtors", 1), ("days", 1), ("seed", 0)):
+            if opts[name] < least:
+                raise CommandError(f"--{name} must be at least {least}; got {opts[name]}.")
+        for name in ("png", "json"):
+            if opts[name] is not None:
+                _check_writable(opts[name], option=f"--{name}")
         logging.getLogger("recommender.simulator").setLevel(
             logging.ERROR if opts["quiet"] else logging.WARNING
         )
@@ -60,3 +67,13 @@ class Command(BaseCommand):
         if opts["json"]:
             opts["json"].write_text(text)
         self.stdout.write(text)
+
+
+def _check_writable(path: Path, *, option: str) -> None:
+    """Refuse an output path now rather than after a run of many minutes."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"{option}: cannot write to {path}: {exc}") from exc
+    if not os.access(path.parent, os.W_OK):
+        raise CommandError(f"{option}: cannot write to {path}.")

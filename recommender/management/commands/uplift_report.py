@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from recommender.selectors import uplift_report
@@ -21,5 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, days: int | None = None, **options) -> None:
+        if days is not None and days < 1:
+            raise CommandError(f"--days must be at least 1; got {days}.")
         since = timezone.now() - timedelta(days=days) if days else None
         self.stdout.write(json.dumps(uplift_report(since=since), indent=2))
