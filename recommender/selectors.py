@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -257,16 +257,7 @@ class Logs:
         return int(self.actions.shape[0])
 
     def take(self, idx: np.ndarray) -> Logs:
-        return Logs(
-            self.X[idx],
-            self.actions[idx],
-            self.propensities[idx],
-            self.rewards[idx],
-            self.clicks[idx],
-            self.eligible[idx],
-            self.decided_at[idx],
-            self.arms[idx],
-        )
+        return Logs(*(getattr(self, f.name)[idx] for f in fields(self)))
 
 
 def _decision_rows(*, until: datetime, since: datetime | None, chunk: int) -> Iterator[list[tuple]]:
@@ -337,17 +328,12 @@ def decision_logs(
             n += 1
         if n >= max_rows:
             break
-    order = np.argsort(when[:n], kind="stable")
-    return Logs(
-        X[:n][order].astype(np.float64),
-        act[:n][order],
-        prop[:n][order],
-        rew[:n][order],
-        clk[:n][order],
-        E[:n][order],
-        when[:n][order],
-        ctrl[:n][order],
-    )
+    # Oldest first; decisions of one planning run share a time, and among them the read order
+    # (newest id first) is reversed, so the rows run in (decided_at, id) order.
+    order = np.lexsort((-np.arange(n), when[:n]))
+    logs = Logs(X[:n], act[:n], prop[:n], rew[:n], clk[:n], E[:n], when[:n], ctrl[:n]).take(order)
+    logs.X = logs.X.astype(np.float64)
+    return logs
 
 
 # --- the uplift report ----------------------------------------------------------------------
@@ -369,6 +355,10 @@ def _arm_counts(qs) -> dict[str, dict[str, Any]]:
     return out
 
 
+_RATES = (("open", "opened"), ("click", "clicked"), ("conversion", "converted"))
+"""(rate, count) pairs of the report: `<rate>_rate` is `<count>` over the sends."""
+
+
 def uplift_report(
     *,
     since: datetime | None = None,
@@ -387,24 +377,22 @@ def uplift_report(
         qs = qs.filter(sent_at__gte=since)
     counts = _arm_counts(qs)
     arms: dict[str, Any] = {}
+    rates: dict[str, dict[str, evaluation.Rate]] = {}
     for arm in ("policy", "control"):
         c = counts.get(arm, {"sent": 0, "opened": 0, "clicked": 0, "converted": 0})
+        rates[arm] = {metric: evaluation.wilson(c[key], c["sent"]) for metric, key in _RATES}
         arms[arm] = {
             "sent": c["sent"],
-            "open_rate": evaluation.wilson(c["opened"], c["sent"]).as_dict(),
-            "click_rate": evaluation.wilson(c["clicked"], c["sent"]).as_dict(),
-            "conversion_rate": evaluation.wilson(c["converted"], c["sent"]).as_dict(),
+            **{f"{metric}_rate": rate.as_dict() for metric, rate in rates[arm].items()},
             "opened": c["opened"],
             "clicked": c["clicked"],
             "converted": c["converted"],
         }
-    uplift = {}
-    for metric, key in (("conversion", "converted"), ("click", "clicked")):
-        t = counts.get("policy", {}).get(key, 0), counts.get("policy", {}).get("sent", 0)
-        c = counts.get("control", {}).get(key, 0), counts.get("control", {}).get("sent", 0)
-        uplift[metric] = evaluation.relative_uplift(
-            evaluation.wilson(*t), evaluation.wilson(*c)
-        ).as_dict()
+    policy, control = rates["policy"], rates["control"]
+    uplift = {
+        metric: evaluation.relative_uplift(policy[metric], control[metric]).as_dict()
+        for metric in ("conversion", "click")
+    }
     report: dict[str, Any] = {
         "since": since.isoformat() if since else None,
         "until": until.isoformat(),
