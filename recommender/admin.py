@@ -32,6 +32,14 @@ def _pretty(value: Any) -> str:
     return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2))
 
 
+def _difference(model: ModelVersion, key: str) -> str:
+    """A stored off-policy comparison (`metrics[key]`) as "difference [lower, upper]"."""
+    d = (model.metrics or {}).get(key) or {}
+    if d.get("difference") is None:
+        return "-"
+    return f"{d['difference']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}]"
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = [
@@ -48,6 +56,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     actions = ["retrain_now", "promote_selected", "roll_back"]
     change_list_template = "admin/recommender/modelversion/change_list.html"
 
+    def get_queryset(self, request: HttpRequest):
+        # The artifact (a policy archive) is shown nowhere: not read for the list or the page.
+        return super().get_queryset(request).defer("artifact")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -61,17 +73,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="vs random")
     def uplift_vs_random(self, obj: ModelVersion) -> str:
-        d = (obj.metrics or {}).get("vs_random") or {}
-        if d.get("difference") is None:
-            return "-"
-        return f"{d['difference']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}]"
+        return _difference(obj, "vs_random")
 
     @admin.display(description="vs live")
     def vs_live(self, obj: ModelVersion) -> str:
-        d = (obj.metrics or {}).get("vs_live") or {}
-        if d.get("difference") is None:
-            return "-"
-        return f"{d['difference']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}]"
+        return _difference(obj, "vs_live")
 
     @admin.display(description="metrics")
     def metrics_pretty(self, obj: ModelVersion) -> str:

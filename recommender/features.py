@@ -31,6 +31,9 @@ import numpy as np
 from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
+from accounts import regions
+from compliance.selectors import zone_get
+
 FEATURE_VERSION = 1
 """Bump whenever CONTEXT_FEATURES, ACTIONS or action_features() change meaning or order."""
 
@@ -243,20 +246,24 @@ _F = {name: j for j, name in enumerate(CONTEXT_FEATURES)}
 
 
 def region_group(region: str) -> str:
-    country = (region or "").split("-", 1)[0]
+    country = regions.country_of(region or "")
     return country if country in REGION_GROUPS else "other"
 
 
-@lru_cache(maxsize=512)
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except Exception:  # an unknown zone in old data must not stop planning
-        return ZoneInfo("UTC")
+_UTC = ZoneInfo("UTC")
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """A debtor's time zone; UTC for an unknown name (old data must not stop planning)."""
+    return zone_get(name) or _UTC
 
 
 def _log1p(x: float) -> float:
     return math.log1p(max(0.0, float(x)))
+
+
+def _log_days_since(now: datetime, then: datetime) -> float:
+    return _log1p((now - then).total_seconds() / 86400)
 
 
 @dataclass
@@ -285,6 +292,7 @@ def account_stats(*, account_ids: Sequence[int], now: datetime) -> dict[int, Acc
         InstallmentStatus,
         Payment,
         PaymentPlan,
+        PaymentStatus,
         PlanStatus,
     )
     from messaging.models import EventKind, MessageEvent
@@ -320,7 +328,9 @@ def account_stats(*, account_ids: Sequence[int], now: datetime) -> dict[int, Acc
     ):
         stats[row["message__account_id"]].replies[row["message__channel"]] = row["n"]
     for row in (
-        Payment.objects.filter(account_id__in=ids, status="succeeded", received_at__lte=now)
+        Payment.objects.filter(
+            account_id__in=ids, status=PaymentStatus.SUCCEEDED, received_at__lte=now
+        )
         .values("account_id")
         .annotate(n=Count("id"), total=Sum("amount"), last=Max("received_at"))
         .order_by()
@@ -381,7 +391,7 @@ def context_vector(
         x[_F[f"stage={stage}"]] = 1.0
     lang = debtor.language if debtor.language in LANGUAGES else "other"
     x[_F[f"language={lang}"]] = 1.0
-    x[_F["log_days_since_placement"]] = _log1p((now - account.placed_at).total_seconds() / 86400)
+    x[_F["log_days_since_placement"]] = _log_days_since(now, account.placed_at)
     if account.due_date:
         x[_F["log_days_past_due"]] = _log1p((now.date() - account.due_date).days)
     balance = float(account.current_balance)
@@ -402,21 +412,17 @@ def context_vector(
     if stats.last_sent_at is None:
         x[_F["never_sent"]] = 1.0
     else:
-        x[_F["log_days_since_last_send"]] = _log1p(
-            (now - stats.last_sent_at).total_seconds() / 86400
-        )
+        x[_F["log_days_since_last_send"]] = _log_days_since(now, stats.last_sent_at)
     x[_F["log_payments"]] = _log1p(stats.payments)
     x[_F["log_amount_paid"]] = _log1p(float(stats.amount_paid or 0))
     if stats.last_paid_at is None:
         x[_F["never_paid"]] = 1.0
     else:
-        x[_F["log_days_since_last_payment"]] = _log1p(
-            (now - stats.last_paid_at).total_seconds() / 86400
-        )
+        x[_F["log_days_since_last_payment"]] = _log_days_since(now, stats.last_paid_at)
     x[_F["has_active_plan"]] = float(stats.has_active_plan)
     x[_F["plan_on_time_share"]] = (stats.instalments_on_time + 1.0) / (stats.instalments_due + 2.0)
     x[_F["log_missed_instalments"]] = _log1p(stats.instalments_missed)
-    local = now.astimezone(_zone(debtor.timezone))
+    local = now.astimezone(zone_of(debtor.timezone))
     hour = local.hour + local.minute / 60
     x[_F["local_hour_sin"]] = math.sin(2 * math.pi * hour / 24)
     x[_F["local_hour_cos"]] = math.cos(2 * math.pi * hour / 24)
@@ -478,7 +484,7 @@ def bucket_send_time(
     debtor's preferred hours, when given); None when the bucket and the preferred hours do
     not overlap in the next 24 hours.
     """
-    zone = _zone(timezone_name)
+    zone = zone_of(timezone_name)
     b = HOUR_BUCKETS[bucket]
     earliest = (now + lead).astimezone(zone)
     for day_offset in (0, 1):

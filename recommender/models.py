@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DomainError, TransitionError
+from messaging.models import Arm
 
 
 class DebtorTypology(models.Model):
@@ -125,13 +126,6 @@ class ModelVersion(models.Model):
         elif status == ModelStatus.RETIRED:
             self.retired_at = now
         return old
-
-
-class Arm(models.TextChoices):
-    """Mirrors `messaging.models.Arm` (the message's decision record)."""
-
-    POLICY = "policy", _("Policy")
-    CONTROL = "control", _("Random control")
 
 
 class Decision(models.Model):

@@ -77,16 +77,10 @@ class LoadedModel:
         std = np.asarray(summary.get("std") or np.ones(F.N_FEATURES), dtype=np.float64)
         step = np.where(std > 1e-9, std, 1.0)
         rows = np.vstack([mean, mean + np.diag(step)])
-        if hasattr(policy, "expected_rewards"):
-            scale = float(getattr(policy, "reward_scale", 1.0)) or 1.0
-            p = np.clip(policy.expected_rewards(rows) / scale, 1e-12, 1 - 1e-12)
-            lg = logit(p)
-            slopes = (lg[1:] - lg[0]) / step[:, None]
-            base = lg[0]
-        else:  # a learner without reward estimates: explanations list no effects
-            slopes = np.zeros((F.N_FEATURES, policy.n_actions))
-            base = np.zeros(policy.n_actions)
-        return cls(id=id, label=label, policy=policy, mean=mean, slopes=slopes, base_logits=base)
+        scale = policy.reward_scale or 1.0
+        lg = logit(np.clip(policy.expected_rewards(rows) / scale, 1e-12, 1 - 1e-12))
+        slopes = (lg[1:] - lg[0]) / step[:, None]
+        return cls(id=id, label=label, policy=policy, mean=mean, slopes=slopes, base_logits=lg[0])
 
 
 @lru_cache(maxsize=1)

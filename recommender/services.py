@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.bulk import bulk_insert
-from accounts.models import Account, DomainError
+from accounts.models import OPEN_STATUSES, Account, DomainError
 from compliance import services as compliance
 from messaging import selectors as messaging_selectors
 from messaging import services as messaging
@@ -154,14 +154,6 @@ class PlanResult:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-_REACHABLE = {
-    "email": lambda d: bool(d.email),
-    "sms": lambda d: bool(d.phone),
-    "whatsapp": lambda d: bool(d.phone),
-    "letter": lambda d: bool(d.address_line1),
-}
-
-
 def candidates_build(
     *,
     due: Sequence[selectors.DueAccount],
@@ -188,8 +180,7 @@ def candidates_build(
         channels = tuple(
             ch
             for ch in F.CHANNELS
-            if _REACHABLE[ch](debtor)
-            and (not debtor.preferred_channel or debtor.preferred_channel == ch)
+            if (not debtor.preferred_channel or debtor.preferred_channel == ch)
             and precheck(account=account, channel=ch, stage=item.stage) is None
         )
         preferred = (debtor.preferred_hours_start, debtor.preferred_hours_end)
@@ -263,7 +254,7 @@ def _template(
 
 def _slot(account: Account, now: datetime) -> str:
     """One planned message per account per local day of the debtor."""
-    local = now.astimezone(F._zone(account.debtor.timezone))
+    local = now.astimezone(F.zone_of(account.debtor.timezone))
     return f"plan:{local.date().isoformat()}"
 
 
@@ -363,7 +354,7 @@ def _plan_batch(
         rng=_rng_for(now, due[0].account.pk),
     )
     requests, picked = [], []
-    for item, choice in zip(due, choices, strict=True):
+    for item, choice, x in zip(due, choices, X, strict=True):
         if choice is None:
             continue
         requests.append(
@@ -379,13 +370,12 @@ def _plan_batch(
                 explanation=choice.explanation,
             )
         )
-        picked.append((item, choice))
-    rows_x = [X[i] for i, c in enumerate(choices) if c is not None]
+        picked.append((item, choice, x))
     with transaction.atomic():
         batch_started = timezone.now()
         messages = messaging.messages_send(requests=requests, actor=actor)
         rows = []
-        for (item, choice), message, x in zip(picked, messages, rows_x, strict=True):
+        for (item, choice, x), message in zip(picked, messages, strict=True):
             if message.created_at < batch_started:  # the slot was already planned: a re-run
                 result.existing += 1
                 continue
@@ -433,13 +423,13 @@ class RetrainSkipped(DomainError):
 def learner_config() -> learning.LearnerConfig | None:
     """The learner's knobs from RECOMMENDER_LEARNER_CONFIG (a dict of `LearnerConfig` fields;
     empty: the learner's tuned defaults)."""
-    overrides = dict(setting("RECOMMENDER_LEARNER_CONFIG", {}) or {})
+    overrides = setting("RECOMMENDER_LEARNER_CONFIG", {}) or {}
     if not overrides:
         return None
-    for name in ("prior_grid", "intercept_grid", "search_axes"):
-        if name in overrides:
-            overrides[name] = tuple(overrides[name])
-    return learning.LearnerConfig(**overrides)
+    # Grids are tuples in the (frozen) config; settings may spell them as lists.
+    return learning.LearnerConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    )
 
 
 def _evaluate(
@@ -551,8 +541,13 @@ def model_retrain(
     )
     fit_seconds = time.perf_counter() - started
     live = policy_live(max_age=0)
-    live_model = ModelVersion.objects.filter(pk=live.id).first() if live else None
-    live_since = live_model.data_until.timestamp() if live_model and live_model.data_until else None
+    # Only the live model's data horizon: its artifact is already loaded in `live`.
+    live_until = (
+        ModelVersion.objects.filter(pk=live.id).values_list("data_until", flat=True).first()
+        if live
+        else None
+    )
+    live_since = live_until.timestamp() if live_until else None
     metrics = _evaluate(policy=policy, holdout=holdout, live=live, live_since=live_since)
     metrics.update(
         fit_seconds=round(fit_seconds, 2),
@@ -612,7 +607,7 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
     tolerance = float(setting("RECOMMENDER_PROMOTION_TOLERANCE", 0.0))
     if vs_live and vs_live.get("upper") is not None and vs_live["upper"] < -tolerance:
         with transaction.atomic():
-            locked = ModelVersion.objects.select_for_update().get(pk=model.pk)
+            locked = ModelVersion.objects.select_for_update().defer("artifact").get(pk=model.pk)
             locked.transition(
                 ModelStatus.REJECTED,
                 reason=f"Worse than the live model: value {vs_live['value_a']:.4f} against "
@@ -631,8 +626,10 @@ def model_promote(*, model: ModelVersion, actor: str, reason: str = "") -> Model
     except ArtifactError as exc:
         raise DomainError(str(exc)) from exc
     with transaction.atomic():
-        current = list(ModelVersion.objects.select_for_update().filter(status=ModelStatus.LIVE))
-        locked = ModelVersion.objects.select_for_update().get(pk=model.pk)
+        # The artifacts are not needed to change a status (it was checked above).
+        rows = ModelVersion.objects.select_for_update().defer("artifact")
+        current = list(rows.filter(status=ModelStatus.LIVE))
+        locked = rows.get(pk=model.pk)
         if locked.status == ModelStatus.LIVE:
             return locked
         for old in current:
@@ -680,8 +677,6 @@ def typology_refresh(
 ) -> int:
     """Recompute the typology of the given debtors (default: every debtor with an open
     account); returns how many were written. Constant queries per batch; idempotent."""
-    from accounts.models import OPEN_STATUSES
-
     now = now or timezone.now()
     if debtor_ids is None:
         ids = list(

@@ -208,7 +208,9 @@ class SimulationConfig:
 def _phone(region: str, k: int) -> str:
     import phonenumbers
 
-    country = region.split("-")[0]
+    from accounts.regions import country_of
+
+    country = country_of(region)
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     if example is None:
         return ""
@@ -444,7 +446,6 @@ class Simulation:
                     "best": float(values.max()),
                 }
             )
-        return result
 
     def _dispatch(self, day: int) -> None:
         from messaging import services as messaging
@@ -463,7 +464,7 @@ class Simulation:
             if i is None:
                 continue
             self.outcomes[pk] = MessageOutcome(day=day, arm=arm)
-            local = sent_at.astimezone(F._zone(self._tz(debtor_id)))
+            local = sent_at.astimezone(F.zone_of(self._tz(debtor_id)))
             bucket = _bucket_of(local.hour)
             tone_f, cta_f = F.tone_family(tone), F.cta_family(cta)
             w, r = self.world, self.rng
@@ -632,25 +633,29 @@ class Simulation:
                 bucket["amount_recovered"] += o.amount
 
         def block(arms: dict[str, dict[str, float]]) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for arm, c in arms.items():
-                out[arm] = {
-                    **{k: (round(v, 2) if isinstance(v, float) else int(v)) for k, v in c.items()},
-                    "conversion_rate": evaluation.wilson(
-                        int(c["conversions"]), int(c["sends"])
-                    ).as_dict(),
-                    "click_rate": evaluation.wilson(int(c["clicks"]), int(c["sends"])).as_dict(),
+            rates = {
+                arm: {
+                    metric: evaluation.wilson(int(c[key]), int(c["sends"]))
+                    for metric, key in (("conversion", "conversions"), ("click", "clicks"))
                 }
+                for arm, c in arms.items()
+            }
+            out: dict[str, Any] = {
+                arm: {
+                    **{k: (round(v, 2) if isinstance(v, float) else int(v)) for k, v in c.items()},
+                    "conversion_rate": rates[arm]["conversion"].as_dict(),
+                    "click_rate": rates[arm]["click"].as_dict(),
+                }
+                for arm, c in arms.items()
+            }
             p, c = arms["policy"], arms["control"]
             out["uplift_vs_random"] = {
-                "conversion": evaluation.relative_uplift(
-                    evaluation.wilson(int(p["conversions"]), int(p["sends"])),
-                    evaluation.wilson(int(c["conversions"]), int(c["sends"])),
-                ).as_dict(),
-                "click": evaluation.relative_uplift(
-                    evaluation.wilson(int(p["clicks"]), int(p["sends"])),
-                    evaluation.wilson(int(c["clicks"]), int(c["sends"])),
-                ).as_dict(),
+                **{
+                    metric: evaluation.relative_uplift(
+                        rates["policy"][metric], rates["control"][metric]
+                    ).as_dict()
+                    for metric in ("conversion", "click")
+                },
                 "amount_per_send": (
                     p["amount_recovered"] / p["sends"] / (c["amount_recovered"] / c["sends"]) - 1
                     if p["sends"] and c["sends"] and c["amount_recovered"]

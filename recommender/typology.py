@@ -100,17 +100,17 @@ def typology_score(inputs: TypologyInputs) -> Typology:
         - 0.25 * math.log1p(ignored)
         - (1.0 if "cease_communication" in flags or "disputed" in flags else 0.0)
     )
-    full_share = _rate(i.instalments_on_time, i.instalments_due, 0.5, 2)
+    # Instalments paid in full and on time: evidence of both ability and organisation.
+    on_time = _rate(i.instalments_on_time, i.instalments_due, 0.5, 2)
     partial_share = _rate(i.instalments_partial, i.instalments_due, 0.0, 2)
     able = (
         2.5 * paid_share
-        + 0.8 * (full_share - 0.5)
+        + 0.8 * (on_time - 0.5)
         - 0.8 * partial_share
         - 0.6 * min(i.pauses, 2)
         - 2.0 * float("bankruptcy" in flags)
         - 0.3 * max(0.0, math.log10(max(i.balance_total, 1.0)) - 3.0)
     )
-    on_time = _rate(i.instalments_on_time, i.instalments_due, 0.5, 2)
     organised = (
         2.0 * (on_time - 0.5)
         - 0.6 * min(i.instalments_missed, 3)
@@ -170,6 +170,7 @@ def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, Ty
         InstallmentStatus,
         Payment,
         PaymentPlan,
+        PaymentStatus,
         PlanStatus,
     )
     from messaging.models import EventKind, Message, MessageEvent
@@ -229,7 +230,9 @@ def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, Ty
         t = out[row["debtor_id"]]
         t.original_total, t.balance_total = float(row["orig"] or 0), float(row["bal"] or 0)
     for row in (
-        Payment.objects.filter(account__debtor_id__in=ids, status="succeeded", received_at__lte=now)
+        Payment.objects.filter(
+            account__debtor_id__in=ids, status=PaymentStatus.SUCCEEDED, received_at__lte=now
+        )
         .values("account__debtor_id")
         .annotate(
             n=Count("id"),
