@@ -318,11 +318,13 @@ def learn_interaction_lr(pb: Problem, seed: int) -> np.ndarray:
     return out
 
 
-def _vw_shared(x: np.ndarray) -> str:
+def vw_shared(x: np.ndarray) -> str:
+    """A context as VW's shared namespace `s` (zeros left out)."""
     return "shared |s " + " ".join(f"x{j}:{v:.5g}" for j, v in enumerate(x) if v != 0)
 
 
-def _vw_action_lines(F: np.ndarray, with_id: bool) -> list[str]:
+def vw_action_lines(F: np.ndarray, with_id: bool) -> list[str]:
+    """Each action's features as VW's action namespace `a` (plus an `id<a>` feature)."""
     lines = []
     for a in range(F.shape[0]):
         feats = " ".join(f"f{j}:{v:.5g}" for j, v in enumerate(F[a]) if v != 0)
@@ -335,16 +337,16 @@ def learn_vw(pb: Problem, seed: int, args: str = "--cb_adf -q sa") -> np.ndarray
     sc = StandardScaler().fit(pb.X)
     Xs, Xt = sc.transform(pb.X), sc.transform(pb.X_test)
     F = _action_design(pb)
-    acts = _vw_action_lines(F, with_id=pb.action_features is not None)
+    acts = vw_action_lines(F, with_id=pb.action_features is not None)
     vw = vowpalwabbit.Workspace(f"{args} --quiet --random_seed {seed}")
     for i in range(len(Xs)):
         a = int(pb.actions[i])
         lines = list(acts)
         lines[a] = f"0:{-pb.rewards[i]:.6g}:{pb.propensities[i]:.6g} " + lines[a]
-        vw.learn([_vw_shared(Xs[i]), *lines])
+        vw.learn([vw_shared(Xs[i]), *lines])
     out = np.zeros((len(Xt), pb.n_actions))
     for i in range(len(Xt)):
-        out[i] = -np.asarray(vw.predict([_vw_shared(Xt[i]), *acts]))
+        out[i] = -np.asarray(vw.predict([vw_shared(Xt[i]), *acts]))
     vw.finish()
     return out
 
@@ -499,11 +501,7 @@ def timing() -> None:
         for n in (50_000, 200_000):
             rng = np.random.default_rng(0)
             X0, true, _ = debtor_population(n, rng)
-            if d > X0.shape[1]:
-                extra = rng.standard_normal((n, d - X0.shape[1]))
-                X = np.hstack([X0, extra])
-            else:
-                X = np.hstack([X0, rng.standard_normal((n, d - X0.shape[1]))])
+            X = np.hstack([X0, rng.standard_normal((n, d - X0.shape[1]))])
             a = rng.integers(0, 36, n)
             r = (rng.random(n) < true[np.arange(n), a]).astype(float)
             p = np.full(n, 1 / 36)

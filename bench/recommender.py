@@ -389,16 +389,11 @@ def _vw_cb_adf(X, actions, rewards, props, eligible, feats, X_test, eligible_tes
     cost = -reward with the logged propensity, one pass in log order. Returns (m, A) scores
     (-predicted cost; ineligible actions -inf)."""
     import vowpalwabbit
+    from learner_offline import vw_action_lines
+    from learner_offline import vw_shared as shared
 
     Xs, Xt = _standardised(X, X_test)
-    lines = []
-    for a in range(feats.shape[0]):
-        fs = " ".join(f"f{j}:{v:.5g}" for j, v in enumerate(feats[a]) if v != 0)
-        lines.append(f"|a id{a} {fs}")
-
-    def shared(x):
-        return "shared |s " + " ".join(f"x{j}:{v:.5g}" for j, v in enumerate(x) if v != 0)
-
+    lines = vw_action_lines(feats, with_id=True)
     vw = vowpalwabbit.Workspace(f"{args} --quiet --random_seed {seed}")
     for i in range(len(Xs)):
         acts = np.flatnonzero(eligible[i])
@@ -556,6 +551,9 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(unknown)}; parts: {', '.join(PARTS)}")
     if args.in_process:
         PARTS[parts[0]](args)
         return
