@@ -144,16 +144,3 @@ def record_event(message, kind: str, at):
         message=message, kind=kind, event_key=f"{kind}:{message.pk}", source="tracking",
         occurred_at=at,
     )  # fmt: skip
-
-
-@pytest.fixture
-def admin_user(db):
-    from accounts.tests.factories import UserFactory
-
-    return UserFactory(username="operator", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
