@@ -333,11 +333,7 @@ class _Debtor:
 
     def __init__(self, debtor: Debtor, rs: RuleSet) -> None:
         self.region = debtor.region or ""
-        zone_name = debtor.timezone
-        zone = zone_get(zone_name)
-        if zone is None:
-            zone_name = rs.time_zone(self.region)
-            zone = zone_get(zone_name) or _UTC_ZONE
+        zone_name, zone = debtor_zone(debtor, rs)
         self.zone: ZoneInfo = zone
         self.zone_name = zone_name
         self.rules = rs.rules(self.region)
@@ -354,6 +350,17 @@ class _Debtor:
         """A ledger row (Unix seconds) as a contact on the debtor's wall clock."""
         local = datetime.fromtimestamp(ts, self.zone).replace(tzinfo=None)
         self.history.append(engine.Contact(channel, local, outcome, account_id))
+
+
+def debtor_zone(debtor: Debtor, rs: RuleSet | None = None) -> tuple[str, ZoneInfo]:
+    """(name, zone) the rules read the debtor's local time in: the debtor's own IANA zone,
+    else the region's default from the rule packs, else UTC. Planners must use the same one,
+    or the send times they pick are not the times compliance checks."""
+    zone = zone_get(debtor.timezone)
+    if zone is not None:
+        return debtor.timezone, zone
+    name = (rs or ruleset_current()).time_zone(debtor.region or "")
+    return name, zone_get(name) or _UTC_ZONE
 
 
 def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckResult]:

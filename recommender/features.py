@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts import regions
 from compliance.selectors import zone_get
+from compliance.services import debtor_zone
 
 FEATURE_VERSION = 1
 """Bump whenever CONTEXT_FEATURES, ACTIONS or action_features() change meaning or order."""
@@ -422,7 +423,7 @@ def context_vector(
     x[_F["has_active_plan"]] = float(stats.has_active_plan)
     x[_F["plan_on_time_share"]] = (stats.instalments_on_time + 1.0) / (stats.instalments_due + 2.0)
     x[_F["log_missed_instalments"]] = _log1p(stats.instalments_missed)
-    local = now.astimezone(zone_of(debtor.timezone))
+    local = now.astimezone(debtor_zone(debtor)[1])  # the zone compliance reads it in
     hour = local.hour + local.minute / 60
     x[_F["local_hour_sin"]] = math.sin(2 * math.pi * hour / 24)
     x[_F["local_hour_cos"]] = math.cos(2 * math.pi * hour / 24)

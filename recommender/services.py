@@ -240,7 +240,10 @@ def _template(
             key = (variant.channel, bucket)
             if key not in times:
                 times[key] = F.bucket_send_time(
-                    bucket=bucket, timezone_name=debtor.timezone, now=now, preferred=preferred
+                    bucket=bucket,
+                    timezone_name=compliance.debtor_zone(debtor)[0],
+                    now=now,
+                    preferred=preferred,
                 )
             at = times[key]
             if at is None:
@@ -254,7 +257,7 @@ def _template(
 
 def _slot(account: Account, now: datetime) -> str:
     """One planned message per account per local day of the debtor."""
-    local = now.astimezone(F.zone_of(account.debtor.timezone))
+    local = now.astimezone(compliance.debtor_zone(account.debtor)[1])
     return f"plan:{local.date().isoformat()}"
 
 

@@ -232,3 +232,22 @@ def test_the_hourly_task_fans_out_one_task_per_part_with_one_planning_time(
     planned = sum(tasks.plan_contacts_task(*args)["planned"] for args in queued)
     assert planned == 4 and len(_messages()) == 4
     assert sum(tasks.plan_contacts_task(*args)["planned"] for args in queued) == 0
+
+
+def test_a_debtor_without_a_valid_zone_gets_send_times_in_the_zone_compliance_uses(
+    creditor, library, clock
+):
+    from accounts.models import Debtor
+    from messaging import selectors as messaging_selectors
+    from recommender import services
+    from recommender.selectors import DueAccount
+
+    with_zone, without = place_accounts(creditor, 2)  # US-MA debtors
+    Debtor.objects.filter(pk=with_zone.debtor_id).update(timezone="America/New_York")
+    Debtor.objects.filter(pk=without.debtor_id).update(timezone="")  # old data: no zone
+    for account in (with_zone, without):
+        account.refresh_from_db()
+    variants = list(messaging_selectors.variants_live())
+    due = [DueAccount(with_zone, "first_contact"), DueAccount(without, "first_contact")]
+    a, b = services.candidates_build(due=due, now=NOW, variants=variants)
+    assert a and sorted((c.channel, c.at) for c in a) == sorted((c.channel, c.at) for c in b)
