@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from messaging.models import Message
-from messaging.webhooks import ANYMAIL_EVENTS
+from messaging.webhooks import ANYMAIL_EVENTS, message_pk
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +23,10 @@ def anymail_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> N
     if kind is None:
         return
     message = None
-    ref = (event.metadata or {}).get("message_id")
-    if ref and str(ref).isdigit():
-        message = Message.objects.filter(pk=int(ref), channel="email").first()
+    metadata = event.metadata if isinstance(event.metadata, dict) else {}
+    pk = message_pk(metadata.get("message_id"))
+    if pk is not None:
+        message = Message.objects.filter(pk=pk, channel="email").first()
     if message is None and event.message_id:
         message = Message.objects.filter(provider_id=event.message_id, channel="email").first()
     if message is None:

@@ -35,9 +35,4 @@ def conversion_attribute(account_id: int, at: str, kind: str, reference: str = "
 
 def dispatch_due() -> str:
     """Hand every due message to its backend (scheduled every minute)."""
-    result = services.dispatch_due()
-    return (
-        f"claimed={result.claimed} sent={result.sent} rescheduled={result.rescheduled} "
-        f"cancelled={result.cancelled} failed={result.failed} retried={result.retried} "
-        f"released={result.released}"
-    )
+    return services.dispatch_due().describe()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -57,30 +59,27 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if parsed is None:
         raise Http404
     debtor_id, channel, message_id = parsed
+    if request.method == "GET":
+        template = "messaging/unsubscribe.html"
+    else:
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        debtor = services.unsubscribe_apply(
+            debtor_id=debtor_id,
+            channel=channel,
+            message_id=message_id,
+            source="one-click" if one_click else "unsubscribe-page",
+        )
+        if debtor is None:
+            raise Http404
+        template = "messaging/unsubscribed.html"
     # The page speaks the debtor's language (English when the debtor is gone or speaks
     # another one); the channel is named in it too.
     language = Debtor.objects.filter(pk=debtor_id).values_list("language", flat=True).first()
     language = language if language in dict(settings.LANGUAGES) else "en"
     with translation.override(language):
-        context = {
-            "channel": str(dict(Channel.choices).get(channel, channel)),
-            "token": token,
-            "language": language,
-        }
-    if request.method == "GET":
-        with translation.override(language):
-            return render(request, "messaging/unsubscribe.html", context)
-    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-    debtor = services.unsubscribe_apply(
-        debtor_id=debtor_id,
-        channel=channel,
-        message_id=message_id,
-        source="one-click" if one_click else "unsubscribe-page",
-    )
-    if debtor is None:
-        raise Http404
-    with translation.override(language):
-        return render(request, "messaging/unsubscribed.html", context)
+        channel_name = str(dict(Channel.choices).get(channel, channel))
+        context = {"channel": channel_name, "token": token, "language": language}
+        return render(request, template, context)
 
 
 def _twilio_valid(request: HttpRequest) -> bool:
@@ -92,19 +91,31 @@ def _twilio_valid(request: HttpRequest) -> bool:
     )
 
 
-@csrf_exempt
-@require_POST
+def _twilio_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable:
+    """A Twilio webhook: POST only, no CSRF token (Twilio has none), and a 403 unless the
+    X-Twilio-Signature checks out."""
+
+    @csrf_exempt
+    @require_POST
+    @wraps(view)
+    def checked(request: HttpRequest) -> HttpResponse:
+        if not _twilio_valid(request):
+            return HttpResponse("invalid signature", status=403)
+        return view(request)
+
+    return checked
+
+
+@_twilio_webhook
 def twilio_status(request: HttpRequest) -> HttpResponse:
     """Twilio's status callback for a message we sent (`?m=<message id>` in the URL)."""
-    if not _twilio_valid(request):
-        return HttpResponse("invalid signature", status=403)
     status = request.POST.get("MessageStatus", "")
     sid = request.POST.get("MessageSid", "")
     kind = webhooks.TWILIO_STATUS_EVENTS.get(status)
     if kind is None:
         return HttpResponse(status=204)  # queued/sending/sent: nothing to record
-    ref = request.GET.get("m", "")
-    message = Message.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
+    pk = webhooks.message_pk(request.GET.get("m"))
+    message = Message.objects.filter(pk=pk).first() if pk is not None else None
     if message is None or (message.provider_id and message.provider_id != sid):
         return HttpResponse(status=204)
     data = {"status": status}
@@ -120,12 +131,9 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@csrf_exempt
-@require_POST
+@_twilio_webhook
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     """Twilio's inbound message webhook (SMS and WhatsApp): STOP opts out, START back in."""
-    if not _twilio_valid(request):
-        return HttpResponse("invalid signature", status=403)
     sender = request.POST.get("From", "")
     outcome = services.sms_inbound_handle(
         from_number=sender,

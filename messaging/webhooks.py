@@ -39,6 +39,13 @@ ANYMAIL_EVENTS = {
 }
 
 
+def message_pk(ref: object) -> int | None:
+    """The outbox id a webhook names (`?m=` on Twilio callbacks, anymail metadata), or None
+    when `ref` is not a plain decimal number ("", "1e3", "²" and the like are ignored)."""
+    text = str(ref) if ref is not None else ""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def twilio_signature(url: str, params: Mapping[str, Iterable[str]], token: str) -> str:
     """The X-Twilio-Signature Twilio computes for a request to `url` with `params`."""
     data = url

@@ -64,9 +64,13 @@ class DispatchResult:
     released: int = 0
     reconciled: int = 0
 
-    def add(self, other: DispatchResult) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+    def describe(self) -> str:
+        """One line for the task result and the command, e.g. `claimed=3 sent=3 ...`."""
+        return (
+            f"claimed={self.claimed} sent={self.sent} rescheduled={self.rescheduled} "
+            f"cancelled={self.cancelled} failed={self.failed} retried={self.retried} "
+            f"released={self.released}"
+        )
 
 
 def _lease() -> timedelta:

@@ -1,6 +1,7 @@
 """The demo library and the django-q2 schedules."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -58,3 +59,23 @@ def test_tasks_are_safe_to_run_twice(clock, make_variant, place_one):
     assert tasks.message_deliver(message.pk) == "claimed=1 sent=1"
     assert tasks.message_deliver(message.pk) == "claimed=0 sent=0"
     assert tasks.dispatch_due().startswith("claimed=0 sent=0")
+
+
+@pytest.mark.parametrize("size", ["0", "-1"])
+def test_dispatch_command_refuses_a_batch_size_below_one(size):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--batch-size"):
+        call_command("dispatch_due", "--batch-size", size, stdout=io.StringIO())
+
+
+def test_dispatch_command_reports_what_it_did(clock, make_variant, place_one):
+    from messaging import services
+
+    services.message_send(
+        account=place_one(), variant=make_variant("sms"), planned_at=clock.now + timedelta(hours=1)
+    )
+    clock.set(clock.now + timedelta(hours=1))
+    out = io.StringIO()
+    call_command("dispatch_due", "--batch-size", "5", stdout=out)
+    assert out.getvalue().startswith("claimed=1 sent=1 ")

@@ -231,3 +231,38 @@ def test_mailgun_bounce_and_complaint(sent_email, client):
     sent_email.debtor.refresh_from_db()
     assert "opted_out_email" in sent_email.debtor.flags
     assert Message.objects.get(pk=sent_email.pk).events.count() == 2
+
+
+@pytest.mark.parametrize("ref", ["²", "1e3", "-1", "9" * 30])
+def test_a_status_callback_naming_no_plain_message_id_records_nothing(
+    sent_sms, client, settings, ref
+):
+    path = reverse("messaging:twilio_status")
+    params = {"MessageSid": sent_sms.provider_id, "MessageStatus": "delivered"}
+    query = f"?m={ref}"
+    # Twilio signs the URL it called, which Django sees percent-encoded.
+    url = f"{settings.SITE_URL}{client.post(path + query).wsgi_request.get_full_path()}"
+    signature = twilio_signature(url, {k: [v] for k, v in params.items()},
+                                 settings.TWILIO_AUTH_TOKEN)  # fmt: skip
+    response = _twilio_post(client, settings, path, params, query=query, signature=signature)
+    assert response.status_code == 204
+    assert not MessageEvent.objects.exists()
+
+
+@pytest.mark.parametrize("ref", ["²", "1e3", ["x"], None])
+def test_mailgun_event_with_an_odd_message_id_falls_back_to_the_provider_id(
+    sent_email, client, ref
+):
+    payload = _mailgun(sent_email, "delivered", event_id="ev-odd")
+    payload["event-data"]["user-variables"] = {"message_id": ref}
+    assert _post_mailgun(client, payload).status_code == 200
+    sent_email.refresh_from_db()
+    assert sent_email.status == MessageStatus.DELIVERED  # found by its Message-ID instead
+
+
+def test_mailgun_event_with_metadata_that_is_not_a_mapping_is_not_a_500(sent_email, client):
+    payload = _mailgun(sent_email, "delivered", event_id="ev-list")
+    payload["event-data"]["user-variables"] = ["x"]
+    assert _post_mailgun(client, payload).status_code == 200
+    sent_email.refresh_from_db()
+    assert sent_email.status == MessageStatus.DELIVERED

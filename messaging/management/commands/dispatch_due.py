@@ -1,7 +1,7 @@
 """`manage.py dispatch_due`: hand every due message to its backend now (what the schedule
 runs every minute). Safe to run alongside workers and to interrupt."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from messaging.services import dispatch_due
 
@@ -13,9 +13,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=None)
 
     def handle(self, *args, **options):
-        result = dispatch_due(batch_size=options["batch_size"])
-        self.stdout.write(
-            f"claimed {result.claimed}, sent {result.sent}, rescheduled {result.rescheduled}, "
-            f"cancelled {result.cancelled}, failed {result.failed}, retried {result.retried}, "
-            f"released {result.released}"
-        )
+        batch_size = options["batch_size"]
+        if batch_size is not None and batch_size < 1:
+            raise CommandError("--batch-size must be a positive number of messages.")
+        result = dispatch_due(batch_size=batch_size)
+        self.stdout.write(result.describe())
