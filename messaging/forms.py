@@ -1,4 +1,4 @@
-"""Admin forms: the message variant editor (Wagtail) and the debtor's unsubscribe page."""
+"""Admin forms: the message variant editor (Wagtail) and its region and SMS widgets."""
 
 from __future__ import annotations
 
@@ -68,9 +68,3 @@ class MessageVariantForm(WagtailAdminModelForm):
         required=False,
         help_text="Comma-separated region codes (US covers US-MA). Empty: any region.",
     )
-
-
-class UnsubscribeForm(forms.Form):
-    """The confirmation button of the unsubscribe page (RFC 8058 clients POST directly)."""
-
-    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput, initial=True)

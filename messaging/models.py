@@ -273,7 +273,6 @@ MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
     M.BLOCKED: frozenset(),
     M.CANCELLED: frozenset(),
 }
-SENT_STATUSES = frozenset({M.SENT, M.DELIVERED})
 
 
 class Arm(models.TextChoices):

@@ -37,12 +37,6 @@ PLACEHOLDERS: dict[str, str] = {
 }
 """Every placeholder an editor may use, with what it is. Nothing else is ever rendered."""
 
-# Placeholders whose value can legitimately be missing for some accounts: using one in a
-# message sent to such an account refuses that message rather than sending a gap.
-OPTIONAL_PLACEHOLDERS = frozenset(
-    {"due_date", "instalment_amount", "instalment_due_date", "pause_end_date", "description"}
-)
-
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _SLOT = re.compile(r"\{\{\s*(" + _NAME + r")\s*\}\}")
 _DOUBLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -91,11 +85,6 @@ def template_errors(text: str, *, allowed: Mapping[str, str] | None = None) -> l
         name = match.group(1)
         errors.append(f"{{{name}}} looks like a placeholder; write {{{{ {name} }}}}.")
     return errors
-
-
-def placeholders_used(text: str) -> set[str]:
-    """The placeholder names `text` uses."""
-    return set(_SLOT.findall(text or ""))
 
 
 def render(text: str, context: Mapping[str, str]) -> str:

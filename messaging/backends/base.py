@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +18,6 @@ class Outbound:
     html: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     status_callback: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
