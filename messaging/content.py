@@ -99,7 +99,7 @@ def placeholder_context(
 
     def instalment_amount() -> str:
         due = instalment()
-        return amount(due.amount - due.amount_paid) if due else ""
+        return amount(due.amount_due) if due else ""
 
     def instalment_date() -> str:
         due = instalment()

@@ -67,8 +67,7 @@ def sample_debtor(region: str, language: str) -> tuple[Debtor, Account, Creditor
 
 
 class _SampleInstalment:
-    amount = Decimal("120.00")
-    amount_paid = Decimal("0")
+    amount_due = Decimal("120.00")
     due_date: date
 
     def __init__(self) -> None:

@@ -5,15 +5,14 @@ tests. Opens and clicks are tracked by messaging itself, so ESP tracking is swit
 from __future__ import annotations
 
 import hashlib
-import json
 import smtplib
-from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from messaging.backends.base import BackendError, ChannelBackend, HandOff, Outbound
-from messaging.backends.files import outbox_dir, write_once
+from messaging.backends.files import JsonFileBackend
 
 
 def message_id_header(message_id: int) -> str:
@@ -110,32 +109,21 @@ def headers_id(email: EmailMultiAlternatives) -> str:
     return email.extra_headers.get("Message-ID", "")
 
 
-class FileEmailBackend(ChannelBackend):
+class FileEmailBackend(JsonFileBackend):
     """Development and benchmarks: each email as `<MESSAGING_OUTBOX_DIR>/email/<id>.json`
     (sender, recipient, subject, headers, text and HTML parts), written once (idempotent),
     instead of being sent."""
 
-    name = "file"
-    idempotent = True
+    def receipt(self, message_id: int) -> HandOff:
+        return HandOff(provider=self.name, provider_id=message_id_header(message_id))
 
-    def _path(self, message_id: int) -> Path:
-        return Path(outbox_dir("email"), f"{message_id}.json")
-
-    def send(self, outbound: Outbound) -> HandOff:
-        message_id = message_id_header(outbound.message_id)
-        payload = {
+    def payload(self, outbound: Outbound) -> dict[str, Any]:
+        return {
             "message_id": outbound.message_id,
             "from": settings.MESSAGING_FROM_EMAIL,
             "to": outbound.recipient,
             "subject": outbound.subject,
-            "headers": {"Message-ID": message_id, **outbound.headers},
+            "headers": {"Message-ID": message_id_header(outbound.message_id), **outbound.headers},
             "text": outbound.text,
             "html": outbound.html,
         }
-        write_once(self._path(outbound.message_id), json.dumps(payload).encode())
-        return HandOff(provider=self.name, provider_id=message_id)
-
-    def reconcile(self, outbound: Outbound) -> HandOff | bool:
-        if self._path(outbound.message_id).exists():
-            return HandOff(provider=self.name, provider_id=message_id_header(outbound.message_id))
-        return False

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+
+from messaging.backends.base import ChannelBackend, HandOff, Outbound
 
 
 def outbox_dir(*parts: str) -> str:
@@ -40,3 +44,30 @@ def write_once(path: Path | str, data: bytes) -> bool:
     finally:
         os.unlink(tmp)
     return True
+
+
+class JsonFileBackend(ChannelBackend):
+    """Base of the development/benchmark backends: each message as
+    `<MESSAGING_OUTBOX_DIR>/<channel>/<message id>.json`, written once (idempotent), so an
+    interrupted dispatch can simply run again and `reconcile` can tell from the file."""
+
+    name = "file"
+    idempotent = True
+
+    def payload(self, outbound: Outbound) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def receipt(self, message_id: int) -> HandOff:
+        return HandOff(provider=self.name, provider_id=f"file-{message_id}")
+
+    def _path(self, message_id: int) -> Path:
+        return Path(outbox_dir(self.channel), f"{message_id}.json")
+
+    def send(self, outbound: Outbound) -> HandOff:
+        write_once(self._path(outbound.message_id), json.dumps(self.payload(outbound)).encode())
+        return self.receipt(outbound.message_id)
+
+    def reconcile(self, outbound: Outbound) -> HandOff | bool:
+        if self._path(outbound.message_id).exists():
+            return self.receipt(outbound.message_id)
+        return False

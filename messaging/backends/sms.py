@@ -7,10 +7,8 @@ status callback URL that names the outbox row; callbacks are signature-checked i
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -18,34 +16,21 @@ from django.conf import settings
 from django.utils import timezone
 
 from messaging.backends.base import BackendError, ChannelBackend, HandOff, Outbound
-from messaging.backends.files import outbox_dir, write_once
+from messaging.backends.files import JsonFileBackend
 
 
-class FileSmsBackend(ChannelBackend):
+class FileSmsBackend(JsonFileBackend):
     """Writes `<MESSAGING_OUTBOX_DIR>/<channel>/<message id>.json`: one file per message,
     never two (idempotent), so an interrupted dispatch can simply run again."""
 
-    name = "file"
-    idempotent = True
-
-    def _path(self, message_id: int) -> Path:
-        return Path(outbox_dir(self.channel), f"{message_id}.json")
-
-    def send(self, outbound: Outbound) -> HandOff:
-        payload = {
+    def payload(self, outbound: Outbound) -> dict[str, Any]:
+        return {
             "message_id": outbound.message_id,
             "channel": outbound.channel,
             "to": outbound.recipient,
             "body": outbound.text,
             "handed_over_at": timezone.now().isoformat(),
         }
-        write_once(self._path(outbound.message_id), json.dumps(payload).encode())
-        return HandOff(provider=self.name, provider_id=f"file-{outbound.message_id}")
-
-    def reconcile(self, outbound: Outbound) -> HandOff | bool:
-        if self._path(outbound.message_id).exists():
-            return HandOff(provider=self.name, provider_id=f"file-{outbound.message_id}")
-        return False
 
 
 class ConsoleSmsBackend(ChannelBackend):

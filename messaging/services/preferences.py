@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import ActivityKind, Debtor
 from accounts.services import activity_record
-from messaging.models import EventKind, Message
+from messaging.models import Channel, EventKind, Message
 
 # Inbound keywords (after upper-casing and removing accents and punctuation). English ones
 # are the carriers' and Twilio's standard set; French ARRET/ARRÊT/STOP and German STOPP.
@@ -44,6 +44,20 @@ def _first_word_keyword(text: str) -> str:
     return keyword_of(words[0]) if words else ""
 
 
+def _opt_out_flag_set(debtor: Debtor, channel: str, *, opted_out: bool) -> Debtor | None:
+    """Add or remove `opted_out_<channel>` on the locked debtor row; returns the row when that
+    changed something (the caller writes the timeline entry in the same transaction)."""
+    flag = f"opted_out_{channel}"
+    locked = Debtor.objects.select_for_update().get(pk=debtor.pk)
+    flags = set(locked.flags or [])
+    if (flag in flags) == opted_out:
+        return None
+    locked.flags = sorted(flags | {flag} if opted_out else flags - {flag})
+    locked.updated_at = timezone.now()
+    locked.save(update_fields=["flags", "updated_at"])
+    return locked
+
+
 def debtor_opt_out(
     *,
     debtor: Debtor,
@@ -53,16 +67,10 @@ def debtor_opt_out(
     message: Message | None = None,
 ) -> bool:
     """Opt `debtor` out of `channel`; True if that changed anything (repeats are no-ops)."""
-    flag = f"opted_out_{channel}"
     with transaction.atomic():
-        locked = Debtor.objects.select_for_update().get(pk=debtor.pk)
-        flags = list(locked.flags or [])
-        if flag in flags:
+        locked = _opt_out_flag_set(debtor, channel, opted_out=True)
+        if locked is None:
             return False
-        flags.append(flag)
-        locked.flags = sorted(flags)
-        locked.updated_at = timezone.now()
-        locked.save(update_fields=["flags", "updated_at"])
         activity_record(
             debtor=locked,
             account=message.account if message is not None else None,
@@ -81,14 +89,10 @@ def debtor_opt_out(
 
 def debtor_opt_in(*, debtor: Debtor, channel: str, source: str, actor: str = "debtor") -> bool:
     """Undo an opt-out of `channel` (an inbound START); True if that changed anything."""
-    flag = f"opted_out_{channel}"
     with transaction.atomic():
-        locked = Debtor.objects.select_for_update().get(pk=debtor.pk)
-        if flag not in (locked.flags or []):
+        locked = _opt_out_flag_set(debtor, channel, opted_out=False)
+        if locked is None:
             return False
-        locked.flags = [f for f in locked.flags if f != flag]
-        locked.updated_at = timezone.now()
-        locked.save(update_fields=["flags", "updated_at"])
         activity_record(
             debtor=locked,
             kind=ActivityKind.PREFERENCE_CHANGE,
@@ -105,7 +109,7 @@ def unsubscribe_apply(
 ) -> Debtor | None:
     """An unsubscribe link or one-click POST: opt out and record it on the message."""
     debtor = Debtor.objects.filter(pk=debtor_id).first()
-    if debtor is None or channel not in ("email", "sms", "whatsapp", "letter"):
+    if debtor is None or channel not in Channel.values:
         return None
     message = (
         Message.objects.filter(pk=message_id, debtor_id=debtor_id).select_related("account").first()

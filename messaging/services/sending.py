@@ -171,7 +171,7 @@ def precheck(*, account: Account, channel: str, stage: str) -> tuple[str, str] |
     Run when a message is planned and again just before hand-off (delivery.py).
     """
     debtor = account.debtor
-    paused_ok = account.status == AccountStatus.PAUSED and stage == "pause_ending"
+    paused_ok = account.status == AccountStatus.PAUSED and stage == JourneyStage.PAUSE_ENDING
     if account.status not in _OPEN_FOR_MESSAGES and not paused_ok:
         return "account_status", f"The account is {account.get_status_display().lower()}."
     flags = set(debtor.flags or ())
