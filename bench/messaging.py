@@ -288,11 +288,11 @@ def main() -> None:
 
     files = sum(1 for _ in Path(outbox, "sms").glob("*.json"))
     files += sum(1 for _ in Path(outbox, "email").glob("*.json"))
-    sms = Message.objects.filter(status="sent").count()
+    sent_rows = Message.objects.filter(status="sent").count()
     left = Message.objects.filter(status__in=["planned", "queued"]).count()
-    print(f"check: {Message.objects.filter(status='sent').count():,} sent, {left} left; "
-          f"{files:,} files for {sms:,} sent messages")  # fmt: skip
-    if files != sms or sent != planned:
+    print(f"check: {sent_rows:,} sent, {left} left; {files:,} files for {sent_rows:,} sent "
+          "messages")  # fmt: skip
+    if files != sent_rows or sent != planned:
         raise SystemExit("mismatch: a message was lost or handed over twice")
 
 

@@ -195,6 +195,20 @@ def test_one_debtor_gets_one_message_per_batch_so_caps_see_the_first(
     assert ContactAttempt.objects.filter(debtor=first.debtor).count() == 2
 
 
+def _planned_an_hour_ahead_then_due(n, clock, make_variant, place_one) -> list[Message]:
+    """`n` SMS messages planned an hour ahead (committing enqueues nothing), then the clock
+    moved to that hour: all due, none claimed yet."""
+    later = clock.now + timedelta(hours=1)
+    variant = make_variant("sms")
+    messages = [
+        services.message_send(account=place_one(), variant=variant, planned_at=later)
+        for _ in range(n)
+    ]
+    assert set(Message.objects.values_list("status", flat=True)) == {"planned"}
+    clock.set(later)
+    return messages
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_dispatchers_never_send_the_same_message(
@@ -202,14 +216,7 @@ def test_concurrent_dispatchers_never_send_the_same_message(
 ):
     if connection.vendor != "postgresql":
         pytest.skip("SKIP LOCKED needs PostgreSQL")
-    later = clock.now + timedelta(hours=1)  # not due yet: committing enqueues nothing
-    variant = make_variant("sms")
-    messages = [
-        services.message_send(account=place_one(), variant=variant, planned_at=later)
-        for _ in range(40)
-    ]
-    assert set(Message.objects.values_list("status", flat=True)) == {"planned"}
-    clock.set(later)
+    messages = _planned_an_hour_ahead_then_due(40, clock, make_variant, place_one)
     barrier = threading.Barrier(3)
     errors: list[BaseException] = []
 
@@ -252,14 +259,7 @@ def test_kill_9_during_dispatch_then_rerun_hands_each_message_over_once(
     """A real worker process is SIGKILLed mid-dispatch; a second one finishes the job."""
     if connection.vendor != "postgresql":
         pytest.skip("a second process needs a server database")
-    later = clock.now + timedelta(hours=1)  # not due yet: committing enqueues nothing
-    variant = make_variant("sms")
-    messages = [
-        services.message_send(account=place_one(), variant=variant, planned_at=later)
-        for _ in range(24)
-    ]
-    assert set(Message.objects.values_list("status", flat=True)) == {"planned"}
-    clock.set(later)
+    messages = _planned_an_hour_ahead_then_due(24, clock, make_variant, place_one)
     db = connection.settings_dict
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE"}},
