@@ -375,11 +375,10 @@ def _plan_batch(
         )
         picked.append((item, choice, x))
     with transaction.atomic():
-        batch_started = timezone.now()
         messages = messaging.messages_send(requests=requests, actor=actor)
         rows = []
         for (item, choice, x), message in zip(picked, messages, strict=True):
-            if message.created_at < batch_started:  # the slot was already planned: a re-run
+            if not message.created_now:  # the slot was already planned: a re-run
                 result.existing += 1
                 continue
             if message.status == MessageStatus.BLOCKED:

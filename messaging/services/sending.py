@@ -97,7 +97,9 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
 
     Each result is `planned` (due at `planned_at`; delivery enqueued after commit when due),
     `blocked` (the audited reasons in `status_reason` and on the timeline), or the message
-    that already held its (account, slot).
+    that already held its (account, slot). `result.created_now` tells which: True when this
+    call wrote it (a caller must not compare clocks to find out: a re-run within the same
+    instant, or on a machine whose clock is behind, would look new).
     """
     if not requests:
         return []
@@ -131,6 +133,10 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
             if key not in existing and key not in todo:
                 todo[key] = request
         created = _messages_send_do(todo, accounts, now=now, actor=actor) if todo else {}
+        for message in existing.values():
+            message.created_now = False
+        for message in created.values():
+            message.created_now = True
         results = [existing.get(key) or created[key] for key in slots]
         due = [m.pk for m in created.values() if m.status == MessageStatus.PLANNED and
                m.due_at <= now]  # fmt: skip

@@ -76,6 +76,27 @@ def test_a_rerun_in_the_same_local_day_finds_the_slot_taken(creditor, library, c
     assert Decision.objects.count() == 2 and len(_messages()) == 2
 
 
+def test_a_rerun_at_the_same_instant_finds_the_slot_taken(creditor, library, clock):
+    """A clock that has not moved (or is behind) must not make a taken slot look new."""
+    from messaging import selectors as messaging_selectors
+    from recommender import services
+    from recommender.models import Decision
+    from recommender.selectors import DueAccount
+
+    accounts = place_accounts(creditor, 2)
+    _plan()
+    # The same accounts planned again by a worker whose clock has not moved on (the frozen
+    # clock: the very same instant), e.g. a retried batch.
+    again = services.PlanResult()
+    services._plan_batch(
+        due=[DueAccount(a, "first_contact") for a in accounts], now=NOW,
+        variants=list(messaging_selectors.variants_live()), model=None, control_share=0.1,
+        actor="test", result=again,
+    )  # fmt: skip
+    assert again.planned == 0 and again.existing == 2
+    assert Decision.objects.count() == 2 and len(_messages()) == 2
+
+
 def test_cadence_per_stage_and_the_daily_budget_across_a_debtors_accounts(creditor, library, clock):
     from accounts.tests.factories import place, row
 
