@@ -439,8 +439,12 @@ def settle(request: HttpRequest, account_id: int) -> HttpResponse:
     gateway = gateway_get()
     if request.method == "POST":
         offer_id = request.POST.get("offer", "")
-        offer = selectors.offer_of(account=account, offer_id=int(offer_id)) if offer_id.isdigit() \
-            else None  # fmt: skip
+        # isdecimal, not isdigit: int() refuses digits such as "²" that isdigit() accepts.
+        offer = (
+            selectors.offer_of(account=account, offer_id=int(offer_id))
+            if offer_id.isdecimal()
+            else None
+        )
     else:
         offer = services.settlement_offer_make(account=account)
     if offer is None:

@@ -1,9 +1,11 @@
-"""Odd input on public and API URLs answers 4xx, never 500 (NUL bytes reach PostgreSQL as an
-error if nothing stops them first)."""
+"""Odd input on public, portal and API URLs answers 4xx (or the form again), never 500 (NUL
+bytes reach PostgreSQL as an error if nothing stops them first)."""
 
 import pytest
 
+from accounts.models import Payment
 from accounts.tests.factories import place, row
+from portal.tests.conftest import CARD_OK, nonce_of, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +44,37 @@ def test_nul_in_a_placement_row_is_a_field_error(api):
     )
     assert response.status_code == 400
     assert "external_ref" in response.json()["rejected"][0]["errors"]
+
+
+@pytest.fixture
+def portal_client(client, creditor):
+    """A debtor signed in to the portal, with a settlement offer open on their account."""
+    creditor.settlement_allowed = True
+    creditor.max_settlement_discount_pct = 20
+    creditor.save()
+    (account,) = place(creditor, row(1))
+    sign_in(client, account.debtor_id)
+    client.account = account
+    return client
+
+
+@pytest.mark.parametrize("offer", ["²", "\x00", "-1", "9" * 40, "", "1.5"])
+def test_odd_settlement_offer_ids_answer_without_error(portal_client, offer):
+    account = portal_client.account
+    nonce = nonce_of(portal_client.get(f"/p/a/{account.pk}/settle/").content.decode())
+    response = portal_client.post(
+        f"/p/a/{account.pk}/settle/", {"offer": offer, "nonce": nonce, **CARD_OK}
+    )
+    # No such offer: back to the overview, nothing paid.
+    assert response.status_code == 302 and response["Location"] == "/p/"
+    assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize("number", ["4242²4242424242424", "٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤٢", "\x00" * 16])
+def test_odd_card_numbers_are_declined_not_an_error(portal_client, number):
+    account = portal_client.account
+    nonce = nonce_of(portal_client.get(f"/p/a/{account.pk}/pay/").content.decode())
+    form = {"nonce": nonce, "purpose": "full", **CARD_OK, "card_number": number}
+    response = portal_client.post(f"/p/a/{account.pk}/pay/", form)
+    assert response.status_code in {200, 302}
+    assert not Payment.objects.exists()

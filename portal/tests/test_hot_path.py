@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import pytest
 from django.conf import settings
 from django.contrib.sessions.backends import db as db_sessions
+from django.http.cookie import parse_cookie
 from django.template import engines
 from django.test import Client
 from django.utils import timezone, translation
@@ -104,3 +107,24 @@ def test_signing_out_ends_the_session_for_every_worker(client, account):
     replay = Client()
     replay.cookies[settings.SESSION_COOKIE_NAME] = cookie
     assert replay.get("/p/").status_code == 403
+
+
+@pytest.mark.parametrize("engine", ["portal.sessions", "portal.sessions.cached_db"])
+def test_session_keys_django_never_issues_are_no_session_and_no_query(
+    engine, django_assert_num_queries
+):
+    store_class = import_module(engine).SessionStore
+    # A quoted cookie value's "\000" reaches Django as a NUL byte, which PostgreSQL refuses.
+    (key,) = parse_cookie('sessionid="abcdefgh\\000ijklmnop"').values()
+    assert "\x00" in key
+    for odd in (key, "ABCDEFGHIJKLMNOP", "abcdefgh ijklmnop"):
+        store = store_class(odd)
+        assert store.session_key is None
+        with django_assert_num_queries(0):  # how the session middleware reads it
+            assert store.get("portal") is None
+    assert store_class("abcdefgh0123456789").session_key == "abcdefgh0123456789"
+
+
+def test_a_nul_byte_session_cookie_is_no_session(client, account):
+    client.cookies[settings.SESSION_COOKIE_NAME] = "abcdefgh\x00ijklmnop"
+    assert client.get("/p/").status_code == 403
