@@ -1,17 +1,11 @@
-"""Money and dates for the debtor's locale (babel), e.g. `1.234,50 €` and `3. März 2026`."""
+"""Dates for the debtor's locale (babel), e.g. `3. März 2026`; money is
+`accounts.money.format_money`."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
-from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
-
-from accounts import money
-
-
-def money_format(amount: Decimal, currency: str, locale: str) -> str:
-    return money.format_money(amount, currency, locale)
 
 
 def date_format(

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 from django import forms
 from django.conf import settings
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import CHANNEL_CHOICES, PlanFrequency
@@ -115,7 +114,6 @@ class PauseForm(forms.Form):
     reason = forms.ChoiceField(
         label=_("Why do you need a break?"), choices=PauseReason.choices, widget=forms.RadioSelect
     )
-    days = forms.IntegerField(label=_("For how many days?"), min_value=1)
 
     def __init__(self, *args, max_days: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -184,9 +182,6 @@ class LanguageForm(forms.Form):
     next = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
-def first_due_default() -> date:
-    return timezone.localdate()
-
-
-def callback_days(today: date, count: int = 14) -> list[date]:
+def callback_days(today: date, count: int) -> list[date]:
+    """The days a call back can be booked on: today and the `count` days after it."""
     return [today + timedelta(days=i) for i in range(count + 1)]

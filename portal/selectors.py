@@ -9,18 +9,15 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connection, models
 from django.db.models import QuerySet
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import (
     Account,
-    Activity,
-    ActivityKind,
     Creditor,
     Debtor,
     DomainError,
@@ -31,6 +28,7 @@ from accounts.models import (
     PlanStatus,
 )
 from accounts.services import plan_check
+from messaging.models import Message
 from portal.models import Checkout, SettlementOffer
 
 # Longest plan, in instalments, that could fit in a month of each frequency.
@@ -115,25 +113,13 @@ def accounts_of(*, debtor_id: int) -> list[Account]:
 
 def account_of(*, debtor_id: int, account_id: int) -> Account:
     """One of the debtor's accounts, or 404."""
-    account = (
-        Account.objects.filter(pk=account_id, debtor_id=debtor_id)
-        .select_related("creditor", "debtor")
-        .first()
-    )
-    if account is None:
-        raise Http404
-    return account
+    accounts = Account.objects.select_related("creditor", "debtor")
+    return get_object_or_404(accounts, pk=account_id, debtor_id=debtor_id)
 
 
 def checkout_of(*, debtor_id: int, checkout_id: uuid.UUID) -> Checkout:
-    checkout = (
-        Checkout.objects.filter(pk=checkout_id, debtor_id=debtor_id)
-        .select_related("account", "account__creditor", "payment")
-        .first()
-    )
-    if checkout is None:
-        raise Http404
-    return checkout
+    checkouts = Checkout.objects.select_related("account", "account__creditor", "payment")
+    return get_object_or_404(checkouts, pk=checkout_id, debtor_id=debtor_id)
 
 
 def offer_of(*, account: Account, offer_id: int) -> SettlementOffer | None:
@@ -141,14 +127,8 @@ def offer_of(*, account: Account, offer_id: int) -> SettlementOffer | None:
 
 
 def payment_of(*, debtor_id: int, payment_id: int) -> Payment:
-    payment = (
-        Payment.objects.filter(pk=payment_id, account__debtor_id=debtor_id)
-        .select_related("account", "account__creditor", "account__debtor")
-        .first()
-    )
-    if payment is None:
-        raise Http404
-    return payment
+    payments = Payment.objects.select_related("account", "account__creditor", "account__debtor")
+    return get_object_or_404(payments, pk=payment_id, account__debtor_id=debtor_id)
 
 
 def payments_of(*, debtor_id: int) -> QuerySet[Payment]:
@@ -213,34 +193,10 @@ def plan_allowed(account: Account, frequency: str, count: int, first_due: date) 
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRow:
-    sent_at: object
-    channel: str
-    summary: str
-
-
-def messages_of(*, debtor_id: int, limit: int = 50) -> list[MessageRow]:
-    """Messages the debtor was sent (newest first): `messaging.Message` rows that went out.
-
-    Falls back to the timeline's `message_sent` entries while the messaging app has no
-    `Message` model with `debtor`, `channel`, `subject` and `sent_at` (it is built alongside).
-    TODO(issue 4): a `messaging.selectors.messages_for_debtor` would keep this query there.
-    """
-    try:
-        message_model = apps.get_model("messaging", "Message")
-        fields = {f.name for f in message_model._meta.get_fields()}
-    except LookupError:
-        message_model, fields = None, set()
-    if message_model is not None and {"debtor", "channel", "subject", "sent_at"} <= fields:
-        rows = (
-            message_model.objects.filter(debtor_id=debtor_id, sent_at__isnull=False)
-            .order_by("-sent_at")
-            .values_list("sent_at", "channel", "subject")[:limit]
-        )
-        return [MessageRow(sent_at, channel, subject) for sent_at, channel, subject in rows]
-    since = timezone.now() - timedelta(days=730)
-    entries = Activity.objects.filter(
-        debtor_id=debtor_id, kind=ActivityKind.MESSAGE_SENT, occurred_at__gte=since
-    ).order_by("-occurred_at")[:limit]
-    return [MessageRow(e.occurred_at, str(e.data.get("channel", "")), "") for e in entries]
+def messages_of(*, debtor_id: int, limit: int = 50) -> QuerySet[Message]:
+    """Messages that went out to the debtor, newest first (the history page)."""
+    return (
+        Message.objects.filter(debtor_id=debtor_id, sent_at__isnull=False)
+        .only("sent_at", "channel", "subject")
+        .order_by("-sent_at")[:limit]
+    )

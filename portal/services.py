@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import importlib
 import logging
 import re
 import uuid
@@ -55,7 +54,7 @@ from accounts.services import (
     plan_create,
 )
 from messaging.models import MessageStatus
-from messaging.services import portal_link_send
+from messaging.services import conversion_attribute, portal_link_send
 from portal.gateways import CardInput, ChargeResult, ChargeStatus, GatewayError, gateway_get
 from portal.gateways.sandbox import SandboxGateway
 from portal.models import (
@@ -87,13 +86,28 @@ CHANNELS: tuple[str, ...] = tuple(code for code, _label in CHANNEL_CHOICES)
 STAGE_MISSED_INSTALMENT = "missed_instalment"
 STAGE_PAUSE_ENDING = "pause_ending"
 
+# How far ahead a plan's first payment and a call back may be booked (the pages say "within
+# the next 30 days" and "within the next two weeks").
+PLAN_START_DAYS = 30
+CALLBACK_DAYS = 14
+
 
 class PortalError(DomainError):
     """The debtor asked for something the rules do not allow; the message is translated."""
 
 
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
+def _portal_event(
+    debtor: Debtor, event: str, summary: str, *, account: Account | None = None, **data: Any
+) -> None:
+    """A `portal` entry on the debtor's timeline; `data["event"]` names what happened."""
+    activity_record(
+        debtor=debtor,
+        account=account,
+        kind=ActivityKind.PORTAL,
+        summary=summary,
+        data={"event": event, **data},
+        actor=ACTOR,
+    )
 
 
 def debtor_today(debtor: Debtor) -> date:
@@ -139,25 +153,7 @@ class VerifyOutcome(enum.StrEnum):
 
 def link_open(*, debtor: Debtor, jti: str) -> None:
     """Timeline entry for a portal link exchanged for a session."""
-    activity_record(
-        debtor=debtor,
-        kind=ActivityKind.PORTAL,
-        summary="Portal link opened.",
-        data={"event": "link_opened", "jti": jti},
-        actor=ACTOR,
-    )
-
-
-def _locks(keys: Iterable[tuple[str, str]], *, create: bool) -> list[VerificationLock]:
-    """The lock rows for `keys`, locked for update (created when asked)."""
-    rows = []
-    for scope, key in keys:
-        if create:
-            VerificationLock.objects.get_or_create(scope=scope, key=key)
-        row = VerificationLock.objects.select_for_update().filter(scope=scope, key=key).first()
-        if row is not None:
-            rows.append(row)
-    return rows
+    _portal_event(debtor, "link_opened", "Portal link opened.", jti=jti)
 
 
 def verification_locked(*, jti: str, ip: str) -> bool:
@@ -179,36 +175,33 @@ def identity_verify(
     link (its jti) and the client IP for that many minutes. Every attempt is on the timeline,
     with no personal data; the outcome never says which answer was wrong.
     """
-    attempts = _setting("PORTAL_LOCKOUT_ATTEMPTS", 5)
-    window = timedelta(minutes=_setting("PORTAL_LOCKOUT_MINUTES", 15))
+    attempts = settings.PORTAL_LOCKOUT_ATTEMPTS
+    window = timedelta(minutes=settings.PORTAL_LOCKOUT_MINUTES)
     keys = [(LockScope.LINK, jti), (LockScope.IP, ip_digest(ip))]
     with transaction.atomic():
         debtor = Debtor.objects.get(pk=debtor_id)
         now = timezone.now()
         if verification_locked(jti=jti, ip=ip):
-            activity_record(
-                debtor=debtor,
-                kind=ActivityKind.PORTAL,
-                summary="Identity check refused: locked after too many wrong answers.",
-                data={"event": "verify_locked", "jti": jti},
-                actor=ACTOR,
+            _portal_event(
+                debtor,
+                "verify_locked",
+                "Identity check refused: locked after too many wrong answers.",
+                jti=jti,
             )
             return VerifyOutcome.LOCKED
         dob_ok = date_of_birth is not None and debtor.date_of_birth == date_of_birth
         postal_ok = postal_matches(postal_code, debtor.postal_code)
         if dob_ok and postal_ok:
             VerificationLock.objects.filter(scope=LockScope.LINK, key=jti).update(failures=0)
-            activity_record(
-                debtor=debtor,
-                kind=ActivityKind.PORTAL,
-                summary="Identity verified in the portal.",
-                data={"event": "verified", "jti": jti},
-                actor=ACTOR,
-            )
+            _portal_event(debtor, "verified", "Identity verified in the portal.", jti=jti)
             return VerifyOutcome.VERIFIED
         locked = False
         link_failures = 0
-        for row in _locks(keys, create=True):
+        rows = [
+            VerificationLock.objects.select_for_update().get_or_create(scope=scope, key=key)[0]
+            for scope, key in keys
+        ]
+        for row in rows:
             if row.window_started_at < now - window:
                 row.failures, row.window_started_at = 0, now
             row.failures += 1
@@ -218,17 +211,13 @@ def identity_verify(
                 row.locked_until, row.failures, row.window_started_at = now + window, 0, now
                 locked = True
             row.save(update_fields=["failures", "window_started_at", "locked_until"])
-        activity_record(
-            debtor=debtor,
-            kind=ActivityKind.PORTAL,
-            summary="Identity check failed" + (": locked for now." if locked else "."),
-            data={
-                "event": "verify_failed",
-                "jti": jti,
-                "attempt": link_failures or attempts,
-                "locked": locked,
-            },
-            actor=ACTOR,
+        _portal_event(
+            debtor,
+            "verify_failed",
+            "Identity check failed" + (": locked for now." if locked else "."),
+            jti=jti,
+            attempt=link_failures or attempts,
+            locked=locked,
         )
     return VerifyOutcome.LOCKED if locked else VerifyOutcome.WRONG
 
@@ -242,9 +231,7 @@ def link_request(*, token: str) -> None:
     and the caller shows the same page in every case.
     """
     try:
-        read = portal_token_read(
-            token, max_age=timedelta(days=_setting("PORTAL_RELINK_MAX_AGE_DAYS", 90))
-        )
+        read = portal_token_read(token, max_age=timedelta(days=settings.PORTAL_RELINK_MAX_AGE_DAYS))
     except LinkInvalid:
         return
     debtor = Debtor.objects.filter(pk=read.debtor_id).first()
@@ -256,23 +243,13 @@ def link_request(*, token: str) -> None:
         if LinkRequest.objects.filter(debtor=debtor, created_at__gte=since).exists():
             return
         request = LinkRequest.objects.create(debtor=debtor, old_jti=read.jti)
-        activity_record(
-            debtor=debtor,
-            kind=ActivityKind.PORTAL,
-            summary="A fresh portal link was requested (to the contact details on file).",
-            data={"event": "link_requested", "link_request_id": request.pk},
-            actor=ACTOR,
+        _portal_event(
+            debtor,
+            "link_requested",
+            "A fresh portal link was requested (to the contact details on file).",
+            link_request_id=request.pk,
         )
         transaction.on_commit(lambda: link_request_dispatch(link_request_id=request.pk))
-
-
-def _messaging_hook(name: str):
-    """`messaging.services.<name>` if messaging provides it yet, else None."""
-    try:
-        module = importlib.import_module("messaging.services")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
 
 
 def link_request_dispatch(*, link_request_id: int) -> None:
@@ -303,16 +280,13 @@ def link_request_dispatch(*, link_request_id: int) -> None:
 def conversion_notify(*, account_id: int, kind: str, at: datetime, reference: str = "") -> None:
     """Tell messaging a payment or plan happened, so the last message can be marked converted.
 
-    Calls `messaging.services.conversion_attribute(account=..., at=..., kind=...,
-    reference=...)` when messaging provides it (issue 4); `reference` is the payment or plan
-    id, so a repeat is credited once. Runs after commit; a failure there never undoes the
-    debtor's payment.
+    `reference` is the payment or plan id, so a repeat is credited once. Runs after commit;
+    a failure there never undoes the debtor's payment.
     """
-    attribute = _messaging_hook("conversion_attribute")
-    if attribute is None:
-        return
     try:
-        attribute(account=Account.objects.get(pk=account_id), at=at, kind=kind, reference=reference)
+        conversion_attribute(
+            account=Account.objects.get(pk=account_id), at=at, kind=kind, reference=reference
+        )
     except Exception:
         logger.exception("conversion_attribute failed for account %s", account_id)
 
@@ -434,17 +408,13 @@ def checkout_apply(*, checkout: Checkout, result: ChargeResult) -> Checkout:
             locked.status = CheckoutStatus.FAILED
             locked.failure_code = result.failure_code[:60]
             debtor = Debtor.objects.get(pk=locked.debtor_id)
-            activity_record(
-                debtor=debtor,
+            _portal_event(
+                debtor,
+                "payment_failed",
+                "A card payment in the portal did not go through.",
                 account=locked.account,
-                kind=ActivityKind.PORTAL,
-                summary="A card payment in the portal did not go through.",
-                data={
-                    "event": "payment_failed",
-                    "checkout_id": str(locked.pk),
-                    "code": locked.failure_code,
-                },
-                actor=ACTOR,
+                checkout_id=str(locked.pk),
+                code=locked.failure_code,
             )
         locked.save()
     return locked
@@ -581,16 +551,16 @@ def settlement_offer_make(*, account: Account) -> SettlementOffer | None:
             balance=account.balance,
             discount_pct=pct,
             amount=amount,
-            expires_at=now + timedelta(days=_setting("PORTAL_SETTLEMENT_OFFER_DAYS", 7)),
+            expires_at=now + timedelta(days=settings.PORTAL_SETTLEMENT_OFFER_DAYS),
         )
-        activity_record(
-            debtor=account.debtor,
-            account=account,
-            kind=ActivityKind.PORTAL,
-            summary=f"Settlement offered: {amount} {account.currency} "
+        _portal_event(
+            account.debtor,
+            "settlement_offered",
+            f"Settlement offered: {amount} {account.currency} "
             f"({pct}% off), valid until {offer.expires_at:%Y-%m-%d}.",
-            data={"event": "settlement_offered", "offer_id": offer.pk, "discount_pct": str(pct)},
-            actor=ACTOR,
+            account=account,
+            offer_id=offer.pk,
+            discount_pct=str(pct),
         )
     return offer
 
@@ -612,14 +582,13 @@ def _settlement_apply(checkout: Checkout, payment: Payment) -> None:
     if moved or account.status not in SETTLEABLE:
         offer.status = SettlementStatus.VOID
         offer.save(update_fields=["status"])
-        activity_record(
-            debtor=account.debtor,
+        _portal_event(
+            account.debtor,
+            "settlement_void",
+            "Settlement offer void: the balance changed; the payment counts as a part payment.",
             account=account,
-            kind=ActivityKind.PORTAL,
-            summary="Settlement offer void: the balance changed; the payment counts as a part "
-            "payment.",
-            data={"event": "settlement_void", "offer_id": offer.pk, "payment_id": payment.pk},
-            actor=ACTOR,
+            offer_id=offer.pk,
+            payment_id=payment.pk,
         )
         return
     old = account.transition(AccountStatus.SETTLED)
@@ -660,7 +629,7 @@ def plan_accept(*, account: Account, frequency: str, count: int, first_due: date
     if count < 2:
         raise PortalError(_("Choose at least two instalments."))
     today = timezone.localdate()
-    if not today <= first_due <= today + timedelta(days=_setting("PORTAL_PLAN_START_DAYS", 30)):
+    if not today <= first_due <= today + timedelta(days=PLAN_START_DAYS):
         raise PortalError(_("Choose a first payment date within the next 30 days."))
     try:
         with transaction.atomic():
@@ -741,7 +710,7 @@ def document_check(upload: UploadedFile) -> DocumentKind:
 
     The extension must agree with the content, so a renamed executable is refused.
     """
-    limit = _setting("PORTAL_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
+    limit = settings.PORTAL_UPLOAD_MAX_BYTES
     if upload.size is None or upload.size > limit:
         raise PortalError(
             _("The document is too large (at most %(mb)s MB).") % {"mb": limit // (1024 * 1024)}
@@ -949,7 +918,7 @@ def callback_request(
     if not debtor.phone:
         raise PortalError(_("We have no phone number for you. Please contact us another way."))
     today = debtor_today(debtor)
-    if not today <= day <= today + timedelta(days=_setting("PORTAL_CALLBACK_DAYS", 14)):
+    if not today <= day <= today + timedelta(days=CALLBACK_DAYS):
         raise PortalError(_("Choose a day within the next two weeks."))
     zone = debtor_zone(debtor)
     start_hour, end_hour = CALLBACK_HOURS[window]
@@ -1011,8 +980,8 @@ def installments_mark_missed(*, today: date | None = None) -> dict[str, int]:
     Only accounts that are `in_plan` are touched (paused and disputed ones are left alone).
     """
     today = today or timezone.localdate()
-    missed_after = timedelta(days=_setting("PORTAL_MISSED_AFTER_DAYS", 3))
-    break_after = timedelta(days=_setting("PORTAL_PLAN_BREAK_AFTER_DAYS", 14))
+    missed_after = timedelta(days=settings.PORTAL_MISSED_AFTER_DAYS)
+    break_after = timedelta(days=settings.PORTAL_PLAN_BREAK_AFTER_DAYS)
     counts = {"missed": 0, "broken": 0}
     overdue = Installment.objects.filter(
         plan__status=PlanStatus.ACTIVE,

@@ -24,12 +24,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.links import LinkInvalid, portal_token_read
 from accounts.models import Account, AccountStatus, Debtor, PlanFrequency
+from accounts.money import format_money
 from accounts.regions import babel_locale
 from accounts.selectors import instalment_next
 from accounts.services import plan_schedule
 from portal import access, selectors, services
 from portal.access import portal_page, secure_headers
-from portal.formatting import date_format, money_format
+from portal.formatting import date_format
 from portal.forms import (
     CallbackForm,
     DisputeForm,
@@ -188,13 +189,13 @@ def _account_card(account: Account, locale: str, instalment) -> dict[str, Any]:
         "status": status,
         "status_label": _status_label(status),
         "is_open": open_,
-        "balance": money_format(account.balance, account.currency, locale),
-        "original": money_format(account.original_amount, account.currency, locale),
+        "balance": format_money(account.balance, account.currency, locale),
+        "original": format_money(account.original_amount, account.currency, locale),
         "due_date": date_format(account.due_date, locale),
         "paused_until": date_format(account.paused_until, locale),
         "next": instalment,
         "next_missed": instalment is not None and instalment.status == "missed",
-        "next_amount": money_format(instalment.amount_due, account.currency, locale)
+        "next_amount": format_money(instalment.amount_due, account.currency, locale)
         if instalment
         else "",
         "next_due": date_format(instalment.due_date, locale) if instalment else "",
@@ -229,7 +230,7 @@ def history(request: HttpRequest) -> HttpResponse:
     payments = [
         {
             "payment": p,
-            "amount": money_format(p.amount, p.currency, locale),
+            "amount": format_money(p.amount, p.currency, locale),
             "date": date_format(p.received_at, locale, "medium", tz=zone),
         }
         for p in selectors.payments_of(debtor_id=debtor_id)[:100]
@@ -239,14 +240,14 @@ def history(request: HttpRequest) -> HttpResponse:
         rows = [
             {
                 "inst": i,
-                "amount": money_format(i.amount, plan.account.currency, locale),
+                "amount": format_money(i.amount, plan.account.currency, locale),
                 "due": date_format(i.due_date, locale, "medium"),
             }
             for i in plan.installments.all()
         ]
         plans.append({"plan": plan, "rows": rows})
     sent = [
-        {"row": m, "date": date_format(m.sent_at, locale, "medium", tz=zone)}
+        {"message": m, "date": date_format(m.sent_at, locale, "medium", tz=zone)}
         for m in selectors.messages_of(debtor_id=debtor_id)
     ]
     return _page(
@@ -264,7 +265,7 @@ def receipt(request: HttpRequest, payment_id: int) -> HttpResponse:
         "portal/receipt.html",
         {
             "payment": payment,
-            "amount": money_format(payment.amount, payment.currency, locale),
+            "amount": format_money(payment.amount, payment.currency, locale),
             "date": date_format(payment.received_at, locale, "medium", tz=zone),
         },
     )
@@ -289,7 +290,7 @@ def _purposes(account: Account, locale: str) -> list[tuple[str, str]]:
         (
             CheckoutPurpose.FULL,
             _("The full balance: %(amount)s")
-            % {"amount": money_format(account.balance, account.currency, locale)},
+            % {"amount": format_money(account.balance, account.currency, locale)},
         )
     ]
     instalment = instalment_next(account_id=account.pk)
@@ -298,7 +299,7 @@ def _purposes(account: Account, locale: str) -> list[tuple[str, str]]:
             (
                 CheckoutPurpose.INSTALMENT,
                 _("My next instalment: %(amount)s")
-                % {"amount": money_format(instalment.amount_due, account.currency, locale)},
+                % {"amount": format_money(instalment.amount_due, account.currency, locale)},
             )
         )
     choices.append((CheckoutPurpose.PART, _("Another amount")))
@@ -347,7 +348,7 @@ def pay(request: HttpRequest, account_id: int) -> HttpResponse:
         {
             "account": account,
             "form": form,
-            "balance": money_format(account.balance, account.currency, locale),
+            "balance": format_money(account.balance, account.currency, locale),
             "sandbox": gateway.name == "sandbox",
         },
     )
@@ -369,7 +370,7 @@ def checkout(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
         "portal/checkout.html",
         {
             "checkout": item,
-            "amount": money_format(item.amount, item.currency, locale),
+            "amount": format_money(item.amount, item.currency, locale),
             "failure": _failure_text(item.failure_code),
         },
     )
@@ -403,7 +404,7 @@ def authenticate(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     return _page(
         request,
         "portal/authenticate.html",
-        {"checkout": item, "amount": money_format(item.amount, item.currency, _locale(request))},
+        {"checkout": item, "amount": format_money(item.amount, item.currency, _locale(request))},
     )
 
 
@@ -478,9 +479,9 @@ def settle(request: HttpRequest, account_id: int) -> HttpResponse:
             "offer": offer,
             "form": form,
             "sandbox": gateway.name == "sandbox",
-            "balance": money_format(offer.balance, account.currency, locale),
-            "amount": money_format(offer.amount, account.currency, locale),
-            "saving": money_format(offer.balance - offer.amount, account.currency, locale),
+            "balance": format_money(offer.balance, account.currency, locale),
+            "amount": format_money(offer.amount, account.currency, locale),
+            "saving": format_money(offer.balance - offer.amount, account.currency, locale),
             "expires": date_format(offer.expires_at, locale, "medium", tz=zone),
         },
     )
@@ -521,7 +522,7 @@ def plan(request: HttpRequest, account_id: int) -> HttpResponse:
                     "max": allowed.maximum if allowed else 2,
                 },
             )
-        elif not today <= first_due <= today + timedelta(days=30):
+        elif not today <= first_due <= today + timedelta(days=services.PLAN_START_DAYS):
             form.add_error("first_due", _("Choose a date within the next 30 days."))
         elif not selectors.plan_allowed(account, frequency, count, first_due):
             form.add_error(None, _("This plan is outside what the creditor allows."))
@@ -547,7 +548,7 @@ def plan(request: HttpRequest, account_id: int) -> HttpResponse:
                 return redirect("portal:overview")
         else:
             schedule = [
-                {"n": i + 1, "due": date_format(due, locale), "amount": money_format(
+                {"n": i + 1, "due": date_format(due, locale), "amount": format_money(
                     amount, account.currency, locale)}
                 for i, (due, amount) in enumerate(
                     plan_schedule(
@@ -567,8 +568,8 @@ def plan(request: HttpRequest, account_id: int) -> HttpResponse:
             "form": form,
             "ranges": ranges,
             "schedule": schedule,
-            "balance": money_format(account.balance, account.currency, locale),
-            "min_instalment": money_format(
+            "balance": format_money(account.balance, account.currency, locale),
+            "min_instalment": format_money(
                 account.creditor.min_instalment, account.currency, locale
             ),
         },
@@ -669,7 +670,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     locale = _locale(request)
     days = [
         (d.isoformat(), date_format(d, locale, "full"))
-        for d in callback_days(services.debtor_today(debtor))
+        for d in callback_days(services.debtor_today(debtor), services.CALLBACK_DAYS)
     ]
     form = CallbackForm(request.POST or None, days=days)
     if request.method == "POST" and form.is_valid():

@@ -9,6 +9,7 @@ from django.test import Client
 
 from accounts.links import portal_token_make
 from messaging.models import Message, MessageVariant
+from messaging.services import dispatch_due, portal_link_send
 from messaging.tests.conftest import (  # noqa: F401 - fixtures
     _compliance_rules_fresh,
     clock,
@@ -17,6 +18,7 @@ from messaging.tests.conftest import (  # noqa: F401 - fixtures
     reviewer,
 )
 from portal.models import LinkRequest
+from portal.tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +47,22 @@ def test_portal_fresh_link_button_sends_the_link_and_marks_the_request_sent(
     assert request.status == "sent"
     (message,) = Message.objects.filter(slot=f"portal-link-{request.pk}")
     assert message.recipient == account.debtor.email
+
+
+def test_history_lists_the_messages_that_went_out_to_the_debtor(
+    clock,  # noqa: F811
+    link_variants,
+    place_one,  # noqa: F811
+):
+    account = place_one()
+    other = place_one(debtor={"external_ref": "D-OTHER", "email": "other@example.com"})
+    for who in (account, other):
+        portal_link_send(debtor=who.debtor, account=who, reference=f"r{who.pk}", actor="test")
+    assert dispatch_due().sent == 2
+    planned = portal_link_send(debtor=account.debtor, account=account, reference="later",
+                               actor="test")  # fmt: skip
+    sent = Message.objects.get(debtor=account.debtor, sent_at__isnull=False)
+    page = sign_in(Client(), account.debtor_id).get("/p/history/").content.decode()
+    assert f"Email: {sent.subject}" in page
+    assert page.count("Email:") == 1  # not the other debtor's, not the unsent one
+    assert Message.objects.filter(pk=planned.pk, sent_at__isnull=True).exists()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
-import types
 from decimal import Decimal
 
 import pytest
@@ -17,6 +15,7 @@ from django.test import Client
 from accounts.models import Activity, ActivityKind, InstallmentStatus, Payment
 from accounts.services import plan_create
 from accounts.tests.factories import place, row
+from portal import services
 from portal.gateways.stripe_adapter import StripeGateway, to_minor_units
 from portal.models import Checkout, CheckoutStatus
 from portal.tests.conftest import (
@@ -162,13 +161,11 @@ def test_a_nonce_from_another_debtor_cannot_be_replayed(debtor_client, account, 
     assert account.current_balance == Decimal("120.50")
 
 
-def test_conversion_is_attributed_when_messaging_provides_the_hook(
+def test_a_portal_payment_is_attributed_as_a_conversion(
     debtor_client, account, monkeypatch, django_capture_on_commit_callbacks
 ):
     calls = []
-    fake = types.ModuleType("messaging.services")
-    fake.conversion_attribute = lambda **kw: calls.append(kw)
-    monkeypatch.setitem(sys.modules, "messaging.services", fake)
+    monkeypatch.setattr(services, "conversion_attribute", lambda **kw: calls.append(kw))
     nonce = pay_form(debtor_client, account)
     with django_capture_on_commit_callbacks(execute=True):
         debtor_client.post(
@@ -177,10 +174,13 @@ def test_conversion_is_attributed_when_messaging_provides_the_hook(
     assert [(c["account"].pk, c["kind"]) for c in calls] == [(account.pk, "payment")]
 
 
-def test_payment_works_when_messaging_has_no_conversion_hook(
+def test_a_failing_conversion_attribution_never_undoes_the_payment(
     debtor_client, account, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setitem(sys.modules, "messaging.services", types.ModuleType("messaging.services"))
+    def fail(**kwargs):
+        raise RuntimeError("messaging is down")
+
+    monkeypatch.setattr(services, "conversion_attribute", fail)
     nonce = pay_form(debtor_client, account)
     with django_capture_on_commit_callbacks(execute=True):
         debtor_client.post(
