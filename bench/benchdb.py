@@ -3,13 +3,22 @@
 from urllib.parse import urlparse
 
 
-def recreate_database(url: str) -> None:
-    """Drop (even with stale sessions on it) and create the database named in `url`."""
+def _admin(url: str, *statements: str) -> None:
+    """Run `statements` ({name}: the database of `url`) on the server's postgres database."""
     import psycopg
 
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        for sql in statements:
+            conn.execute(sql.format(name=name))
+
+
+def recreate_database(url: str) -> None:
+    """Drop (even with stale sessions on it) and create the database named in `url`."""
+    _admin(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', 'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    """Drop the database named in `url`, even with stale sessions on it."""
+    _admin(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

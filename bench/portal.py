@@ -42,6 +42,8 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
+from benchdb import drop_database, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 DB = "collections_bench_portal"
@@ -52,13 +54,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def seed(env: dict[str, str], count: int) -> list[str]:
@@ -251,8 +246,7 @@ def main() -> None:
         "STATIC_ROOT": static_root,
         "LOG_LEVEL": "WARNING",
     }
-    pg_admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    pg_admin(f"CREATE DATABASE {DB}")
+    recreate_database(f"{PG}/{DB}")
     server = None
     try:
         for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
@@ -323,7 +317,7 @@ def main() -> None:
         if server is not None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
-        pg_admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        drop_database(f"{PG}/{DB}")
 
 
 if __name__ == "__main__":

@@ -28,16 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdb import drop_database, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
 DB = "collections_bench_portal_cpu"
 PG = "postgres://postgres@127.0.0.1:5432"
-
-
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def environment(database_url: str) -> None:
@@ -112,8 +107,7 @@ def main() -> None:
         folder = tempfile.mkdtemp(prefix="portal-cpu-db-")
         environment(f"sqlite:///{folder}/db.sqlite3")
     else:
-        pg_admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        pg_admin(f"CREATE DATABASE {DB}")
+        recreate_database(f"{PG}/{DB}")
         environment(f"{PG}/{DB}")
     try:
         import django
@@ -159,7 +153,7 @@ def main() -> None:
             from django.db import connections
 
             connections.close_all()
-            pg_admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+            drop_database(f"{PG}/{DB}")
 
 
 if __name__ == "__main__":
