@@ -1,6 +1,8 @@
+import random
 from decimal import Decimal
 
 import pytest
+from babel.localedata import locale_identifiers
 
 from accounts import money
 
@@ -71,3 +73,41 @@ def test_format_money_uses_the_locale():
     assert money.format_money(Decimal("1234.5"), "EUR", "de_DE") == "1.234,50\xa0€"
     assert money.format_money(Decimal("1234.5"), "USD", "en_US") == "$1,234.50"
     assert money.format_money(Decimal("1234"), "JPY", "ja_JP") == "￥1,234"
+
+
+def _babel(amount, currency, locale):
+    return money._babel_format(money.quantize(amount, currency), currency, locale)
+
+
+def test_format_money_writes_what_babel_writes_in_every_locale():
+    """The layout fast path against babel itself: every locale babel has, the currencies a
+    debt is likely in plus a random sample, amounts of every length and 0-4 decimals."""
+    rng = random.Random(20261122)
+    currencies = sorted(money._currencies())
+    fast = 0
+    for locale in locale_identifiers():
+        picks = ["EUR", "USD", "GBP", "CHF", "JPY", "KWD", "INR", *rng.sample(currencies, 3)]
+        for currency in picks:
+            fast += money._layout(locale, currency) is not None
+            for _ in range(6):
+                digits = rng.randrange(1, 15)
+                amount = Decimal(rng.randrange(10**digits)).scaleb(-rng.randrange(5))
+                assert money.format_money(amount, currency, locale) == _babel(
+                    amount, currency, locale
+                ), (locale, currency, amount)
+    assert fast > 0.95 * len(locale_identifiers()) * 10  # the fast path is what runs
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "expected"),
+    [
+        ("12345678.5", "INR", "en_IN", "\u20b91,23,45,678.50"),
+        ("1234.5", "CHF", "de_CH", "CHF\xa01\u2019234.50"),
+        ("1234.5", "EUR", "fr_FR", "1\u202f234,50\xa0\u20ac"),
+        ("-1234.5", "EUR", "de_DE", "-1.234,50\xa0\u20ac"),  # negatives: babel itself
+        ("1234.567", "KWD", "ar_KW", None),
+    ],
+)
+def test_format_money_examples(amount, currency, locale, expected):
+    text = money.format_money(Decimal(amount), currency, locale)
+    assert text == (expected or _babel(Decimal(amount), currency, locale))
