@@ -21,8 +21,8 @@ Steps:
      that start to the last one's end. Printed as accounts planned per second.
      `--planner messages_send` times the outbox service alone instead (one variant per
      account chosen by the script, due now);
-  3. the planned messages are made due now (one UPDATE, not timed: the planner picked send
-     times up to a day ahead);
+  3. the planned messages are made due now (one UPDATE and a refresh of the outbox
+     statistics, not timed: the planner picked send times up to a day ahead);
   4. dispatch (timed): `dispatch_due` with --workers processes at once (file backends: one
      JSON file per message) -- printed as messages dispatched per second, and each message is
      checked to have been handed over once.
@@ -185,7 +185,8 @@ def plan_worker(job: tuple) -> dict[str, float]:
     if barrier is not None:
         barrier.wait()
     t0 = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all the processes
-    if os.environ.get("BENCH_PROFILE") and parts == 1:  # a sampling profile (pyinstrument)
+    # BENCH_PROFILE=1 (or =plan): a sampling profile of one planner (pyinstrument)
+    if os.environ.get("BENCH_PROFILE") in ("1", "plan") and parts == 1:
         from pyinstrument import Profiler
 
         with Profiler() as profiler:
@@ -216,6 +217,13 @@ def dispatch_worker(args: tuple[str, str]) -> int:
     setup_django(url, outbox)
     from messaging.services import dispatch_due
 
+    if os.environ.get("BENCH_PROFILE") == "dispatch":  # a sampling profile (pyinstrument)
+        from pyinstrument import Profiler
+
+        with Profiler() as profiler:
+            sent = dispatch_due(now=NOW).sent
+        print(profiler.output_text(color=False, show_all=False))
+        return sent
     return dispatch_due(now=NOW).sent
 
 
@@ -271,8 +279,12 @@ def main() -> None:
     rate = planned / elapsed
     print(f"plan:     {planned:,} {unit} planned in {elapsed:6.2f} s = {rate:8,.0f} {unit}/s "
           f"({what})")  # fmt: skip
-    # Setup for the dispatch step, not timed: every planned message due now.
+    # Setup for the dispatch step, not timed: every planned message due now, and the outbox
+    # statistics refreshed as the planner leaves them (this UPDATE made them stale).
     Message.objects.filter(status="planned").update(due_at=NOW - timedelta(minutes=5))
+    from messaging.services import outbox_statistics_refresh
+
+    outbox_statistics_refresh()
     connection.close()
 
     start = time.perf_counter()

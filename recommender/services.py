@@ -319,6 +319,8 @@ def plan_contacts(
             )
         if limit is not None and result.due >= limit:
             break
+    if result.planned >= int(setting("RECOMMENDER_STATISTICS_AFTER", 1000)):
+        messaging.outbox_statistics_refresh()  # the dispatcher's claim plans with them
     result.seconds = round(time.perf_counter() - started, 3)
     log.info("plan_contacts: %s", result.as_dict())
     return result

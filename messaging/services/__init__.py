@@ -3,14 +3,20 @@
 - `message_send` / `messages_send` (sending.py): check (compliance, consent, flags, content),
   render, write the `Message` and its timeline entry in one transaction, enqueue after commit.
 - `dispatch_due` / `message_deliver` (delivery.py): claim due messages, re-check compliance,
-  hand them to the channel backends exactly once.
+  hand them to the channel backends exactly once; `outbox_statistics_refresh` after bulk
+  planning keeps the claim's query plan right.
 - `event_record`, `conversion_attribute`, tracking (events.py): what happened afterwards.
 - `debtor_opt_out` / `debtor_opt_in`, `sms_inbound_handle` (preferences.py): opt-outs.
 - `portal_link_send` (links.py): a fresh portal link the debtor asked for, through
   `message_send`.
 """
 
-from messaging.services.delivery import DispatchResult, dispatch_due, message_deliver
+from messaging.services.delivery import (
+    DispatchResult,
+    dispatch_due,
+    message_deliver,
+    outbox_statistics_refresh,
+)
 from messaging.services.events import (
     conversion_attribute,
     event_record,
@@ -40,6 +46,7 @@ __all__ = [
     "message_open",
     "message_send",
     "messages_send",
+    "outbox_statistics_refresh",
     "portal_link_send",
     "sms_inbound_handle",
     "unsubscribe_apply",

@@ -123,6 +123,22 @@ def message_deliver(*, message_id: int, now: datetime | None = None) -> Dispatch
     return result
 
 
+def outbox_statistics_refresh() -> None:
+    """Refresh PostgreSQL's statistics of the columns the claim filters on (status, due_at).
+
+    The planner calls this after writing many messages at once. With statistics taken
+    before such a run, PostgreSQL estimates a few hundred due rows, so it reads every due row
+    and sorts them for each batch instead of walking `message_due` in order: with 100,000
+    messages due, one claim took 0.3-0.5 s instead of 0.05 s (docs/benchmarks.md). Only
+    these two columns are sampled: about 0.1 s on 100,000 rows, against 1 s for the table.
+    """
+    if connection.vendor != "postgresql":
+        return
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {qn(Message._meta.db_table)} ({qn('status')}, {qn('due_at')})")
+
+
 # --- claiming --------------------------------------------------------------------------------
 
 

@@ -272,3 +272,35 @@ def test_a_debtor_without_a_valid_zone_gets_send_times_in_the_zone_compliance_us
     due = [DueAccount(with_zone, "first_contact"), DueAccount(without, "first_contact")]
     a, b = services.candidates_build(due=due, now=NOW, variants=variants)
     assert a and sorted((c.channel, c.at) for c in a) == sorted((c.channel, c.at) for c in b)
+
+
+def _outbox_reltuples() -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'messaging_message'")
+        return cursor.fetchone()[0]
+
+
+def _outbox_statistics_forget() -> None:
+    """As if the outbox was last analyzed before any message existed (rolled back after)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE pg_class SET reltuples = -1 WHERE relname = 'messaging_message'")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("threshold, refreshed", [(3, True), (4, False)])
+def test_a_large_run_refreshes_the_outbox_statistics_the_dispatcher_plans_with(
+    creditor, library, clock, settings, threshold, refreshed
+):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    settings.RECOMMENDER_STATISTICS_AFTER = threshold
+    place_accounts(creditor, 3)
+    _outbox_statistics_forget()
+    assert _plan().planned == 3
+    assert _outbox_reltuples() == (3 if refreshed else -1)
