@@ -219,6 +219,61 @@ def test_mailgun_webhook_valid_invalid_and_replayed_signatures(sent_email, clien
     assert MessageEvent.objects.filter(message=sent_email).count() == 1
 
 
+def _signed_only():
+    timestamp, token = str(int(time.time())), "tok-malformed"
+    signature = hmac.new(b"signing", f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    return {"timestamp": timestamp, "token": token, "signature": signature}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[]",
+        '"text"',
+        json.dumps({"signature": "x"}),
+        "signed: no event-data",
+        "signed: event-data a string",
+        "signed: event-data empty",
+        "signed: timestamp not a number",
+    ],
+)
+def test_a_malformed_mailgun_body_is_a_400_and_changes_nothing(sent_email, client, body):
+    signed = {
+        "signed: no event-data": {},
+        "signed: event-data a string": {"event-data": "x"},
+        "signed: event-data empty": {"event-data": {}},
+        "signed: timestamp not a number": {
+            "event-data": {"event": "delivered", "timestamp": "abc", "id": "e"}
+        },
+    }
+    if body in signed:
+        body = json.dumps({"signature": _signed_only(), **signed[body]})
+    client.raise_request_exception = False
+    response = client.post(
+        "/m/hooks/anymail/mailgun/tracking/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    sent_email.refresh_from_db()
+    assert sent_email.status == MessageStatus.SENT
+    assert not MessageEvent.objects.exists()
+
+
+def test_an_error_recording_a_good_event_stays_a_500_so_the_provider_retries(
+    sent_email, client, monkeypatch
+):
+    from django.db import OperationalError
+
+    from messaging import services as messaging_services
+
+    def outage(**kwargs):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(messaging_services, "event_record", outage)
+    client.raise_request_exception = False
+    payload = _mailgun(sent_email, "delivered", event_id="ev-outage")
+    assert _post_mailgun(client, payload).status_code == 500
+
+
 def test_mailgun_bounce_and_complaint(sent_email, client):
     assert _post_mailgun(client, _mailgun(sent_email, "failed", event_id="ev-b")).status_code == 200
     sent_email.refresh_from_db()
