@@ -6,3 +6,6 @@ class RecommenderConfig(AppConfig):
 
     name = "recommender"
     verbose_name = "Recommender"
+
+    def ready(self) -> None:
+        from recommender import checks  # noqa: F401  (registers the system checks)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import logging
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
@@ -430,6 +432,13 @@ def learner_config() -> learning.LearnerConfig | None:
     overrides = setting("RECOMMENDER_LEARNER_CONFIG", {}) or {}
     if not overrides:
         return None
+    known = {f.name for f in dataclasses.fields(learning.LearnerConfig)}
+    if not isinstance(overrides, dict) or set(overrides) - known:
+        unknown = sorted(set(overrides) - known) if isinstance(overrides, dict) else overrides
+        raise ImproperlyConfigured(
+            f"RECOMMENDER_LEARNER_CONFIG must be a dict of LearnerConfig fields; unknown: "
+            f"{unknown!r}. Known fields: {', '.join(sorted(known))}."
+        )
     # Grids are tuples in the (frozen) config; settings may spell them as lists.
     return learning.LearnerConfig(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}

@@ -214,3 +214,24 @@ def test_the_hourly_task_plans_contacts(creditor, library, clock):
     place_accounts(creditor, 3)
     assert tasks.plan_contacts_task()["planned"] == 3
     assert tasks.plan_contacts_task()["planned"] == 0
+
+
+def test_a_mistyped_learner_setting_is_a_clear_error_and_a_start_up_warning(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from recommender.checks import learner_config_check
+    from recommender.services import learner_config
+
+    settings.RECOMMENDER_LEARNER_CONFIG = {"max_iter": 80}
+    assert learner_config().max_iter == 80
+    assert learner_config_check() == []
+
+    settings.RECOMMENDER_LEARNER_CONFIG = {"max_iter": 80, "max_iters": 90}
+    with pytest.raises(ImproperlyConfigured, match="unknown: \\['max_iters'\\]"):
+        learner_config()
+    (warning,) = learner_config_check()
+    assert warning.id == "recommender.W001" and "max_iters" in warning.msg
+
+    settings.RECOMMENDER_LEARNER_CONFIG = ["max_iter"]
+    with pytest.raises(ImproperlyConfigured, match="must be a dict"):
+        learner_config()
