@@ -18,7 +18,10 @@ Steps:
      rows), in batches of --batch. With --plan-workers N, N planner processes run side by
      side on disjoint debtors (`part`/`parts`, as `RECOMMENDER_PLAN_PARTS` does on the
      workers); each sets itself up first, then all start together and the time runs from
-     that start to the last one's end. Printed as accounts planned per second.
+     that start to the last one's end. Printed as accounts planned per second, with the CPU
+     time per account of the planners and of the rest of the machine (PostgreSQL, on a
+     quiet machine) and the rate those allow on all cores (a figure the machine's changing
+     speed moves less than it moves the wall time).
      `--planner messages_send` times the outbox service alone instead (one variant per
      account chosen by the script, due now);
   3. the planned messages are made due now (one UPDATE and a refresh of the outbox
@@ -184,6 +187,7 @@ def plan_worker(job: tuple) -> dict[str, float]:
 
     if barrier is not None:
         barrier.wait()
+    busy0, cpu0 = machine_busy_seconds(), time.process_time()
     t0 = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all the processes
     # BENCH_PROFILE=1 (or =plan): a sampling profile of one planner (pyinstrument)
     if os.environ.get("BENCH_PROFILE") in ("1", "plan") and parts == 1:
@@ -196,20 +200,33 @@ def plan_worker(job: tuple) -> dict[str, float]:
         result = plan_contacts(now=NOW, batch_size=batch, part=part, parts=parts, actor="bench")
     t1 = time.perf_counter()
     return {"planned": result.planned, "due": result.due, "blocked": result.blocked,
-            "t0": t0, "t1": t1}  # fmt: skip
+            "t0": t0, "t1": t1, "cpu": time.process_time() - cpu0, "busy0": busy0,
+            "busy1": machine_busy_seconds()}  # fmt: skip
 
 
-def plan_contacts_timed(url: str, outbox: str, workers: int, batch: int) -> tuple[int, float]:
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (Linux /proc/stat: not idle/iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def plan_contacts_timed(
+    url: str, outbox: str, workers: int, batch: int
+) -> tuple[int, float, float, float]:
+    """(accounts planned, seconds, planners' CPU seconds, the whole machine's busy seconds)."""
     if workers == 1:
         r = plan_worker((url, outbox, 0, 1, batch, None))
-        return int(r["planned"]), r["t1"] - r["t0"]
+        return int(r["planned"]), r["t1"] - r["t0"], r["cpu"], r["busy1"] - r["busy0"]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager, ctx.Pool(workers) as pool:
         barrier = manager.Barrier(workers)
         jobs = [(url, outbox, i, workers, batch, barrier) for i in range(workers)]
         results = pool.map(plan_worker, jobs)
+        busy1 = machine_busy_seconds()  # the last planner has just returned
     planned = sum(int(r["planned"]) for r in results)
-    return planned, max(r["t1"] for r in results) - min(r["t0"] for r in results)
+    elapsed = max(r["t1"] for r in results) - min(r["t0"] for r in results)
+    cpu = sum(r["cpu"] for r in results)
+    return planned, elapsed, cpu, busy1 - min(r["busy0"] for r in results)
 
 
 def dispatch_worker(args: tuple[str, str]) -> int:
@@ -265,7 +282,7 @@ def main() -> None:
 
     connection.close()
     if args.planner == "plan_contacts":
-        planned, elapsed = plan_contacts_timed(
+        planned, elapsed, cpu, busy = plan_contacts_timed(
             args.database_url, outbox, max(1, args.plan_workers), args.batch
         )
         what = f"plan_contacts, uniform policy, {max(1, args.plan_workers)} planner(s)"
@@ -279,6 +296,11 @@ def main() -> None:
     rate = planned / elapsed
     print(f"plan:     {planned:,} {unit} planned in {elapsed:6.2f} s = {rate:8,.0f} {unit}/s "
           f"({what})")  # fmt: skip
+    if args.planner == "plan_contacts" and planned:
+        print(f"          CPU per account: planners {cpu / planned * 1000:.2f} ms, the rest of "
+              f"the machine (PostgreSQL) {(busy - cpu) / planned * 1000:.2f} ms; at "
+              f"{os.cpu_count()} cores that is at most "
+              f"{os.cpu_count() * planned / busy:,.0f} accounts/s")  # fmt: skip
     # Setup for the dispatch step, not timed: every planned message due now, and the outbox
     # statistics refreshed as the planner leaves them (this UPDATE made them stale).
     Message.objects.filter(status="planned").update(due_at=NOW - timedelta(minutes=5))
