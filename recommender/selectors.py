@@ -28,6 +28,7 @@ from accounts.models import (
     Installment,
     PlanStatus,
 )
+from accounts.selectors import with_row_version
 from messaging.models import Message, MessageStatus
 from recommender import evaluation
 from recommender import features as F
@@ -158,8 +159,9 @@ def accounts_due(
         open_accounts = open_accounts.alias(debtor_part=Mod("debtor_id", parts)).filter(
             debtor_part=part
         )
+    # With their row versions, so messages_send locks them without reading them again.
     page = list(
-        open_accounts.select_related("debtor")
+        with_row_version(open_accounts.select_related("debtor"))
         .prefetch_related("creditor")  # one instance per creditor, not one per row
         .order_by("pk")[:limit]
     )

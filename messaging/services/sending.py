@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.bulk import bulk_insert
 from accounts.models import Account, AccountStatus, Activity, ActivityKind, DomainError
+from accounts.selectors import accounts_lock
 from compliance import services as compliance
 from messaging import content, rendering
 from messaging.models import (
@@ -107,16 +108,12 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
     for request in requests:
         _request_validate(request)
     with transaction.atomic():
-        # The accounts and their debtors are locked (a payment or an opt-out waits for this
-        # batch, or this batch for it); the creditor row is not, or planners working side by
-        # side on one creditor's accounts would queue behind each other.
-        accounts = {
-            a.pk: a
-            for a in Account.objects.select_for_update(of=("self", "debtor"))
-            .select_related("debtor")
-            .prefetch_related("creditor")  # one instance per creditor, not one per row
-            .filter(pk__in={r.account.pk for r in requests})
-        }
+        # The accounts and their debtors are locked and read as they are now (a payment or an
+        # opt-out waits for this batch, or this batch for it); the creditor row is not, or
+        # planners working side by side on one creditor's accounts would queue behind each
+        # other. Accounts the caller read with their row version are only read again if they
+        # changed (accounts.selectors.accounts_lock).
+        accounts = accounts_lock({r.account.pk: r.account for r in requests}.values())
         for request in requests:  # refused before anything is written (rolled back)
             region = accounts[request.account.pk].debtor.region
             if not request.variant.region_matches(region):
