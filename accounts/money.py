@@ -3,6 +3,7 @@
 Django-free. Used by the models, the placement validator and anything that displays money.
 """
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -140,15 +141,17 @@ def _currency_format(locale: str) -> tuple[Locale, NumberPattern]:
     return loc, loc.currency_formats["standard"]
 
 
+@dataclass(frozen=True, slots=True)
 class _Layout:
     """How one locale writes one currency: text around the number, separators, grouping."""
 
-    __slots__ = ("decimal", "digits", "group", "prefix", "primary", "secondary", "suffix")
-
-    def __init__(self, prefix: str, suffix: str, group: str, decimal: str, digits: int,
-                 primary: int, secondary: int) -> None:  # fmt: skip
-        self.prefix, self.suffix, self.group, self.decimal = prefix, suffix, group, decimal
-        self.digits, self.primary, self.secondary = digits, primary, secondary
+    prefix: str
+    suffix: str
+    group: str
+    decimal: str
+    digits: int
+    primary: int
+    secondary: int
 
     def format(self, value: Decimal) -> str:
         text = f"{value:.{self.digits}f}"
@@ -201,7 +204,7 @@ def _layout(locale: str, currency: str) -> _Layout | None:
     parts = whole.split(group) if group else [whole]
     primary = len(parts[-1])
     secondary = len(parts[-2]) if len(parts) > 2 else primary
-    layout = _Layout(prefix, suffix, group, decimal, digits, primary or 99, secondary or 99)
+    layout = _Layout(prefix, suffix, group, decimal, digits, primary, secondary)
     for p in _PROBES:
         if layout.format(p) != _babel_format(p, currency, locale):
             return None

@@ -24,8 +24,6 @@ def _tolerant(view_class: type) -> type:
         def run_validators(self, request):
             try:
                 return super().run_validators(request)
-            except AnymailWebhookValidationFailure:
-                raise
             except _MALFORMED as exc:
                 raise AnymailWebhookValidationFailure("Malformed webhook body.") from exc
 

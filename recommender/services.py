@@ -433,8 +433,8 @@ def learner_config() -> learning.LearnerConfig | None:
     if not overrides:
         return None
     known = {f.name for f in dataclasses.fields(learning.LearnerConfig)}
-    if not isinstance(overrides, dict) or set(overrides) - known:
-        unknown = sorted(set(overrides) - known) if isinstance(overrides, dict) else overrides
+    unknown = sorted(set(overrides) - known) if isinstance(overrides, dict) else overrides
+    if unknown:
         raise ImproperlyConfigured(
             f"RECOMMENDER_LEARNER_CONFIG must be a dict of LearnerConfig fields; unknown: "
             f"{unknown!r}. Known fields: {', '.join(sorted(known))}."

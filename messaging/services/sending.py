@@ -113,7 +113,7 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
         # planners working side by side on one creditor's accounts would queue behind each
         # other. Accounts the caller read with their row version are only read again if they
         # changed (accounts.selectors.accounts_lock).
-        accounts = accounts_lock({r.account.pk: r.account for r in requests}.values())
+        accounts = accounts_lock(r.account for r in requests)
         for request in requests:  # refused before anything is written (rolled back)
             region = accounts[request.account.pk].debtor.region
             if not request.variant.region_matches(region):
