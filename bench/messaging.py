@@ -189,19 +189,27 @@ def plan_worker(job: tuple) -> dict[str, float]:
         barrier.wait()
     busy0, cpu0 = machine_busy_seconds(), time.process_time()
     t0 = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all the processes
-    # BENCH_PROFILE=1 (or =plan): a sampling profile of one planner (pyinstrument)
-    if os.environ.get("BENCH_PROFILE") in ("1", "plan") and parts == 1:
-        from pyinstrument import Profiler
-
-        with Profiler() as profiler:
-            result = plan_contacts(now=NOW, batch_size=batch, actor="bench")
-        print(profiler.output_text(color=False, show_all=False))
-    else:
-        result = plan_contacts(now=NOW, batch_size=batch, part=part, parts=parts, actor="bench")
+    result = profiled(
+        {"1", "plan"} if parts == 1 else set(),  # one planner: BENCH_PROFILE=1 or =plan
+        lambda: plan_contacts(now=NOW, batch_size=batch, part=part, parts=parts, actor="bench"),
+    )
     t1 = time.perf_counter()
     return {"planned": result.planned, "due": result.due, "blocked": result.blocked,
             "t0": t0, "t1": t1, "cpu": time.process_time() - cpu0, "busy0": busy0,
             "busy1": machine_busy_seconds()}  # fmt: skip
+
+
+def profiled(kinds: set[str], call):
+    """`call()`; under a pyinstrument sampling profile, printed, when BENCH_PROFILE is one
+    of `kinds`."""
+    if os.environ.get("BENCH_PROFILE") not in kinds:
+        return call()
+    from pyinstrument import Profiler
+
+    with Profiler() as profiler:
+        result = call()
+    print(profiler.output_text(color=False, show_all=False))
+    return result
 
 
 def machine_busy_seconds() -> float:
@@ -234,14 +242,7 @@ def dispatch_worker(args: tuple[str, str]) -> int:
     setup_django(url, outbox)
     from messaging.services import dispatch_due
 
-    if os.environ.get("BENCH_PROFILE") == "dispatch":  # a sampling profile (pyinstrument)
-        from pyinstrument import Profiler
-
-        with Profiler() as profiler:
-            sent = dispatch_due(now=NOW).sent
-        print(profiler.output_text(color=False, show_all=False))
-        return sent
-    return dispatch_due(now=NOW).sent
+    return profiled({"dispatch"}, lambda: dispatch_due(now=NOW).sent)
 
 
 def main() -> None:
