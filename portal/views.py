@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.links import LinkInvalid, portal_token_read
-from accounts.models import Account, AccountStatus, Debtor, PlanFrequency
+from accounts.models import Account, AccountStatus, Debtor, InstallmentStatus, PlanFrequency
 from accounts.money import format_money
 from accounts.regions import babel_locale
 from accounts.selectors import instalment_next
@@ -194,7 +194,7 @@ def _account_card(account: Account, locale: str, instalment) -> dict[str, Any]:
         "due_date": date_format(account.due_date, locale),
         "paused_until": date_format(account.paused_until, locale),
         "next": instalment,
-        "next_missed": instalment is not None and instalment.status == "missed",
+        "next_missed": instalment is not None and instalment.status == InstallmentStatus.MISSED,
         "next_amount": format_money(instalment.amount_due, account.currency, locale)
         if instalment
         else "",
