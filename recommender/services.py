@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from accounts.bulk import bulk_insert
 from accounts.models import OPEN_STATUSES, Account, DomainError
+from accounts.statistics import table_analyze
 from compliance import services as compliance
 from messaging import selectors as messaging_selectors
 from messaging import services as messaging
@@ -296,6 +297,8 @@ def plan_contacts(
     variants = list(messaging_selectors.variants_live())
     model = policy_live()
     result = PlanResult()
+    # Statistics first: without them PostgreSQL reads every account for each page.
+    table_analyze(Account, when_stale=True)
     after = 0
     while True:
         page = selectors.accounts_due(
@@ -319,6 +322,7 @@ def plan_contacts(
                 actor=actor,
                 result=result,
             )
+            messaging.outbox_statistics_refresh(when_stale=True)  # as the outbox grows
         if limit is not None and result.due >= limit:
             break
     if result.planned >= int(setting("RECOMMENDER_STATISTICS_AFTER", 1000)):

@@ -231,6 +231,29 @@ def test_parts_plan_disjoint_debtors_that_together_are_everyone(creditor, librar
     assert _plan().planned == 0  # a whole run afterwards finds everything planned
 
 
+@pytest.mark.parametrize("parts, limit", [(2, 1), (2, 2), (3, 2), (3, 5)])
+def test_the_pages_of_parts_cover_every_open_account_once(creditor, clock, parts, limit):
+    from accounts.models import Account, AccountStatus
+    from recommender.selectors import accounts_due
+
+    placed = place_accounts(creditor, 11)
+    Account.objects.filter(pk__in=[placed[3].pk, placed[4].pk]).update(status=AccountStatus.CLOSED)
+    open_ids = {a.pk for a in placed} - {placed[3].pk, placed[4].pk}
+    seen = []
+    for part in range(parts):
+        after, pages = 0, 0
+        while True:
+            page = accounts_due(now=NOW, after_id=after, limit=limit, part=part, parts=parts)
+            if page.last_id is None:
+                break
+            assert page.last_id > after and len(page.due) <= limit
+            after, pages = page.last_id, pages + 1
+            assert all(d.account.debtor_id % parts == part for d in page.due)
+            seen += [d.account.pk for d in page.due]
+        assert pages <= len(open_ids)
+    assert sorted(seen) == sorted(open_ids)  # each open account once, in one part
+
+
 def test_a_part_outside_the_parts_is_refused(creditor, library, clock):
     with pytest.raises(ValueError, match="part must be in"):
         _plan(part=2, parts=2)

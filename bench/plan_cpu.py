@@ -1,0 +1,124 @@
+"""Benchmark: the CPU one planned account costs, in the planner and in its PostgreSQL backend.
+
+`bench/messaging.py` times the hourly planner end to end, and on this project's virtual
+machines its wall-clock figure moves with the machine's speed from minute to minute. This
+script measures the planner's cost instead, in one process: it plans the same --accounts
+due accounts --repeat times, each run inside a transaction that is rolled back (the tables
+are vacuumed between runs, so every run starts from the same rows), and prints per account:
+
+- the planner's own CPU (user + system of this process), and
+- the CPU of its PostgreSQL backend (read from /proc/<backend pid>/stat: the same machine),
+
+for each run, then the medians. Two code versions are compared by running the script with
+each in turn on the same database (`--reuse`), several times over.
+
+    .venv/bin/python bench/plan_cpu.py                       # 3,000 accounts, 7 runs
+    .venv/bin/python bench/plan_cpu.py --reuse --repeat 5    # same data, no new setup
+    .venv/bin/python bench/plan_cpu.py --profile 40          # cProfile of one run, top 40
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib.util
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchdb import recreate_database
+
+ROOT = Path(__file__).resolve().parent.parent
+URL = "postgres://postgres@127.0.0.1:5432/collections_bench_plan_cpu"
+TABLES = [
+    "messaging_message",
+    "accounts_activity",
+    "compliance_compliancedecision",
+    "recommender_decision",
+]
+
+
+def bench_messaging():
+    """bench/messaging.py as a module (its file name would shadow the `messaging` app)."""
+    spec = importlib.util.spec_from_file_location("bench_messaging", ROOT / "bench/messaging.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) PostgreSQL backend `pid` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--reuse", action="store_true", help="keep the database of a last run")
+    parser.add_argument("--profile", type=int, default=0, help="cProfile one run: top N")
+    args = parser.parse_args()
+
+    bm = bench_messaging()
+    if not args.reuse:
+        recreate_database(URL)
+    bm.setup_django(URL, tempfile.mkdtemp(prefix="bench-plan-cpu-"))
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    from accounts.models import Account
+    from recommender.services import plan_contacts
+
+    settings.RECOMMENDER_STATISTICS_AFTER = 10**9  # no ANALYZE inside the timed runs
+    if not args.reuse:
+        bm.setup_data(args.accounts, ["sms", "sms", "email"])
+    accounts = Account.objects.count()
+
+    def vacuum() -> None:
+        with connection.cursor() as cursor:
+            for table in TABLES:
+                cursor.execute(f"VACUUM ANALYZE {table}")
+
+    vacuum()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    print(f"{accounts:,} due accounts, batches of {args.batch:,}; CPU ms per planned account")
+    own, backend = [], []
+    for run in range(args.repeat + 1):  # run 0 warms caches and is not counted
+        profiler = cProfile.Profile() if args.profile and run == 1 else None
+        with transaction.atomic():
+            pg0, cpu0 = backend_cpu(pid), time.process_time()
+            if profiler:
+                profiler.enable()
+            result = plan_contacts(now=bm.NOW, batch_size=args.batch, actor="bench")
+            if profiler:
+                profiler.disable()
+            cpu1, pg1 = time.process_time(), backend_cpu(pid)
+            transaction.set_rollback(True)
+        vacuum()
+        assert result.planned == accounts, (result.planned, accounts)
+        if run:
+            own.append((cpu1 - cpu0) * 1000 / accounts)
+            backend.append((pg1 - pg0) * 1000 / accounts)
+            print(f"run {run}: planner {own[-1]:.3f} ms, PostgreSQL backend {backend[-1]:.3f} ms")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
+    both = [o + b for o, b in zip(own, backend, strict=True)]
+    print(
+        f"median: planner {statistics.median(own):.3f} ms, PostgreSQL backend "
+        f"{statistics.median(backend):.3f} ms, together {statistics.median(both):.3f} ms"
+    )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
