@@ -327,3 +327,34 @@ def test_a_large_run_refreshes_the_outbox_statistics_the_dispatcher_plans_with(
     _outbox_statistics_forget()
     assert _plan().planned == 3
     assert _outbox_reltuples() == (3 if refreshed else -1)
+
+
+def test_a_run_keeps_what_was_alive_before_it_from_the_cyclic_collector_and_lets_go_after(
+    creditor, library, clock, monkeypatch
+):
+    import gc
+
+    from recommender import services
+
+    place_accounts(creditor, 2)
+    frozen_during = []
+    batch = services._plan_batch
+
+    def spy(**kwargs):
+        frozen_during.append(gc.get_freeze_count())
+        return batch(**kwargs)
+
+    monkeypatch.setattr(services, "_plan_batch", spy)
+    assert gc.get_freeze_count() == 0
+    assert _plan().planned == 2
+    assert frozen_during and frozen_during[0] > 1000  # Django and the rest, frozen
+    assert gc.get_freeze_count() == 0  # and let go again
+
+    def fail(**kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(services, "_plan_batch", fail)
+    place_accounts(creditor, 1, start=50)
+    with pytest.raises(RuntimeError):
+        _plan()
+    assert gc.get_freeze_count() == 0
