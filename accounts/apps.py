@@ -6,3 +6,11 @@ class AccountsConfig(AppConfig):
 
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from django.db.models import ForeignObject, IntegerField
+
+        from accounts.lookups import AnyOf
+
+        IntegerField.register_lookup(AnyOf)
+        ForeignObject.register_lookup(AnyOf)

@@ -141,7 +141,7 @@ def accounts_lock(accounts: Iterable[Account]) -> dict[int, Account]:
             for a in Account.objects.select_for_update(of=("self", "debtor"))
             .select_related("debtor")
             .prefetch_related("creditor")  # one instance per creditor, not one per row
-            .filter(pk__in=stale)
+            .filter(pk__any=stale)
             .order_by("pk")
         )
     return fresh

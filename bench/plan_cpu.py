@@ -15,6 +15,7 @@ each in turn on the same database (`--reuse`), several times over.
     .venv/bin/python bench/plan_cpu.py                       # 3,000 accounts, 7 runs
     .venv/bin/python bench/plan_cpu.py --reuse --repeat 5    # same data, no new setup
     .venv/bin/python bench/plan_cpu.py --profile 40          # cProfile of one run, top 40
+    BENCH_SORT=cumulative .venv/bin/python bench/plan_cpu.py --profile 60   # by cumulative
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) on this machine.
 """
@@ -27,6 +28,7 @@ import importlib.util
 import os
 import pstats
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +67,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--reuse", action="store_true", help="keep the database of a last run")
     parser.add_argument("--profile", type=int, default=0, help="cProfile one run: top N")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under valgrind --tool=callgrind --instr-atstart=no: count the instructions of "
+        "the timed runs only (switched on and off around each with callgrind_control)",
+    )
     args = parser.parse_args()
 
     bm = bench_messaging()
@@ -95,6 +103,8 @@ def main() -> None:
     own, backend = [], []
     for run in range(args.repeat + 1):  # run 0 warms caches and is not counted
         profiler = cProfile.Profile() if args.profile and run == 1 else None
+        if args.callgrind and run:
+            subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True)
         with transaction.atomic():
             pg0, cpu0 = backend_cpu(pid), time.process_time()
             if profiler:
@@ -104,6 +114,8 @@ def main() -> None:
                 profiler.disable()
             cpu1, pg1 = time.process_time(), backend_cpu(pid)
             transaction.set_rollback(True)
+        if args.callgrind and run:
+            subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True)
         vacuum()
         assert result.planned == accounts, (result.planned, accounts)
         if run:
@@ -111,7 +123,9 @@ def main() -> None:
             backend.append((pg1 - pg0) * 1000 / accounts)
             print(f"run {run}: planner {own[-1]:.3f} ms, PostgreSQL backend {backend[-1]:.3f} ms")
         if profiler:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(
+                args.profile
+            )
     both = [o + b for o, b in zip(own, backend, strict=True)]
     print(
         f"median: planner {statistics.median(own):.3f} ms, PostgreSQL backend "

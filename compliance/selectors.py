@@ -262,7 +262,7 @@ def ledger_rows(*, debtor_ids: Iterable[int], since: datetime | None) -> list[Le
     ids = sorted(set(debtor_ids))
     out: list[LedgerRow] = []
     for i in range(0, len(ids), _CHUNK):
-        qs = ContactAttempt.objects.filter(debtor_id__in=ids[i : i + _CHUNK]).order_by()
+        qs = ContactAttempt.objects.filter(debtor_id__any=ids[i : i + _CHUNK]).order_by()
         if since is not None:
             qs = qs.filter(at__gte=since)
         out += qs.annotate(ts=EpochSeconds("at")).values_list(
@@ -278,7 +278,7 @@ def last_conversations(*, debtor_ids: Iterable[int], before: datetime) -> list[L
     for i in range(0, len(ids), _CHUNK):
         rows = (
             ContactAttempt.objects.filter(
-                debtor_id__in=ids[i : i + _CHUNK], outcome="conversation", at__lt=before
+                debtor_id__any=ids[i : i + _CHUNK], outcome="conversation", at__lt=before
             )
             .order_by()
             .values("debtor_id", "account_id", "channel")

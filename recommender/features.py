@@ -304,7 +304,7 @@ def account_stats(*, account_ids: Sequence[int], now: datetime) -> dict[int, Acc
     if not ids:
         return stats
     for row in (
-        Msg.objects.filter(account_id__in=ids, sent_at__isnull=False, sent_at__lte=now)
+        Msg.objects.filter(account_id__any=ids, sent_at__isnull=False, sent_at__lte=now)
         .values("account_id", "channel")
         .annotate(
             sends=Count("id"),
@@ -321,7 +321,7 @@ def account_stats(*, account_ids: Sequence[int], now: datetime) -> dict[int, Acc
             s.last_sent_at = row["last"]
     for row in (
         MessageEvent.objects.filter(
-            message__account_id__in=ids, kind=EventKind.REPLIED, occurred_at__lte=now
+            message__account_id__any=ids, kind=EventKind.REPLIED, occurred_at__lte=now
         )
         .values("message__account_id", "message__channel")
         .annotate(n=Count("id"))
@@ -330,7 +330,7 @@ def account_stats(*, account_ids: Sequence[int], now: datetime) -> dict[int, Acc
         stats[row["message__account_id"]].replies[row["message__channel"]] = row["n"]
     for row in (
         Payment.objects.filter(
-            account_id__in=ids, status=PaymentStatus.SUCCEEDED, received_at__lte=now
+            account_id__any=ids, status=PaymentStatus.SUCCEEDED, received_at__lte=now
         )
         .values("account_id")
         .annotate(n=Count("id"), total=Sum("amount"), last=Max("received_at"))
@@ -338,14 +338,13 @@ def account_stats(*, account_ids: Sequence[int], now: datetime) -> dict[int, Acc
     ):
         s = stats[row["account_id"]]
         s.payments, s.amount_paid, s.last_paid_at = row["n"], row["total"], row["last"]
-    for aid in PaymentPlan.objects.filter(account_id__in=ids, status=PlanStatus.ACTIVE).values_list(
-        "account_id", flat=True
-    ):
+    active = PaymentPlan.objects.filter(account_id__any=ids, status=PlanStatus.ACTIVE)
+    for aid in active.values_list("account_id", flat=True):
         stats[aid].has_active_plan = True
     today = now.date()
     paid_on_time = Q(status=InstallmentStatus.PAID, paid_at__date__lte=F("due_date"))
     for row in (
-        Installment.objects.filter(plan__account_id__in=ids, due_date__lt=today)
+        Installment.objects.filter(plan__account_id__any=ids, due_date__lt=today)
         .exclude(status=InstallmentStatus.CANCELLED)
         .values("plan__account_id")
         .annotate(
@@ -368,7 +367,7 @@ def typology_vectors(*, debtor_ids: Sequence[int]) -> dict[int, tuple[float, ...
 
     return {
         row[0]: tuple(float(v) for v in row[1:])
-        for row in DebtorTypology.objects.filter(debtor_id__in=list(debtor_ids)).values_list(
+        for row in DebtorTypology.objects.filter(debtor_id__any=list(debtor_ids)).values_list(
             "debtor_id", "willing", "able", "organised", "emotional", "confidence"
         )
     }

@@ -179,7 +179,7 @@ def accounts_due(
     ids = [a.pk for a in page]
     debtor_ids = list({a.debtor_id for a in page})
     last = dict(
-        Message.objects.filter(account_id__in=ids)
+        Message.objects.filter(account_id__any=ids)
         .exclude(status__in=NOT_CONTACTS)
         .values("account_id")
         .annotate(last=Max("planned_at"))
@@ -188,7 +188,7 @@ def accounts_due(
     )
     next_due = dict(
         Installment.objects.filter(
-            plan__account_id__in=ids,
+            plan__account_id__any=ids,
             plan__status=PlanStatus.ACTIVE,
             status__in=OPEN_INSTALLMENT_STATUSES,
         )
@@ -200,7 +200,7 @@ def accounts_due(
     day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
     budget = {
         row["debtor_id"]: (row["day"], row["week"])
-        for row in Message.objects.filter(debtor_id__in=debtor_ids, planned_at__gt=week_ago)
+        for row in Message.objects.filter(debtor_id__any=debtor_ids, planned_at__gt=week_ago)
         .exclude(status__in=NOT_CONTACTS)
         .values("debtor_id")
         .annotate(

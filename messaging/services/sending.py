@@ -123,7 +123,9 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
         slots = [(r.account.pk, _slot(r, now)) for r in requests]
         existing = {
             (m.account_id, m.slot): m
-            for m in Message.objects.filter(account_id__in=accounts, slot__in={s for _, s in slots})
+            for m in Message.objects.filter(
+                account_id__any=list(accounts), slot__in={s for _, s in slots}
+            )
         }
         todo: dict[tuple[int, str], SendRequest] = {}
         for request, key in zip(requests, slots, strict=True):
@@ -229,7 +231,7 @@ def _messages_send_do(
                 blocked[key] = (result.reasons, result.decision_id)
 
     sent_before = set(
-        Message.objects.filter(account_id__in=accounts, sent_at__isnull=False)
+        Message.objects.filter(account_id__any=list(accounts), sent_at__isnull=False)
         .values_list("account_id", flat=True)
         .distinct()
     )
