@@ -20,7 +20,7 @@ the JSON files directly. See docs/compliance.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -386,7 +386,8 @@ def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckR
         d.lower_ts = int(d.lower.timestamp()) if d.lower is not None else 0
     _history_load(rs, ctx, unbounded)
 
-    results: list[CheckResult] = []
+    # Each result's fields but its audit row id, which exists once the rows are inserted.
+    answers: list[tuple] = []
     rows: list[ComplianceDecision] = []
     for req in requests:
         d = ctx[req.debtor.pk]
@@ -412,18 +413,7 @@ def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckR
             reasons = [r.as_dict() for r in decision.reasons]
             nxt = decision.next_allowed_at
             nxt = local_to_utc(nxt, d.zone, not_before=at) if nxt is not None else None
-        results.append(
-            CheckResult(
-                allowed=decision.allowed,
-                reasons=reasons,
-                next_allowed_at=nxt,
-                decision_id=None,
-                channel=req.channel,
-                local_time=local,
-                time_zone=d.zone_name,
-                region=d.region,
-            )
-        )
+        answers.append((decision.allowed, reasons, nxt, req.channel, local, d.zone_name, d.region))
         if audit:
             rows.append(
                 ComplianceDecision(
@@ -443,9 +433,22 @@ def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckR
             )
     if rows:
         _decisions_insert(rows)
-        # dataclasses are frozen: results are rebuilt with their audit row ids.
-        results = [replace(r, decision_id=row.pk) for r, row in zip(results, rows, strict=True)]
-    return results
+    ids = [row.pk for row in rows] if audit else [None] * len(answers)
+    return [
+        CheckResult(
+            allowed=allowed,
+            reasons=reasons,
+            next_allowed_at=nxt,
+            decision_id=decision_id,
+            channel=channel,
+            local_time=local,
+            time_zone=zone_name,
+            region=region,
+        )
+        for (allowed, reasons, nxt, channel, local, zone_name, region), decision_id in zip(
+            answers, ids, strict=True
+        )
+    ]
 
 
 def _decisions_insert(rows: list[ComplianceDecision]) -> None:
