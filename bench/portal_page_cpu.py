@@ -11,6 +11,8 @@ bench's gunicorn workers add on top (HTTP parsing, sockets, threads) is not in i
     .venv/bin/python bench/portal_page_cpu.py --sqlite           # a SQLite file instead
     .venv/bin/python bench/portal_page_cpu.py --language de      # the page in German
     .venv/bin/python bench/portal_page_cpu.py --profile 30       # cProfile, top 30 by own time
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.out \
+        .venv/bin/python bench/portal_page_cpu.py --callgrind --pages 200   # instructions
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) unless `--sqlite`.
 """
@@ -23,6 +25,7 @@ import os
 import pstats
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -100,6 +103,9 @@ def main() -> None:
     parser.add_argument("--language", choices=["en", "fr", "de"], default="en")
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="profile a batch (CPU time), print the top N functions")  # fmt: skip
+    parser.add_argument("--callgrind", action="store_true",
+                        help="under valgrind --tool=callgrind --instr-atstart=no: count the "
+                        "instructions of one batch only")  # fmt: skip
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -132,6 +138,14 @@ def main() -> None:
             stats = pstats.Stats(profiler).strip_dirs().sort_stats("tottime")
             stats.print_stats(args.profile)
             stats.sort_stats("cumulative").print_stats(args.profile)
+            return
+        if args.callgrind:
+            pid = str(os.getpid())
+            subprocess.run(["callgrind_control", "--instr=on", pid], check=True)
+            for _ in range(args.pages):
+                client.get("/p/")
+            subprocess.run(["callgrind_control", "--instr=off", pid], check=True)
+            print(f"counted {args.pages} pages")
             return
         per_page = []
         for _ in range(args.batches):

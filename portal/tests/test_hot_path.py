@@ -54,6 +54,37 @@ def test_portal_translate_tag_follows_the_active_language():
     assert rendered == {"en": {"Balance"}, "fr": {"Solde"}, "de": {"Kontostand"}}
 
 
+def test_kept_translations_give_way_to_new_catalogues(tmp_path, settings):
+    from pathlib import Path
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+    from django.utils.autoreload import file_changed
+
+    from portal.templatetags import portal_i18n
+
+    template = engines["django"].from_string('{% load i18n portal_i18n %}{% translate "Balance" %}')
+    with translation.override("fr"):
+        assert template.render({}) == "Solde"
+        catalog = Catalog(locale="fr")
+        catalog.add("Balance", "Solde restant")
+        (tmp_path / "fr" / "LC_MESSAGES").mkdir(parents=True)
+        with open(tmp_path / "fr" / "LC_MESSAGES" / "django.mo", "wb") as mo:
+            write_mo(mo, catalog)
+    # A project catalogue first in LOCALE_PATHS wins over the apps' (Django reloads them).
+    settings.LOCALE_PATHS = [str(tmp_path), *settings.LOCALE_PATHS]
+    with translation.override("fr"):
+        assert template.render({}) == "Solde restant"
+        portal_i18n._translated[("fr", "Balance")] = "stale"
+    # runserver's signal for a recompiled catalogue clears what was kept (and Django's own
+    # receiver drops the active language, as it does there between requests).
+    file_changed.send(sender=None, file_path=Path("locale/fr/LC_MESSAGES/django.mo"))
+    with translation.override("fr"):
+        assert template.render({}) == "Solde restant"
+    file_changed.send(sender=None, file_path=Path("portal/views.py"))  # not a catalogue
+    assert ("fr", "Balance") in portal_i18n._translated
+
+
 @pytest.mark.parametrize("language", ["en", "fr", "de"])
 def test_overview_status_label_is_the_status_display(account, language):
     with translation.override(language):
