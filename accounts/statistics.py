@@ -65,19 +65,17 @@ def table_analyze(
         )
         if not cursor.fetchone()[0]:
             return False
+        if target is not None:
+            # SET LOCAL lasts to the end of the caller's transaction, if this runs inside one:
+            # it is put back below (an error rolls it back with the savepoint).
+            cursor.execute(
+                "SELECT current_setting('default_statistics_target'), "
+                "set_config('default_statistics_target', %s, true)",
+                [str(target)],
+            )
+            before = cursor.fetchone()[0]
         names = ", ".join(qn(opts.get_field(name).column) for name in columns)
-        sql = f"ANALYZE {table} ({names})" if names else f"ANALYZE {table}"
-        if target is None:
-            cursor.execute(sql)
-            return True
-        # SET LOCAL lasts to the end of the caller's transaction, if this runs inside one: put
-        # the setting back (an error rolls it back with the savepoint).
-        cursor.execute(
-            "SELECT current_setting('default_statistics_target'), "
-            "set_config('default_statistics_target', %s, true)",
-            [str(target)],
-        )
-        (before, _) = cursor.fetchone()
-        cursor.execute(sql)
-        cursor.execute("SELECT set_config('default_statistics_target', %s, true)", [before])
+        cursor.execute(f"ANALYZE {table} ({names})" if names else f"ANALYZE {table}")
+        if target is not None:
+            cursor.execute("SELECT set_config('default_statistics_target', %s, true)", [before])
     return True

@@ -387,7 +387,7 @@ def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckR
     _history_load(rs, ctx, unbounded)
 
     # Each result's fields but its audit row id, which exists once the rows are inserted.
-    answers: list[tuple] = []
+    answers: list[dict[str, Any]] = []
     rows: list[ComplianceDecision] = []
     for req in requests:
         d = ctx[req.debtor.pk]
@@ -413,7 +413,17 @@ def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckR
             reasons = [r.as_dict() for r in decision.reasons]
             nxt = decision.next_allowed_at
             nxt = local_to_utc(nxt, d.zone, not_before=at) if nxt is not None else None
-        answers.append((decision.allowed, reasons, nxt, req.channel, local, d.zone_name, d.region))
+        answers.append(
+            {
+                "allowed": decision.allowed,
+                "reasons": reasons,
+                "next_allowed_at": nxt,
+                "channel": req.channel,
+                "local_time": local,
+                "time_zone": d.zone_name,
+                "region": d.region,
+            }
+        )
         if audit:
             rows.append(
                 ComplianceDecision(
@@ -434,21 +444,7 @@ def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckR
     if rows:
         _decisions_insert(rows)
     ids = [row.pk for row in rows] if audit else [None] * len(answers)
-    return [
-        CheckResult(
-            allowed=allowed,
-            reasons=reasons,
-            next_allowed_at=nxt,
-            decision_id=decision_id,
-            channel=channel,
-            local_time=local,
-            time_zone=zone_name,
-            region=region,
-        )
-        for (allowed, reasons, nxt, channel, local, zone_name, region), decision_id in zip(
-            answers, ids, strict=True
-        )
-    ]
+    return [CheckResult(**a, decision_id=i) for a, i in zip(answers, ids, strict=True)]
 
 
 def _decisions_insert(rows: list[ComplianceDecision]) -> None:

@@ -130,9 +130,8 @@ OUTBOX_STATISTICS_COLUMNS = ("status", "due_at", "planned_at", "account_id", "de
 
 def outbox_statistics_refresh(*, when_stale: bool = False) -> bool:
     """Refresh PostgreSQL's statistics of the outbox columns the claim and the planner filter
-    on (`OUTBOX_STATISTICS_COLUMNS`); with `when_stale=True` only once the outbox has changed
-    by as many rows as it had at the last analyze (`accounts.statistics.table_analyze`).
-    True if it ran.
+    on (`OUTBOX_STATISTICS_COLUMNS`); with `when_stale=True` only once the outbox has doubled
+    in size since the last analyze (`accounts.statistics.table_analyze`). True if it ran.
 
     The planner calls this after each batch (`when_stale`) and after writing many messages at
     once. Without statistics for `account_id`, PostgreSQL expects `account_id IN (1,000 ids)`

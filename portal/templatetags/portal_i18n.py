@@ -53,22 +53,18 @@ class LiteralTranslateNode(Node):
 _translated: dict[tuple[str | None, str], SafeString] = {}
 
 
-def _forget(**kwargs) -> None:
-    _translated.clear()
-
-
 @receiver(setting_changed)
 def _settings_changed(*, setting: str, **kwargs) -> None:
     # The settings after which Django itself loads the catalogues again.
     if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}:
-        _forget()
+        _translated.clear()
 
 
 @receiver(file_changed)
 def _catalogue_changed(*, file_path: Path, **kwargs) -> None:
     # runserver loads a recompiled catalogue without restarting (Django's own receiver).
     if file_path.suffix == ".mo":
-        _forget()
+        _translated.clear()
 
 
 @register.tag("translate")
