@@ -1,6 +1,25 @@
-"""Shared by the bench scripts: a throwaway PostgreSQL database, dropped and created afresh."""
+"""Shared by the bench scripts: a throwaway PostgreSQL database, dropped and created afresh,
+and instruction counting under callgrind."""
 
+import os
+import subprocess
+from contextlib import contextmanager
 from urllib.parse import urlparse
+
+
+@contextmanager
+def instructions_counted(on: bool = True):
+    """Have callgrind count this process's instructions inside the block only (the script
+    runs under `valgrind --tool=callgrind --instr-atstart=no`); nothing when `on` is False."""
+    if not on:
+        yield
+        return
+    pid = str(os.getpid())
+    subprocess.run(["callgrind_control", "--instr=on", pid], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["callgrind_control", "--instr=off", pid], check=True)
 
 
 def _admin(url: str, *statements: str) -> None:

@@ -28,13 +28,12 @@ import importlib.util
 import os
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchdb import recreate_database
+from benchdb import instructions_counted, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 URL = "postgres://postgres@127.0.0.1:5432/collections_bench_plan_cpu"
@@ -85,7 +84,7 @@ def main() -> None:
     from accounts.models import Account
     from recommender.services import plan_contacts
 
-    settings.RECOMMENDER_STATISTICS_AFTER = 10**9  # no ANALYZE inside the timed runs
+    settings.RECOMMENDER_STATISTICS_AFTER = 10**9  # no end-of-run ANALYZE in the timed runs
     if not args.reuse:
         bm.setup_data(args.accounts, ["sms", "sms", "email"])
     accounts = Account.objects.count()
@@ -103,9 +102,7 @@ def main() -> None:
     own, backend = [], []
     for run in range(args.repeat + 1):  # run 0 warms caches and is not counted
         profiler = cProfile.Profile() if args.profile and run == 1 else None
-        if args.callgrind and run:
-            subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True)
-        with transaction.atomic():
+        with instructions_counted(args.callgrind and run > 0), transaction.atomic():
             pg0, cpu0 = backend_cpu(pid), time.process_time()
             if profiler:
                 profiler.enable()
@@ -114,8 +111,6 @@ def main() -> None:
                 profiler.disable()
             cpu1, pg1 = time.process_time(), backend_cpu(pid)
             transaction.set_rollback(True)
-        if args.callgrind and run:
-            subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True)
         vacuum()
         assert result.planned == accounts, (result.planned, accounts)
         if run:

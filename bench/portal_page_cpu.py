@@ -25,13 +25,12 @@ import os
 import pstats
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchdb import drop_database, recreate_database
+from benchdb import drop_database, instructions_counted, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = "collections_bench_portal_cpu"
@@ -140,11 +139,9 @@ def main() -> None:
             stats.sort_stats("cumulative").print_stats(args.profile)
             return
         if args.callgrind:
-            pid = str(os.getpid())
-            subprocess.run(["callgrind_control", "--instr=on", pid], check=True)
-            for _ in range(args.pages):
-                client.get("/p/")
-            subprocess.run(["callgrind_control", "--instr=off", pid], check=True)
+            with instructions_counted():
+                for _ in range(args.pages):
+                    client.get("/p/")
             print(f"counted {args.pages} pages")
             return
         per_page = []
