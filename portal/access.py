@@ -16,11 +16,12 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.functional import cached_property
 
 from accounts.models import Debtor
+from portal import templating
 
 SESSION_KEY = "portal"
 RELINK_KEY = "portal_relink"
@@ -146,7 +147,7 @@ def portal_page(*, verified: bool = True) -> Callable:
             with translation.override(language):
                 request.LANGUAGE_CODE = language
                 if portal is None:
-                    response = render(request, "portal/no_session.html", status=403)
+                    response = templating.page(request, "portal/no_session.html", status=403)
                 elif verified and not portal.verified:
                     response = redirect("portal:verify")
                 else:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -47,25 +47,9 @@ from portal.forms import (
 from portal.gateways import CardInput, GatewayError, gateway_get
 from portal.models import CheckoutPurpose, CheckoutStatus
 from portal.services import PortalError, VerifyOutcome
+from portal.templating import page
 
 logger = logging.getLogger(__name__)
-
-
-def _page(
-    request: HttpRequest, template: str, context: dict[str, Any] | None = None, status: int = 200
-) -> HttpResponse:
-    """Render with what every portal page shows (creditor, debtor's locale, switcher)."""
-    portal = getattr(request, "portal", None)
-    debtor = portal.debtor if portal is not None else None
-    ctx: dict[str, Any] = {
-        "debtor": debtor,
-        "creditor": debtor.creditor if debtor else None,
-        "locale": babel_locale(request.LANGUAGE_CODE, debtor.region if debtor else ""),
-        "verified": bool(portal and portal.verified),
-        "LANGUAGE_CODE": request.LANGUAGE_CODE,
-    }
-    ctx.update(context or {})
-    return render(request, template, ctx, status=status)
 
 
 def _locale(request: HttpRequest) -> str:
@@ -107,7 +91,7 @@ def link_invalid(request: HttpRequest) -> HttpResponse:
             if token:
                 services.link_request(token=token)
             sent = True
-        response = _page(request, "portal/link_invalid.html", {"sent": sent})
+        response = page(request, "portal/link_invalid.html", {"sent": sent})
     return secure_headers(response)
 
 
@@ -120,7 +104,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect("portal:overview")
     ip = access.client_ip(request)
     if request.method == "GET" and services.verification_locked(jti=portal.jti, ip=ip):
-        return _page(request, "portal/locked.html", status=429)
+        return page(request, "portal/locked.html", status=429)
     form = VerifyForm(request.POST or None)
     wrong = False
     if request.method == "POST" and form.is_valid():
@@ -135,16 +119,16 @@ def verify(request: HttpRequest) -> HttpResponse:
             access.session_verified(request)
             return redirect("portal:overview")
         if outcome is VerifyOutcome.LOCKED:
-            return _page(request, "portal/locked.html", status=429)
+            return page(request, "portal/locked.html", status=429)
         wrong = True
         form = VerifyForm()
-    return _page(request, "portal/verify.html", {"form": form, "wrong": wrong})
+    return page(request, "portal/verify.html", {"form": form, "wrong": wrong})
 
 
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     request.session.flush()
-    return secure_headers(_page(request, "portal/signed_out.html"))
+    return secure_headers(page(request, "portal/signed_out.html"))
 
 
 @require_POST
@@ -219,7 +203,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     planned = [a.pk for a in accounts if a.status in selectors.PLAN_STATUSES]
     nexts = selectors.next_instalments(account_ids=planned) if planned else {}
     cards = [_account_card(a, locale, nexts.get(a.pk)) for a in accounts]
-    return _page(request, "portal/overview.html", {"cards": cards})
+    return page(request, "portal/overview.html", {"cards": cards})
 
 
 @portal_page()
@@ -250,7 +234,7 @@ def history(request: HttpRequest) -> HttpResponse:
         {"message": m, "date": date_format(m.sent_at, locale, "medium", tz=zone)}
         for m in selectors.messages_of(debtor_id=debtor_id)
     ]
-    return _page(
+    return page(
         request, "portal/history.html", {"payments": payments, "plans": plans, "sent": sent}
     )
 
@@ -260,7 +244,7 @@ def receipt(request: HttpRequest, payment_id: int) -> HttpResponse:
     payment = selectors.payment_of(debtor_id=request.portal.debtor_id, payment_id=payment_id)
     locale = _locale(request)
     zone = services.debtor_zone(request.portal.debtor)
-    return _page(
+    return page(
         request,
         "portal/receipt.html",
         {
@@ -342,7 +326,7 @@ def pay(request: HttpRequest, account_id: int) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             return _after_checkout(checkout)
-    return _page(
+    return page(
         request,
         "portal/pay.html",
         {
@@ -365,7 +349,7 @@ def checkout(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     """Where a payment stands: processing, needs authentication, done (receipt) or failed."""
     item = selectors.checkout_of(debtor_id=request.portal.debtor_id, checkout_id=checkout_id)
     locale = _locale(request)
-    return _page(
+    return page(
         request,
         "portal/checkout.html",
         {
@@ -401,7 +385,7 @@ def authenticate(request: HttpRequest, checkout_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST":
         services.checkout_authenticate(checkout=item, approved="approve" in request.POST)
         return redirect("portal:checkout", checkout_id=item.pk)
-    return _page(
+    return page(
         request,
         "portal/authenticate.html",
         {"checkout": item, "amount": format_money(item.amount, item.currency, _locale(request))},
@@ -471,7 +455,7 @@ def settle(request: HttpRequest, account_id: int) -> HttpResponse:
         else:
             return _after_checkout(item)
     zone = services.debtor_zone(request.portal.debtor)
-    return _page(
+    return page(
         request,
         "portal/settle.html",
         {
@@ -560,7 +544,7 @@ def plan(request: HttpRequest, account_id: int) -> HttpResponse:
                     )
                 )
             ]  # fmt: skip
-    return _page(
+    return page(
         request,
         "portal/plan.html",
         {
@@ -602,7 +586,7 @@ def pause(request: HttpRequest, account_id: int) -> HttpResponse:
                   "until then.") % {"date": date_format(item.until, _locale(request))},
             )  # fmt: skip
             return redirect("portal:overview")
-    return _page(request, "portal/pause.html", {"account": account, "form": form, "limit": limit})
+    return page(request, "portal/pause.html", {"account": account, "form": form, "limit": limit})
 
 
 @portal_page()
@@ -630,7 +614,7 @@ def dispute(request: HttpRequest, account_id: int) -> HttpResponse:
                   "have looked into it."),
             )  # fmt: skip
             return redirect("portal:overview")
-    return _page(request, "portal/dispute.html", {"account": account, "form": form})
+    return page(request, "portal/dispute.html", {"account": account, "form": form})
 
 
 # --- Preferences, call back -------------------------------------------------------------------
@@ -660,7 +644,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Your contact preferences are saved."))
             return redirect("portal:preferences")
-    return _page(request, "portal/preferences.html", {"form": form})
+    return page(request, "portal/preferences.html", {"form": form})
 
 
 @portal_page()
@@ -687,4 +671,4 @@ def callback(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("We will call you back on the number we have for you."))
             return redirect("portal:overview")
-    return _page(request, "portal/callback.html", {"form": form})
+    return page(request, "portal/callback.html", {"form": form})

@@ -93,6 +93,17 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The debtor portal's pages (portal/templating.py says why they are Jinja2).
+        "NAME": "portal",
+        "BACKEND": "portal.templating.PortalJinja2",
+        "DIRS": [BASE_DIR / "portal" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "environment": "portal.templating.environment",
+            "context_processors": ["django.contrib.messages.context_processors.messages"],
+        },
+    },
 ]
 
 # --- Database -------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import pytest
 from django.conf import settings
 from django.contrib.sessions.backends import db as db_sessions
 from django.http.cookie import parse_cookie
-from django.template import engines
 from django.test import Client
 from django.utils import timezone, translation
 
@@ -19,70 +18,6 @@ from portal.sessions import SessionStore
 from portal.tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
-
-# Every form of the tag: the portal library must render each exactly as Django's own does.
-_TRANSLATE_FORMS = [
-    '{% translate "Balance" %}',
-    '{% translate "Hello %(name)s, 100% sure" %}',
-    "{% translate 'Overview' %}|{% translate \"Call me back\" %}",
-    '{% translate "Balance" noop %}',
-    '{% translate "Balance" as label %}[{{ label }}]',
-    '{% translate "May" context "month name" %}',
-    "{% translate text %}",
-    "{% translate text|upper %}",
-    '{% translate "<b>Sign out</b>" %}',
-]
-
-
-@pytest.mark.parametrize("source", _TRANSLATE_FORMS)
-@pytest.mark.parametrize("language", ["en", "fr", "de"])
-def test_portal_translate_tag_renders_exactly_as_djangos(source, language):
-    engine = engines["django"]
-    context = {"text": "History <x>"}
-    with translation.override(language):
-        django_output = engine.from_string("{% load i18n %}" + source).render(context)
-        portal_output = engine.from_string("{% load i18n portal_i18n %}" + source).render(context)
-    assert portal_output == django_output
-
-
-def test_portal_translate_tag_follows_the_active_language():
-    template = engines["django"].from_string('{% load i18n portal_i18n %}{% translate "Balance" %}')
-    rendered = {}
-    for language in ("de", "en", "fr", "de"):
-        with translation.override(language):
-            rendered.setdefault(language, set()).add(template.render({}))
-    assert rendered == {"en": {"Balance"}, "fr": {"Solde"}, "de": {"Kontostand"}}
-
-
-def test_kept_translations_give_way_to_new_catalogues(tmp_path, settings):
-    from pathlib import Path
-
-    from babel.messages.catalog import Catalog
-    from babel.messages.mofile import write_mo
-    from django.utils.autoreload import file_changed
-
-    from portal.templatetags import portal_i18n
-
-    template = engines["django"].from_string('{% load i18n portal_i18n %}{% translate "Balance" %}')
-    with translation.override("fr"):
-        assert template.render({}) == "Solde"
-        catalog = Catalog(locale="fr")
-        catalog.add("Balance", "Solde restant")
-        (tmp_path / "fr" / "LC_MESSAGES").mkdir(parents=True)
-        with open(tmp_path / "fr" / "LC_MESSAGES" / "django.mo", "wb") as mo:
-            write_mo(mo, catalog)
-    # A project catalogue first in LOCALE_PATHS wins over the apps' (Django reloads them).
-    settings.LOCALE_PATHS = [str(tmp_path), *settings.LOCALE_PATHS]
-    with translation.override("fr"):
-        assert template.render({}) == "Solde restant"
-        portal_i18n._translated[("fr", "Balance")] = "stale"
-    # runserver's signal for a recompiled catalogue clears what was kept (and Django's own
-    # receiver drops the active language, as it does there between requests).
-    file_changed.send(sender=None, file_path=Path("locale/fr/LC_MESSAGES/django.mo"))
-    with translation.override("fr"):
-        assert template.render({}) == "Solde restant"
-    file_changed.send(sender=None, file_path=Path("portal/views.py"))  # not a catalogue
-    assert ("fr", "Balance") in portal_i18n._translated
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "de"])
