@@ -24,7 +24,7 @@ template compiles. The translation is trusted text (not escaped, as in Django's
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,23 +77,31 @@ class LiteralTranslations(Extension):
 
 
 @functools.lru_cache(maxsize=4096)
-def _reverse(prefix: str, urlconf: str | None, language: str | None, name: str, args: tuple) -> str:
-    return reverse(name, urlconf=urlconf, args=args)
+def _reverse(key: tuple[str, str | None, str | None], name: str, *args: object) -> str:
+    return reverse(name, urlconf=key[1], args=args)
 
 
-def url(name: str, *args: object) -> str:
-    """`{{ url("portal:pay", account.pk) }}`: `reverse()`, with the answers remembered per
-    process (URL patterns never change while a process runs; the script prefix, URLconf and
-    language are part of the key). The overview page has a dozen links."""
+_urls: dict[tuple[str, str | None, str | None], Callable[..., str]] = {}
+
+
+def urls(request: HttpRequest) -> dict[str, Callable[..., str]]:
+    """Context processor: `{{ url("portal:pay", account.pk) }}` is `reverse()`, with the
+    answers remembered per process (URL patterns never change while a process runs). The
+    script prefix, URLconf and language it depends on are read once per page, not once per
+    link: the overview has a dozen links, and reading them per link was 11% of its
+    instructions."""
     key = (get_script_prefix(), get_urlconf(), translation.get_language())
-    return _reverse(*key, name, tuple(str(a) for a in args))
+    found = _urls.get(key)
+    if found is None:
+        found = _urls.setdefault(key, functools.partial(_reverse, key))
+    return {"url": found}
 
 
 def environment(**options: Any) -> jinja2.Environment:
     """The Jinja2 environment of `settings.TEMPLATES` (its `OPTIONS["environment"]`)."""
     options["extensions"] = [*options.get("extensions", ()), LiteralTranslations]
     env = jinja2.Environment(autoescape=options.pop("autoescape", True), **options)
-    env.globals.update(static=static, url=url)
+    env.globals["static"] = static
     return env
 
 

@@ -11,10 +11,12 @@ import pytest
 from babel.messages.pofile import read_po
 from django.conf import settings
 from django.template import engines
+from django.urls import set_script_prefix
 from django.utils import translation
 from django.utils.translation.template import templatize
 
 from portal import templating
+from portal.tests.conftest import sign_in
 
 TEMPLATES = Path(settings.BASE_DIR) / "portal" / "jinja2"
 LOCALE = Path(settings.BASE_DIR) / "portal" / "locale"
@@ -122,3 +124,22 @@ def test_every_message_of_the_templates_is_translated(language):
         - {m.id for m in catalog if m.id and m.string and not m.fuzzy}
     )
     assert missing == []
+
+
+@pytest.mark.django_db
+def test_links_are_remembered_per_script_prefix_and_language(client, account):
+    sign_in(client, account.debtor_id)
+    pay = f"/p/a/{account.pk}/pay/"
+    for _ in range(2):  # the second time from what was remembered
+        set_script_prefix("/collect/")  # as WSGIHandler does from SCRIPT_NAME
+        try:
+            under = client.get("/p/").content.decode()
+        finally:
+            set_script_prefix("/")
+        assert 'href="/collect/p/history/"' in under and f'href="/collect{pay}"' in under
+        page = client.get("/p/").content.decode()
+        assert 'href="/p/history/"' in page and f'href="{pay}"' in page
+        assert "/collect/" not in page
+        client.post("/p/language/", {"language": "fr"})
+        assert "Historique" in client.get("/p/").content.decode()
+        client.post("/p/language/", {"language": "en"})
