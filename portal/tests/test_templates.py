@@ -143,3 +143,11 @@ def test_links_are_remembered_per_script_prefix_and_language(client, account):
         client.post("/p/language/", {"language": "fr"})
         assert "Historique" in client.get("/p/").content.decode()
         client.post("/p/language/", {"language": "en"})
+
+
+@pytest.mark.django_db
+def test_static_urls_follow_the_static_files_settings(client, account, settings):
+    sign_in(client, account.debtor_id)
+    assert 'href="/static/portal/portal.css"' in client.get("/p/").content.decode()
+    settings.STATIC_URL = "/assets/"
+    assert 'href="/assets/portal/portal.css"' in client.get("/p/").content.decode()
