@@ -150,6 +150,8 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
             engine.forget_translations()
     elif setting in {"STATIC_URL", "STATIC_ROOT", "STORAGES"}:  # as Django's own receiver
         _static.cache_clear()
+    elif setting == "ROOT_URLCONF":  # the default URLconf is not part of the links' key
+        _reverse.cache_clear()
 
 
 @receiver(file_changed)

@@ -151,3 +151,9 @@ def test_static_urls_follow_the_static_files_settings(client, account, settings)
     assert 'href="/static/portal/portal.css"' in client.get("/p/").content.decode()
     settings.STATIC_URL = "/assets/"
     assert 'href="/assets/portal/portal.css"' in client.get("/p/").content.decode()
+
+
+def test_links_follow_a_changed_root_urlconf(settings):
+    assert templating.urls(None)["url"]("portal:history") == "/p/history/"
+    settings.ROOT_URLCONF = "portal.tests.urls_elsewhere"
+    assert templating.urls(None)["url"]("portal:history") == "/q/history/"
