@@ -49,12 +49,13 @@ class VerifyForm(forms.Form):
 
 
 class CardFields(forms.Form):
-    """Card fields for the sandbox gateway, or a provider payment-method id for Stripe."""
+    """Card fields for the sandbox gateway; none for Stripe, whose hosted page takes the card."""
 
     nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, collects_card: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.collects_card = collects_card
         if collects_card:
             self.fields["card_number"] = forms.CharField(
                 label=_("Card number"),
@@ -71,10 +72,6 @@ class CardFields(forms.Form):
                 label=_("Security code (CVC)"),
                 regex=r"^\d{3,4}$",
                 widget=forms.TextInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric"}),
-            )
-        else:
-            self.fields["payment_method"] = forms.CharField(
-                label=_("Payment method"), max_length=100
             )
 
 

@@ -265,7 +265,6 @@ def _card(form) -> CardInput:
         exp_month=data.get("exp_month") or 0,
         exp_year=data.get("exp_year") or 0,
         cvc=data.get("cvc", ""),
-        payment_method=data.get("payment_method", ""),
     )
 
 

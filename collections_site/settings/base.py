@@ -331,8 +331,13 @@ MESSAGING_PREVIEW_REGIONS = {"en": ["US", "GB"], "fr": ["FR", "CA-QC"], "de": ["
 PORTAL_GATEWAY = env.str("PORTAL_GATEWAY", default="sandbox")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
-# Stripe's 3-D Secure pages are reached by a redirect after a form post: allow them in CSP.
-PORTAL_CSP_FORM_ACTION = ["https://hooks.stripe.com"] if PORTAL_GATEWAY == "stripe" else []
+# Stripe's hosted payment page and its 3-D Secure pages are reached by a redirect after a form
+# post: allow them in CSP.
+PORTAL_CSP_FORM_ACTION = (
+    ["https://checkout.stripe.com", "https://hooks.stripe.com"]
+    if PORTAL_GATEWAY == "stripe"
+    else []
+)
 # A portal session ends after this many idle seconds.
 PORTAL_SESSION_IDLE_SECONDS = env.int("PORTAL_SESSION_IDLE_SECONDS", default=30 * 60)
 # Wrong identity answers before a link and an IP are locked, and for how long.

@@ -1,19 +1,24 @@
-"""The Stripe adapter: PaymentIntents through the `stripe` library, signed webhooks.
+"""The Stripe adapter: Checkout Sessions and PaymentIntents through the `stripe` library,
+signed webhooks.
 
 Settings: `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` (and `PORTAL_GATEWAY=stripe`).
 
-- `charge` creates and confirms a PaymentIntent with the payment method id the pay form
-  received, with our idempotency key (a retried or double-posted form returns the same
-  PaymentIntent). A PaymentIntent that needs 3-D Secure answers `requires_action` with
-  Stripe's redirect URL; the debtor comes back to `return_url` and `retrieve` reads the
-  outcome. Stripe also sends `payment_intent.succeeded` to the webhook, whichever comes first
-  records the payment (the other finds it recorded).
+- Card entry is Stripe Checkout's hosted page: `charge` without a payment method creates a
+  Checkout Session (amount in minor units, our idempotency key, the checkout id in the
+  session's and its PaymentIntent's metadata) and answers `requires_action` with the page's
+  URL. Card numbers never reach this server, and no script from Stripe's CDN is loaded (the
+  portal's CSP allows scripts from itself only). The debtor comes back to `return_url`
+  (paid or not), where `retrieve` reads the session: paid means its PaymentIntent's
+  outcome, under the PaymentIntent's id; still open means the page is offered again;
+  expired means failed.
+- `charge` with a payment method id (`CardInput.payment_method`, e.g. Stripe's test id
+  `pm_card_visa`; for scripts, not offered by the pay form) creates and confirms a
+  PaymentIntent directly. One that needs 3-D Secure answers `requires_action` with Stripe's
+  redirect URL and `retrieve` reads the outcome on return.
+- Either way the payment is recorded under the PaymentIntent's id, whichever comes first of
+  the debtor's return and the `payment_intent.succeeded` webhook (the other finds it
+  recorded).
 - `webhook_parse` verifies the `Stripe-Signature` header with `stripe.Webhook.construct_event`.
-
-Card numbers never reach this server with Stripe: the pay form takes a payment method id,
-in test mode one of Stripe's test ids such as `pm_card_visa`. Real card entry is meant to go
-through Stripe Checkout's hosted page (a redirect), never Stripe.js from a CDN (docs/portal.md);
-that flow is not implemented yet.
 """
 
 from __future__ import annotations
@@ -92,7 +97,14 @@ class StripeGateway:
         return_url: str,
     ) -> ChargeResult:
         if not card.payment_method:
-            return ChargeResult(ChargeStatus.FAILED, "", failure_code="no_payment_method")
+            return self._checkout_session(
+                amount=amount,
+                currency=currency,
+                idempotency_key=idempotency_key,
+                description=description,
+                metadata=metadata,
+                return_url=return_url,
+            )
         try:
             intent = self._client.v1.payment_intents.create(
                 params={
@@ -118,12 +130,61 @@ class StripeGateway:
             raise GatewayError(f"Stripe error {type(exc).__name__}") from exc
         return self._result(intent)
 
-    def retrieve(self, *, provider_ref: str) -> ChargeResult:
+    def _checkout_session(
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        description: str,
+        metadata: dict[str, str],
+        return_url: str,
+    ) -> ChargeResult:
+        price = {
+            "currency": currency.lower(),
+            "unit_amount": to_minor_units(amount, currency),
+            "product_data": {"name": description},
+        }
         try:
-            intent = self._client.v1.payment_intents.retrieve(provider_ref)
+            session = self._client.v1.checkout.sessions.create(
+                params={
+                    "mode": "payment",
+                    "line_items": [{"price_data": price, "quantity": 1}],
+                    "payment_method_types": ["card"],
+                    "payment_intent_data": {"description": description, "metadata": metadata},
+                    "metadata": metadata,
+                    "client_reference_id": metadata.get("checkout_id", ""),
+                    "success_url": return_url,
+                    "cancel_url": return_url,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
         except stripe.StripeError as exc:
             raise GatewayError(f"Stripe error {type(exc).__name__}") from exc
-        return self._result(intent)
+        session = _plain(session)
+        return ChargeResult(ChargeStatus.REQUIRES_ACTION, session["id"], action_url=session["url"])
+
+    def retrieve(self, *, provider_ref: str) -> ChargeResult:
+        try:
+            if provider_ref.startswith("cs_"):
+                session = _plain(
+                    self._client.v1.checkout.sessions.retrieve(
+                        provider_ref, params={"expand": ["payment_intent"]}
+                    )
+                )
+            else:
+                return self._result(self._client.v1.payment_intents.retrieve(provider_ref))
+        except stripe.StripeError as exc:
+            raise GatewayError(f"Stripe error {type(exc).__name__}") from exc
+        intent = session.get("payment_intent")
+        if session["status"] == "complete" and isinstance(intent, dict):
+            return self._result(intent)  # under the PaymentIntent's id, as its webhook
+        if session["status"] == "expired":
+            return ChargeResult(ChargeStatus.FAILED, provider_ref, failure_code="expired")
+        # Still open (the debtor came back without paying): the page can be used again.
+        return ChargeResult(
+            ChargeStatus.REQUIRES_ACTION, provider_ref, action_url=session.get("url") or ""
+        )
 
     def webhook_parse(self, *, payload: bytes, signature: str) -> WebhookEvent:
         secret = settings.STRIPE_WEBHOOK_SECRET

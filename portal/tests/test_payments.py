@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from decimal import Decimal
+from urllib.parse import unquote
 
 import pytest
 import stripe
@@ -351,6 +352,82 @@ def test_stripe_webhook_with_a_bad_signature_is_refused_and_changes_nothing(
     unsigned = client.post("/p/webhooks/stripe/", payload, content_type="application/json")
     assert unsigned.status_code == 400
     assert not Payment.objects.exists()
+
+
+SESSION_URL = "https://checkout.stripe.com/c/pay/cs_test_a1"
+
+
+def _session(status: str, **extra) -> dict:
+    """A Checkout Session as Stripe answers it (trimmed to the fields we read)."""
+    return {
+        "id": "cs_test_a1",
+        "object": "checkout.session",
+        "status": status,
+        "payment_status": "paid" if status == "complete" else "unpaid",
+        "url": SESSION_URL if status == "open" else None,
+        "payment_intent": None,
+        "metadata": {},
+        **extra,
+    }
+
+
+def test_stripe_card_entry_is_the_hosted_page_and_return_and_webhook_record_once(
+    client, account, settings, monkeypatch
+):
+    settings.PORTAL_GATEWAY = "stripe"
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    http = RecordingHTTPClient([_session("open")])
+    built = StripeGateway.__init__
+    monkeypatch.setattr(
+        StripeGateway, "__init__", lambda self, http_client=None: built(self, http_client=http)
+    )
+    sign_in(client, account.debtor_id)
+    page = client.get(f"/p/a/{account.pk}/pay/").content.decode()
+    assert 'name="card_number"' not in page and "payment provider's secure page" in page
+    response = client.post(f"/p/a/{account.pk}/pay/", {"nonce": nonce_of(page), "purpose": "full"})
+    assert response.status_code == 302 and response["Location"] == SESSION_URL
+    checkout = Checkout.objects.get()
+    assert checkout.provider_ref == "cs_test_a1"
+    assert checkout.status == CheckoutStatus.REQUIRES_ACTION
+    method, url, headers, body = http.requests[0]
+    assert method == "post" and url.endswith("/v1/checkout/sessions")
+    assert headers["Idempotency-Key"].startswith("portal-")
+    sent = unquote(body)
+    assert "line_items[0][price_data][unit_amount]=12050" in sent and "mode=payment" in sent
+    assert f"payment_intent_data[metadata][checkout_id]={checkout.pk}" in sent
+    assert f"success_url={settings.SITE_URL}/p/pay/{checkout.pk}/return/" in sent
+    # Paid on Stripe's page: the return reads the session and records under the intent's id.
+    paid = _intent("succeeded", metadata={"checkout_id": str(checkout.pk)})
+    http.answers.append(_session("complete", payment_intent=paid))
+    assert client.get(f"/p/pay/{checkout.pk}/return/").status_code == 302
+    assert "expand[0]=payment_intent" in unquote(http.requests[1][1])
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutStatus.SUCCEEDED and checkout.provider_ref == "pi_3Test123"
+    # Stripe's webhook for the same payment, then a replay: nothing more is recorded.
+    event = json.loads(json.dumps(RECORDED_SUCCEEDED))
+    event["data"]["object"]["metadata"]["checkout_id"] = str(checkout.pk)
+    for _ in range(2):
+        payload, header = _signed(event)
+        client.post("/p/webhooks/stripe/", payload, content_type="application/json",
+                    HTTP_STRIPE_SIGNATURE=header)  # fmt: skip
+    payment = Payment.objects.get()
+    assert payment.idempotency_key == "stripe:pi_3Test123" and payment.amount == Decimal("120.50")
+    account.refresh_from_db()
+    assert account.status == "paid"
+
+
+def test_a_session_left_open_is_offered_again_and_an_expired_one_fails(settings):
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    gateway = StripeGateway(
+        http_client=RecordingHTTPClient([_session("open"), _session("expired")])
+    )
+    again = gateway.retrieve(provider_ref="cs_test_a1")
+    assert (again.status, again.provider_ref, again.action_url) == (
+        "requires_action", "cs_test_a1", SESSION_URL,
+    )  # fmt: skip
+    expired = gateway.retrieve(provider_ref="cs_test_a1")
+    assert (expired.status, expired.failure_code) == ("failed", "expired")
 
 
 @pytest.mark.postgres
