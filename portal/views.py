@@ -366,6 +366,9 @@ def _failure_text(code: str) -> str:
         "invalid_number": _("The card number is not valid."),
         "authentication_failed": _("The payment was not confirmed with your bank."),
         "test_card_only": _("This demo accepts only the test cards listed on the page."),
+        "expired": _(
+            "The payment page expired before the payment was made. You have not been charged."
+        ),
         "provider_unavailable": _("We could not reach the payment service. Please try later."),
         "not_recorded_refund_due": _(
             "We could not apply this payment to your account; it will be refunded."

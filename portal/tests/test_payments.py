@@ -371,17 +371,23 @@ def _session(status: str, **extra) -> dict:
     }
 
 
-def test_stripe_card_entry_is_the_hosted_page_and_return_and_webhook_record_once(
-    client, account, settings, monkeypatch
-):
+def _stripe_answers(settings, monkeypatch, answers: list[dict]) -> RecordingHTTPClient:
+    """The portal on Stripe, every gateway it builds answered from `answers`."""
     settings.PORTAL_GATEWAY = "stripe"
     settings.STRIPE_SECRET_KEY = "sk_test_x"
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    http = RecordingHTTPClient([_session("open")])
+    http = RecordingHTTPClient(answers)
     built = StripeGateway.__init__
     monkeypatch.setattr(
         StripeGateway, "__init__", lambda self, http_client=None: built(self, http_client=http)
     )
+    return http
+
+
+def test_stripe_card_entry_is_the_hosted_page_and_return_and_webhook_record_once(
+    client, account, settings, monkeypatch
+):
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    http = _stripe_answers(settings, monkeypatch, [_session("open")])
     sign_in(client, account.debtor_id)
     page = client.get(f"/p/a/{account.pk}/pay/").content.decode()
     assert 'name="card_number"' not in page and "payment provider's secure page" in page
@@ -415,6 +421,20 @@ def test_stripe_card_entry_is_the_hosted_page_and_return_and_webhook_record_once
     assert payment.idempotency_key == "stripe:pi_3Test123" and payment.amount == Decimal("120.50")
     account.refresh_from_db()
     assert account.status == "paid"
+
+
+def test_back_from_an_unpaid_session_the_debtor_can_go_on_or_sees_it_expired(
+    client, account, settings, monkeypatch
+):
+    _stripe_answers(settings, monkeypatch, [_session("open"), _session("expired")])
+    sign_in(client, account.debtor_id)
+    checkout = _stripe_checkout(account, client)
+    Checkout.objects.filter(pk=checkout.pk).update(provider_ref="cs_test_a1")
+    page = client.get(f"/p/pay/{checkout.pk}/return/", follow=True).content.decode()
+    assert "Continue to the payment page" in page and f'href="{SESSION_URL}"' in page
+    page = client.get(f"/p/pay/{checkout.pk}/return/", follow=True).content.decode()
+    assert "The payment page expired before the payment was made." in page
+    assert not Payment.objects.exists()
 
 
 def test_a_session_left_open_is_offered_again_and_an_expired_one_fails(settings):
