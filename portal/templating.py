@@ -43,8 +43,6 @@ from django.utils.autoreload import file_changed
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 
-from accounts.regions import babel_locale
-
 ENGINE = "portal"  # the alias of the portal's engine in settings.TEMPLATES
 
 
@@ -81,7 +79,9 @@ def _reverse(key: tuple[str, str | None, str | None], name: str, *args: object) 
     return reverse(name, urlconf=key[1], args=args)
 
 
-_urls: dict[tuple[str, str | None, str | None], Callable[..., str]] = {}
+@functools.cache
+def _url_function(key: tuple[str, str | None, str | None]) -> Callable[..., str]:
+    return functools.partial(_reverse, key)
 
 
 def urls(request: HttpRequest) -> dict[str, Callable[..., str]]:
@@ -90,11 +90,7 @@ def urls(request: HttpRequest) -> dict[str, Callable[..., str]]:
     script prefix, URLconf and language it depends on are read once per page, not once per
     link: the overview has a dozen links, and reading them per link was 11% of its
     instructions."""
-    key = (get_script_prefix(), get_urlconf(), translation.get_language())
-    found = _urls.get(key)
-    if found is None:
-        found = _urls.setdefault(key, functools.partial(_reverse, key))
-    return {"url": found}
+    return {"url": _url_function((get_script_prefix(), get_urlconf(), translation.get_language()))}
 
 
 @functools.lru_cache(maxsize=256)
@@ -165,13 +161,12 @@ def _catalogue_changed(*, file_path: Path, **kwargs: Any) -> None:
 def page(
     request: HttpRequest, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
-    """Render a portal page with what every page shows (creditor, locale, language switcher)."""
+    """Render a portal page with what every page shows (creditor, language switcher)."""
     portal = getattr(request, "portal", None)
     debtor = portal.debtor if portal is not None else None
     ctx: dict[str, Any] = {
         "debtor": debtor,
         "creditor": debtor.creditor if debtor else None,
-        "locale": babel_locale(request.LANGUAGE_CODE, debtor.region if debtor else ""),
         "verified": bool(portal and portal.verified),
         "LANGUAGE_CODE": request.LANGUAGE_CODE,
         # Each language in its own name (settings.LANGUAGES), as the option's lang= says.
