@@ -23,6 +23,8 @@ Settings: `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` (and `PORTAL_GATEWAY=stri
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -52,6 +54,16 @@ def _plain(obj: Any) -> dict[str, Any]:
     if obj is None:
         return {}
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+@contextmanager
+def _provider_errors() -> Iterator[None]:
+    """Stripe's errors as the gateway interface's `GatewayError` (the type name only: its
+    message may quote what was sent)."""
+    try:
+        yield
+    except stripe.StripeError as exc:
+        raise GatewayError(f"Stripe error {type(exc).__name__}") from exc
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:
@@ -105,29 +117,28 @@ class StripeGateway:
                 metadata=metadata,
                 return_url=return_url,
             )
-        try:
-            intent = self._client.v1.payment_intents.create(
-                params={
-                    "amount": to_minor_units(amount, currency),
-                    "currency": currency.lower(),
-                    "payment_method": card.payment_method,
-                    "confirm": True,
-                    "description": description,
-                    "metadata": metadata,
-                    "return_url": return_url,
-                    "payment_method_types": ["card"],
-                },
-                options={"idempotency_key": idempotency_key},
-            )
-        except stripe.CardError as exc:
-            error = exc.error
-            intent = _plain(getattr(error, "payment_intent", None)) if error else {}
-            ref = (intent or {}).get("id", "")
-            code = (getattr(error, "decline_code", None) or exc.code or "card_declined") if error \
-                else "card_declined"  # fmt: skip
-            return ChargeResult(ChargeStatus.FAILED, ref, failure_code=str(code))
-        except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe error {type(exc).__name__}") from exc
+        with _provider_errors():
+            try:
+                intent = self._client.v1.payment_intents.create(
+                    params={
+                        "amount": to_minor_units(amount, currency),
+                        "currency": currency.lower(),
+                        "payment_method": card.payment_method,
+                        "confirm": True,
+                        "description": description,
+                        "metadata": metadata,
+                        "return_url": return_url,
+                        "payment_method_types": ["card"],
+                    },
+                    options={"idempotency_key": idempotency_key},
+                )
+            except stripe.CardError as exc:  # a decline is an answer, not an error
+                error = exc.error
+                intent = _plain(getattr(error, "payment_intent", None)) if error else {}
+                ref = (intent or {}).get("id", "")
+                code = (getattr(error, "decline_code", None) or exc.code or "card_declined") \
+                    if error else "card_declined"  # fmt: skip
+                return ChargeResult(ChargeStatus.FAILED, ref, failure_code=str(code))
         return self._result(intent)
 
     def _checkout_session(
@@ -145,7 +156,7 @@ class StripeGateway:
             "unit_amount": to_minor_units(amount, currency),
             "product_data": {"name": description},
         }
-        try:
+        with _provider_errors():
             session = self._client.v1.checkout.sessions.create(
                 params={
                     "mode": "payment",
@@ -159,23 +170,18 @@ class StripeGateway:
                 },
                 options={"idempotency_key": idempotency_key},
             )
-        except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe error {type(exc).__name__}") from exc
         session = _plain(session)
         return ChargeResult(ChargeStatus.REQUIRES_ACTION, session["id"], action_url=session["url"])
 
     def retrieve(self, *, provider_ref: str) -> ChargeResult:
-        try:
-            if provider_ref.startswith("cs_"):
-                session = _plain(
-                    self._client.v1.checkout.sessions.retrieve(
-                        provider_ref, params={"expand": ["payment_intent"]}
-                    )
-                )
-            else:
+        with _provider_errors():
+            if not provider_ref.startswith("cs_"):  # a PaymentIntent confirmed directly
                 return self._result(self._client.v1.payment_intents.retrieve(provider_ref))
-        except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe error {type(exc).__name__}") from exc
+            session = _plain(
+                self._client.v1.checkout.sessions.retrieve(
+                    provider_ref, params={"expand": ["payment_intent"]}
+                )
+            )
         intent = session.get("payment_intent")
         if session["status"] == "complete" and isinstance(intent, dict):
             return self._result(intent)  # under the PaymentIntent's id, as its webhook

@@ -207,7 +207,9 @@ class RecordingHTTPClient(stripe.HTTPClient):
 
     def request(self, method, url, headers, post_data=None, *, _usage=None):
         self.requests.append((method, url, dict(headers or {}), post_data or ""))
-        return json.dumps(self.answers.pop(0)), 200, {}
+        answer = self.answers.pop(0)
+        body, status = answer if isinstance(answer, tuple) else (answer, 200)
+        return json.dumps(body), status, {}
 
     def close(self) -> None:
         pass
@@ -262,6 +264,34 @@ def test_stripe_intent_needing_3ds_returns_the_redirect(settings):
     )  # fmt: skip
     assert result.status == "requires_action"
     assert result.action_url == "https://hooks.stripe.com/3ds"
+
+
+def test_a_stripe_decline_is_an_answer_and_a_refusal_is_a_gateway_error(settings):
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    declined = {"error": {
+        "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+        "message": "Your card has insufficient funds.",
+        "payment_intent": _intent("requires_payment_method"),
+    }}  # fmt: skip
+    refused = {"error": {"type": "invalid_request_error", "message": "No such thing."}}
+    gateway = StripeGateway(
+        http_client=RecordingHTTPClient([(declined, 402), (refused, 400), (refused, 400),
+                                         (refused, 400)])
+    )  # fmt: skip
+    from portal.gateways import CardInput, GatewayError
+
+    charge = {"amount": Decimal("5"), "currency": "USD", "idempotency_key": "k",
+              "description": "d", "metadata": {}, "return_url": "https://x/"}  # fmt: skip
+    result = gateway.charge(card=CardInput(payment_method="pm_card_chargeDeclined"), **charge)
+    assert (result.status, result.provider_ref, result.failure_code) == (
+        "failed", "pi_3Test123", "insufficient_funds",
+    )  # fmt: skip
+    with pytest.raises(GatewayError, match="InvalidRequestError"):
+        gateway.charge(card=CardInput(payment_method="pm_card_visa"), **charge)
+    with pytest.raises(GatewayError, match="InvalidRequestError"):
+        gateway.charge(card=CardInput(), **charge)  # the hosted page's session
+    with pytest.raises(GatewayError, match="InvalidRequestError"):
+        gateway.retrieve(provider_ref="cs_test_a1")
 
 
 def test_minor_units_follow_the_currency():
