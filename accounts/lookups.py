@@ -1,9 +1,9 @@
 """`field__any=ids`: a filter on many integer ids sent as one array parameter.
 
 `field__in=ids` makes Django prepare each id and write one placeholder per id, and psycopg
-then splits the query at every placeholder and quotes each value: 10 ms of client CPU for
-a query on 1,000 ids, against 2.3-2.8 ms as one array, and the planner sends a dozen such
-lists per batch of 1,000 accounts. On PostgreSQL `field__any` writes `field = ANY(%s)` with
+then splits the query at every placeholder and quotes each value: several times the client
+CPU of sending the same ids as one array (docs/benchmarks.md), and the planner sends a dozen
+such lists per batch of 1,000 accounts. On PostgreSQL `field__any` writes `field = ANY(%s)` with
 the ids as one array (PostgreSQL plans `IN (...)` as exactly that), elsewhere the same
 `IN (...)` as `__in`.
 Registered on integer fields (ids and their foreign keys) in `AccountsConfig.ready`.

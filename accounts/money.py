@@ -119,10 +119,11 @@ def split_evenly(total: Decimal, parts: int, currency: str) -> list[Decimal]:
 def format_money(amount: Decimal, currency: str, locale: str = "en") -> str:
     """`amount` formatted for a locale, e.g. `1.234,50 €` for de_DE.
 
-    The same text as babel's `format_currency`. Babel re-reads its pattern on every call
-    (about 0.1 ms); the planner formats a balance for every message it renders and the portal
-    several per page, so a (locale, currency) pair whose layout `_layout` could read off
-    babel's own output is formatted from that layout instead, and anything else by babel."""
+    The same text as babel's `format_currency`. Babel re-reads its pattern on every call,
+    which is slow next to formatting itself; the planner formats a balance for every message
+    it renders and the portal several per page, so a (locale, currency) pair whose layout
+    `_layout` could read off babel's own output is formatted from that layout instead, and
+    anything else by babel."""
     value = quantize(amount, currency)
     layout = _layout(locale, currency)
     if layout is None or value < 0:

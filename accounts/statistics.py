@@ -5,8 +5,8 @@ samples a table again once a tenth of it has changed, when its launcher next com
 (every minute by default); a job that writes as fast as the planner does makes a new table
 a hundred times bigger in that time. A column without statistics is estimated with
 PostgreSQL's defaults, and `account_id IN (1,000 ids)` is then expected to match every row:
-each of the planner's batches read the whole outbox instead of 1,000 index entries, 3 ms a
-batch growing to 70 ms as the outbox grew (docs/benchmarks.md).
+each of the planner's batches then reads the whole outbox instead of 1,000 index entries, a
+cost that grows with the outbox.
 
 `table_analyze` samples a table (or some of its columns) now; with `when_stale=True` only
 once the table has at least doubled in size since its last analyze, so a job that calls it

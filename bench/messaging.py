@@ -12,7 +12,7 @@ Steps:
      one variant per entry of --channels (default sms,sms,email) for the first-contact and
      early stages through the compliance workflow (setup, not timed);
   2. plan (timed): the hourly job, `recommender.services.plan_contacts`, with the uniform
-     policy of the messaging issue (no live model): find the due accounts, build their
+     policy used when no model is live: find the due accounts, build their
      candidates (variants x send times), drop what compliance blocks, pick one, and
      `messages_send` it (compliance re-check with audit row, rendering, Message + timeline
      rows), in batches of --batch. With --plan-workers N, N planner processes run side by

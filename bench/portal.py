@@ -18,7 +18,7 @@ Closed loop (the default) measures the most the server does; by Little's law 50 
 with no pause between requests see a mean latency of 50 / throughput, so p99 under 150 ms
 needs well over 333 requests/s there. `--rate` measures latency at a given offered load.
 
-Target (issue 6): at least 300 requests/s with p99 under 150 ms. Needs PostgreSQL on
+Target: at least 300 requests/s with p99 under 150 ms. Needs PostgreSQL on
 127.0.0.1:5432 (user postgres, trust), like the tests.
 """
 

@@ -1,4 +1,4 @@
-"""Recommender figures (issue 5, section 5): fit time, decision latency, planning throughput,
+"""Recommender figures: fit time, decision latency, planning throughput,
 and policy value on the simulator.
 
 Usage:
@@ -22,8 +22,8 @@ Parts (each runs in its own process):
 - value: a simulator run (its own throwaway database) exports every decision with the
   world's true value of each eligible action; policies fitted on the first 70% of decisions
   are scored exactly on the last 30%: the learner (exploit), uniform random, the best fixed
-  action (by logged IPS value, and the truly best one in hindsight), the three baselines of
-  issue 5 (per-action logistic regression; one logistic regression on context x
+  action (by logged IPS value, and the truly best one in hindsight), three standard
+  baselines (per-action logistic regression; one logistic regression on context x
   action-feature interactions, C=1 and C by 3-fold CV; Vowpal Wabbit `--cb_adf`, plain, with
   `-q sa` and with `-q sa -l 0.1`, skipped if `vowpalwabbit` is not installed), and the
   oracle. --sim-seed picks the world; --sim-logs keeps the export (or reuses it) so that
@@ -353,7 +353,7 @@ def _standardised(X_train, X_test):
 
 
 def _interaction_logistic(X, actions, rewards, feats, X_test, Cs):
-    """Issue 5's second baseline: one logistic regression on [1, x] x [1, f_a] of the logged
+    """The interaction baseline: one logistic regression on [1, x] x [1, f_a] of the logged
     action (standardised contexts, unweighted: the usual direct method), C chosen from `Cs`
     by 3-fold cross-validated log-loss when there are several. Returns the (m, A) scores of
     the test contexts and the C used."""
@@ -383,7 +383,7 @@ def _interaction_logistic(X, actions, rewards, feats, X_test, Cs):
 
 
 def _vw_cb_adf(X, actions, rewards, props, eligible, feats, X_test, eligible_test, args, seed=0):
-    """Issue 5's third baseline: Vowpal Wabbit's contextual bandit with action-dependent
+    """The Vowpal Wabbit baseline: its contextual bandit with action-dependent
     features, as in bench/learner_offline.py `learn_vw`: the standardised context as the
     shared namespace, each eligible action's features plus its id as the action namespace,
     cost = -reward with the logged propensity, one pass in log order. Returns (m, A) scores

@@ -88,16 +88,17 @@ def urls(request: HttpRequest) -> dict[str, Callable[..., str]]:
     """Context processor: `{{ url("portal:pay", account.pk) }}` is `reverse()`, with the
     answers remembered per process (URL patterns never change while a process runs). The
     script prefix, URLconf and language it depends on are read once per page, not once per
-    link: the overview has a dozen links, and reading them per link was 11% of its
-    instructions."""
+    link: the overview has a dozen links, and reading them per link is a measurable share of
+    the page's cost."""
     return {"url": _url_function((get_script_prefix(), get_urlconf(), translation.get_language()))}
 
 
 @functools.lru_cache(maxsize=256)
 def _static(path: str) -> str:
     """`{{ static("portal/portal.css") }}`: Django's `static()`, remembered per process (the
-    storage reads its manifest of hashed names once per process anyway); it was 3% of the
-    overview's instructions. Forgotten when the static files settings change."""
+    storage reads its manifest of hashed names once per process anyway), because resolving
+    it on every call is a measurable share of the overview's cost. Forgotten when the static
+    files settings change."""
     return static(path)
 
 

@@ -8,7 +8,8 @@ call :func:`fit_policy`, persist :meth:`Policy.to_bytes`, and later call
 
 Public surface:
 
-- :func:`fit_policy` -- fit a policy from logs (the contract of issue 5, section 1).
+- :func:`fit_policy` -- fit a policy from logs (the public contract used by production, the
+  simulator and offline evaluation).
 - :class:`Policy` -- ``probabilities(X, eligible=..., explore=...)``,
   ``expected_rewards(X)``, ``to_bytes()`` / ``Policy.from_bytes(...)``.
 - :class:`LearnerConfig` -- optional knobs; the defaults are the tuned ones.

@@ -124,7 +124,7 @@ def policy_live(*, max_age: float | None = None) -> LoadedModel | None:
             _loaded = None
         _loaded_id = live_id
         # Once per load: what is loaded now stays out of the cyclic collector's reach, so a
-        # full collection does not land inside a decision (p99 0.4 ms instead of several ms).
+        # full collection does not land inside a decision and multiply its tail latency.
         _gc_settle()
         return _loaded
 
@@ -141,10 +141,10 @@ def gc_frozen() -> Iterator[None]:
     """Run the body with what is alive now out of the cyclic collector's reach.
 
     A planning run allocates many objects that outlive a young collection, and every so many
-    of them Python scans its whole heap again: 120 ms each time in a worker with Django,
-    Wagtail and scikit-learn loaded, 0.17 ms per planned account in all (a gc callback
-    counted 2.1 s in 17 full collections over 12,000 accounts). Frozen, a full collection
-    scans only what was allocated since. Unfrozen at the end, so reference cycles among what
+    of them Python scans its whole heap again, which in a worker with Django, Wagtail and
+    scikit-learn loaded is a large heap: a noticeable share of the planner's CPU per account
+    (docs/benchmarks.md, Messaging). Frozen, a full collection scans only what was allocated
+    since. Unfrozen at the end, so reference cycles among what
     was frozen are still collected later.
     """
     _gc_settle()

@@ -518,7 +518,7 @@ def test_engine_is_fast_enough_for_the_planner() -> None:
         channel, when = asks[i % 3]
         evaluate(rules, channel, when, history, NO_FLAGS, holidays)
     per_decision = (time.perf_counter() - started) / n
-    assert per_decision < 100e-6  # the requirement is 20 us; measured ~2-10 us
+    assert per_decision < 100e-6  # the requirement is 20 us; loose enough for a busy machine
 
 
 # --------------------------------------------------------------------------------------------

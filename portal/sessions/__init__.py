@@ -7,8 +7,8 @@ arrives as a NUL byte) would otherwise reach the database, which PostgreSQL answ
 error, a 500 on every page.
 
 This one is Django's database engine, unchanged except for the read: one SQL statement
-prepared once per process instead of an ORM query, whose compilation cost more CPU than the
-portal's session check itself (~0.4 ms of every portal page). Same table, the expiry still
+prepared once per process instead of an ORM query, whose compilation costs more CPU than the
+portal's session check itself, on every portal page. Same table, the expiry still
 checked in SQL (`expire_date > now`), every write inherited, nothing kept in the process.
 """
 

@@ -1,6 +1,6 @@
 """``manage.py compliance_check --cases FILE.jsonl``: run rule test cases against the database.
 
-The contract other tools rely on (issue 3, docs/compliance.md): one JSON line per case on
+The contract other tools rely on (docs/compliance.md): one JSON line per case on
 stdout, ``{"id", "decision": "allow"|"block", "reasons": [...], "next_allowed_at"}``; a
 malformed line prints ``{"line": N, "error": "..."}`` and the run goes on; if any case had
 ``expected``, a last line ``N passed, M failed``. Exit status 1 if a case failed or a line was
