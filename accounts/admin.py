@@ -6,6 +6,8 @@ them), so the state machine and the timeline are never bypassed from here.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -14,7 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from accounts import placement, regions, services
+from accounts import money, placement, regions, services
+from accounts.admin_display import MoneyAdmin, amount_for_input
 from accounts.models import (
     Account,
     AccountStatus,
@@ -49,8 +52,53 @@ class CreditorUserInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+def _trim_percent(value: Decimal | None) -> Decimal | None:
+    """A percentage without trailing zeros: 15, 12.5 (not 15.00, 12.50)."""
+    if value is None:
+        return None
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+class CreditorForm(forms.ModelForm):
+    """The creditor's page: its minimum instalment is an amount in its default currency."""
+
+    class Meta:
+        model = Creditor
+        fields = [
+            "name", "slug", "display_name", "default_currency", "locale", "min_instalment",
+            "max_plan_months", "settlement_allowed", "max_settlement_discount_pct",
+            "max_pause_days",
+        ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        currency = self.instance.default_currency
+        if "min_instalment" in self.fields and money.currency_is_known(currency):
+            step = Decimal(1).scaleb(-money.minor_units(currency))
+            self.fields["min_instalment"].widget.attrs["step"] = str(step)
+            if not self.is_bound:
+                self.initial["min_instalment"] = amount_for_input(
+                    self.initial.get("min_instalment"), currency
+                )
+        if "max_settlement_discount_pct" in self.fields and not self.is_bound:
+            self.initial["max_settlement_discount_pct"] = _trim_percent(
+                self.initial.get("max_settlement_discount_pct")
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        currency, amount = cleaned.get("default_currency"), cleaned.get("min_instalment")
+        if amount is not None and money.currency_is_known(currency):
+            try:
+                money.parse_amount(amount, currency)
+            except money.MoneyError as exc:
+                self.add_error("min_instalment", str(exc))
+        return cleaned
+
+
 @admin.register(Creditor)
 class CreditorAdmin(admin.ModelAdmin):
+    form = CreditorForm
     list_display = ["name", "slug", "display_name", "default_currency", "locale"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -123,8 +171,9 @@ class ActivityInline(ReadOnlyInline):
     verbose_name_plural = "Timeline"
 
 
-class AccountInline(ReadOnlyInline):
+class AccountInline(MoneyAdmin, ReadOnlyInline):
     model = Account
+    money_fields = {"current_balance": "currency"}
     fields = ["external_ref", "status", "currency", "current_balance", "due_date"]
     readonly_fields = fields
 
@@ -152,8 +201,9 @@ class DebtorAdmin(admin.ModelAdmin):
                 )
 
 
-class PaymentInline(ReadOnlyInline):
+class PaymentInline(MoneyAdmin, ReadOnlyInline):
     model = Payment
+    money_fields = {"amount": "currency"}
     fields = ["received_at", "amount", "currency", "method", "status", "provider_reference"]
     readonly_fields = fields
 
@@ -197,7 +247,8 @@ def _transition_action(status: str, label: str):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(MoneyAdmin, admin.ModelAdmin):
+    money_fields = {"current_balance": "currency", "original_amount": "currency"}
     list_display = [
         "external_ref", "creditor", "status", "currency", "current_balance", "due_date",
         "placed_at",
@@ -262,17 +313,23 @@ class AccountAdmin(admin.ModelAdmin):
         return render(request, "admin/accounts/account/upload_csv.html", context)
 
 
-class InstallmentInline(ReadOnlyInline):
+class InstallmentInline(MoneyAdmin, ReadOnlyInline):
     model = Installment
+    money_fields = {"amount": "plan.account.currency", "amount_paid": "plan.account.currency"}
     fields = ["sequence", "due_date", "amount", "amount_paid", "status", "payment", "paid_at"]
     readonly_fields = fields
     show_change_link = False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("plan__account", "payment")
+
 
 @admin.register(PaymentPlan)
-class PaymentPlanAdmin(admin.ModelAdmin):
+class PaymentPlanAdmin(MoneyAdmin, admin.ModelAdmin):
+    money_fields = {"total_amount": "account.currency"}
     list_display = ["id", "account", "frequency", "instalment_count", "total_amount", "status"]
     list_filter = ["status", "frequency"]
+    list_select_related = ["account"]
     readonly_fields = [f.name for f in PaymentPlan._meta.fields]
     inlines = [InstallmentInline]
 
@@ -294,9 +351,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(MoneyAdmin, ReadOnlyAdmin):
+    money_fields = {"amount": "currency"}
     list_display = ["received_at", "account", "amount", "currency", "method", "status"]
     list_filter = ["status", "method", "creditor"]
+    list_select_related = ["account"]
     search_fields = ["account__external_ref", "provider_reference", "idempotency_key"]
 
 

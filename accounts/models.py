@@ -325,7 +325,10 @@ class Payment(models.Model):
         ordering = ["-received_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} on {self.account_id}"
+        amount = self.amount
+        if money.currency_is_known(self.currency) and amount is not None:
+            amount = money.quantize(amount, self.currency)
+        return f"{amount} {self.currency} on {self.account_id}"
 
 
 class PlanFrequency(models.TextChoices):

@@ -1,9 +1,14 @@
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
+from accounts import services
 from accounts.models import Account, Activity, ActivityKind
 from accounts.placement import CSV_COLUMNS
-from accounts.tests.factories import UserFactory, place, row
+from accounts.tests.factories import CreditorFactory, UserFactory, place, row
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +101,134 @@ def test_recall_action_goes_through_the_state_machine(admin_client, creditor):
     assert b"cannot become active" in again.content
     account.refresh_from_db()
     assert account.status == "recalled"
+
+
+# --- Money in the currency's minor units ------------------------------------------------------
+
+
+def _placed(creditor):
+    """A USD, a JPY and a KWD account (amounts are stored with 4 decimal places)."""
+    return place(
+        creditor,
+        row(1, original_amount="706.05"),
+        row(2, currency="JPY", original_amount="12000"),
+        row(3, currency="KWD", original_amount="1.5"),
+    )
+
+
+def test_the_account_list_shows_amounts_in_minor_units(admin_client, creditor):
+    _placed(creditor)
+    html = admin_client.get("/django-admin/accounts/account/").content.decode()
+    assert "$706.05<" in html and "¥12,000<" in html and "KWD1.500<" in html
+    assert "706.0500" not in html and "12000.0000" not in html and "1.5000" not in html
+    assert "12,000.00" not in html
+
+
+def test_the_balance_column_keeps_its_header_and_sorts_by_the_balance(admin_client, creditor):
+    _placed(creditor)
+    page = admin_client.get("/django-admin/accounts/account/")
+    (header,) = [h for h in page.context["result_headers"] if h["text"] == "current balance"]
+    assert header["sortable"] and 'class="sortable column-current_balance"' in page.text
+    ascending = admin_client.get("/django-admin/accounts/account/" + header["url_primary"])
+    refs = [a.external_ref for a in ascending.context["cl"].result_list]
+    assert refs == ["ACC-3", "ACC-1", "ACC-2"]  # 1.5, 706.05, 12000 (the stored numbers)
+
+
+def test_the_account_page_shows_amounts_and_payments_in_minor_units(admin_client, creditor):
+    account, jpy, _ = _placed(creditor)
+    services.payment_record(
+        account=account, amount="6.05", idempotency_key="k1", method="card", actor="test"
+    )
+    html = admin_client.get(f"/django-admin/accounts/account/{account.pk}/change/").content
+    html = html.decode()
+    assert "$706.05" in html  # original amount
+    assert "$700.00" in html  # balance
+    assert "$6.05" in html  # the payment inline
+    assert ".0500" not in html and "700.0000" not in html
+    # The amounts stay read-only: no inputs for them.
+    assert 'name="current_balance"' not in html and 'name="original_amount"' not in html
+    html = admin_client.get(f"/django-admin/accounts/account/{jpy.pk}/change/").content.decode()
+    assert "¥12,000" in html and "12000.0000" not in html
+
+
+def test_the_debtor_page_shows_its_accounts_balances_in_minor_units(admin_client, creditor):
+    account, *_ = _placed(creditor)
+    url = f"/django-admin/accounts/debtor/{account.debtor_id}/change/"
+    html = admin_client.get(url).content.decode()
+    assert "$706.05" in html and "706.0500" not in html
+
+
+def test_payments_and_plans_show_amounts_in_minor_units(admin_client, creditor):
+    account, *_ = _placed(creditor)
+    payment, _ = services.payment_record(
+        account=account, amount="6.05", idempotency_key="k1", method="card", actor="test"
+    )
+    html = admin_client.get("/django-admin/accounts/payment/").content.decode()
+    assert "$6.05<" in html and "6.0500" not in html
+    html = admin_client.get(f"/django-admin/accounts/payment/{payment.pk}/change/").content
+    assert "$6.05" in html.decode() and "6.0500" not in html.decode()
+    plan = services.plan_create(
+        account=account,
+        frequency="monthly",
+        count=3,
+        first_due=timezone.localdate() + timedelta(days=3),
+        actor="test",
+    )
+    html = admin_client.get("/django-admin/accounts/paymentplan/").content.decode()
+    assert "$700.00<" in html and "700.0000" not in html
+    html = admin_client.get(f"/django-admin/accounts/paymentplan/{plan.pk}/change/").content
+    html = html.decode()
+    assert "$700.00" in html  # the plan's total
+    assert "$233.33" in html and "$233.34" in html and "$0.00" in html  # instalments
+    assert ".0000" not in html
+
+
+def test_the_creditors_minimum_instalment_is_an_input_in_its_currencys_minor_units(
+    admin_client, creditor
+):
+    url = f"/django-admin/accounts/creditor/{creditor.pk}/change/"
+    html = admin_client.get(url).content.decode()
+    assert 'name="min_instalment" value="10.00"' in html and 'step="0.01"' in html
+    yen = CreditorFactory(name="Yen", slug="yen", default_currency="JPY")
+    html = admin_client.get(f"/django-admin/accounts/creditor/{yen.pk}/change/").content
+    assert 'name="min_instalment" value="10"' in html.decode()
+
+
+def test_a_minimum_instalment_with_more_decimals_than_the_currency_is_refused(
+    admin_client, creditor
+):
+    url = f"/django-admin/accounts/creditor/{creditor.pk}/change/"
+    data = {
+        "name": creditor.name,
+        "slug": creditor.slug,
+        "display_name": creditor.display_name,
+        "default_currency": "USD",
+        "locale": "en",
+        "min_instalment": "10.555",
+        "max_plan_months": "12",
+        "max_settlement_discount_pct": "15",
+        "max_pause_days": "30",
+        "users-TOTAL_FORMS": "0",
+        "users-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "min_instalment": ["USD amounts have at most 2 decimal places."]
+    }
+    response = admin_client.post(url, {**data, "min_instalment": "12.50"})
+    assert response.status_code == 302
+    creditor.refresh_from_db()
+    assert creditor.min_instalment == Decimal("12.50")
+    assert creditor.max_settlement_discount_pct == Decimal("15")
+    html = admin_client.get(url).content.decode()
+    assert 'name="max_settlement_discount_pct" value="15"' in html
+
+
+def test_a_payment_is_named_in_its_currencys_minor_units(creditor):
+    account, *_ = _placed(creditor)
+    payment, _ = services.payment_record(
+        account=account, amount="6.05", idempotency_key="k1", method="card", actor="test"
+    )
+    payment.refresh_from_db()
+    assert str(payment) == f"6.05 USD on {account.pk}"
