@@ -232,3 +232,43 @@ def test_a_payment_is_named_in_its_currencys_minor_units(creditor):
     )
     payment.refresh_from_db()
     assert str(payment) == f"6.05 USD on {account.pk}"
+
+
+# --- The CSV upload page ----------------------------------------------------------------------
+
+
+def _csv(*rows: dict) -> SimpleUploadedFile:
+    lines = [",".join(CSV_COLUMNS)]
+    lines += [",".join(r.get(c, "") for c in CSV_COLUMNS) for r in rows]
+    return SimpleUploadedFile("a.csv", ("\n".join(lines) + "\n").encode(), "text/csv")
+
+
+def test_rejected_csv_rows_are_sentences_naming_line_and_column(admin_client, creditor):
+    good = {"external_ref": "U1", "original_amount": "10.00", "debtor_external_ref": "DU1",
+            "debtor_last_name": "Curie", "debtor_region": "FR"}  # fmt: skip
+    upload = _csv(
+        good,
+        {**good, "external_ref": "INV-1001", "debtor_email": "not-an-email"},
+        {**good, "external_ref": "", "original_amount": "1.234", "debtor_region": ""},
+    )
+    response = admin_client.post(
+        "/django-admin/accounts/account/upload-csv/", {"creditor": creditor.pk, "file": upload}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Line 3 (INV-1001): debtor_email — Enter a valid email address." in html
+    assert "Line 4 (no external_ref): external_ref — This field is required." in html
+    assert (
+        "Line 4 (no external_ref): original_amount — USD amounts have at most 2 decimal places."
+        in html
+    )
+    assert "Line 4 (no external_ref): debtor_region — This field is required." in html
+    assert "{&#x27;" not in html and "[&#x27;" not in html and "{'" not in html
+    assert Account.objects.filter(external_ref="U1").exists()
+
+
+def test_the_csv_upload_page_has_one_title_and_lists_the_columns(admin_client):
+    html = admin_client.get("/django-admin/accounts/account/upload-csv/").content.decode()
+    assert html.count("<h1>") == 1 and "<h1>Upload accounts (CSV)</h1>" in html
+    assert ", ".join(CSV_COLUMNS) in html
+    assert "docs/api.md" in html and "README" not in html
