@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 
 from accounts import money, placement, regions, services
-from accounts.admin_display import MoneyAdmin, amount_for_input
+from accounts.admin_display import MoneyAdmin, PlainHelpTexts, amount_for_input
 from accounts.models import (
     Account,
     AccountStatus,
@@ -36,7 +36,7 @@ from accounts.models import (
 )
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(PlainHelpTexts, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
@@ -374,7 +374,7 @@ class PaymentPlanAdmin(MoneyAdmin, admin.ModelAdmin):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(PlainHelpTexts, admin.ModelAdmin):
     """Records written only by services (payments, timelines, audit trails): view, never edit."""
 
     def has_add_permission(self, request) -> bool:

@@ -1,4 +1,4 @@
-"""How the Django admin shows money to an operator.
+"""How the Django admin shows values to an operator: money and model help texts.
 
 Money is stored with 4 decimal places (`accounts.models.MONEY`), so Django's own display of a
 DecimalField reads `706.0500` for 706.05 USD and `12000.0000` for 12,000 JPY. An admin class
@@ -9,6 +9,9 @@ its currency code); wherever such a field appears (`list_display`, `fields`, `fi
 `KWD 1,234.500`. Columns keep their header (the field's verbose name), help text and sorting.
 Amounts are never form inputs in such an admin: they change through `accounts.services`.
 An editable amount (a creditor's minimum instalment) is shown by `amount_for_input`.
+
+Django renders model help texts as HTML, so a help text like `admin:<user id>` loses its
+`<user id>`; `PlainHelpTexts` gives the admin's forms the model help texts escaped.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from babel.core import UnknownLocaleError
 from django.conf import settings
 from django.contrib import admin
 from django.db import models
+from django.utils.html import escape
 from django.utils.translation import get_language
 
 from accounts import money
@@ -116,3 +120,24 @@ class MoneyAdmin:
             (name, {**options, "fields": self._money_swap(options.get("fields", ()))})
             for name, options in super().get_fieldsets(request, obj)  # type: ignore[misc]
         ]
+
+
+def plain_help_texts(model: type[models.Model]) -> dict[str, str]:
+    """The model's help texts, escaped for Django's admin (which renders them as HTML)."""
+    return {
+        f.name: escape(f.help_text)
+        for f in model._meta.get_fields()
+        if getattr(f, "help_text", "") and not f.auto_created
+    }
+
+
+class PlainHelpTexts:
+    """Mixin for a `ModelAdmin` or an inline: model help texts are shown as written."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs.setdefault("help_texts", plain_help_texts(self.model))  # type: ignore[attr-defined]
+        return super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs.setdefault("help_texts", plain_help_texts(self.model))  # type: ignore[attr-defined]
+        return super().get_formset(request, obj, **kwargs)  # type: ignore[misc]

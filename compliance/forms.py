@@ -11,6 +11,7 @@ from contextlib import suppress
 from typing import Any
 
 from django import forms
+from django.utils.html import escape
 
 from compliance.models import (
     CHANNEL_CHOICES,
@@ -205,7 +206,8 @@ class CasesRunForm(forms.Form):
     shipped = forms.BooleanField(
         required=False,
         label="Also run the shipped cases of the selected regions",
-        help_text="compliance/cases/<region>.jsonl",
+        # Django shows help texts as HTML: escaped, so "<region>" is not taken for a tag.
+        help_text=escape("compliance/cases/<region>.jsonl for each selected region."),
     )
 
     def clean_file(self):

@@ -272,3 +272,15 @@ def test_the_csv_upload_page_has_one_title_and_lists_the_columns(admin_client):
     assert html.count("<h1>") == 1 and "<h1>Upload accounts (CSV)</h1>" in html
     assert ", ".join(CSV_COLUMNS) in html
     assert "docs/api.md" in html and "README" not in html
+
+
+# --- Help texts -------------------------------------------------------------------------------
+
+
+def test_model_help_texts_with_angle_brackets_show_literally(admin_client, creditor):
+    account, *_ = _placed(creditor)
+    entry = Activity.objects.filter(account=account).first()
+    html = admin_client.get(f"/django-admin/accounts/activity/{entry.pk}/change/").content
+    assert "api:&lt;user id&gt;, admin:&lt;user id&gt;" in html.decode()
+    html = admin_client.get(f"/django-admin/accounts/debtor/{account.debtor_id}/change/").content
+    assert "api:&lt;user id&gt;" in html.decode()  # the timeline inline's column header

@@ -364,6 +364,21 @@ def test_the_region_list_counts_rules_in_a_fixed_number_of_queries(
     assert counts["US-MA"] > 0
 
 
+def test_the_cases_page_has_one_title_and_its_help_texts_show_literally(admin_client):
+    html = admin_client.get("/django-admin/compliance/region/run-cases/").content.decode()
+    assert html.count("<h1>") == 1 and "<h1>Run a cases file against the rules</h1>" in html
+    assert "compliance/cases/&lt;region&gt;.jsonl" in html
+
+
+def test_the_rule_change_page_shows_its_help_texts_literally(admin_client):
+    page_url, data = page_data(admin_client, "US-MA")
+    data[rule_key(data, "windowrules", "US-MA.phone_hours", "title")] = "Hours"
+    assert admin_client.post(page_url, data).status_code == 302
+    change = RuleChange.objects.latest("pk")
+    html = admin_client.get(f"/django-admin/compliance/rulechange/{change.pk}/change/").content
+    assert "admin:&lt;user id&gt;" in html.decode()
+
+
 def test_the_cases_page_asks_for_a_file(admin_client):
     response = admin_client.post("/django-admin/compliance/region/run-cases/", {})
     assert response.status_code == 200
