@@ -444,7 +444,7 @@ def case_parse(obj: Any) -> Case:
         raise PackError(f"{where}: region missing")
     channel = obj.get("channel")
     if channel not in CHANNELS:
-        raise PackError(f"{where}: channel must be one of {CHANNELS}")
+        raise PackError(f"{where}: channel must be one of {', '.join(CHANNELS)}")
     history = []
     raw_history = obj.get("history", [])
     if not isinstance(raw_history, list):
@@ -470,7 +470,7 @@ def case_parse(obj: Any) -> Case:
         raise PackError(f"{where}: flags must be a list of strings")
     unknown = set(flags) - FLAGS
     if unknown:
-        raise PackError(f"{where}: unknown flags {sorted(unknown)}")
+        raise PackError(f"{where}: unknown flags: {', '.join(sorted(unknown))}")
     expected = obj.get("expected")
     if expected not in (None, "allow", "block"):
         raise PackError(f"{where}: expected must be allow or block")

@@ -370,6 +370,20 @@ def test_the_cases_page_has_one_title_and_its_help_texts_show_literally(admin_cl
     assert "compliance/cases/&lt;region&gt;.jsonl" in html
 
 
+def test_malformed_cases_are_sentences_without_python_lists(admin_client):
+    lines = [
+        '{"id": "c1", "region": "US-MA", "channel": "fax", "local_time": "2026-03-11T10:00"}',
+        '{"id": "c2", "region": "US-MA", "channel": "sms", "local_time": "2026-03-11T10:00",'
+        ' "flags": ["tired", "busy"]}',
+    ]
+    upload = SimpleUploadedFile("mine.jsonl", "\n".join(lines).encode(), "application/jsonl")
+    response = admin_client.post("/django-admin/compliance/region/run-cases/", {"file": upload})
+    html = response.content.decode()
+    assert "case c1: channel must be one of call, sms, email, letter, whatsapp" in html
+    assert "case c2: unknown flags: busy, tired" in html
+    assert "[&#x27;" not in html and "(&#x27;" not in html
+
+
 def test_the_rule_change_page_shows_its_help_texts_literally(admin_client):
     page_url, data = page_data(admin_client, "US-MA")
     data[rule_key(data, "windowrules", "US-MA.phone_hours", "title")] = "Hours"
