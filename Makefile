@@ -1,24 +1,57 @@
-# One-command setup. `make run` serves the demo; `make test` runs lint and the test suite.
+# `make run` serves the demo; `make test` runs lint and the test suite. Installs come from the
+# committed lock file uv.lock; `make upgrade` re-resolves it (one deliberate commit).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+STAMP := $(VENV)/.synced
+# uv, pinned with hashes in requirements-uv.txt, lives in a small virtualenv of its own.
+UV_VENV := .venv-uv
+UV := $(UV_VENV)/bin/uv
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The development settings file `make run` writes once (scripts/dev_env.py); settings read it.
+ENV_FILE ?= .env
+export ENV_FILE
+# uv uses the PYTHON given here and never downloads an interpreter of its own.
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test lint format bench clean
+.PHONY: check-python install install-production setup run test lint format bench upgrade clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+check-python:
+	@$(PYTHON) scripts/check_python.py
+
+$(UV): requirements-uv.txt | check-python
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps -r requirements-uv.txt
+	touch $(UV)
+
+# Exactly what uv.lock says (the dev group included); fails if uv.lock no longer matches
+# pyproject.toml, rather than resolving anew.
+$(STAMP): $(UV) pyproject.toml uv.lock | check-python
+	$(UV) sync --locked --python $(PYTHON)
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Migrates, seeds the demo (idempotent), then serves the site and a django-q2 worker together;
-# Ctrl-C stops both. Development mode (DEBUG=1) unless the environment says otherwise.
+# A server's install: the same lock, without the dev group (tests, lint, browsers).
+install-production: $(UV) | check-python
+	$(UV) sync --locked --no-dev --python $(PYTHON)
+	rm -f $(STAMP)
+
+# Everything `make run` does before serving: install, write .env once, migrate, seed the
+# demo (idempotent). Every command in the README works after it.
+setup run: export LOG_LIBRARY_LEVEL ?= WARNING
+setup: $(STAMP)
+	@$(BIN)/python scripts/dev_env.py
+	$(BIN)/python manage.py migrate --noinput --verbosity 0
+	$(BIN)/python manage.py seed_demo
+
+# Serves the site and a django-q2 worker together (scripts/run_dev.py); Ctrl-C or SIGTERM
+# stops both. Development mode, links built for HOST:PORT, e-mail written to outbox/mail/.
+SITE_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),localhost,$(HOST))
 run: export DEBUG ?= 1
+run: export SITE_URL ?= http://$(SITE_HOST):$(PORT)
 # Demo values for the disclosures some regions require (DE, FR, US-CA): without them those
 # messages are refused, which is right in production but hides half the demo. Set the real
 # ones in the environment (.env.example); these apply to `make run` only.
@@ -32,18 +65,15 @@ run: export MESSAGING_COLLECTION_COSTS ?= No collection costs are charged (demo 
 run: export MESSAGING_VAT_STATEMENT ?= No VAT applies (demo value).
 run: export MESSAGING_ADDRESS_SOURCE ?= the creditor (demo value)
 run: export MESSAGING_PAYMENT_METHODS ?= card or bank transfer in the portal (demo value)
-run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
+run: setup
 	@echo
-	@echo "  Site:          http://$(HOST):$(PORT)/"
-	@echo "  Wagtail admin: http://$(HOST):$(PORT)/admin/"
-	@echo "  Django admin:  http://$(HOST):$(PORT)/django-admin/"
-	@echo "  API docs:      http://$(HOST):$(PORT)/api/docs/"
+	@echo "  Site:          $(SITE_URL)/"
+	@echo "  Wagtail admin: $(SITE_URL)/admin/"
+	@echo "  Django admin:  $(SITE_URL)/django-admin/"
+	@echo "  API docs:      $(SITE_URL)/api/docs/"
+	@echo "  Messages sent: outbox/ (e-mail in outbox/mail/); Ctrl-C stops the site and worker"
 	@echo
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py qcluster & \
-	$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+	$(BIN)/python scripts/run_dev.py --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -56,6 +86,14 @@ format: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+# Re-resolve every dependency to the newest release pyproject.toml's ranges allow, install
+# exactly that, and run the tests: commit uv.lock with what the tests say.
+upgrade: $(UV) | check-python
+	$(UV) lock --upgrade --python $(PYTHON)
+	$(UV) sync --locked --python $(PYTHON)
+	touch $(STAMP)
+	$(MAKE) test
+
 bench: $(STAMP)
 	$(BIN)/python bench/placement.py
 	$(BIN)/python bench/compliance.py
@@ -64,4 +102,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/recommender.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+	rm -rf $(VENV) $(UV_VENV) db.sqlite3 staticfiles .pytest_cache
