@@ -7,7 +7,11 @@ Schedules (created idempotently by migration 0003 and `manage.py messaging_sched
 
 from __future__ import annotations
 
+import logging
+
 from messaging import services
+
+logger = logging.getLogger(__name__)
 
 
 def message_deliver(message_id: int) -> str:
@@ -34,5 +38,9 @@ def conversion_attribute(account_id: int, at: str, kind: str, reference: str = "
 
 
 def dispatch_due() -> str:
-    """Hand every due message to its backend (scheduled every minute)."""
-    return services.dispatch_due().describe()
+    """Hand every due message to its backend (scheduled every minute); one log line when a
+    run had anything to do, which is the worker's progress on the `make run` console."""
+    result = services.dispatch_due()
+    if result.claimed or result.released:
+        logger.info("dispatch_due: %s", result.describe())
+    return result.describe()

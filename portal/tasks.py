@@ -5,11 +5,18 @@ The daily schedule is created idempotently by migration `portal.0002_schedules`.
 
 from __future__ import annotations
 
+import logging
+
 from portal import services
+
+logger = logging.getLogger(__name__)
 
 SCHEDULE_MISSED = "portal.installments_mark_missed"
 
 
 def installments_mark_missed() -> dict[str, int]:
     """Mark overdue instalments missed and break plans left unpaid (see the service)."""
-    return services.installments_mark_missed()
+    counts = services.installments_mark_missed()
+    if any(counts.values()):
+        logger.info("installments_mark_missed: %(missed)d missed, %(broken)d plans broken", counts)
+    return counts

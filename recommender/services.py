@@ -181,6 +181,16 @@ class PlanResult:
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    def describe(self) -> str:
+        """One line for the log, e.g. `145 of 168 scanned due, 145 planned (policy 127, ...)`."""
+        arms = ", ".join(f"{arm} {n}" for arm, n in sorted(self.by_arm.items()))
+        return (
+            f"{self.due} of {self.scanned} scanned due, {self.planned} planned"
+            + (f" ({arms})" if arms else "")
+            + f", {self.blocked} blocked, {self.without_candidates} without candidates, "
+            f"{self.existing} already planned, {self.seconds:.2f} s"
+        )
+
 
 def candidates_build(
     *,
@@ -368,7 +378,7 @@ def _plan_contacts(
     if result.planned >= int(setting("RECOMMENDER_STATISTICS_AFTER", 1000)):
         messaging.outbox_statistics_refresh()  # the dispatcher's claim plans with them
     result.seconds = round(time.perf_counter() - started, 3)
-    log.info("plan_contacts: %s", result.as_dict())
+    log.info("plan_contacts: %s", result.describe())
     return result
 
 

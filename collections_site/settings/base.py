@@ -4,6 +4,7 @@ No `DATABASE_URL` -> a SQLite file; no `REDIS_URL` -> local-memory cache and dja
 broker. `DEBUG` is off unless asked for, and then `SECRET_KEY` is required.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -12,15 +13,22 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-# A local `.env` is a convenience for development; real deployments set the environment.
-if (BASE_DIR / ".env").exists():
-    env.read_env(str(BASE_DIR / ".env"))
+# A local `.env` is a convenience for development (`make run` writes one with DEBUG on and a
+# generated SECRET_KEY); real deployments set the environment. Variables already in the
+# environment win over the file. ENV_FILE names another file; empty reads none (the tests).
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and (BASE_DIR / ENV_FILE).is_file():
+    env.read_env(str(BASE_DIR / ENV_FILE))
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
+if not DEBUG and (not SECRET_KEY or SECRET_KEY.startswith("change-me")):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a long random value when DEBUG is off, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'. For local development "
+        "run `make run` once: it writes a .env with DEBUG=1 and a generated key."
+    )
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"  # noqa: S105
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -240,8 +248,16 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 WAGTAILDOCS_EXTENSIONS = ["csv", "pdf", "txt"]
 
 # --- Email ----------------------------------------------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+# Where the file channel backends write (e-mail without EMAIL_URL, SMS/WhatsApp JSON files,
+# letter batches).
+MESSAGING_OUTBOX_DIR = env.path("MESSAGING_OUTBOX_DIR", default=BASE_DIR / "outbox")
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    # No mail server configured: each e-mail is written to a file under the outbox, like SMS
+    # and letters, never printed to the console (that would put debtors' data in the logs).
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.path.join(str(MESSAGING_OUTBOX_DIR), "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="collections@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -249,13 +265,27 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PLACEMENT_MAX_ROWS = 10_000
 
 # --- Logging: no personal data in logs; log ids, never names, emails or phones. -------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Libraries that log every task step, request or page edit at INFO. `make run` sets
+        # LOG_LIBRARY_LEVEL=WARNING so the console keeps the project's own one-line progress
+        # (each task that did something) and every problem.
+        **{
+            name: {
+                "handlers": ["console"],
+                "level": env.str("LOG_LIBRARY_LEVEL", default=LOG_LEVEL),
+                "propagate": False,
+            }
+            for name in ("django-q", "django_tasks", "wagtail", "django.server")
+        },
+    },
 }
 
 # --- Portal links ---------------------------------------------------------------------------
@@ -284,8 +314,6 @@ MESSAGING_WHATSAPP_BACKEND = env.str(
 MESSAGING_LETTER_BACKEND = env.str(
     "MESSAGING_LETTER_BACKEND", default="messaging.backends.letter.LetterBatchBackend"
 )
-# Where the file backends write (SMS/WhatsApp JSON files, letter batches).
-MESSAGING_OUTBOX_DIR = env.path("MESSAGING_OUTBOX_DIR", default=BASE_DIR / "outbox")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")

@@ -5,6 +5,9 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+# Tests never read a developer's .env (`make run` writes one with DEBUG on): the same suite
+# runs the same way on a fresh clone and in a working folder.
+os.environ["ENV_FILE"] = ""
 
 from .base import *  # noqa: F403
 from .base import Q_CLUSTER, STORAGES
