@@ -53,3 +53,22 @@ def portal_token_read(token: str, *, max_age: timedelta | None = None) -> Portal
 def portal_url(*, debtor_id: int) -> str:
     """The absolute link put in messages: `SITE_URL/p/<token>/`."""
     return f"{settings.SITE_URL}/p/{portal_token_make(debtor_id=debtor_id)}/"
+
+
+def demo_verification_hint(*, date_of_birth, postal_code: str) -> str | None:
+    """What the portal's verification page will ask for, as a line for demo commands.
+
+    Only with DEBUG on (a development or demo setup, where the debtors are made up); None in
+    production, where a command's output must never carry a debtor's identity answers."""
+    if not settings.DEBUG:
+        return None
+    born = (
+        f"{date_of_birth:%Y-%m-%d} (day {date_of_birth.day}, month {date_of_birth.month}, "
+        f"year {date_of_birth.year})"
+        if date_of_birth
+        else "not on file"
+    )
+    return (
+        f"Demo only (shown because DEBUG is on): the page asks for date of birth {born} "
+        f"and postal code {postal_code or 'not on file'}."
+    )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from unittest import mock
 
 import pytest
+from babel.dates import format_date
+from babel.numbers import format_currency
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
@@ -227,9 +231,12 @@ def test_money_and_dates_are_formatted_for_the_debtors_locale(client, creditor):
     )  # fmt: skip
     open_link(client, account.debtor_id)
     verify(client, postal="10115")
-    page = client.get("/p/").content.decode()
-    assert "1.234,50\xa0€" in page
-    assert "3. März 2026" in page
+    page = html.unescape(client.get("/p/").content.decode())
+    # What babel writes for German in Germany (e.g. "1.234,50 €", "3. März 2026"), asked of the
+    # installed babel rather than copied from one CLDR release.
+    assert format_currency(Decimal("1234.50"), "EUR", locale="de_DE") in page
+    assert format_date(date(2026, 3, 3), "long", locale="de_DE") in page
+    assert format_currency(Decimal("1234.50"), "EUR", locale="en") not in page
 
 
 def test_portal_link_command_prints_a_working_link(account, capsys, settings):
@@ -239,6 +246,27 @@ def test_portal_link_command_prints_a_working_link(account, capsys, settings):
     assert url.startswith("https://collect.example.com/p/")
     token = url.rstrip("/").rsplit("/", 1)[1]
     assert portal_token_read(token).debtor_id == account.debtor_id
+
+
+def test_portal_link_command_tells_a_demo_what_the_verification_page_asks(
+    account, capsys, settings
+):
+    settings.DEBUG = True
+    debtor = account.debtor
+    call_command("portal_link", account.external_ref, creditor=account.creditor.slug)
+    url, hint = capsys.readouterr().out.strip().splitlines()
+    assert url.startswith(settings.SITE_URL + "/p/")
+    assert hint.startswith("Demo only")
+    assert f"{debtor.date_of_birth:%Y-%m-%d}" in hint
+    assert debtor.postal_code and debtor.postal_code in hint
+
+
+def test_portal_link_command_never_prints_identity_answers_with_debug_off(account, capsys):
+    call_command("portal_link", account.external_ref, creditor=account.creditor.slug)
+    out = capsys.readouterr().out
+    assert len(out.strip().splitlines()) == 1
+    assert str(account.debtor.date_of_birth.year) not in out.split("/p/")[0]
+    assert "Demo only" not in out and account.debtor.postal_code not in out
 
 
 @pytest.mark.parametrize(("ref", "slug"), [("NOPE", "acme"), ("ACC-1", "nope")])

@@ -25,7 +25,7 @@ from faker import Faker
 from rest_framework.authtoken.models import Token
 
 from accounts import money, regions, services
-from accounts.links import portal_url
+from accounts.links import demo_verification_hint, portal_url
 from accounts.models import (
     Account,
     AccountStatus,
@@ -171,10 +171,12 @@ class Command(BaseCommand):
             "{rejected} rejected.".format(**summary)
         )
         self.stdout.write(
-            f"Admin login:  {ADMIN_USERNAME} / {admin_password} (set on first run; "
+            f"\n  Admin login:   {ADMIN_USERNAME} / {admin_password} (set on first run; "
             "Wagtail /admin/, Django /django-admin/)"
         )
-        self.stdout.write(f"API token ({API_USERNAME}, creditor {creditor.slug}): {token.key}")
+        self.stdout.write(
+            f"  API token:     {token.key} (user {API_USERNAME}, creditor {creditor.slug})"
+        )
         sample = (
             Account.objects.filter(creditor=creditor, status=AccountStatus.ACTIVE)
             .select_related("debtor")
@@ -184,10 +186,15 @@ class Command(BaseCommand):
         if sample is not None:
             debtor = sample.debtor
             self.stdout.write(
-                f"Portal link for debtor {debtor.external_ref} (a fresh one each run; verify with "
-                f"date of birth {debtor.date_of_birth} and postal code {debtor.postal_code}): "
-                f"{portal_url(debtor_id=debtor.pk)}"
+                f"  Portal link:   {portal_url(debtor_id=debtor.pk)} (account "
+                f"{sample.external_ref}; a fresh link each run, or `manage.py portal_link "
+                f"{sample.external_ref} --creditor {creditor.slug}`)"
             )
+            hint = demo_verification_hint(
+                date_of_birth=debtor.date_of_birth, postal_code=debtor.postal_code
+            )
+            if hint:
+                self.stdout.write(f"                 {hint}")
 
     def _apply_scenarios(self, creditor: Creditor) -> None:
         """Put some accounts into other states; only accounts still fresh are touched."""
