@@ -1,11 +1,12 @@
 """`manage.py retrain`: train a candidate model from the decision logs now (what the nightly
-task does) and promote it when it is not worse than the live model."""
+task does) and promote it when it is not worse than the live model. With too few logged
+decisions it says so and exits 0, changing nothing, as the nightly task does."""
 
 from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from recommender import services
 
@@ -22,7 +23,10 @@ class Command(BaseCommand):
         try:
             model = services.model_retrain(actor="command:retrain", promote=not no_promote)
         except services.RetrainSkipped as exc:
-            raise CommandError(str(exc)) from exc
+            # Too little to learn from is not a failure (the nightly task skips the same way):
+            # say so and leave the live model as it is.
+            self.stdout.write(f"Not retrained: {exc} The live model is unchanged.")
+            return
         shown = {k: v for k, v in model.metrics.items() if k != "context_summary"}
         self.stdout.write(
             json.dumps({"model": model.label, "status": model.status, "metrics": shown}, indent=2)
