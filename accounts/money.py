@@ -61,14 +61,18 @@ def _quantum(currency: str) -> Decimal:
 
 
 def quantize(amount: Decimal | int | str, currency: str) -> Decimal:
-    """Round `amount` half-up to the minor unit of `currency` (for computed amounts)."""
+    """Round `amount` half-up to the minor unit of `currency` (for computed amounts).
+
+    A negative amount that rounds to nothing is plain zero: "-0.00" is no amount anyone owes,
+    and babel would print it with a minus sign."""
     try:
         value = Decimal(amount)
     except (InvalidOperation, TypeError, ValueError) as exc:
         raise MoneyError(f"{amount!r} is not a number.") from exc
     if not value.is_finite():
         raise MoneyError(f"{amount!r} is not a finite number.")
-    return value.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+    result = value.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+    return result.copy_abs() if result.is_zero() else result
 
 
 def parse_amount(raw: object, currency: str) -> Decimal:
