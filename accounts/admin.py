@@ -6,9 +6,7 @@ them), so the state machine and the timeline are never bypassed from here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -232,35 +230,6 @@ class PlacementUploadForm(forms.Form):
         return upload
 
 
-def _csv_errors(errors: Any, column: str = "") -> Iterable[tuple[str, str]]:
-    """(CSV column, message) for each message of a rejected row's `errors`; the debtor's
-    errors are nested under `debtor` and belong to its `debtor_` columns."""
-    if isinstance(errors, dict):
-        for key, value in errors.items():
-            if key == "non_field_errors":
-                yield from _csv_errors(value, column.removesuffix("_"))
-            elif key == "debtor" and not column:
-                yield from _csv_errors(value, placement.CSV_DEBTOR_PREFIX)
-            else:
-                yield from _csv_errors(value, f"{column}{key}")
-    elif isinstance(errors, list | tuple):
-        for value in errors:
-            yield from _csv_errors(value, column)
-    else:
-        yield column.removesuffix("_"), str(errors)
-
-
-def rejected_row_errors(rejected: dict[str, Any]) -> list[str]:
-    """A rejected CSV row's errors as sentences naming the line and the column, e.g.
-    "Line 3 (INV-1001): debtor_email — Enter a valid email address." (line 1 is the header,
-    so the first row, index 0, is line 2)."""
-    where = f"Line {rejected['index'] + 2} ({rejected.get('external_ref') or 'no external_ref'})"
-    return [
-        f"{where}: {column} — {message}" if column else f"{where}: {message}"
-        for column, message in _csv_errors(rejected["errors"])
-    ]
-
-
 def _transition_action(status: str, label: str):
     def action(modeladmin, request, queryset):
         done = 0
@@ -336,7 +305,9 @@ class AccountAdmin(MoneyAdmin, admin.ModelAdmin):
                 level=messages.WARNING if result.rejected else messages.SUCCESS,
             )
         rejected = result.rejected if result else []
-        rejected_errors = [sentence for row in rejected for sentence in rejected_row_errors(row)]
+        rejected_errors = [
+            sentence for row in rejected for sentence in placement.rejected_row_errors(row)
+        ]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

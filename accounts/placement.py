@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -298,3 +299,32 @@ def rows_from_csv(data: bytes | str) -> list[dict[str, Any]]:
         row["debtor"] = debtor
         rows.append(row)
     return rows
+
+
+def _csv_errors(errors: Any, column: str = "") -> Iterable[tuple[str, str]]:
+    """(CSV column, message) for each message of a rejected row's `errors`; the debtor's
+    errors are nested under `debtor` and belong to its `debtor_` columns."""
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            if key == "non_field_errors":
+                yield from _csv_errors(value, column.removesuffix("_"))
+            elif key == "debtor" and not column:
+                yield from _csv_errors(value, CSV_DEBTOR_PREFIX)
+            else:
+                yield from _csv_errors(value, f"{column}{key}")
+    elif isinstance(errors, list | tuple):
+        for value in errors:
+            yield from _csv_errors(value, column)
+    else:
+        yield column.removesuffix("_"), str(errors)
+
+
+def rejected_row_errors(rejected: dict[str, Any]) -> list[str]:
+    """A rejected CSV row's errors as sentences naming the line and the column, e.g.
+    "Line 3 (INV-1001): debtor_email — Enter a valid email address." (line 1 is the header,
+    so the first row, index 0, is line 2)."""
+    where = f"Line {rejected['index'] + 2} ({rejected.get('external_ref') or 'no external_ref'})"
+    return [
+        f"{where}: {column} — {message}" if column else f"{where}: {message}"
+        for column, message in _csv_errors(rejected["errors"])
+    ]

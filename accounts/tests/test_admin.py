@@ -2,6 +2,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from babel.numbers import format_currency
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -11,6 +12,12 @@ from accounts.placement import CSV_COLUMNS
 from accounts.tests.factories import CreditorFactory, UserFactory, place, row
 
 pytestmark = pytest.mark.django_db
+
+
+def shown(amount: str, currency: str) -> str:
+    """An amount as the admin shows it to an English-speaking operator: what the installed
+    babel writes for it in the currency's minor units (e.g. "$706.05", "¥12,000")."""
+    return format_currency(Decimal(amount), currency, locale="en")
 
 
 @pytest.fixture
@@ -119,7 +126,11 @@ def _placed(creditor):
 def test_the_account_list_shows_amounts_in_minor_units(admin_client, creditor):
     _placed(creditor)
     html = admin_client.get("/django-admin/accounts/account/").content.decode()
-    assert "$706.05<" in html and "¥12,000<" in html and "KWD1.500<" in html
+    assert (
+        shown("706.05", "USD") + "<" in html
+        and shown("12000", "JPY") + "<" in html
+        and shown("1.500", "KWD") + "<" in html
+    )
     assert "706.0500" not in html and "12000.0000" not in html and "1.5000" not in html
     assert "12,000.00" not in html
 
@@ -141,21 +152,21 @@ def test_the_account_page_shows_amounts_and_payments_in_minor_units(admin_client
     )
     html = admin_client.get(f"/django-admin/accounts/account/{account.pk}/change/").content
     html = html.decode()
-    assert "$706.05" in html  # original amount
-    assert "$700.00" in html  # balance
-    assert "$6.05" in html  # the payment inline
+    assert shown("706.05", "USD") in html  # original amount
+    assert shown("700.00", "USD") in html  # balance
+    assert shown("6.05", "USD") in html  # the payment inline
     assert ".0500" not in html and "700.0000" not in html
     # The amounts stay read-only: no inputs for them.
     assert 'name="current_balance"' not in html and 'name="original_amount"' not in html
     html = admin_client.get(f"/django-admin/accounts/account/{jpy.pk}/change/").content.decode()
-    assert "¥12,000" in html and "12000.0000" not in html
+    assert shown("12000", "JPY") in html and "12000.0000" not in html
 
 
 def test_the_debtor_page_shows_its_accounts_balances_in_minor_units(admin_client, creditor):
     account, *_ = _placed(creditor)
     url = f"/django-admin/accounts/debtor/{account.debtor_id}/change/"
     html = admin_client.get(url).content.decode()
-    assert "$706.05" in html and "706.0500" not in html
+    assert shown("706.05", "USD") in html and "706.0500" not in html
 
 
 def test_payments_and_plans_show_amounts_in_minor_units(admin_client, creditor):
@@ -164,9 +175,9 @@ def test_payments_and_plans_show_amounts_in_minor_units(admin_client, creditor):
         account=account, amount="6.05", idempotency_key="k1", method="card", actor="test"
     )
     html = admin_client.get("/django-admin/accounts/payment/").content.decode()
-    assert "$6.05<" in html and "6.0500" not in html
+    assert shown("6.05", "USD") + "<" in html and "6.0500" not in html
     html = admin_client.get(f"/django-admin/accounts/payment/{payment.pk}/change/").content
-    assert "$6.05" in html.decode() and "6.0500" not in html.decode()
+    assert shown("6.05", "USD") in html.decode() and "6.0500" not in html.decode()
     plan = services.plan_create(
         account=account,
         frequency="monthly",
@@ -175,11 +186,15 @@ def test_payments_and_plans_show_amounts_in_minor_units(admin_client, creditor):
         actor="test",
     )
     html = admin_client.get("/django-admin/accounts/paymentplan/").content.decode()
-    assert "$700.00<" in html and "700.0000" not in html
+    assert shown("700.00", "USD") + "<" in html and "700.0000" not in html
     html = admin_client.get(f"/django-admin/accounts/paymentplan/{plan.pk}/change/").content
     html = html.decode()
-    assert "$700.00" in html  # the plan's total
-    assert "$233.33" in html and "$233.34" in html and "$0.00" in html  # instalments
+    assert shown("700.00", "USD") in html  # the plan's total
+    assert (
+        shown("233.33", "USD") in html
+        and shown("233.34", "USD") in html
+        and shown("0.00", "USD") in html
+    )  # instalments
     assert ".0000" not in html
 
 

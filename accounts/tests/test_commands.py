@@ -39,7 +39,9 @@ def test_import_reports_rejected_lines_and_exits_1(tmp_path, creditor, capsys):
     assert exit_info.value.code == 1
     captured = capsys.readouterr()
     assert "1 created" in captured.out
-    assert "line 3 (A2)" in captured.err and "QQQ" in captured.err
+    # One sentence per error, naming the line and the CSV column (never a raw dict).
+    assert "Line 3 (A2): currency — " in captured.err and "QQQ" in captured.err
+    assert "{" not in captured.err
     assert Account.objects.filter(external_ref="A1").exists()
 
 

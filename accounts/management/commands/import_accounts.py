@@ -47,11 +47,8 @@ class Command(BaseCommand):
                 "{rejected} rejected.".format(**body["summary"])
             )
             for row in result.rejected:
-                # CSV line numbers: the header is line 1, so row 0 is line 2.
-                self.stderr.write(
-                    f"line {row['index'] + 2} ({row['external_ref'] or 'no ref'}): "
-                    f"{_dumps(row['errors'])}"
-                )
+                for sentence in placement.rejected_row_errors(row):
+                    self.stderr.write(sentence)
         if result.rejected:
             raise SystemExit(1)
 
