@@ -1,4 +1,6 @@
-"""The message library in the Wagtail admin: variants (with their funnels) and tones.
+"""The message library in the Wagtail admin: variants (with their funnels) and tones, and the
+outbox (every message as it was sent, read-only: `messaging.outbox_admin`), all under one
+"Messages" menu.
 
 Variants are snippets with drafts, revisions, locking, live preview per tagged region and the
 "Compliance approval" workflow (created by migration 0002): content editors submit, a member of
@@ -12,9 +14,11 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.panels import FieldPanel, HelpPanel, MultiFieldPanel, ObjectList
 from wagtail.admin.ui.tables import Column
+from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import IndexView, SnippetViewSet, SnippetViewSetGroup
 
@@ -24,10 +28,15 @@ from messaging.models import (
     CallToAction,
     Channel,
     JourneyStage,
+    Message,
     MessageVariant,
     Tone,
     language_choices,
 )
+from messaging.outbox_admin import MENU_HOOK, MessagePermissionPolicy, MessageViewSet
+
+# Before anything asks Wagtail for Message's policy (it would fall back to the model default).
+register_permission_policy(Message, MessagePermissionPolicy(Message))
 
 
 def _placeholder_help() -> str:
@@ -170,6 +179,13 @@ class MessagingViewSetGroup(SnippetViewSetGroup):
     menu_icon = "mail"
     menu_label = _("Messages")
     menu_name = "messages"
+    # The outbox is not a snippet: its viewset adds its menu item here through this hook.
+    submenu_hook = MENU_HOOK
 
 
 register_snippet(MessagingViewSetGroup)
+
+
+@hooks.register("register_admin_viewset")
+def register_outbox_viewset():
+    return MessageViewSet()

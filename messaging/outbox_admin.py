@@ -1,0 +1,337 @@
+"""The outbox in the Wagtail admin: every message, and each one as its recipient received it.
+
+Read-only. Messages are written only by `messaging.services`; here staff holding the
+`messaging.view_message` permission list them (filters: status, channel, arm, language,
+creditor) and open one (`inspect`): the email, text or letter rebuilt by the dispatch code
+(`messaging.as_sent`) in a sandboxed frame that loads nothing and follows no link, beside its
+status timeline, events, decision record, variant revision, account and debtor.
+
+Stable URL names (for links from other pages): `messaging_outbox:index` and
+`messaging_outbox:inspect` (argument: the message id); `outbox_url(message_id)` builds the
+latter.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import django_filters
+from django.contrib.auth import get_permission_codename, get_user_model
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.functional import cached_property, lazy
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.admin_url_finder import ModelAdminURLFinder
+from wagtail.admin.filters import WagtailFilterSet
+from wagtail.admin.ui.tables import Column, StatusTagColumn
+from wagtail.admin.views import generic
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets.button import HeaderButton
+from wagtail.permission_policies import ModelPermissionPolicy
+from wagtail.permissions import policy_registry
+
+from accounts.models import Activity, Creditor
+from messaging.as_sent import PREVIEW_CSP, mask_recipient, message_as_sent
+from messaging.models import (
+    Arm,
+    Channel,
+    Message,
+    MessageStatus,
+    MessageVariant,
+    language_choices,
+)
+
+NAMESPACE = "messaging_outbox"
+MENU_HOOK = "register_messaging_menu_item"
+
+# The only action on the outbox here is looking: add, change and delete are refused to everyone,
+# superusers included (messages change only through messaging.services).
+_READ_ACTIONS = frozenset({"view"})
+
+
+def outbox_url(message_id: int) -> str:
+    """The admin page showing message `message_id` as it was sent."""
+    return reverse(f"{NAMESPACE}:inspect", args=[message_id])
+
+
+class MessagePermissionPolicy(ModelPermissionPolicy):
+    """Staff with `messaging.view_message` may look; nobody adds, changes or deletes here."""
+
+    def user_has_permission(self, user, action: str) -> bool:
+        if action not in _READ_ACTIONS:
+            return False
+        return bool(
+            user.is_active and user.is_staff and user.has_perm(self._get_permission_name(action))
+        )
+
+    def users_with_any_permission(self, actions):
+        actions = [a for a in actions if a in _READ_ACTIONS]
+        if not actions:
+            return get_user_model().objects.none()
+        return super().users_with_any_permission(actions).filter(is_active=True, is_staff=True)
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+
+def _local(value: datetime | None, fmt: str = "Y-m-d H:i") -> str:
+    """A stored UTC time in the operator's time zone (Wagtail activates it per request)."""
+    return date_format(timezone.localtime(value), fmt) if value else ""
+
+
+_zone_name = lazy(timezone.get_current_timezone_name, str)
+
+
+def _when(message: Message) -> str:
+    """Sent: when it left; waiting: when it is due; blocked, cancelled, failed: never left."""
+    if message.sent_at:
+        return _local(message.sent_at)
+    waiting = message.status in (MessageStatus.PLANNED, MessageStatus.QUEUED)
+    return f"{_local(message.due_at)} ({_('due') if waiting else _('not sent')})"
+
+
+_STATUS_PRIMARY = {MessageStatus.SENT, MessageStatus.DELIVERED}
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+
+class MessageFilterSet(WagtailFilterSet):
+    status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    arm = django_filters.ChoiceFilter(choices=Arm.choices)
+    language = django_filters.ChoiceFilter(choices=language_choices)
+    creditor = django_filters.ModelChoiceFilter(queryset=Creditor.objects.order_by("name"))
+
+    class Meta:
+        model = Message
+        fields = ["status", "channel", "arm", "language", "creditor"]
+
+
+class MessageIndexView(generic.IndexView):
+    page_title = _("Outbox")
+
+    def get_base_queryset(self) -> QuerySet:
+        return (
+            Message.objects.select_related("variant", "account")
+            .defer("body", "disclosures", "links", "explanation")
+            .order_by("-id")
+        )
+
+    def search_queryset(self, queryset: QuerySet) -> QuerySet:
+        """Exact matches only (the outbox is large): a message id, an account reference or a
+        provider's message id."""
+        if not self.is_searching:
+            return queryset
+        query = self.search_query.strip()
+        match = Q(account__external_ref=query) | Q(provider_id=query)
+        if query.isdigit():
+            match |= Q(pk=int(query))
+        return queryset.filter(match)
+
+
+# --- one message -----------------------------------------------------------------------------
+
+
+class MessageInspectView(generic.InspectView):
+    """The message as its recipient received it, with everything that happened to it."""
+
+    template_name = "messaging/admin/message_inspect.html"
+    page_title = _("As sent")
+
+    def get_object(self, queryset=None) -> Message:
+        return get_object_or_404(
+            Message.objects.select_related(
+                "account__creditor", "debtor", "variant", "variant_revision"
+            ),
+            pk=self.pk,
+        )
+
+    @cached_property
+    def header_more_buttons(self):
+        return []
+
+    def get_header_buttons(self):
+        url = _django_admin_url(self.request.user, "messaging", "message", self.object.pk)
+        if not url:
+            return []
+        return [HeaderButton(_("Raw fields (Django admin)"), url=url, icon_name="code")]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        message, user = self.object, self.request.user
+        rendered = bool(message.body)
+        context.update(
+            message=message,
+            as_sent=message_as_sent(message) if rendered else None,
+            rendered=rendered,
+            status_primary=message.status in _STATUS_PRIMARY,
+            preview_csp=PREVIEW_CSP,
+            milestones=_milestones(message),
+            debtor_local=_debtor_local(message),
+            events=[
+                {"event": e, "data": _json(e.data)}
+                for e in message.events.order_by("occurred_at", "id")
+            ],
+            activities=Activity.objects.filter(
+                account_id=message.account_id, data__message_id=message.pk
+            ).order_by("occurred_at", "id"),
+            explanation=_json(message.explanation),
+            variant_url=_variant_url(user, "edit", message.variant_id),
+            revision_url=_variant_url(
+                user, "revisions_view", message.variant_id, message.variant_revision_id
+            ),
+            account_url=_django_admin_url(user, "accounts", "account", message.account_id),
+            debtor_url=_django_admin_url(user, "accounts", "debtor", message.debtor_id),
+            zone=timezone.get_current_timezone_name(),
+        )
+        return context
+
+
+def _milestones(message: Message) -> list[tuple[str, datetime | None]]:
+    return [
+        (_("Planned (decided)"), message.created_at),
+        (_("Planned for"), message.planned_at),
+        (_("Due"), message.due_at),
+        (_("Handed over"), message.handoff_at),
+        (_("Sent"), message.sent_at),
+        (_("Delivered"), message.delivered_at),
+        (_("Opened"), message.opened_at),
+        (_("Clicked"), message.clicked_at),
+        (_("Converted"), message.converted_at),
+    ]
+
+
+def _debtor_local(message: Message) -> str:
+    """When it reached (or is due to reach) the debtor, on the debtor's own clock."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    moment = message.sent_at or message.due_at
+    try:
+        zone = ZoneInfo(message.debtor.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+    return f"{date_format(moment.astimezone(zone), 'D Y-m-d H:i')} ({message.debtor.timezone})"
+
+
+def _json(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) if value else ""
+
+
+def _variant_url(user, view: str, *args) -> str:
+    """A page of the variant in the snippet admin, if this user may open it."""
+    policy = policy_registry.get_by_type(MessageVariant)
+    if not policy.user_has_any_permission(user, ["change", "view"]):
+        return ""
+    try:
+        return reverse(f"wagtailsnippets_messaging_messagevariant:{view}", args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def _django_admin_url(user, app: str, model: str, pk: int) -> str:
+    """The Django admin change page of a row, if this user may see it there."""
+    if not (
+        user.is_staff
+        and (user.has_perm(f"{app}.view_{model}") or user.has_perm(f"{app}.change_{model}"))
+    ):
+        return ""
+    try:
+        return reverse(f"admin:{app}_{model}_change", args=[pk])
+    except NoReverseMatch:
+        return ""
+
+
+# --- the viewset -----------------------------------------------------------------------------
+
+
+class MessageViewSet(ModelViewSet):
+    """Registered by `messaging.wagtail_hooks`; its menu item sits in the "Messages" group."""
+
+    model = Message
+    name = "outbox"
+    url_prefix = "messaging/outbox"
+    url_namespace = NAMESPACE
+    icon = "list-ul"
+    menu_label = _("Outbox")
+    menu_name = "outbox"
+    menu_order = 30
+    menu_hook = MENU_HOOK
+    add_to_reference_index = False  # never scan outbox rows on save
+    copy_view_enabled = False
+    inspect_view_enabled = True
+    index_view_class = MessageIndexView
+    inspect_view_class = MessageInspectView
+    filterset_class = MessageFilterSet
+    search_fields = ["account__external_ref"]  # see MessageIndexView.search_queryset
+    list_per_page = 50
+    ordering = "-id"
+    list_display = [
+        "id",  # the title column: links to the message
+        Column(
+            "when",
+            label=format_lazy("{} ({})", _("When"), _zone_name()),
+            accessor=_when,
+            sort_key="due_at",
+        ),
+        Column("channel", label=_("Channel"), accessor="get_channel_display"),
+        StatusTagColumn(
+            "status",
+            label=_("Status"),
+            accessor="get_status_display",
+            primary=lambda m: m.status in _STATUS_PRIMARY,
+            sort_key="status",
+        ),
+        Column(
+            "recipient",
+            label=_("Recipient"),
+            accessor=lambda m: mask_recipient(m.channel, m.recipient),
+        ),
+        Column("variant", label=_("Variant"), accessor="variant.name"),
+        Column("arm", label=_("Arm"), accessor="get_arm_display"),
+        Column("account", label=_("Account"), accessor="account.external_ref"),
+    ]
+
+    def get_urlpatterns(self):
+        # Only what reads: no add, edit, delete, copy, history or usage pages.
+        conv = self.pk_path_converter
+        return [
+            path("", self.index_view, name="index"),
+            path("results/", self.index_results_view, name="index_results"),
+            path(f"<{conv}:pk>/", self.inspect_view, name="inspect"),
+        ]
+
+    def get_common_view_kwargs(self, **kwargs):
+        view_kwargs = super().get_common_view_kwargs(**kwargs)
+        for name in ("add", "edit", "delete", "history", "usage"):
+            view_kwargs[f"{name}_url_name"] = None
+        return view_kwargs
+
+    def get_permissions_to_register(self):
+        # Only "view" means anything for the outbox: offer just that one in group settings.
+        return (
+            super()
+            .get_permissions_to_register()
+            .filter(codename=get_permission_codename("view", self.model_opts))
+        )
+
+    @property
+    def url_finder_class(self):
+        inspect = self.get_url_name("inspect")
+
+        class OutboxURLFinder(ModelAdminURLFinder):
+            def construct_edit_url(self, instance):
+                return reverse(inspect, args=[instance.pk])
+
+            def get_edit_url(self, instance):
+                policy = policy_registry.get(instance)
+                if self.user and not policy.user_has_permission(self.user, "view"):
+                    return None
+                return self.construct_edit_url(instance)
+
+        return OutboxURLFinder
