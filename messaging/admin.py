@@ -2,7 +2,8 @@
 
 Messages are created only by `messaging.services.message_send` and change state only through
 the delivery and event services, so nothing here edits them; variants and tones live in the
-Wagtail admin (messaging/wagtail_hooks.py).
+Wagtail admin (messaging/wagtail_hooks.py). A message's change page links to its Wagtail page
+("View as sent": the message as the debtor received it, messaging/outbox_admin.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from messaging.models import Message, MessageEvent
+from messaging.outbox_admin import MessagePermissionPolicy, outbox_url
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -44,6 +46,14 @@ class MessageAdmin(ReadOnlyAdmin):
     list_select_related = ["variant", "account"]
     raw_id_fields = ["account", "debtor", "variant", "variant_revision"]
     inlines = [MessageEventInline]
+    # admin/messaging/message/change_form.html shows the link in the object tools.
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        policy = MessagePermissionPolicy(Message)
+        if str(object_id).isdigit() and policy.user_has_permission(request.user, "view"):
+            extra_context["view_as_sent_url"] = outbox_url(int(object_id))
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(MessageEvent)

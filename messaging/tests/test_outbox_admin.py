@@ -216,6 +216,16 @@ def test_only_staff_with_the_view_permission_may_look(client, clock, make_varian
     assert "/outbox/edit/" not in page and "/outbox/delete/" not in page
 
 
+def test_the_django_admin_page_links_to_the_message_as_sent(
+    admin_client, clock, make_variant, place_one
+):
+    message = _sent(clock, make_variant, place_one, "sms")
+    url = reverse("admin:messaging_message_change", args=[message.pk])
+    body = admin_client.get(url).content.decode()
+    assert f'href="{reverse(INSPECT, args=[message.pk])}"' in body
+    assert "View as sent" in body
+
+
 def test_the_outbox_sits_in_the_messages_menu(admin_client):
     body = admin_client.get(reverse("wagtailadmin_home")).content.decode()
     props = re.search(r'id="wagtail-sidebar-props"[^>]*>(.*?)</script>', body, re.DOTALL)
