@@ -9,32 +9,17 @@ Wagtail admin (messaging/wagtail_hooks.py). A message's change page links to its
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from messaging.models import Message, MessageEvent
 from messaging.outbox_admin import MessagePermissionPolicy, outbox_url
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class MessageEventInline(admin.TabularInline):
+class MessageEventInline(ReadOnlyInline):
     model = MessageEvent
-    extra = 0
-    can_delete = False
     fields = ["kind", "occurred_at", "source", "event_key"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    show_change_link = False
 
 
 @admin.register(Message)

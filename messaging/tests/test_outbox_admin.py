@@ -226,6 +226,15 @@ def test_the_django_admin_page_links_to_the_message_as_sent(
     assert "View as sent" in body
 
 
+def test_the_django_admin_shows_event_help_texts_as_written(
+    admin_client, clock, make_variant, place_one
+):
+    message = _sent(clock, make_variant, place_one, "sms")
+    url = reverse("admin:messaging_message_change", args=[message.pk])
+    body = admin_client.get(url).content.decode()
+    assert "anymail:&lt;esp&gt;" in body  # the events inline's "source" column, not "anymail:"
+
+
 def test_the_outbox_sits_in_the_messages_menu(admin_client):
     body = admin_client.get(reverse("wagtailadmin_home")).content.decode()
     props = re.search(r'id="wagtail-sidebar-props"[^>]*>(.*?)</script>', body, re.DOTALL)
