@@ -1,7 +1,6 @@
 """The message library in Wagtail: validation at save, approval workflow, preview, listing."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from messaging import selectors, services
@@ -10,13 +9,6 @@ from messaging.models import MessageVariant, Tone
 pytestmark = pytest.mark.django_db
 
 NS = "wagtailsnippets_messaging_messagevariant"
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 def _form(**overrides):

@@ -24,13 +24,6 @@ INDEX = "messaging_outbox:index"
 INSPECT = "messaging_outbox:inspect"
 
 
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 def _sent(clock, make_variant, place_one, channel: str) -> Message:
     message = services.message_send(
         account=place_one(), variant=make_variant(channel), planned_at=clock.now
@@ -170,9 +163,11 @@ def test_a_planned_message_shows_what_would_go_out_and_a_blocked_one_why_not(
     assert "no opt-out text for sms" in body
 
 
-def test_times_are_shown_in_the_operators_time_zone(admin_client, clock, make_variant, place_one):
+def test_times_are_shown_in_the_operators_time_zone(
+    admin_client, admin_user, clock, make_variant, place_one
+):
     message = _sent(clock, make_variant, place_one, "email")
-    user = get_user_model().objects.get(username="root")
+    user = admin_user
     user.wagtail_userprofile.current_time_zone = "Europe/Paris"
     user.wagtail_userprofile.save()
     body = admin_client.get(reverse(INSPECT, args=[message.pk])).content.decode()
