@@ -12,8 +12,10 @@ PORT ?= 8000
 # The development settings file `make run` writes once (scripts/dev_env.py); settings read it.
 ENV_FILE ?= .env
 export ENV_FILE
-# uv uses the PYTHON given here and never downloads an interpreter of its own.
+# uv uses the PYTHON given here and never downloads an interpreter of its own, and trusts the
+# machine's certificate store (as pip does), so it works behind a TLS-inspecting proxy too.
 export UV_PYTHON_DOWNLOADS := never
+export UV_SYSTEM_CERTS ?= 1
 
 .PHONY: check-python install install-production setup run test lint format bench upgrade clean
 
