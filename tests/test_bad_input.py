@@ -3,7 +3,7 @@ bytes reach PostgreSQL as an error if nothing stops them first)."""
 
 import pytest
 
-from accounts.models import Payment
+from accounts.models import Account, Payment
 from accounts.tests.factories import place, row
 from portal.tests.conftest import CARD_OK, nonce_of, sign_in
 
@@ -78,3 +78,83 @@ def test_odd_card_numbers_are_declined_not_an_error(portal_client, number):
     response = portal_client.post(f"/p/a/{account.pk}/pay/", form)
     assert response.status_code in {200, 302}
     assert not Payment.objects.exists()
+
+
+# --- JSON nested too deeply -------------------------------------------------------------------
+# Python's json parser recurses once per level: ~1,000 levels end in a RecursionError (a 500).
+# Every request whose body is JSON is refused past 64 levels, before any view reads it.
+
+DEPTH = 950
+TOO_DEEP = "nested too deeply"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * DEPTH + "]" * DEPTH,
+        '{"accounts": ' + "[" * DEPTH + "]" * DEPTH + "}",
+        '{"a": ' * DEPTH + "1" + "}" * DEPTH,
+    ],
+    ids=["arrays", "inside-a-placement", "objects"],
+)
+def test_deeply_nested_json_in_a_placement_is_a_400(api, body):
+    response = api.generic("POST", "/api/v1/placements/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert TOO_DEEP in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/accounts/ACC-1/recall/",
+        "/p/webhooks/stripe/",
+        "/m/hooks/twilio/status/",
+        "/m/hooks/anymail/mailgun/tracking/",
+    ],
+)
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_deeply_nested_json_is_a_400_on_every_endpoint(api, creditor, url, content_type):
+    place(creditor, row(1))
+    body = '{"a": ' + "[" * DEPTH + "]" * DEPTH + "}"
+    response = api.generic("POST", url, body, content_type=content_type)
+    assert response.status_code == 400
+    assert TOO_DEEP in response.json()["detail"]
+    assert Account.objects.get().status == "active"
+
+
+def test_deeply_nested_json_in_another_charset_is_a_400(api):
+    body = ('{"accounts": ' + "[" * DEPTH + "]" * DEPTH + "}").encode("utf-16")
+    response = api.generic(
+        "POST", "/api/v1/placements/", body, content_type="application/json; charset=utf-16"
+    )
+    assert response.status_code == 400
+    assert TOO_DEEP in response.json()["detail"]
+
+
+def test_brackets_inside_json_strings_are_not_nesting(api):
+    # Escaped quotes and backslashes do not end the string either.
+    description = '[{"\\' * 70
+    response = api.post(
+        "/api/v1/placements/", {"accounts": [row(1, description=description)]}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["created"] == ["ACC-1"]
+
+
+def test_json_nested_up_to_the_limit_reaches_the_view(api):
+    from collections_site.middleware import JSON_MAX_DEPTH
+
+    nested = "[" * (JSON_MAX_DEPTH - 2) + "]" * (JSON_MAX_DEPTH - 2)
+    response = api.generic(
+        "POST", "/api/v1/placements/", '{"accounts": [' + nested + "]}", "application/json"
+    )
+    # One level more than the limit is refused by the guard; this one is a row error.
+    assert response.status_code == 400
+    assert response.json()["rejected"][0]["errors"] == {
+        "non_field_errors": ["Each row must be a JSON object."]
+    }
+    deeper = "[" * JSON_MAX_DEPTH + "]" * JSON_MAX_DEPTH
+    response = api.generic(
+        "POST", "/api/v1/placements/", '{"accounts": ' + deeper + "}", "application/json"
+    )
+    assert TOO_DEEP in response.json()["detail"]
