@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from accounts.models import Account, Activity, Creditor, Payment, PaymentPlan
@@ -69,7 +70,8 @@ def test_import_needs_an_existing_creditor_and_file(tmp_path, creditor):
         call_command("import_accounts", str(tmp_path / "missing.csv"), creditor="acme")
 
 
-def test_seed_demo_is_idempotent(capsys):
+def test_seed_demo_is_idempotent(capsys, settings):
+    settings.DEBUG = True  # the local demo: admin / admin
     call_command("seed_demo")
     out = capsys.readouterr().out
     assert "200 created" in out and "API token" in out
@@ -86,3 +88,39 @@ def test_seed_demo_is_idempotent(capsys):
     assert {"active", "paid", "in_plan"} <= statuses
     languages = set(creditor.debtors.values_list("language", flat=True))
     assert {"en", "fr", "de"} <= languages
+
+
+def test_seed_demo_refuses_admin_admin_when_debug_is_off(monkeypatch, settings):
+    settings.DEBUG = False
+    monkeypatch.delenv("DEMO_ADMIN_PASSWORD", raising=False)
+
+    with pytest.raises(CommandError, match="Refusing to create the demo superuser") as refused:
+        call_command("seed_demo")
+
+    assert "DEMO_ADMIN_PASSWORD" in str(refused.value)
+    assert not get_user_model().objects.filter(username="admin").exists()
+    assert not Creditor.objects.filter(slug="demo").exists()  # nothing written at all
+
+
+def test_seed_demo_refuses_a_weak_demo_admin_password_when_debug_is_off(monkeypatch, settings):
+    settings.DEBUG = False
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "admin")
+
+    with pytest.raises(CommandError, match="DEMO_ADMIN_PASSWORD is not accepted") as refused:
+        call_command("seed_demo")
+
+    assert "at least 12 characters" in str(refused.value)
+    assert not get_user_model().objects.filter(username="admin").exists()
+
+
+def test_seed_demo_uses_a_strong_demo_admin_password_and_does_not_print_it(
+    monkeypatch, settings, capsys
+):
+    settings.DEBUG = False
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "orchard-ledger-tally-51")
+
+    call_command("seed_demo")
+
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password("orchard-ledger-tally-51")
+    assert "orchard-ledger-tally-51" not in capsys.readouterr().out

@@ -16,8 +16,11 @@ from decimal import Decimal
 
 import phonenumbers
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
@@ -50,6 +53,7 @@ DEMO_REGIONS: dict[str, tuple[int, str, str, tuple[str, ...]]] = {
 DEMO_SLUG = "demo"
 API_USERNAME = "demo-api"
 ADMIN_USERNAME = "admin"
+ADMIN_EMAIL = "admin@example.com"
 ANCHOR = date(2026, 1, 5)  # fixed, so re-running on another day changes nothing
 
 
@@ -127,6 +131,7 @@ class Command(BaseCommand):
     help = "Create (or leave as they are) the demo creditor, logins, token and ~200 debtors."
 
     def handle(self, *args, **options) -> None:
+        admin_password = self._admin_password()
         with transaction.atomic():
             creditor, _ = Creditor.objects.get_or_create(
                 slug=DEMO_SLUG,
@@ -143,11 +148,10 @@ class Command(BaseCommand):
                 },
             )
             user_model = get_user_model()
-            admin_password = os.environ.get("DEMO_ADMIN_PASSWORD", "admin")
             admin = user_model.objects.filter(username=ADMIN_USERNAME).first()
             if admin is None:
                 admin = user_model.objects.create_superuser(
-                    ADMIN_USERNAME, "admin@example.com", admin_password
+                    ADMIN_USERNAME, ADMIN_EMAIL, admin_password
                 )
             api_user, _ = user_model.objects.get_or_create(username=API_USERNAME)
             CreditorUser.objects.get_or_create(user=api_user, defaults={"creditor": creditor})
@@ -170,8 +174,11 @@ class Command(BaseCommand):
             "Demo accounts: {created} created, {updated} updated, {unchanged} unchanged, "
             "{rejected} rejected.".format(**summary)
         )
+        # The password is echoed only for the local demo (DEBUG on); anywhere else it was
+        # chosen by whoever set DEMO_ADMIN_PASSWORD and stays out of the console and its logs.
+        shown = admin_password if settings.DEBUG else "the DEMO_ADMIN_PASSWORD you set"
         self.stdout.write(
-            f"\n  Admin login:   {ADMIN_USERNAME} / {admin_password} (set on first run; "
+            f"\n  Admin login:   {ADMIN_USERNAME} / {shown} (set on first run; "
             "Wagtail /admin/, Django /django-admin/)"
         )
         self.stdout.write(
@@ -195,6 +202,32 @@ class Command(BaseCommand):
             )
             if hint:
                 self.stdout.write(f"                 {hint}")
+
+    def _admin_password(self) -> str:
+        """The demo superuser's password: `admin` for the local demo (DEBUG on); outside it,
+        only a DEMO_ADMIN_PASSWORD that passes the password validators. Checked before anything
+        is written; an existing `admin` user is left as it is."""
+        password = os.environ.get("DEMO_ADMIN_PASSWORD", "")
+        if settings.DEBUG:
+            return password or "admin"
+        if get_user_model().objects.filter(username=ADMIN_USERNAME).exists():
+            return password
+        if not password:
+            raise CommandError(
+                "Refusing to create the demo superuser 'admin' with the password 'admin' while "
+                "DEBUG is off: anyone could sign in. Set DEMO_ADMIN_PASSWORD to a password of "
+                "at least 12 characters that is not a common one, or run the demo with DEBUG=1 "
+                "(`make run` does)."
+            )
+        try:
+            validate_password(
+                password, user=get_user_model()(username=ADMIN_USERNAME, email=ADMIN_EMAIL)
+            )
+        except ValidationError as refused:
+            raise CommandError(
+                "DEMO_ADMIN_PASSWORD is not accepted: " + " ".join(refused.messages)
+            ) from None
+        return password
 
     def _apply_scenarios(self, creditor: Creditor) -> None:
         """Put some accounts into other states; only accounts still fresh are touched."""
