@@ -311,7 +311,7 @@ LOGGING = {
                 "level": env.str("LOG_LIBRARY_LEVEL", default=LOG_LEVEL),
                 "propagate": False,
             }
-            for name in ("django-q", "django_tasks", "wagtail", "django.server")
+            for name in ("django-q", "django_tasks", "wagtail", "django.server", "axes")
         },
     },
 }
