@@ -1,6 +1,8 @@
 """Staff logins: guessing a password is slow on both admins' login pages, and a password has
 to be long and uncommon."""
 
+import logging
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -85,9 +87,14 @@ def test_the_lockout_ends_after_the_cool_off(client, operator, settings, time_ma
 def test_login_failures_are_logged_without_the_username_or_address(
     client, operator, settings, caplog
 ):
-    with caplog.at_level("INFO"):
-        for _ in range(settings.AXES_FAILURE_LIMIT + 1):
-            _sign_in(client, "/admin/login/", "not-the-password")
+    axes_log = logging.getLogger("axes")  # does not propagate to the root (settings.LOGGING)
+    axes_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO", logger="axes"):
+            for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+                _sign_in(client, "/admin/login/", "not-the-password")
+    finally:
+        axes_log.removeHandler(caplog.handler)
 
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "AXES" in logged  # the failures were logged ...
