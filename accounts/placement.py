@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -47,6 +48,18 @@ _MAX_LENGTHS = {
 _FLAGS = frozenset(DebtorFlag.values)
 _email_validator = EmailValidator()
 REQUIRED = "This field is required."
+NUL_ERROR = "Must not contain NUL characters."  # PostgreSQL refuses NUL in text
+# JSON may escape half of a UTF-16 surrogate pair ("\ud800"): no UTF-8 encoder (PostgreSQL's
+# COPY, SQLite's driver, the JSON answer) accepts one.
+UNSTORABLE_ERROR = (
+    "Contains characters that cannot be stored (an unpaired surrogate such as \\ud800)."
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def displayable(text: str) -> str:
+    """`text` fit to echo in an answer: unpaired surrogates become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(slots=True)
@@ -94,6 +107,12 @@ def _text(data: dict, field: str, errors: dict, *, required: bool = False) -> st
         else:
             errors[field] = ["Must be a string."]
             return ""
+    if "\x00" in raw:
+        errors[field] = [NUL_ERROR]
+        return ""
+    if _SURROGATE.search(raw):
+        errors[field] = [UNSTORABLE_ERROR]
+        return ""
     value = raw.strip()
     if required and not value:
         errors[field] = [REQUIRED]
@@ -101,8 +120,6 @@ def _text(data: dict, field: str, errors: dict, *, required: bool = False) -> st
     limit = _MAX_LENGTHS.get(field)
     if limit and len(value) > limit:
         errors[field] = [f"Must be at most {limit} characters."]
-    if "\x00" in value:
-        errors[field] = ["Must not contain NUL characters."]
     return value
 
 
@@ -127,7 +144,7 @@ def _date(data: dict, field: str, errors: dict, *, past: bool = False) -> date |
 def _unknown(data: dict, allowed: frozenset[str], errors: dict) -> None:
     for key in data:
         if key not in allowed:
-            errors[key] = ["Unknown field."]
+            errors[displayable(key)] = ["Unknown field."]
 
 
 def _validate_debtor(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -191,7 +208,7 @@ def _validate_debtor(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         flags = []
     unknown = sorted(set(flags) - _FLAGS)
     if unknown:
-        errors["flags"] = [f"Unknown flag(s): {', '.join(unknown)}."]
+        errors["flags"] = [f"Unknown flag(s): {displayable(', '.join(unknown))}."]
     out["flags"] = sorted(set(flags) & _FLAGS)
     return out, errors
 

@@ -33,7 +33,13 @@ from accounts.models import (
     PlanFrequency,
     PlanStatus,
 )
-from accounts.placement import ACCOUNT_UPDATABLE, DEBTOR_UPDATABLE, CleanRow, validate_row
+from accounts.placement import (
+    ACCOUNT_UPDATABLE,
+    DEBTOR_UPDATABLE,
+    CleanRow,
+    displayable,
+    validate_row,
+)
 
 # --- Timeline ---------------------------------------------------------------------------------
 
@@ -151,7 +157,7 @@ def placement_upsert(
         if ok is None:
             ref = row.get("external_ref") if isinstance(row, dict) else None
             result.rejected.append(
-                {"index": index, "external_ref": ref if isinstance(ref, str) else None,
+                {"index": index, "external_ref": displayable(ref) if isinstance(ref, str) else None,
                  "errors": errors}
             )  # fmt: skip
             continue

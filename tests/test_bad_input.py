@@ -1,6 +1,8 @@
 """Odd input on public, portal and API URLs answers 4xx (or the form again), never 500 (NUL
 bytes reach PostgreSQL as an error if nothing stops them first)."""
 
+import json
+
 import pytest
 
 from accounts.models import Account, Payment
@@ -158,3 +160,83 @@ def test_json_nested_up_to_the_limit_reaches_the_view(api):
         "POST", "/api/v1/placements/", '{"accounts": ' + deeper + "}", "application/json"
     )
     assert TOO_DEEP in response.json()["detail"]
+
+
+# --- Characters no database stores ------------------------------------------------------------
+# JSON can carry an unpaired UTF-16 surrogate ("\ud800"), which no UTF-8 encoder accepts, and
+# NUL, which PostgreSQL refuses in text. Either used to fail the whole placement (PostgreSQL's
+# COPY, SQLite's encoder); each is a field error of its row, and the other rows are placed.
+
+ACCOUNT_TEXT = ["external_ref", "currency", "description"]
+DEBTOR_TEXT = [
+    "external_ref", "first_name", "last_name", "email", "phone", "address_line1",
+    "address_line2", "city", "postal_code", "region", "timezone", "language",
+]  # fmt: skip
+CANNOT_STORE = "Contains characters that cannot be stored (an unpaired surrogate such as \\ud800)."
+UNSTORABLE = {"d800": "\ud800", "dfff": "\udfff", "nul": "\x00"}
+MESSAGE = {"d800": CANNOT_STORE, "dfff": CANNOT_STORE, "nul": "Must not contain NUL characters."}
+
+
+def place_json(api, rows):
+    """POST rows as JSON text with every non-ASCII character escaped, as `\\ud800` must be."""
+    return api.generic(
+        "POST", "/api/v1/placements/", json.dumps({"accounts": rows}), "application/json"
+    )
+
+
+def row_with(path: tuple[str, ...], value):
+    bad = row(2)
+    (bad if len(path) == 1 else bad["debtor"])[path[-1]] = value
+    return bad
+
+
+def errors_at(response, path: tuple[str, ...]):
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["created"] == ["ACC-1", "ACC-3"]
+    (rejected,) = body["rejected"]
+    assert rejected["index"] == 1
+    assert Account.objects.count() == 2
+    errors = rejected["errors"]
+    for key in path:
+        errors = errors[key]
+    return errors
+
+
+@pytest.mark.parametrize("char", list(UNSTORABLE))
+@pytest.mark.parametrize(
+    "path", [(f,) for f in ACCOUNT_TEXT] + [("debtor", f) for f in DEBTOR_TEXT], ids=str
+)
+def test_unstorable_text_is_a_field_error_and_the_other_rows_are_placed(api, path, char):
+    response = place_json(api, [row(1), row_with(path, f"X{UNSTORABLE[char]}Y"), row(3)])
+    assert errors_at(response, path) == [MESSAGE[char]]
+
+
+@pytest.mark.parametrize("char", list(UNSTORABLE))
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("original_amount",), "12{}"),
+        (("current_balance",), "1{}"),
+        (("due_date",), "2026-10-0{}"),
+        (("debtor", "date_of_birth"), "1980-01-0{}"),
+        (("debtor", "flags"), ["cell_phone", "x{}"]),
+    ],
+    ids=str,
+)
+def test_unstorable_characters_in_other_fields_are_field_errors(api, path, value, char):
+    char = UNSTORABLE[char]
+    value = [v.replace("{}", char) for v in value] if isinstance(value, list) else value
+    value = value.replace("{}", char) if isinstance(value, str) else value
+    response = place_json(api, [row(1), row_with(path, value), row(3)])
+    assert errors_at(response, path)
+
+
+@pytest.mark.parametrize("char", list(UNSTORABLE))
+@pytest.mark.parametrize("where", ["account", "debtor"])
+def test_unknown_keys_with_unstorable_characters_are_reported(api, where, char):
+    bad = row(2)
+    (bad if where == "account" else bad["debtor"])[f"x{UNSTORABLE[char]}"] = "1"
+    response = place_json(api, [row(1), bad, row(3)])
+    errors = errors_at(response, () if where == "account" else ("debtor",))
+    assert list(errors.values()) == [["Unknown field."]]
