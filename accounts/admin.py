@@ -15,6 +15,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
+from rest_framework.authtoken import admin as drf_token_admin
+from rest_framework.authtoken.models import TokenProxy
 
 from accounts import money, placement, regions, services
 from accounts.admin_display import MoneyAdmin, PlainHelpTexts, amount_for_input
@@ -32,6 +34,7 @@ from accounts.models import (
     Payment,
     PaymentPlan,
 )
+from accounts.tenancy import CreditorScopedAdmin, is_agency_staff, scope_queryset
 
 
 class ReadOnlyInline(PlainHelpTexts, admin.TabularInline):
@@ -97,12 +100,18 @@ class CreditorForm(forms.ModelForm):
 
 
 @admin.register(Creditor)
-class CreditorAdmin(admin.ModelAdmin):
+class CreditorAdmin(CreditorScopedAdmin, admin.ModelAdmin):
+    creditor_path = "pk"
     form = CreditorForm
     list_display = ["name", "slug", "display_name", "default_currency", "locale"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [CreditorUserInline]
+
+    def has_add_permission(self, request) -> bool:
+        # A new creditor belongs to no creditor's staff: only agency staff add creditors.
+        return is_agency_staff(request.user) and super().has_add_permission(request)
+
     fieldsets = [
         (None, {"fields": ["name", "slug", "display_name", "default_currency", "locale"]}),
         (
@@ -179,7 +188,7 @@ class AccountInline(MoneyAdmin, ReadOnlyInline):
 
 
 @admin.register(Debtor)
-class DebtorAdmin(admin.ModelAdmin):
+class DebtorAdmin(CreditorScopedAdmin, admin.ModelAdmin):
     form = DebtorForm
     list_display = ["external_ref", "full_name", "creditor", "region", "language", "timezone"]
     list_filter = ["creditor", "language", "region"]
@@ -250,7 +259,7 @@ def _transition_action(status: str, label: str):
 
 
 @admin.register(Account)
-class AccountAdmin(MoneyAdmin, admin.ModelAdmin):
+class AccountAdmin(CreditorScopedAdmin, MoneyAdmin, admin.ModelAdmin):
     money_fields = {"current_balance": "currency", "original_amount": "currency"}
     list_display = [
         "external_ref", "creditor", "status", "currency", "current_balance", "due_date",
@@ -291,6 +300,10 @@ class AccountAdmin(MoneyAdmin, admin.ModelAdmin):
             raise PermissionDenied
         result = None
         form = PlacementUploadForm(request.POST or None, request.FILES or None)
+        # Creditor staff place for their own creditor only.
+        form.fields["creditor"].queryset = scope_queryset(
+            Creditor.objects.all(), request.user, "pk"
+        )
         if request.method == "POST" and form.is_valid():
             result = services.placement_upsert(
                 creditor=form.cleaned_data["creditor"],
@@ -333,7 +346,8 @@ class InstallmentInline(MoneyAdmin, ReadOnlyInline):
 
 
 @admin.register(PaymentPlan)
-class PaymentPlanAdmin(MoneyAdmin, admin.ModelAdmin):
+class PaymentPlanAdmin(CreditorScopedAdmin, MoneyAdmin, admin.ModelAdmin):
+    creditor_path = "account__creditor"
     money_fields = {"total_amount": "account.currency"}
     list_display = ["id", "account", "frequency", "instalment_count", "total_amount", "status"]
     list_filter = ["status", "frequency"]
@@ -359,7 +373,7 @@ class ReadOnlyAdmin(PlainHelpTexts, admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(MoneyAdmin, ReadOnlyAdmin):
+class PaymentAdmin(CreditorScopedAdmin, MoneyAdmin, ReadOnlyAdmin):
     money_fields = {"amount": "currency"}
     list_display = ["received_at", "account", "amount", "currency", "method", "status"]
     list_filter = ["status", "method", "creditor"]
@@ -368,8 +382,18 @@ class PaymentAdmin(MoneyAdmin, ReadOnlyAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(ReadOnlyAdmin):
+class ActivityAdmin(CreditorScopedAdmin, ReadOnlyAdmin):
     list_display = ["occurred_at", "kind", "debtor", "account", "actor", "summary"]
     list_filter = ["kind", "creditor"]
     search_fields = ["debtor__external_ref", "account__external_ref"]
     list_select_related = ["debtor", "account"]
+
+
+# DRF's token admin (imported above, which registers it), scoped like every other admin
+# page: creditor staff see their own creditor's API users' tokens only.
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class TokenAdmin(CreditorScopedAdmin, drf_token_admin.TokenAdmin):
+    creditor_path = "user__creditor_link__creditor"

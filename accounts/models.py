@@ -64,6 +64,11 @@ class Creditor(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            # Agency staff: every creditor's data in the admins (accounts/tenancy.py). Anyone
+            # else sees only the creditor a CreditorUser binds them to.
+            ("view_all_creditors", "Can see every creditor's data (agency staff)"),
+        ]
 
     def __str__(self) -> str:
         return self.name

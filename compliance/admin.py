@@ -26,6 +26,7 @@ from django.utils import timezone as dj_tz
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin import ReadOnlyAdmin
+from accounts.tenancy import CreditorScopedAdmin
 from compliance import engine, packs
 from compliance.cases import cases_run
 from compliance.forms import RULE_FORMS, CasesRunForm, ContactLogForm, RegionForm
@@ -350,7 +351,8 @@ class RuleChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ComplianceDecision)
-class ComplianceDecisionAdmin(ReadOnlyAdmin):
+class ComplianceDecisionAdmin(CreditorScopedAdmin, ReadOnlyAdmin):
+    creditor_path = "debtor__creditor"
     list_display = [
         "created_at",
         "debtor",
@@ -366,7 +368,8 @@ class ComplianceDecisionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ContactAttempt)
-class ContactAttemptAdmin(admin.ModelAdmin):
+class ContactAttemptAdmin(CreditorScopedAdmin, admin.ModelAdmin):
+    creditor_path = "debtor__creditor"
     """The ledger. Operators log a call here; the row is written by ``contact_record``."""
 
     list_display = ["at", "debtor", "account", "channel", "outcome", "source"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
+from accounts.tenancy import CreditorScopedAdmin
 from messaging.models import Message, MessageEvent
 from messaging.outbox_admin import MessagePermissionPolicy, outbox_url
 
@@ -23,7 +24,7 @@ class MessageEventInline(ReadOnlyInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdmin):
+class MessageAdmin(CreditorScopedAdmin, ReadOnlyAdmin):
     list_display = ["id", "channel", "status", "due_at", "sent_at", "variant", "arm", "account"]
     list_filter = ["status", "channel", "arm", "language"]
     search_fields = ["=id", "=account__external_ref", "=provider_id"]
@@ -42,7 +43,8 @@ class MessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MessageEvent)
-class MessageEventAdmin(ReadOnlyAdmin):
+class MessageEventAdmin(CreditorScopedAdmin, ReadOnlyAdmin):
+    creditor_path = "message__creditor"
     list_display = ["id", "kind", "message", "source", "occurred_at"]
     list_filter = ["kind", "source"]
     search_fields = ["=message__id", "event_key"]

@@ -36,6 +36,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import policy_registry
 
 from accounts.models import Activity, Creditor
+from accounts.tenancy import scope_queryset
 from messaging.as_sent import PREVIEW_CSP, mask_recipient, message_as_sent
 from messaging.models import (
     Arm,
@@ -106,7 +107,12 @@ class MessageFilterSet(WagtailFilterSet):
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     arm = django_filters.ChoiceFilter(choices=Arm.choices)
     language = django_filters.ChoiceFilter(choices=language_choices)
-    creditor = django_filters.ModelChoiceFilter(queryset=Creditor.objects.order_by("name"))
+    # Only the creditors the signed-in user may see (accounts/tenancy.py).
+    creditor = django_filters.ModelChoiceFilter(
+        queryset=lambda request: scope_queryset(
+            Creditor.objects.order_by("name"), request.user, "pk"
+        )
+    )
 
     class Meta:
         model = Message
@@ -117,11 +123,12 @@ class MessageIndexView(generic.IndexView):
     page_title = _("Outbox")
 
     def get_base_queryset(self) -> QuerySet:
-        return (
+        messages = (
             Message.objects.select_related("variant", "account")
             .defer("body", "disclosures", "links", "explanation")
             .order_by("-id")
         )
+        return scope_queryset(messages, self.request.user, "creditor")
 
     def search_queryset(self, queryset: QuerySet) -> QuerySet:
         """Exact matches only (the outbox is large): a message id, an account reference or a
@@ -145,11 +152,12 @@ class MessageInspectView(generic.InspectView):
     page_title = _("As sent")
 
     def get_object(self, queryset=None) -> Message:
+        messages = Message.objects.select_related(
+            "account__creditor", "debtor", "variant", "variant_revision"
+        )
+        # Another creditor's message is not found, exactly like a missing one.
         return get_object_or_404(
-            Message.objects.select_related(
-                "account__creditor", "debtor", "variant", "variant_revision"
-            ),
-            pk=self.pk,
+            scope_queryset(messages, self.request.user, "creditor"), pk=self.pk
         )
 
     @cached_property

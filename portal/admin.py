@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.models import DomainError
+from accounts.tenancy import CreditorScopedAdmin
 from portal import services
 from portal.models import CallbackRequest, CallbackStatus, LinkRequest, PortalDispute
 
@@ -24,7 +25,8 @@ def _actor(request: HttpRequest) -> str:
 
 
 @admin.register(CallbackRequest)
-class CallbackRequestAdmin(admin.ModelAdmin):
+class CallbackRequestAdmin(CreditorScopedAdmin, admin.ModelAdmin):
+    creditor_path = "debtor__creditor"
     """The operators' call-back task list: open requests first, earliest window first."""
 
     list_display = ["window_start", "window_end", "window", "debtor", "phone", "status"]
@@ -54,7 +56,8 @@ class CallbackRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(PortalDispute)
-class PortalDisputeAdmin(admin.ModelAdmin):
+class PortalDisputeAdmin(CreditorScopedAdmin, admin.ModelAdmin):
+    creditor_path = "account__creditor"
     """Disputes raised in the portal; resolving one moves the account on (see actions)."""
 
     list_display = ["created_at", "account", "reason", "status", "document_link"]
@@ -98,7 +101,7 @@ class PortalDisputeAdmin(admin.ModelAdmin):
         """Uploads are not public media: operators download them through the admin only."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        dispute = get_object_or_404(PortalDispute, pk=pk)
+        dispute = get_object_or_404(self.get_queryset(request), pk=pk)  # the user's creditors
         if not dispute.document:
             raise Http404
         response = FileResponse(dispute.document.open("rb"), content_type=dispute.document_type)
@@ -123,7 +126,8 @@ class PortalDisputeAdmin(admin.ModelAdmin):
 
 
 @admin.register(LinkRequest)
-class LinkRequestAdmin(admin.ModelAdmin):
+class LinkRequestAdmin(CreditorScopedAdmin, admin.ModelAdmin):
+    creditor_path = "debtor__creditor"
     """Fresh links debtors asked for; messaging sends them to the contact details on file."""
 
     list_display = ["created_at", "debtor", "status"]

@@ -23,6 +23,7 @@ from django.utils.html import format_html
 
 from accounts.admin import ReadOnlyAdmin
 from accounts.models import Debtor, DomainError
+from accounts.tenancy import CreditorScopedAdmin, is_agency_staff
 from recommender import features as F
 from recommender import selectors, services
 from recommender.models import DebtorTypology, Decision, ModelVersion
@@ -126,8 +127,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         ]
 
     def uplift_view(self, request: HttpRequest) -> HttpResponse:
-        """Per-arm rates with intervals, relative uplift and the live model's off-policy value."""
-        if not self.has_view_permission(request):
+        """Per-arm rates with intervals, relative uplift and the live model's off-policy value.
+
+        Figures over every creditor's messages: agency staff only."""
+        if not self.has_view_permission(request) or not is_agency_staff(request.user):
             raise PermissionDenied
         report = selectors.uplift_report()
         context = {
@@ -142,7 +145,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(DebtorTypology)
-class DebtorTypologyAdmin(ReadOnlyAdmin):
+class DebtorTypologyAdmin(CreditorScopedAdmin, ReadOnlyAdmin):
+    creditor_path = "debtor__creditor"
     list_display = ["debtor", "code", "willing", "able", "organised", "emotional", "confidence"]
     list_filter = ["code"]
     search_fields = ["debtor__external_ref"]
@@ -154,7 +158,8 @@ def _archetype(obj: Decision) -> str:
 
 
 @admin.register(Decision)
-class DecisionAdmin(ReadOnlyAdmin):
+class DecisionAdmin(CreditorScopedAdmin, ReadOnlyAdmin):
+    creditor_path = "debtor__creditor"
     list_display = [
         "decided_at", "debtor", "stage", "arm", "archetype", "propensity", "model_label",
     ]  # fmt: skip
