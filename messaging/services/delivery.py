@@ -18,7 +18,8 @@ A dispatcher killed after 1 and before 3 leaves `queued` rows without `handoff_a
 lease expires they go back to `planned` (never lost). Killed between 3 and 4, the hand-off is
 unknown: the backend's `reconcile` decides; if it cannot tell, an idempotent backend hands
 over again (harmless) and any other backend fails the message with `handoff_unconfirmed`
-(an operator decides) — it is never sent twice.
+(an operator decides) — it is never sent twice. It may have gone out, so it counts in the
+contact ledger (as delivered, at hand-off time) until a provider event says it failed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 M = MessageStatus
 MAX_ATTEMPTS = 5
+HANDOFF_UNCONFIRMED = "handoff_unconfirmed"
+"""How the reason of a message failed after an unconfirmable hand-off begins."""
 _RETRY_BACKOFF = (60, 300, 900, 3600)  # seconds before the 2nd, 3rd, ... attempt
 _RECORD_CHUNK = 500
 
@@ -583,12 +586,17 @@ def _reconcile(message: Message, token: str, *, now: datetime, result: DispatchR
         result.released += 1
     else:
         logger.error("hand-off unconfirmed, not repeated: message=%s", message.pk)
-        _finish(
-            message,
-            M.FAILED,
-            "handoff_unconfirmed: the dispatcher stopped during hand-off and the provider "
-            "cannot confirm it; not sent again automatically.",
-            at=now,
-            kind=ActivityKind.MESSAGE_FAILED,
-        )
+        handed_at = message.handoff_at or now
+        with transaction.atomic():
+            _finish(
+                message,
+                M.FAILED,
+                f"{HANDOFF_UNCONFIRMED}: the dispatcher stopped during hand-off and the "
+                "provider cannot confirm it; not sent again automatically.",
+                at=now,
+                kind=ActivityKind.MESSAGE_FAILED,
+            )
+            # It may well have gone out: frequency caps count it (the safe side), under the
+            # message's reference, so a later provider event updates this entry.
+            _ledger_record([message], at=handed_at)
         result.failed += 1

@@ -96,20 +96,17 @@ def _apply(message: Message, event: MessageEvent) -> None:
         message.transition(M.DELIVERED, at=at)
         fields += ["status", "status_reason", "status_changed_at", "updated_at", "claim",
                    "claimed_until", "handoff_at"]  # fmt: skip
+    unconfirmed = _handoff_unconfirmed(message)
     if kind in (EventKind.BOUNCED, EventKind.FAILED) and message.can_transition(M.FAILED):
         reason = str(event.data.get("reason") or kind)
         message.transition(M.FAILED, reason=reason, at=at)
         fields += ["status", "status_reason", "status_changed_at", "updated_at", "claim",
                    "claimed_until", "handoff_at"]  # fmt: skip
-        compliance.contact_record(
-            debtor=message.debtor,
-            channel=message.channel,
-            at=message.sent_at or at,
-            outcome="failed",
-            source="message",
-            account=message.account,
-            reference=f"message:{message.pk}",
-        )
+        _ledger_outcome(message, "failed", at=at)
+    elif kind in (EventKind.BOUNCED, EventKind.FAILED) and unconfirmed:
+        _ledger_outcome(message, "failed", at=at)  # it never reached the debtor after all
+    elif kind == EventKind.DELIVERED and unconfirmed:
+        _ledger_outcome(message, "delivered", at=at)  # the hand-off did happen
     if fields:
         message.updated_at = timezone.now()
         message.save(update_fields=sorted({*fields, "updated_at"}))
@@ -131,6 +128,28 @@ def _apply(message: Message, event: MessageEvent) -> None:
             data={"message_id": message.pk, "event_id": event.pk, "source": event.source},
             occurred_at=at,
         )
+
+
+def _handoff_unconfirmed(message: Message) -> bool:
+    """Failed because a hand-off could not be confirmed (it may have gone out):
+    `messaging.services.delivery` counted it in the contact ledger at hand-off time."""
+    from messaging.services.delivery import HANDOFF_UNCONFIRMED
+
+    return message.status == M.FAILED and message.status_reason.startswith(HANDOFF_UNCONFIRMED)
+
+
+def _ledger_outcome(message: Message, outcome: str, *, at: datetime) -> None:
+    """Tell the contact ledger what a provider said of the message: updates the entry of its
+    hand-off (reference `message:<id>`) rather than adding one."""
+    compliance.contact_record(
+        debtor=message.debtor,
+        channel=message.channel,
+        at=message.sent_at or message.handoff_at or at,
+        outcome=outcome,
+        source="message",
+        account=message.account,
+        reference=f"message:{message.pk}",
+    )
 
 
 # --- our tracking endpoints ------------------------------------------------------------------

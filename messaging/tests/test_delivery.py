@@ -146,6 +146,39 @@ def test_an_unconfirmable_interrupted_hand_off_is_failed_never_repeated(
     assert Message.objects.filter(status=MessageStatus.SENT).count() == 3
 
 
+def test_an_unconfirmed_hand_off_counts_as_a_contact_until_the_provider_says_otherwise(
+    clock, make_variant, place_one, recording
+):
+    """It may have gone out: the caps count it from its hand-off; a later provider event
+    updates that one ledger entry, never adds a second."""
+    _plan(make_variant, place_one, clock, 2)
+    recording.die_at = 1
+    recording.can_reconcile = False
+    with pytest.raises(Killed):
+        services.dispatch_due()
+    handed_at = Message.objects.get(pk=recording.handed[0]).handoff_at
+    clock.set(clock.now + LEASE)
+    services.dispatch_due()
+    failed = Message.objects.get(status=MessageStatus.FAILED)
+    assert failed.pk == recording.handed[0] and failed.status_reason.startswith(
+        "handoff_unconfirmed"
+    )
+    reference = f"message:{failed.pk}"
+    ledger = ContactAttempt.objects.get(reference=reference)
+    assert (ledger.outcome, ledger.at) == ("delivered", handed_at)
+    assert ledger.debtor_id == failed.debtor_id
+
+    for key, kind, outcome in (("tw:1", "delivered", "delivered"), ("tw:2", "failed", "failed"),
+                               ("tw:3", "delivered", "delivered")):  # fmt: skip
+        services.event_record(message=failed, kind=kind, event_key=key, source="twilio")
+        assert list(
+            ContactAttempt.objects.filter(debtor_id=failed.debtor_id).values_list(
+                "reference", "outcome", "at"
+            )
+        ) == [(reference, outcome, handed_at)]
+    assert Message.objects.get(pk=failed.pk).status == MessageStatus.FAILED
+
+
 def test_killing_the_idempotent_file_backend_half_way_loses_nothing(
     clock, make_variant, place_one, settings
 ):
