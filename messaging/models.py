@@ -9,6 +9,8 @@
   recommender's decision record), the frozen content that goes out, and its delivery status.
 - `MessageEvent`: delivered, opened, clicked, bounced, ... from providers and our tracking
   endpoints; unique by `event_key`, so webhook replays are idempotent.
+- `WebhookReceipt`: a provider request already acted on, by the provider's own id (Twilio's
+  MessageSid, Mailgun's signature token), for webhooks whose effects are not message events.
 
 Writes go through `messaging.services`; state changes are model methods that check the allowed
 transitions and raise `MessageTransitionError`.
@@ -438,3 +440,28 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of message {self.message_id}"
+
+
+class WebhookReceipt(models.Model):
+    """One provider webhook request already acted on, named by the provider's own id: a replay
+    of it (the same id again) changes nothing. Written in the same transaction as the request's
+    effects, so a request that failed half-way leaves no receipt and its retry is acted on.
+
+    Used where `MessageEvent.event_key` cannot guard: inbound texts (STOP/START change the
+    debtor, not a message) and Mailgun's signature token (it signs the token and timestamp,
+    not the body, so a token seen once must never be honoured again with another body).
+    Holds ids and a digest only, never personal data.
+    """
+
+    key = models.CharField(max_length=200, unique=True, help_text="e.g. twilio:inbound:<sid>")
+    source = models.CharField(max_length=30)
+    digest = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the request body, when it matters."
+    )
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.key

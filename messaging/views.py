@@ -10,7 +10,13 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.cache import never_cache
@@ -106,11 +112,22 @@ def _twilio_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable:
     return checked
 
 
+def _twilio_sid(request: HttpRequest) -> str:
+    """The provider's id of the message a Twilio webhook is about (MessageSid, or the older
+    SmsSid), or "" when the request names none."""
+    return (request.POST.get("MessageSid") or request.POST.get("SmsSid") or "").strip()
+
+
 @_twilio_webhook
 def twilio_status(request: HttpRequest) -> HttpResponse:
-    """Twilio's status callback for a message we sent (`?m=<message id>` in the URL)."""
+    """Twilio's status callback for a message we sent (`?m=<message id>` in the URL).
+
+    Recorded once per (MessageSid, status): a replayed callback is a 204 that changes nothing
+    (Twilio treats any 2xx as done; a 4xx would only fill its debugger with errors)."""
     status = request.POST.get("MessageStatus", "")
-    sid = request.POST.get("MessageSid", "")
+    sid = _twilio_sid(request)
+    if not sid:
+        return HttpResponseBadRequest("MessageSid is missing.")
     kind = webhooks.TWILIO_STATUS_EVENTS.get(status)
     if kind is None:
         return HttpResponse(status=204)  # queued/sending/sent: nothing to record
@@ -133,14 +150,20 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 
 @_twilio_webhook
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
-    """Twilio's inbound message webhook (SMS and WhatsApp): STOP opts out, START back in."""
+    """Twilio's inbound message webhook (SMS and WhatsApp): STOP opts out, START back in.
+
+    Acted on once per MessageSid: a replayed request (a captured START sent again after a STOP,
+    say) gets the same empty answer and changes nothing."""
+    sid = _twilio_sid(request)
+    if not sid:
+        return HttpResponseBadRequest("MessageSid is missing.")
     sender = request.POST.get("From", "")
     outcome = services.sms_inbound_handle(
         from_number=sender,
         body=request.POST.get("Body", ""),
         channel="whatsapp" if sender.startswith("whatsapp:") else "sms",
         provider="twilio",
-        provider_message_id=request.POST.get("MessageSid", ""),
+        provider_message_id=sid,
     )
     logger.info("twilio inbound handled: outcome=%s", outcome)
     return HttpResponse(

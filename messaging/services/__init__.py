@@ -7,6 +7,7 @@
   planning keeps the claim's query plan right.
 - `event_record`, `conversion_attribute`, tracking (events.py): what happened afterwards.
 - `debtor_opt_out` / `debtor_opt_in`, `sms_inbound_handle` (preferences.py): opt-outs.
+- `webhook_receipt_claim` (receipts.py): a provider request acted on once, by its own id.
 - `portal_link_send` (links.py): a fresh portal link the debtor asked for, through
   `message_send`.
 """
@@ -30,12 +31,14 @@ from messaging.services.preferences import (
     sms_inbound_handle,
     unsubscribe_apply,
 )
+from messaging.services.receipts import body_digest, webhook_receipt_claim
 from messaging.services.sending import MessageRefused, SendRequest, message_send, messages_send
 
 __all__ = [
     "DispatchResult",
     "MessageRefused",
     "SendRequest",
+    "body_digest",
     "conversion_attribute",
     "debtor_opt_in",
     "debtor_opt_out",
@@ -50,4 +53,5 @@ __all__ = [
     "portal_link_send",
     "sms_inbound_handle",
     "unsubscribe_apply",
+    "webhook_receipt_claim",
 ]

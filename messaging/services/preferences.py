@@ -134,7 +134,32 @@ def sms_inbound_handle(
 ) -> str:
     """An inbound SMS/WhatsApp: STOP-type keywords opt every debtor with that number out of
     the channel, START opts them back in, anything else is a reply to the last message sent to
-    the number. Returns "opted_out", "opted_in", "replied" or "unknown" (no such debtor)."""
+    the number. Returns "opted_out", "opted_in", "replied", "unknown" (no such debtor) or
+    "replayed".
+
+    Acted on once per `provider_message_id` (Twilio's MessageSid): the receipt and the effects
+    commit together, so a captured START replayed after a STOP changes nothing.
+    """
+    from messaging.services.receipts import webhook_receipt_claim
+
+    if not provider_message_id:
+        raise ValueError("an inbound message needs the provider's message id")
+    with transaction.atomic():
+        key = f"{provider}:inbound:{provider_message_id}"
+        if webhook_receipt_claim(key=key, source=provider) != "new":
+            return "replayed"
+        return _inbound_apply(
+            from_number=from_number,
+            body=body,
+            channel=channel,
+            provider=provider,
+            provider_message_id=provider_message_id,
+        )
+
+
+def _inbound_apply(
+    *, from_number: str, body: str, channel: str, provider: str, provider_message_id: str
+) -> str:
     number = from_number.removeprefix("whatsapp:").strip()
     debtors = list(Debtor.objects.filter(phone=number))
     if not debtors:
