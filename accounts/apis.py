@@ -6,6 +6,7 @@ another creditor's account answers 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -42,29 +43,64 @@ def _money(amount, currency: str) -> str:
     return str(money.quantize(amount, currency))
 
 
-def _parse_since(value: str | None, name: str) -> datetime | None:
-    """An ISO 8601 date or datetime query parameter; naive values are read as UTC."""
-    if not value:
-        return None
+def _datetime(value: str) -> datetime | None:
+    """An ISO 8601 date or date-time in UTC (naive values are read as UTC), or None."""
     try:
         parsed = parse_datetime(value)
         if parsed is None:
             day = parse_date(value)
             parsed = datetime.combine(day, time.min) if day else None
-    except ValueError:
-        parsed = None
+        if parsed is not None and timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=UTC)
+        # In UTC, a date-time near year 1 or 9999 may fall outside Python's range.
+        return parsed.astimezone(UTC) if parsed is not None else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def _parse_since(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 date or datetime query parameter; naive values are read as UTC."""
+    if not value:
+        return None
+    parsed = _datetime(value)
     if parsed is None:
         raise ValidationError({name: ["Use an ISO 8601 date or date-time, e.g. 2026-01-31."]})
-    if timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
+# A position as DRF writes it (`str` of an aware date-time); Python's own ISO parser would
+# also read "1111111111111" or a NUL as the date/time separator.
+_POSITION = re.compile(
+    r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[+-]\d\d:\d\d|Z)?\Z", re.ASCII
+)
+
+
 class _Cursor(CursorPagination):
+    """Cursor pagination on a date-time field, then the id.
+
+    A cursor is base64 of `o=<offset>&r=<reverse>&p=<position>`: a client can send anything.
+    DRF answers an undecodable one 404 and passes any position to the database (a 500 when it
+    is not a date-time); here both are a 400 `{"cursor": ["Invalid cursor."]}`.
+    """
+
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
     ordering = ("updated_at", "id")
+    invalid_cursor_message = "Invalid cursor."
+
+    def decode_cursor(self, request: Request):
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound as exc:
+            raise ValidationError({"cursor": [self.invalid_cursor_message]}) from exc
+        if cursor is None or cursor.position is None:
+            return cursor
+        position = _datetime(cursor.position) if _POSITION.match(cursor.position) else None
+        if position is None:
+            raise ValidationError({"cursor": [self.invalid_cursor_message]})
+        # As DRF writes positions (`str` of the field's value), so page links compare equal.
+        return cursor._replace(position=str(position))
 
 
 class _PaymentCursor(_Cursor):

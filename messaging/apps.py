@@ -11,6 +11,7 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
+        from messaging import checks  # noqa: F401 (registers the system checks)
         from messaging.receivers import anymail_tracking
 
         tracking.connect(anymail_tracking, dispatch_uid="messaging.anymail_tracking")

@@ -1,8 +1,8 @@
 """Messaging's public URLs, mounted under /m/ by collections_site.urls."""
 
-from django.urls import include, path
+from django.urls import path
 
-from messaging import views
+from messaging import anymail_hooks, views
 
 app_name = "messaging"
 
@@ -13,7 +13,7 @@ urlpatterns = [
     path("hooks/twilio/status/", views.twilio_status, name="twilio_status"),
     path("hooks/twilio/inbound/", views.twilio_inbound, name="twilio_inbound"),
     # Provider email events (delivered, bounced, complained, ...) through django-anymail's
-    # signature-checking webhook views, e.g. /m/hooks/anymail/mailgun/tracking/ (malformed
-    # bodies answered 400: messaging/anymail_hooks.py).
-    path("hooks/anymail/", include("messaging.anymail_hooks")),
+    # webhook views, e.g. /m/hooks/anymail/mailgun/tracking/: the configured ESP only (others
+    # are a 404), authenticated, fresh and acted on once (messaging/anymail_hooks.py).
+    path("hooks/anymail/<slug:esp>/tracking/", anymail_hooks.tracking, name="anymail_tracking"),
 ]

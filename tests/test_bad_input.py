@@ -1,10 +1,15 @@
 """Odd input on public, portal and API URLs answers 4xx (or the form again), never 500 (NUL
 bytes reach PostgreSQL as an error if nothing stops them first)."""
 
+import base64
 import json
+import random
+from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 
+from accounts import services
 from accounts.models import Account, Payment
 from accounts.tests.factories import place, row
 from portal.tests.conftest import CARD_OK, nonce_of, sign_in
@@ -240,3 +245,105 @@ def test_unknown_keys_with_unstorable_characters_are_reported(api, where, char):
     response = place_json(api, [row(1), bad, row(3)])
     errors = errors_at(response, () if where == "account" else ("debtor",))
     assert list(errors.values()) == [["Unknown field."]]
+
+
+# --- Forged cursors ---------------------------------------------------------------------------
+# A cursor is base64 of `o=<offset>&r=<0|1>&p=<position>`, the position being the ordering
+# field's value (a date-time). Anything else is a 400, not a 404 nor a database error.
+
+LISTS = ["/api/v1/accounts/", "/api/v1/payments/"]
+INVALID_CURSOR = {"cursor": ["Invalid cursor."]}
+
+
+def b64(text: str) -> str:
+    """A cursor of `text` (a query string; `+` stands for itself, as DRF encodes it)."""
+    return base64.b64encode(text.replace("+", "%2B").encode()).decode()
+
+
+@pytest.fixture
+def paid(creditor):
+    accounts = place(creditor, row(1), row(2), row(3))
+    for n, account in enumerate(accounts):
+        services.payment_record(
+            account=account, amount=Decimal("1"), idempotency_key=f"k{n}", method="card", actor="t"
+        )
+    return accounts
+
+
+@pytest.mark.parametrize("url", LISTS)
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "cD1ub3RhZGF0ZQ==",  # p=notadate
+        "zzz",
+        "%FF%FE",
+        "%C3%A9",
+        base64.b64encode(bytes(range(256))).decode(),
+        b64("p=2026-13-45 00:00:00+00:00"),
+        b64("p=9999-12-31 23:59:59.999999-14:00"),  # after year 9999 in UTC
+        b64("p=0001-01-01 00:00:00+14:00"),  # before year 1 in UTC
+        b64("p=" + "9" * 40),
+        b64("p=" + "1" * 5000),
+        b64("p=2026-01-01"),
+        b64("p=2026-01-01%0000:00:00+00:00"),
+        b64("p=%ED%A0%80"),
+        b64("o=abc"),
+        b64("o=-1"),
+        b64("o=" + "9" * 5000),
+        b64("r=yes"),
+        b64("r=" + "9" * 5000),
+    ],
+    ids=lambda cursor: cursor[:24],
+)
+def test_forged_cursors_answer_400(api, paid, url, cursor):
+    response = api.get(f"{url}?cursor={cursor}")
+    assert response.status_code == 400, (cursor, response.status_code)
+    assert response.json() == INVALID_CURSOR
+
+
+@pytest.mark.parametrize("url", LISTS)
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        b64("o=" + "9" * 30),  # offsets are capped
+        b64("r=1&p=2999-01-01 00:00:00+00:00"),
+        b64("p=2000-01-01T00:00:00Z"),
+        b64("p=2026-01-01 00:00:00"),  # naive: UTC, as updated_since
+    ],
+    ids=lambda cursor: cursor[:24],
+)
+def test_odd_but_valid_cursors_answer_a_page(api, paid, url, cursor):
+    response = api.get(f"{url}?cursor={cursor}")
+    assert response.status_code == 200
+    assert "results" in response.json()
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_the_cursors_the_api_hands_out_still_work(api, paid, url):
+    first = api.get(f"{url}?page_size=2").json()
+    second = api.get(first["next"]).json()
+    back = api.get(second["previous"]).json()
+    assert len(first["results"]) == 2 and len(second["results"]) == 1
+    assert back["results"] == first["results"]
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_random_cursors_answer_a_page_or_400(api, paid, url):
+    rnd = random.Random(url)
+    values = [
+        "", "0", "1", "-1", "x", "\x00", "9" * 25, "1e9", "2026-02-30 00:00:00+00:00",
+        "2026-01-01 00:00:00+00:00", "2026-01-01 25:00:00+00:00", "é", "[]", "None",
+    ]  # fmt: skip
+    for _ in range(60):
+        if rnd.random() < 0.3:
+            raw = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 40)))
+            cursor = base64.b64encode(raw).decode()
+        else:
+            pairs = [
+                (k, rnd.choice(values)) for k in rnd.sample(["o", "r", "p"], rnd.randint(1, 3))
+            ]
+            cursor = base64.b64encode(urlencode(pairs).encode()).decode()
+        response = api.get(url, {"cursor": cursor})
+        assert response.status_code in {200, 400}, (cursor, response.status_code)
+        if response.status_code == 400:
+            assert response.json() == INVALID_CURSOR

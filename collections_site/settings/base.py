@@ -351,6 +351,9 @@ TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
 ANYMAIL = env.json("ANYMAIL_SETTINGS", default={})
 if env.str("ANYMAIL_WEBHOOK_SECRET", default=""):
     ANYMAIL["WEBHOOK_SECRET"] = env.str("ANYMAIL_WEBHOOK_SECRET")
+# An ESP event whose signed timestamp (Mailgun, SendGrid) is older than this is refused:
+# longer than the ESPs' retry windows (Mailgun 8 hours), replays within it are no-ops.
+MESSAGING_WEBHOOK_MAX_AGE_SECONDS = env.int("MESSAGING_WEBHOOK_MAX_AGE_SECONDS", default=86400)
 # A payment or plan this many days after a message was opened or clicked converts it.
 MESSAGING_ATTRIBUTION_WINDOW_DAYS = env.int("MESSAGING_ATTRIBUTION_WINDOW_DAYS", default=7)
 MESSAGING_DISPATCH_BATCH = env.int("MESSAGING_DISPATCH_BATCH", default=500)
