@@ -11,6 +11,9 @@ from wagtail.documents import urls as wagtaildocs_urls
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("django-admin/", admin.site.urls),
+    # The second factor, for users of both admins: in front of Wagtail's admin, which would
+    # otherwise claim /admin/2fa/ and refuse users without Wagtail access.
+    path("admin/2fa/", include("accounts.staff.urls")),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("api/v1/", include("accounts.urls")),

@@ -1,7 +1,11 @@
 """Staff logins to the two admins (Wagtail's /admin/, Django's /django-admin/).
 
-Wrong passwords are counted by django-axes (settings: `AXES_*`, `STAFF_LOGIN_*`); this module
-gives it a lockout page that says what happened and a log line without personal data.
+- Wrong passwords are counted by django-axes (settings `AXES_*`, `STAFF_LOGIN_*`); this module
+  gives it a lockout page that says what happened and log lines without personal data.
+- The second factor (TOTP from an authenticator app, or a one-time recovery code; django-otp)
+  and the working-day session limit: `accounts.staff.middleware`, with the enrolment and
+  verification pages in `accounts.staff.views` under /admin/2fa/.
+
 docs/security.md describes the whole set-up.
 """
 

@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -82,7 +85,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The second factor and the working-day limit of admin sessions (accounts/staff/).
+    "accounts.staff.middleware.StaffLoginMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
     # Last: turns a login refused for too many failures into the lockout page.
@@ -204,6 +210,17 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.staff.lockout_response"
 # Axes' own log lines name the path only: no usernames or addresses in the logs.
 AXES_CLIENT_STR_CALLABLE = "accounts.staff.login_attempt_str"
+# Two-factor login (TOTP app or recovery code) for every user of either admin: they all see
+# debtors' personal data. On unless DEBUG, so the local demo signs in with admin/admin alone.
+# Someone who enrolled is always asked for a code, even with this off.
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("STAFF_2FA_ISSUER", default="Collections")
+# Admin sessions last one working day from the login, whatever the activity, and (unless
+# turned off) end when the browser closes. The debtor portal's sessions are not affected.
+STAFF_SESSION_MAX_AGE_SECONDS = env.int("STAFF_SESSION_MAX_AGE_SECONDS", default=9 * 60 * 60)
+STAFF_SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool(
+    "STAFF_SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True
+)
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"

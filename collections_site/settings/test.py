@@ -26,3 +26,5 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # File channel backends write into a throwaway folder, never into the project.
 MESSAGING_OUTBOX_DIR = Path(tempfile.mkdtemp(prefix="messaging-outbox-"))
+# Admin tests sign in with force_login and no second factor; the two-factor tests turn it on.
+STAFF_2FA_REQUIRED = False
