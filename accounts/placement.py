@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -62,6 +63,43 @@ def displayable(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+# References identify a row to the creditor's systems and an account in the API's URLs
+# (`/accounts/INV%2F2026%2F001/`): any printable text, without what a URL, a CSV line or a
+# person cannot tell apart.
+WHITESPACE_ERROR = "Must not start or end with whitespace."
+CONTROL_ERROR = "Must not contain control characters (line breaks, tabs, invisible formatting)."
+DOT_SEGMENT_ERROR = 'Must not be "." or "..": clients read them as a URL\'s path segments.'
+RECALL_SUFFIX = "/recall"
+RECALL_SUFFIX_ERROR = (
+    f'Must not end with "{RECALL_SUFFIX}": the account\'s URL would be its recall URL.'
+)
+# Control (Cc: C0, DEL, C1), format (Cf: zero-width, bidi overrides) and line/paragraph
+# separators; other spaces (Zs) and unassigned code points are allowed inside.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _reference(data: dict, field: str, errors: dict, *, in_url: bool) -> str:
+    """A required reference, kept exactly as given (not stripped), or "" with a field error."""
+    value = _text(data, field, errors, required=True, strip=False)
+    if field in errors:
+        return ""
+    if value != value.strip():
+        errors[field] = [WHITESPACE_ERROR]
+    # isprintable() is False for every refused character (and a few allowed ones): only
+    # then look at each character.
+    elif not value.isprintable() and any(
+        unicodedata.category(char) in _CONTROL_CATEGORIES for char in value
+    ):
+        errors[field] = [CONTROL_ERROR]
+    elif in_url and value in {".", ".."}:
+        errors[field] = [DOT_SEGMENT_ERROR]
+    elif in_url and value.endswith(RECALL_SUFFIX):
+        errors[field] = [RECALL_SUFFIX_ERROR]
+    else:
+        return value
+    return ""
+
+
 @dataclass(slots=True)
 class CleanRow:
     """A validated placement row: account values and debtor values, ready to save."""
@@ -95,7 +133,9 @@ def _languages() -> frozenset[str]:
     return frozenset(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
 
 
-def _text(data: dict, field: str, errors: dict, *, required: bool = False) -> str:
+def _text(
+    data: dict, field: str, errors: dict, *, required: bool = False, strip: bool = True
+) -> str:
     raw = data.get(field)
     if raw is None or raw == "":
         if required:
@@ -117,6 +157,8 @@ def _text(data: dict, field: str, errors: dict, *, required: bool = False) -> st
     if required and not value:
         errors[field] = [REQUIRED]
         return ""
+    if not strip:
+        value = raw
     limit = _MAX_LENGTHS.get(field)
     if limit and len(value) > limit:
         errors[field] = [f"Must be at most {limit} characters."]
@@ -153,7 +195,7 @@ def _validate_debtor(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         return {}, {"non_field_errors": ["Must be an object with the debtor's details."]}
     _unknown(data, DEBTOR_FIELDS, errors)
     out: dict[str, Any] = {
-        "external_ref": _text(data, "external_ref", errors, required=True),
+        "external_ref": _reference(data, "external_ref", errors, in_url=False),
         "first_name": _text(data, "first_name", errors),
         "last_name": _text(data, "last_name", errors, required=True),
         "email": _text(data, "email", errors).lower(),
@@ -222,7 +264,7 @@ def validate_row(
     errors: dict[str, Any] = {}
     _unknown(row, ACCOUNT_FIELDS, errors)
     account: dict[str, Any] = {
-        "external_ref": _text(row, "external_ref", errors, required=True),
+        "external_ref": _reference(row, "external_ref", errors, in_url=True),
         "description": _text(row, "description", errors),
         "due_date": _date(row, "due_date", errors),
     }

@@ -6,10 +6,14 @@ from accounts import apis
 
 
 class RefConverter:
-    """An external reference in a URL: any text but `/` and NUL (PostgreSQL refuses NUL in
-    text, so a NUL would otherwise reach the query and fail there instead of answering 404)."""
+    """An account's external reference in a URL: any text, `/` included (sent as `%2F`, which
+    the server decodes before routing, or as is), but not NUL (PostgreSQL refuses NUL in text,
+    so a NUL would otherwise reach the query and fail there instead of answering 404), and not
+    ending in `/recall`, so `accounts/X/recall/` is always X's recall URL (placement refuses
+    such references: accounts.placement.RECALL_SUFFIX)."""
 
-    regex = "[^/\x00]+"
+    # ("recall" alone is a reference: the look-behind would see the "/" before it.)
+    regex = "(?:recall|[^\x00]+(?<!/recall))"
 
     def to_python(self, value: str) -> str:
         return value

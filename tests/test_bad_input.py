@@ -2,12 +2,17 @@
 bytes reach PostgreSQL as an error if nothing stops them first)."""
 
 import base64
+import csv
+import html
+import io
 import json
 import random
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 
 from accounts import services
 from accounts.models import Account, Payment
@@ -347,3 +352,120 @@ def test_random_cursors_answer_a_page_or_400(api, paid, url):
         assert response.status_code in {200, 400}, (cursor, response.status_code)
         if response.status_code == 400:
             assert response.json() == INVALID_CURSOR
+
+
+# --- References -------------------------------------------------------------------------------
+# Creditors' references often contain `/`: such an account is reached with the reference
+# URL-encoded (`INV%2F2026%2F001`). What a URL cannot carry, or a person cannot see, is refused
+# at placement: control characters, leading or trailing whitespace, and for an account's
+# reference "." and ".." (clients resolve them as path segments) and a "/recall" ending.
+
+REACHABLE_REFS = [
+    "INV/2026/001", "a//b", "/lead", "trail/", "A?B#C", "100%", "%2F", "A B", "A+B", "ü/ß",
+    "recall", "x/recall/y", "recall/", "..x", "a/../b", "a/./b", "~u;v=w@x:y,z$&'()*!",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("ref", REACHABLE_REFS)
+def test_every_accepted_reference_is_reachable_url_encoded(api, creditor, ref):
+    response = place_json(api, [row(1, external_ref=ref)])
+    assert response.json()["created"] == [ref]
+    url = f"/api/v1/accounts/{quote(ref, safe='')}/"
+    detail = api.get(url)
+    assert detail.status_code == 200 and detail.json()["external_ref"] == ref
+    recall = api.post(f"{url}recall/")
+    assert recall.status_code == 200 and recall.json()["external_ref"] == ref
+    assert Account.objects.get().status == "recalled"
+
+
+def test_a_reference_with_slashes_is_reachable_unencoded_too(api, creditor):
+    place(creditor, row(1, external_ref="INV/2026/001"), row(2, external_ref="INV"))
+    assert api.get("/api/v1/accounts/INV/2026/001/").json()["external_ref"] == "INV/2026/001"
+    assert api.post("/api/v1/accounts/INV/2026/001/recall/").status_code == 200
+    assert Account.objects.get(external_ref="INV").status == "active"
+    # GET on a recall URL is not an account named ".../recall".
+    assert api.get("/api/v1/accounts/INV/recall/").status_code == 405
+
+
+WHITESPACE = "Must not start or end with whitespace."
+CONTROL = "Must not contain control characters (line breaks, tabs, invisible formatting)."
+REFUSED_REFS = {
+    " INV-1": WHITESPACE,
+    "INV-1 ": WHITESPACE,
+    "INV-1\n": WHITESPACE,
+    "\u00a0INV-1": WHITESPACE,
+    "INV\r\n1": CONTROL,
+    "INV\n1": CONTROL,
+    "INV\r1": CONTROL,
+    "INV\t1": CONTROL,
+    "INV\x1b1": CONTROL,
+    "INV\x7f1": CONTROL,
+    "INV\x851": CONTROL,
+    "INV\u20281": CONTROL,
+    "INV\u200b1": CONTROL,
+    "INV\u202e1": CONTROL,
+    "INV\x001": "Must not contain NUL characters.",
+}
+
+
+@pytest.mark.parametrize("ref", list(REFUSED_REFS), ids=ascii)
+@pytest.mark.parametrize("path", [("external_ref",), ("debtor", "external_ref")], ids=str)
+def test_references_with_control_characters_or_edge_whitespace_are_refused(api, path, ref):
+    response = place_json(api, [row(1), row_with(path, ref), row(3)])
+    assert errors_at(response, path) == [REFUSED_REFS[ref]]
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        (".", 'Must not be "." or "..": clients read them as a URL\'s path segments.'),
+        ("..", 'Must not be "." or "..": clients read them as a URL\'s path segments.'),
+        ("INV/recall", 'Must not end with "/recall": the account\'s URL would be its recall URL.'),
+    ],
+)
+def test_account_references_a_url_cannot_carry_are_refused(api, ref, message):
+    response = place_json(api, [row(1), row_with(("external_ref",), ref), row(3)])
+    assert errors_at(response, ("external_ref",)) == [message]
+    # A debtor's reference never appears in a URL.
+    response = place_json(api, [row(4), row_with(("debtor", "external_ref"), ref), row(5)])
+    assert response.json()["summary"]["rejected"] == 0
+
+
+def csv_file(*refs: tuple[str, str]) -> bytes:
+    """A placement CSV with one row per (account reference, debtor reference)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["external_ref", "original_amount", "debtor_external_ref",
+                     "debtor_last_name", "debtor_region"])  # fmt: skip
+    for ref, debtor_ref in refs:
+        writer.writerow([ref, "10.00", debtor_ref, "Curie", "FR"])
+    return out.getvalue().encode()
+
+
+CSV_REFS = [("U1", "DU1"), (" U2", "DU2"), ("U3", "D\r\nU3"), ("U\t4", "DU4"), ("U5", "DU5 ")]
+CSV_ERRORS = [
+    f"Line 3 ( U2): external_ref — {WHITESPACE}",
+    f"Line 4 (U3): debtor_external_ref — {CONTROL}",
+    f"Line 5 (U\t4): external_ref — {CONTROL}",
+    f"Line 6 (U5): debtor_external_ref — {WHITESPACE}",
+]
+
+
+def test_the_csv_import_refuses_references_with_control_characters(tmp_path, creditor, capsys):
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(csv_file(*CSV_REFS))
+    with pytest.raises(SystemExit):
+        call_command("import_accounts", str(path), creditor=creditor.slug)
+    err = capsys.readouterr().err
+    assert all(line in err for line in CSV_ERRORS), err
+    assert list(Account.objects.values_list("external_ref", flat=True)) == ["U1"]
+
+
+def test_the_admin_upload_refuses_references_with_control_characters(admin_client, creditor):
+    upload = SimpleUploadedFile("a.csv", csv_file(*CSV_REFS), "text/csv")
+    response = admin_client.post(
+        "/django-admin/accounts/account/upload-csv/", {"creditor": creditor.pk, "file": upload}
+    )
+    text = html.unescape(response.content.decode())
+    assert all(line in text for line in CSV_ERRORS), text
+    assert list(Account.objects.values_list("external_ref", flat=True)) == ["U1"]
