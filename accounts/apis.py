@@ -14,16 +14,32 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from accounts import money, selectors, services
-from accounts.models import Account, AccountStatus, Creditor, DomainError, TransitionError
+from accounts.models import (
+    Account,
+    AccountStatus,
+    ActivityKind,
+    Creditor,
+    DomainError,
+    PaymentMethod,
+    PaymentStatus,
+    TransitionError,
+)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -107,6 +123,129 @@ class _PaymentCursor(_Cursor):
     ordering = ("received_at", "id")
 
 
+# --- What the API answers, for the OpenAPI schema ---------------------------------------------
+# The views build their answers as plain dicts (`_account_out`, `_payment_out`, ...: cheaper than
+# serializers for 1,000 accounts a page); these serializers only document them, and
+# accounts/tests/test_api_schema.py checks every answer against them.
+
+
+def _errors_of(name: str, *fields: str, required: bool = False) -> type[serializers.Serializer]:
+    """A 400 answer naming the query parameters (or keys) at fault, each with its messages."""
+    return inline_serializer(
+        name,
+        {
+            field: serializers.ListField(child=serializers.CharField(), required=required)
+            for field in fields
+        },
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+_AUTH_ERRORS = {
+    401: _error("No token, or a wrong one."),
+    403: _error("The token's user belongs to no creditor."),
+}
+_NOT_FOUND = {404: _error("No such account for this creditor (another creditor's looks the same).")}
+_SINCE_HELP = "ISO 8601 date-time, or a date (midnight); without an offset, UTC."
+_CURSOR_HELP = "From the previous answer's `next` or `previous` link; anything else is a 400."
+_EXTERNAL_REF = OpenApiParameter(
+    "external_ref",
+    {"type": "string", "minLength": 1, "maxLength": 100},
+    OpenApiParameter.PATH,
+    description="The account's reference, URL-encoded: `INV/2026/001` is `INV%2F2026%2F001`.",
+)
+_MONEY_HELP = 'Decimal string with the currency\'s minor units, e.g. "120.50" (JPY "5000").'
+
+
+class DebtorSummarySerializer(serializers.Serializer):
+    external_ref = serializers.CharField()
+    region = serializers.CharField()
+    timezone = serializers.CharField()
+    language = serializers.CharField()
+    flags = serializers.ListField(child=serializers.CharField(), help_text="Contact flags.")
+
+
+class AccountSerializer(serializers.Serializer):
+    external_ref = serializers.CharField()
+    status = serializers.ChoiceField(choices=AccountStatus.choices)
+    currency = serializers.CharField()
+    original_amount = serializers.CharField(help_text=_MONEY_HELP)
+    current_balance = serializers.CharField(help_text=_MONEY_HELP)
+    due_date = serializers.DateField(allow_null=True)
+    description = serializers.CharField(allow_blank=True)
+    placed_at = serializers.DateTimeField()
+    status_changed_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    debtor = DebtorSummarySerializer()
+
+
+class PaymentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    account = serializers.CharField(help_text="The account's external_ref.")
+    amount = serializers.CharField(help_text=_MONEY_HELP)
+    currency = serializers.CharField()
+    method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    status = serializers.ChoiceField(choices=PaymentStatus.choices)
+    provider = serializers.CharField(allow_blank=True)
+    provider_reference = serializers.CharField(allow_blank=True)
+    received_at = serializers.DateTimeField()
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ActivityKind.choices)
+    summary = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+
+
+class AccountDetailSerializer(AccountSerializer):
+    payments = PaymentSerializer(many=True)
+    timeline = TimelineEntrySerializer(many=True, help_text="The latest 50 entries, newest first.")
+
+
+class AccountPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AccountSerializer(many=True)
+
+
+class PaymentPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PaymentSerializer(many=True)
+
+
+class PlacementSummarySerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class RejectedRowSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The row's position (from 0) in `accounts`.")
+    external_ref = serializers.CharField(allow_null=True)
+    errors = serializers.DictField(
+        help_text='Field errors shaped like the row: `{"currency": ["..."], "debtor": '
+        '{"phone": ["..."]}}`; `non_field_errors` for the row or debtor as a whole.'
+    )
+
+
+class PlacementResultSerializer(serializers.Serializer):
+    summary = PlacementSummarySerializer()
+    created = serializers.ListField(child=serializers.CharField())
+    updated = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField())
+    rejected = RejectedRowSerializer(many=True)
+
+
 # --- Placements -------------------------------------------------------------------------------
 
 
@@ -150,12 +289,35 @@ class PlacementCreateApi(APIView):
     rejected (then nothing was saved).
     """
 
+    parser_classes = [JSONParser]
+
     @extend_schema(
         request=inline_serializer(
             "PlacementRequest",
-            {"accounts": serializers.ListField(child=PlacementRowDoc())},
+            {
+                "accounts": serializers.ListField(
+                    child=PlacementRowDoc(), min_length=1, max_length=10_000
+                )
+            },
         ),
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        responses={
+            200: PlacementResultSerializer,
+            400: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    "PlacementRefused",
+                    [
+                        PlacementResultSerializer,
+                        _errors_of("PlacementBodyError", "accounts", required=True),
+                        ErrorSerializer,
+                    ],
+                    resource_type_field_name=None,
+                ),
+                description="Every row rejected (the result, nothing saved); a body that is "
+                'not {"accounts": [...]}, empty or too long; JSON that cannot be parsed.',
+            ),
+            **_AUTH_ERRORS,
+            415: _error("The body is not JSON (Content-Type: application/json)."),
+        },
         description=__doc__,
     )
     def post(self, request: Request) -> Response:
@@ -218,12 +380,20 @@ class AccountListApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("status", enum=AccountStatus.values),
-            OpenApiParameter("region", description="Exact code, or a country for all its parts."),
-            OpenApiParameter("updated_since", description="ISO 8601 date or date-time (UTC)."),
-            OpenApiParameter("cursor", description="From the previous page's `next` link."),
+            OpenApiParameter(
+                "region",
+                {"type": "string", "maxLength": 12},
+                description="Exact code, or a country for all its parts.",
+            ),
+            OpenApiParameter("updated_since", OpenApiTypes.DATETIME, description=_SINCE_HELP),
+            OpenApiParameter("cursor", description=_CURSOR_HELP),
             OpenApiParameter("page_size", int, description="Up to 1000, default 100."),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            200: AccountPageSerializer,
+            400: _errors_of("AccountListError", "status", "region", "updated_since", "cursor"),
+            **_AUTH_ERRORS,
+        },
         operation_id="accounts_list",
     )
     def get(self, request: Request) -> Response:
@@ -245,7 +415,8 @@ class AccountDetailApi(APIView):
     """One account with its payments and a summary of its timeline."""
 
     @extend_schema(
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        parameters=[_EXTERNAL_REF],
+        responses={200: AccountDetailSerializer, **_AUTH_ERRORS, **_NOT_FOUND},
         operation_id="accounts_retrieve",
     )
     def get(self, request: Request, external_ref: str) -> Response:
@@ -264,7 +435,16 @@ class AccountDetailApi(APIView):
 class AccountRecallApi(APIView):
     """The creditor takes an account back; collection stops. 409 if it is already final."""
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=None,
+        parameters=[_EXTERNAL_REF],
+        responses={
+            200: AccountSerializer,
+            **_AUTH_ERRORS,
+            **_NOT_FOUND,
+            409: _error("The account is already paid, settled, recalled or closed."),
+        },
+    )
     def post(self, request: Request, external_ref: str) -> Response:
         account = selectors.account_get(creditor=_creditor(request), external_ref=external_ref)
         if account is None:
@@ -300,11 +480,19 @@ class PaymentListApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("account", description="An account's external_ref."),
-            OpenApiParameter("received_since", description="ISO 8601 date or date-time (UTC)."),
-            OpenApiParameter("cursor", description="From the previous page's `next` link."),
+            OpenApiParameter(
+                "account",
+                {"type": "string", "maxLength": 100},
+                description="An account's external_ref.",
+            ),
+            OpenApiParameter("received_since", OpenApiTypes.DATETIME, description=_SINCE_HELP),
+            OpenApiParameter("cursor", description=_CURSOR_HELP),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            200: PaymentPageSerializer,
+            400: _errors_of("PaymentListError", "account", "received_since", "cursor"),
+            **_AUTH_ERRORS,
+        },
         operation_id="payments_list",
     )
     def get(self, request: Request) -> Response:

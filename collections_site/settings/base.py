@@ -284,6 +284,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "PREPROCESSING_HOOKS": ["collections_site.openapi.only_creditor_api"],
+    # Accounts and payments both have a `status`: each enum keeps its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "accounts.models.AccountStatus",
+        "PaymentStatusEnum": "accounts.models.PaymentStatus",
+    },
 }
 
 # --- Wagtail ----------------------------------------------------------------------------------

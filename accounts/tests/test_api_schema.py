@@ -1,0 +1,146 @@
+"""Every answer of the creditor API matches its OpenAPI schema.
+
+The views build their answers as dicts; the serializers in `accounts.apis` only document them.
+These tests validate real answers, one per documented status, against the generated schema
+made strict (no undocumented keys), so the two cannot drift apart.
+"""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from rest_framework.test import APIClient
+
+from accounts import services
+from accounts.tests.factories import UserFactory, place, row
+
+pytestmark = pytest.mark.django_db
+
+
+def _strict(node: Any) -> Any:
+    """OpenAPI 3.0 to JSON Schema (`nullable` as a null type), with objects that list their
+    properties allowing no others."""
+    if isinstance(node, list):
+        return [_strict(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _strict(value) for key, value in node.items()}
+    if node.get("type") == "object" and "properties" in node:
+        node.setdefault("additionalProperties", False)
+    if node.pop("nullable", False):
+        node = {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@pytest.fixture(scope="module")
+def schema():
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+@pytest.fixture
+def check(schema):
+    components = _strict(schema["components"])
+
+    def check(path: str, method: str, response) -> dict:
+        documented = schema["paths"][path][method]["responses"]
+        assert str(response.status_code) in documented, (path, method, response.status_code)
+        content = documented[str(response.status_code)]["content"]
+        assert response["Content-Type"] in content, response["Content-Type"]
+        body_schema = _strict(content[response["Content-Type"]]["schema"])
+        validator = Draft202012Validator({"components": components, "allOf": [body_schema]})
+        body = response.json()
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+        assert not errors, (path, method, response.status_code, errors)
+        return body
+
+    return check
+
+
+PLACEMENTS = "/api/v1/placements/"
+ACCOUNTS = "/api/v1/accounts/"
+ACCOUNT = "/api/v1/accounts/{external_ref}/"
+RECALL = "/api/v1/accounts/{external_ref}/recall/"
+PAYMENTS = "/api/v1/payments/"
+
+
+def test_placement_answers_match_the_schema(api, check):
+    partial = api.post(PLACEMENTS, {"accounts": [row(1), row(2, currency="ZZZ")]}, format="json")
+    body = check(PLACEMENTS, "post", partial)
+    assert body["rejected"][0]["errors"] == {"currency": ["Unknown ISO 4217 currency code 'ZZZ'."]}
+    all_rejected = api.post(
+        PLACEMENTS, {"accounts": [row(3, debtor={"phone": "12"}), "x"]}, format="json"
+    )
+    assert check(PLACEMENTS, "post", all_rejected)["summary"]["rejected"] == 2
+    for bad in ({"accounts": []}, {"rows": []}, [1]):
+        check(PLACEMENTS, "post", api.post(PLACEMENTS, bad, format="json"))
+    check(PLACEMENTS, "post", api.generic("POST", PLACEMENTS, "{", "application/json"))
+    deep = json.dumps({"accounts": []}).replace("[]", "[" * 100 + "]" * 100)
+    check(PLACEMENTS, "post", api.generic("POST", PLACEMENTS, deep, "application/json"))
+    form = api.post(PLACEMENTS, {"accounts": "x"})  # multipart: JSON only
+    assert form.status_code == 415
+    check(PLACEMENTS, "post", form)
+
+
+def test_list_answers_match_the_schema(api, creditor, check):
+    accounts = place(creditor, row(1), row(2), row(3))
+    for n, account in enumerate(accounts):
+        services.payment_record(
+            account=account,
+            amount=Decimal("2.5"),
+            idempotency_key=f"k{n}",
+            method="card",
+            actor="t",
+        )
+    page = check(ACCOUNTS, "get", api.get(ACCOUNTS, {"page_size": 2}))
+    assert page["next"] and page["previous"] is None
+    check(ACCOUNTS, "get", api.get(page["next"]))
+    for query in (
+        {"status": "lost"},
+        {"updated_since": "x"},
+        {"cursor": "x"},
+        {"region": "X" * 13},
+    ):
+        assert api.get(ACCOUNTS, query).status_code == 400
+        check(ACCOUNTS, "get", api.get(ACCOUNTS, query))
+    page = check(PAYMENTS, "get", api.get(PAYMENTS, {"page_size": 2}))
+    check(PAYMENTS, "get", api.get(page["next"]))
+    for query in ({"received_since": "x"}, {"cursor": "x"}, {"account": "\x00"}):
+        check(PAYMENTS, "get", api.get(PAYMENTS, query))
+
+
+def test_account_answers_match_the_schema(api, creditor, check):
+    (account,) = place(creditor, row(1, due_date=None, description=None))
+    services.payment_record(
+        account=account, amount=Decimal("2.5"), idempotency_key="k", method="card", actor="t"
+    )
+    detail = check(ACCOUNT, "get", api.get(f"{ACCOUNTS}ACC-1/"))
+    assert detail["due_date"] is None and detail["payments"] and detail["timeline"]
+    check(ACCOUNT, "get", api.get(f"{ACCOUNTS}NOPE/"))
+    check(RECALL, "post", api.post(f"{ACCOUNTS}ACC-1/recall/"))
+    assert check(RECALL, "post", api.post(f"{ACCOUNTS}ACC-1/recall/"))["detail"]
+    check(RECALL, "post", api.post(f"{ACCOUNTS}NOPE/recall/"))
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "url"),
+    [
+        (PLACEMENTS, "post", PLACEMENTS),
+        (ACCOUNTS, "get", ACCOUNTS),
+        (ACCOUNT, "get", f"{ACCOUNTS}ACC-1/"),
+        (RECALL, "post", f"{ACCOUNTS}ACC-1/recall/"),
+        (PAYMENTS, "get", PAYMENTS),
+    ],
+)
+def test_authentication_errors_match_the_schema(check, path, method, url):
+    assert check(path, method, getattr(APIClient(), method)(url))["detail"]
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=UserFactory()).key}")
+    response = getattr(client, method)(url)
+    assert response.status_code == 403
+    check(path, method, response)
