@@ -59,6 +59,9 @@ class CallToAction(models.TextChoices):
     REQUEST_CALLBACK = "request_callback", _("Ask for a call back")
     UPDATE_PREFERENCES = "update_preferences", _("Update contact preferences")
     VIEW_ACCOUNT = "view_account", _("View the account")
+    # Not a collection message: the portal tells the debtor a link of theirs was locked after
+    # wrong identity answers (messaging.services.portal_lock_notify).
+    PORTAL_LOCKED = "portal_locked", _("Security notice: portal link locked")
 
 
 class JourneyStage(models.TextChoices):

@@ -9,7 +9,7 @@
 - `debtor_opt_out` / `debtor_opt_in`, `sms_inbound_handle` (preferences.py): opt-outs.
 - `webhook_receipt_claim` (receipts.py): a provider request acted on once, by its own id.
 - `portal_link_send` (links.py): a fresh portal link the debtor asked for, through
-  `message_send`.
+  `message_send`; `portal_lock_notify`: the debtor is told a portal link was locked.
 """
 
 from messaging.services.delivery import (
@@ -24,7 +24,7 @@ from messaging.services.events import (
     message_click,
     message_open,
 )
-from messaging.services.links import portal_link_send
+from messaging.services.links import portal_link_send, portal_lock_notify
 from messaging.services.preferences import (
     debtor_opt_in,
     debtor_opt_out,
@@ -51,6 +51,7 @@ __all__ = [
     "messages_send",
     "outbox_statistics_refresh",
     "portal_link_send",
+    "portal_lock_notify",
     "sms_inbound_handle",
     "unsubscribe_apply",
     "webhook_receipt_claim",

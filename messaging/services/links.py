@@ -11,11 +11,21 @@ in from any later message. It goes only to the address or number on file
 The content is a live variant whose call to action is "View the account" (it carries
 `{{ portal_link }}`, rendered with a freshly signed token), in the debtor's language and
 region, email first, then SMS.
+
+`portal_lock_notify`: the portal locked one of the debtor's links after wrong identity
+answers; the debtor is told on the same terms (a live "Security notice: portal link locked"
+variant, email first, then SMS, through `message_send` to the details on file). Nothing the
+person at the portal typed reaches it: the variant's text has only the library's placeholders,
+and no placeholder holds a date of birth or a postal code. Outside the region's hours it is
+planned for the next moment the rules allow, rather than dropped.
 """
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from accounts.models import Account, Debtor
+from compliance import services as compliance
 from messaging.models import (
     CHANNEL_FIELDS,
     CallToAction,
@@ -33,10 +43,21 @@ _CHANNELS = (Channel.EMAIL, Channel.SMS)
 def portal_link_variant(*, debtor: Debtor, account: Account) -> MessageVariant | None:
     """The live "View the account" variant for the debtor's language and region, on the first
     channel (email, then SMS) with an address on file and no opt-out, or None."""
+    return _variant_for(
+        debtor=debtor, account=account, cta=CallToAction.VIEW_ACCOUNT, needs="portal_link"
+    )
+
+
+def _variant_for(
+    *, debtor: Debtor, account: Account, cta: str, needs: str = ""
+) -> MessageVariant | None:
+    """The first live variant with call to action `cta` (and the placeholder `needs`) for the
+    debtor's language and region, on the first channel (email, then SMS) with an address on
+    file and no opt-out, or None."""
     language = debtor.language or account.creditor.locale.split("-")[0]
     pool = [
         v
-        for v in variants_live().filter(cta=CallToAction.VIEW_ACCOUNT).order_by("pk")
+        for v in variants_live().filter(cta=cta).order_by("pk")
         if v.language == language and region_tags_match(v.regions, debtor.region)
     ]
     for channel in _CHANNELS:
@@ -45,7 +66,7 @@ def portal_link_variant(*, debtor: Debtor, account: Account) -> MessageVariant |
             continue
         for variant in pool:
             text = " ".join(getattr(variant, f) or "" for f in CHANNEL_FIELDS[channel])
-            if variant.channel == channel and "portal_link" in text:
+            if variant.channel == channel and needs in text:
                 return variant
     return None
 
@@ -66,5 +87,43 @@ def portal_link_send(
         variant=variant,
         slot=f"portal-link-{reference}"[:64],
         explanation={"why": "fresh portal link requested by the debtor", "transactional": True},
+        actor=actor,
+    )
+
+
+def portal_lock_notify(
+    *, debtor: Debtor, account: Account, reference: str, actor: str = "portal"
+) -> Message | None:
+    """Tell the debtor that a portal link of theirs was locked after wrong identity answers.
+
+    `reference` names the lock (link and step): one message per reference, a retry returns
+    the same row. Returns the message planned or blocked, or None when no live "Security
+    notice: portal link locked" variant or no address fits (nothing is written then). When
+    the region's rules do not allow a message now but will later (hours, holidays, a cap),
+    it is planned for then; the audited check runs again when it is planned and sent."""
+    if account.debtor_id != debtor.pk:
+        raise ValueError("The account is not the debtor's.")
+    variant = _variant_for(debtor=debtor, account=account, cta=CallToAction.PORTAL_LOCKED)
+    if variant is None:
+        return None
+    now = timezone.now()
+    (check,) = compliance.contacts_check_many(
+        checks=[
+            compliance.CheckRequest(
+                debtor=debtor, channel=variant.channel, at=now, account=account, purpose="send"
+            )
+        ],
+        audit=False,
+    )
+    later = check.next_allowed_at if not check.allowed and check.next_allowed_at else None
+    return message_send(
+        account=account,
+        variant=variant,
+        planned_at=later,
+        slot=f"portal-lock-{reference}"[:64],
+        explanation={
+            "why": "portal link locked after wrong identity answers",
+            "transactional": True,
+        },
         actor=actor,
     )
