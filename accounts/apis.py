@@ -13,7 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -35,6 +34,7 @@ from accounts.models import (
     AccountStatus,
     ActivityKind,
     Creditor,
+    DebtorFlag,
     DomainError,
     PaymentMethod,
     PaymentStatus,
@@ -154,6 +154,13 @@ _AUTH_ERRORS = {
 }
 _NOT_FOUND = {404: _error("No such account for this creditor (another creditor's looks the same).")}
 _SINCE_HELP = "ISO 8601 date-time, or a date (midnight); without an offset, UTC."
+_SINCE = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date"},
+        {"type": "string", "maxLength": 0},  # blank: not given
+    ]
+}
 _CURSOR_HELP = "From the previous answer's `next` or `previous` link; anything else is a 400."
 _EXTERNAL_REF = OpenApiParameter(
     "external_ref",
@@ -254,26 +261,30 @@ class PlacementResultSerializer(serializers.Serializer):
 
 
 class PlacementDebtorDoc(serializers.Serializer):
-    external_ref = serializers.CharField(max_length=100)
+    external_ref = serializers.CharField(min_length=1, max_length=100)
     first_name = serializers.CharField(required=False)
-    last_name = serializers.CharField()
+    last_name = serializers.CharField(min_length=1)
     email = serializers.EmailField(required=False)
     phone = serializers.CharField(required=False, help_text="E.164 or national format.")
     address_line1 = serializers.CharField(required=False)
     address_line2 = serializers.CharField(required=False)
     city = serializers.CharField(required=False)
     postal_code = serializers.CharField(required=False)
-    region = serializers.CharField(help_text="ISO 3166-1 or ISO 3166-2, e.g. US-MA.")
+    region = serializers.CharField(min_length=1, help_text="ISO 3166-1 or ISO 3166-2, e.g. US-MA.")
     timezone = serializers.CharField(required=False, help_text="IANA; default from region.")
     language = serializers.CharField(required=False, help_text="ISO 639-1; default from region.")
     date_of_birth = serializers.DateField(required=False)
-    flags = serializers.ListField(child=serializers.CharField(), required=False)
+    flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=DebtorFlag.choices), required=False
+    )
 
 
 class PlacementRowDoc(serializers.Serializer):
-    external_ref = serializers.CharField(max_length=100)
+    external_ref = serializers.CharField(min_length=1, max_length=100)
     currency = serializers.CharField(required=False, help_text="ISO 4217; default creditor's.")
-    original_amount = serializers.CharField(help_text='Decimal string, e.g. "120.50".')
+    original_amount = serializers.CharField(
+        min_length=1, help_text='Decimal string, e.g. "120.50".'
+    )
     current_balance = serializers.CharField(required=False)
     due_date = serializers.DateField(required=False)
     description = serializers.CharField(required=False)
@@ -385,7 +396,7 @@ class AccountListApi(APIView):
                 {"type": "string", "maxLength": 12},
                 description="Exact code, or a country for all its parts.",
             ),
-            OpenApiParameter("updated_since", OpenApiTypes.DATETIME, description=_SINCE_HELP),
+            OpenApiParameter("updated_since", _SINCE, description=_SINCE_HELP),
             OpenApiParameter("cursor", description=_CURSOR_HELP),
             OpenApiParameter("page_size", int, description="Up to 1000, default 100."),
         ],
@@ -485,7 +496,7 @@ class PaymentListApi(APIView):
                 {"type": "string", "maxLength": 100},
                 description="An account's external_ref.",
             ),
-            OpenApiParameter("received_since", OpenApiTypes.DATETIME, description=_SINCE_HELP),
+            OpenApiParameter("received_since", _SINCE, description=_SINCE_HELP),
             OpenApiParameter("cursor", description=_CURSOR_HELP),
         ],
         responses={

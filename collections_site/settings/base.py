@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "axes",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -77,6 +79,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so static files get a policy too (collections_site/csp.py).
+    "collections_site.csp.AreaCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # JSON bodies nested too deeply for any parser answer 400 before a view reads them.
     "collections_site.middleware.JsonDepthLimitMiddleware",
@@ -256,6 +260,49 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp, one policy per area picked by path in
+# collections_site/csp.py; the portal sets its own, stricter one). The default is for pages of
+# our own (the home page: its one inline <style> carries the request's nonce), the API, the
+# tracking and webhook endpoints and static files: nothing but this site, never framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+# Both admins: the pages' inline styles (Wagtail's markup and widgets; message previews, which
+# are e-mails styled inline shown in sandboxed srcdoc frames that inherit this policy), images
+# drawn in the browser, and Wagtail's live preview, a frame of the admin's own.
+_ADMIN_CSP = {
+    **CONTENT_SECURITY_POLICY["DIRECTIVES"],
+    "style-src": [SELF, UNSAFE_INLINE],
+    "img-src": [SELF, "data:", "blob:"],
+    "frame-src": [SELF],
+    "frame-ancestors": [SELF],
+    # The outbox's message previews pin their links with <base href="about:srcdoc">.
+    "base-uri": [SELF, "about:"],
+}
+CSP_AREA_POLICIES = {
+    # Signing in (password, lockout, second factor): no inline script at all.
+    "/admin/login/": _ADMIN_CSP,
+    "/admin/2fa/": _ADMIN_CSP,
+    # Wagtail 8 still writes some widgets' start-up as inline <script> (choosers, inline
+    # panels, date pickers: wagtail/wagtail#12940), so its admin allows inline scripts, but
+    # still loads, fetches and posts nothing from anywhere else. The Django admin needs none.
+    "/admin/": {**_ADMIN_CSP, "script-src": [SELF, UNSAFE_INLINE]},
+    "/django-admin/": _ADMIN_CSP,
+    # Swagger UI from drf-spectacular-sidecar (this site), started by a script file of its own
+    # (SpectacularSwaggerSplitView), not an inline one. It styles some elements inline.
+    "/api/docs/": {**CONTENT_SECURITY_POLICY["DIRECTIVES"], "style-src": [SELF, UNSAFE_INLINE]},
+}
 # Placements carry up to 10,000 rows of JSON; allow bodies up to this size.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
@@ -296,6 +343,11 @@ WAGTAIL_SITE_NAME = "Collections"
 WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "pdf", "txt"]
+# The admin calls no outside service from the staff's browsers (the admin CSP allows none):
+# no avatars from Gravatar (which would also send a hash of each staff e-mail there), no
+# release check against releases.wagtail.org.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
+WAGTAIL_ENABLE_UPDATE_CHECK = False
 
 # --- Email ----------------------------------------------------------------------------------
 # Where the file channel backends write (e-mail without EMAIL_URL, SMS/WhatsApp JSON files,
