@@ -26,7 +26,12 @@ class VerificationLock(models.Model):
     """Failed identity answers counted per link (token jti) and per client IP (HMAC digest).
 
     Kept in the database, not the cache, so a lockout holds across every web worker and
-    machine. The IP is stored only as a keyed digest.
+    machine; `portal.services.identity_verify` reads and counts under this row's lock. The IP
+    is stored only as a keyed digest.
+
+    A link's `failures` count since its last lock (however spread out in time); `step` is how
+    many times it was locked, and `dead_at` when it was switched off for good after the last
+    step. An IP's failures count within a window (`window_started_at`).
     """
 
     scope = models.CharField(max_length=8, choices=LockScope.choices)
@@ -34,6 +39,8 @@ class VerificationLock(models.Model):
     failures = models.PositiveSmallIntegerField(default=0)
     window_started_at = models.DateTimeField(default=timezone.now)
     locked_until = models.DateTimeField(null=True, blank=True)
+    step = models.PositiveSmallIntegerField(default=0)
+    dead_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -12,6 +12,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from babel.dates import format_timedelta
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
@@ -81,8 +82,16 @@ def link_exchange(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def link_invalid(request: HttpRequest) -> HttpResponse:
-    """An expired or altered link. The same page and the same answer whatever the token was."""
-    language = access.language_pick(request.session.get("portal_lang"), request.LANGUAGE_CODE)
+    """An expired or altered link. The same page and the same answer whatever the token was.
+
+    Also where the page of a link switched off by the lockout sends its "Send me a new link"
+    (the session opened with that link names the debtor)."""
+    portal = access.session_read(request)
+    language = access.language_pick(
+        portal.language if portal else None,
+        request.session.get("portal_lang"),
+        request.LANGUAGE_CODE,
+    )
     with translation.override(language):
         request.LANGUAGE_CODE = language
         sent = False
@@ -90,36 +99,51 @@ def link_invalid(request: HttpRequest) -> HttpResponse:
             token = request.session.pop(access.RELINK_KEY, "")
             if token:
                 services.link_request(token=token)
+            elif portal is not None:
+                services.link_request_after_lockout(debtor_id=portal.debtor_id, jti=portal.jti)
             sent = True
         response = page(request, "portal/link_invalid.html", {"sent": sent})
     return secure_headers(response)
 
 
+def _refused(request: HttpRequest, state: services.Verification) -> HttpResponse:
+    """The page for a locked link or IP (429, with how long is left) or a link switched off
+    by the lockout (410, with "Send me a new link")."""
+    if state.outcome is VerifyOutcome.DEAD:
+        return page(request, "portal/link_dead.html", status=410)
+    left = max(state.locked_until - timezone.now(), timedelta(minutes=1))
+    wait = format_timedelta(left, threshold=1, locale=request.LANGUAGE_CODE)
+    return page(request, "portal/locked.html", {"wait": wait}, status=429)
+
+
 @portal_page(verified=False)
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
-    """Date of birth and postal code before any debt detail; lockout after 5 wrong answers."""
+    """Date of birth and postal code before any debt detail; lockout after 5 wrong answers,
+    longer each time, then the link is switched off (`services.identity_verify`)."""
     portal = request.portal
     if portal.verified:
         return redirect("portal:overview")
     ip = access.client_ip(request)
-    if request.method == "GET" and services.verification_locked(jti=portal.jti, ip=ip):
-        return page(request, "portal/locked.html", status=429)
+    if request.method == "GET":
+        state = services.verification_state(jti=portal.jti, ip=ip)
+        if state is not None:
+            return _refused(request, state)
     form = VerifyForm(request.POST or None)
     wrong = False
     if request.method == "POST" and form.is_valid():
-        outcome = services.identity_verify(
+        result = services.identity_verify(
             debtor_id=portal.debtor_id,
             jti=portal.jti,
             ip=ip,
             date_of_birth=form.cleaned_data["date_of_birth"],
             postal_code=form.cleaned_data["postal_code"],
         )
-        if outcome is VerifyOutcome.VERIFIED:
+        if result.outcome is VerifyOutcome.VERIFIED:
             access.session_verified(request)
             return redirect("portal:overview")
-        if outcome is VerifyOutcome.LOCKED:
-            return page(request, "portal/locked.html", status=429)
+        if result.outcome is not VerifyOutcome.WRONG:
+            return _refused(request, result)
         wrong = True
         form = VerifyForm()
     return page(request, "portal/verify.html", {"form": form, "wrong": wrong})

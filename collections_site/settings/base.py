@@ -473,11 +473,21 @@ PORTAL_CSP_FORM_ACTION = (
 )
 # A portal session ends after this many idle seconds.
 PORTAL_SESSION_IDLE_SECONDS = env.int("PORTAL_SESSION_IDLE_SECONDS", default=30 * 60)
-# Wrong identity answers before a link and an IP are locked, and for how long.
+# Wrong identity answers before a link is locked. Each lock of the same link lasts longer (the
+# minutes of each step); one more lock after the last step switches the link off for good, and
+# the debtor asks for a fresh one, sent to the contact details on file (docs/portal.md).
 PORTAL_LOCKOUT_ATTEMPTS = 5
+PORTAL_LOCKOUT_STEPS_MINUTES = env.list(
+    "PORTAL_LOCKOUT_STEPS_MINUTES", cast=int, default=[15, 60, 24 * 60]
+)
+# Wrong answers from one client IP within this many minutes lock that IP for as long, but only
+# when PORTAL_CLIENT_IP_HEADER says where the client's address is: behind a proxy the socket
+# address is the proxy's, shared by every debtor (docs/portal.md).
+PORTAL_LOCKOUT_IP_ATTEMPTS = env.int("PORTAL_LOCKOUT_IP_ATTEMPTS", default=5)
 PORTAL_LOCKOUT_MINUTES = 15
-# Request header holding the client IP behind a proxy (e.g. HTTP_X_FORWARDED_FOR); empty: the
-# socket address. Only set it behind a proxy that appends the real client address.
+# Where the client's IP is: a header set by a proxy that appends the real client address (e.g.
+# HTTP_X_FORWARDED_FOR; its last hop is used), or REMOTE_ADDR when clients connect directly.
+# Empty: unknown, and the per-IP lockout is off.
 PORTAL_CLIENT_IP_HEADER = env.str("PORTAL_CLIENT_IP_HEADER", default="")
 # An expired link younger than this can still ask for a fresh one.
 PORTAL_RELINK_MAX_AGE_DAYS = 90

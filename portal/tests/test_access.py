@@ -128,7 +128,8 @@ def test_five_wrong_answers_lock_the_link_for_15_minutes(client, account):
     assert response.status_code == 302 and response["Location"] == "/p/"
 
 
-def test_lockout_holds_for_the_ip_even_with_a_new_link(client, account, other_account):
+def test_lockout_holds_for_the_ip_even_with_a_new_link(client, account, other_account, settings):
+    settings.PORTAL_CLIENT_IP_HEADER = "REMOTE_ADDR"  # client addresses are known
     open_link(client, account.debtor_id)
     for _ in range(5):
         verify(client, postal="99999")
