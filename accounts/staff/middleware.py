@@ -27,7 +27,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
-from django_otp import user_has_device
+
+from accounts.staff.twofactor import enrolled
 
 ADMIN_PREFIXES = ("/admin/", "/django-admin/")
 # When the signed-in session began (epoch seconds), stored in the session at login.
@@ -123,8 +124,8 @@ class StaffLoginMiddleware:
             view = ""
         if view in OPEN_VIEWS:
             return None
-        enrolled = user_has_device(user, confirmed=True)
-        if not enrolled and not settings.STAFF_2FA_REQUIRED:
+        has_app = enrolled(user)
+        if not has_app and not settings.STAFF_2FA_REQUIRED:
             return None
-        target = reverse("staff_2fa_verify" if enrolled else "staff_2fa_setup")
+        target = reverse("staff_2fa_verify" if has_app else "staff_2fa_setup")
         return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")

@@ -51,6 +51,13 @@ def authenticator_of(user) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
+def enrolled(user) -> bool:
+    """Whether `user` has an authenticator app. Recovery codes alone do not count: an
+    administrator resets a lost phone by deleting the user's TOTP device, and the user then
+    enrols again (which replaces the old recovery codes)."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
 def setup_key(device: TOTPDevice) -> str:
     """The secret as people type it into an app that cannot scan: base32, in groups of four."""
     key = b32encode(device.bin_key).decode().rstrip("=")

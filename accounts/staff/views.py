@@ -16,7 +16,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
-from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.staff import twofactor
@@ -41,7 +40,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_verified():
         return redirect(_next_url(request))
-    if not user_has_device(user, confirmed=True):
+    if not twofactor.enrolled(user):
         return redirect(f"{reverse('staff_2fa_setup')}?{request.GET.urlencode()}")
     form = SecondFactorForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
@@ -62,7 +61,7 @@ def setup(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app. Someone who has one already must give its code first (the
     middleware sends them to `verify`): then this replaces it."""
     user = request.user
-    if user_has_device(user, confirmed=True) and not user.is_verified():
+    if twofactor.enrolled(user) and not user.is_verified():
         return redirect(f"{reverse('staff_2fa_verify')}?next={reverse('staff_2fa_setup')}")
     device = None
     if request.method == "POST":
@@ -82,7 +81,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             "next": _next_url(request),
             "qr_code": twofactor.qr_code_data_uri(device),
             "setup_key": twofactor.setup_key(device),
-            "replacing": user_has_device(user, confirmed=True),
+            "replacing": twofactor.enrolled(user),
         },
         status=400 if request.method == "POST" else 200,
     )

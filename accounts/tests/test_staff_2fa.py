@@ -232,3 +232,19 @@ def test_two_factor_is_required_by_default_without_debug_and_optional_in_the_dem
     assert _settings({}) == [True, 9 * 60 * 60]
     assert _settings({"DEBUG": "1"})[0] is False
     assert _settings({"DEBUG": "1", "STAFF_2FA_REQUIRED": "1"})[0] is True
+
+
+def test_after_an_administrator_deletes_a_lost_authenticator_the_user_enrols_again(
+    client, required, enrolled
+):
+    device, old_codes = enrolled
+    device.delete()  # Django admin, TOTP devices: the phone was lost
+    sign_in(client)
+
+    assert client.get("/admin/")["Location"].startswith("/admin/2fa/setup/")
+    client.get("/admin/2fa/setup/")
+    fresh = TOTPDevice.objects.get(user=device.user, confirmed=False)
+    done = client.post("/admin/2fa/setup/", {"code": code_of(fresh)})
+
+    assert done.status_code == 200
+    assert not set(done.context["codes"]) & set(old_codes)  # the old codes stop working
