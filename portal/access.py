@@ -8,6 +8,7 @@ enforces the idle timeout, activates the language and adds the security headers.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,10 +24,14 @@ from django.utils.functional import cached_property
 from accounts.models import Debtor
 from portal import templating
 
+logger = logging.getLogger(__name__)
+
 SESSION_KEY = "portal"
 RELINK_KEY = "portal_relink"
 # Refresh the idle clock at most once a minute, so reading a page does not write the session.
 _TOUCH_EVERY = 60
+# Whether this process has said that requests arrive through a proxy it was not told about.
+_forwarded_logged = False
 
 
 def idle_seconds() -> int:
@@ -45,10 +50,21 @@ def language_pick(*candidates: str | None) -> str:
 
 def client_ip(request: HttpRequest) -> str:
     """The client address: `REMOTE_ADDR`, or the last hop of `PORTAL_CLIENT_IP_HEADER`
-    (e.g. `HTTP_X_FORWARDED_FOR`, set only behind a proxy that appends the real client)."""
+    (e.g. `HTTP_X_FORWARDED_FOR`, set only behind a proxy that appends the real client).
+
+    A request forwarded by a proxy while the header is not set is logged once per process
+    (without any address): the per-IP lockout is off then (system check portal.W001)."""
+    global _forwarded_logged
     header = getattr(settings, "PORTAL_CLIENT_IP_HEADER", "")
     if header and request.META.get(header):
         return request.META[header].split(",")[-1].strip()
+    if not header and not _forwarded_logged and "HTTP_X_FORWARDED_FOR" in request.META:
+        _forwarded_logged = True
+        logger.warning(
+            "portal.W001: a request came through a proxy (X-Forwarded-For) but "
+            "PORTAL_CLIENT_IP_HEADER is not set: wrong identity answers are counted per link "
+            "only, not per client IP (docs/portal.md, Access)."
+        )
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 

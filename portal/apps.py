@@ -6,3 +6,6 @@ class PortalConfig(AppConfig):
 
     name = "portal"
     verbose_name = "Debtor portal"
+
+    def ready(self) -> None:
+        from portal import checks  # noqa: F401 (registers the system checks)

@@ -175,8 +175,8 @@ def ip_lockout_applies() -> bool:
     """The per-IP lock counts only where the client's own address is known.
 
     Without `PORTAL_CLIENT_IP_HEADER` the address may be a proxy's, shared by every debtor,
-    and any per-IP limit would let a few wrong answers, or an attacker's, lock everyone out.
-    The per-link lock and its escalation apply regardless."""
+    and any per-IP limit would let a few wrong answers, or an attacker's, lock everyone out
+    (system check portal.W001). The per-link lock and its escalation apply regardless."""
     return bool(settings.PORTAL_CLIENT_IP_HEADER) and settings.PORTAL_LOCKOUT_IP_ATTEMPTS > 0
 
 

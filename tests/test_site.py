@@ -104,6 +104,8 @@ def test_check_deploy_is_clean_with_production_settings():
             "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
             "ALLOWED_HOSTS": "collect.example.com",
             "SITE_URL": "https://collect.example.com",
+            # Behind the proxy production runs behind (portal.W001 without it).
+            "PORTAL_CLIENT_IP_HEADER": "HTTP_X_FORWARDED_FOR",
         },
         capture_output=True,
         text=True,

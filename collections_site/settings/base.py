@@ -482,7 +482,7 @@ PORTAL_LOCKOUT_STEPS_MINUTES = env.list(
 )
 # Wrong answers from one client IP within this many minutes lock that IP for as long, but only
 # when PORTAL_CLIENT_IP_HEADER says where the client's address is: behind a proxy the socket
-# address is the proxy's, shared by every debtor (docs/portal.md).
+# address is the proxy's, shared by every debtor (system check portal.W001).
 PORTAL_LOCKOUT_IP_ATTEMPTS = env.int("PORTAL_LOCKOUT_IP_ATTEMPTS", default=5)
 PORTAL_LOCKOUT_MINUTES = 15
 # Where the client's IP is: a header set by a proxy that appends the real client address (e.g.
