@@ -1,4 +1,4 @@
-"""A starter message library for the demo: 27 variants in English, French and German.
+"""A starter message library for the demo: 30 variants in English, French and German.
 
 `seed_library(stdout=...)` is called by `manage.py seed_demo`. Each variant goes through the
 real approval path: saved as a draft revision, submitted to the "Compliance approval" workflow
@@ -211,6 +211,40 @@ _LIBRARY: list[tuple[str, str, list[str], str, str, dict[str, Any]]] = [
             "{{ pause_end_date }}. Vos options : {{ portal_link }}",
             "de": "{{ first_name }}, die Pause für Ihr Konto bei {{ creditor_name }} endet am "
             "{{ pause_end_date }}. Ihre Möglichkeiten: {{ portal_link }}",
+        },
+    ),
+    (
+        # Sent by the portal when wrong identity answers lock a link; never planned (its call
+        # to action is a notice), so its stage only satisfies the library's form.
+        "Portal link locked notice email",
+        "email",
+        ["first_contact"],
+        "formal",
+        "portal_locked",
+        {
+            "en": (
+                "Your {{ creditor_name }} account page was locked for your protection",
+                "Hello {{ first_name }},\n\nSomeone, perhaps you, gave wrong answers several "
+                "times when opening the page for your account {{ account_reference }}, so we "
+                "locked that link for a while.\n\nIf it was you, wait and try again, or ask "
+                "for a new link on the page. If it was not you, write to {{ contact_email }}.",
+            ),
+            "fr": (
+                "La page de votre compte {{ creditor_name }} a été verrouillée par sécurité",
+                "Bonjour {{ first_name }},\n\nQuelqu'un, peut-être vous, a donné plusieurs "
+                "fois de mauvaises réponses en ouvrant la page de votre compte "
+                "{{ account_reference }} : nous avons verrouillé ce lien pour un temps.\n\n"
+                "Si c'était vous, patientez puis réessayez, ou demandez un nouveau lien depuis "
+                "la page. Sinon, écrivez-nous à {{ contact_email }}.",
+            ),
+            "de": (
+                "Die Seite Ihres Kontos bei {{ creditor_name }} wurde zu Ihrem Schutz gesperrt",
+                "Guten Tag {{ first_name }},\n\njemand, vielleicht Sie, hat beim Öffnen der "
+                "Seite zu Ihrem Konto {{ account_reference }} mehrmals falsche Angaben gemacht. "
+                "Wir haben diesen Link deshalb vorübergehend gesperrt.\n\nWenn Sie es waren, "
+                "versuchen Sie es später erneut oder fordern Sie auf der Seite einen neuen Link "
+                "an. Wenn nicht, schreiben Sie an {{ contact_email }}.",
+            ),
         },
     ),
 ]

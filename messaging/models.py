@@ -64,6 +64,11 @@ class CallToAction(models.TextChoices):
     PORTAL_LOCKED = "portal_locked", _("Security notice: portal link locked")
 
 
+# Calls to action of notices sent for a reason of their own, never chosen by the planner as a
+# collection message whatever stages their variants name.
+NOTICE_CTAS = frozenset({CallToAction.PORTAL_LOCKED})
+
+
 class JourneyStage(models.TextChoices):
     FIRST_CONTACT = "first_contact", _("First contact")
     EARLY = "early", _("Early")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
-from messaging.models import Message, MessageVariant, region_tags_match
+from messaging.models import NOTICE_CTAS, Message, MessageVariant, region_tags_match
 
 
 def variants_live() -> QuerySet[MessageVariant]:
@@ -42,6 +42,7 @@ def variants_eligible(
         for v in pool
         if v.live
         and stage in (v.stages or [])
+        and v.cta not in NOTICE_CTAS
         and v.language == language
         and (allowed is None or v.channel in allowed)
         and region_tags_match(v.regions, region)

@@ -127,6 +127,7 @@ def make_variant(db, reviewer):
         regions: list[str] | None = None,
         language: str = "en",
         tone: str = "friendly",
+        cta: str = "pay_in_full",
         **text: str,
     ) -> MessageVariant:
         fields = {**DEFAULT_TEXT[channel], **text}
@@ -135,7 +136,7 @@ def make_variant(db, reviewer):
             channel=channel,
             language=language,
             tone=Tone.objects.get(slug=tone),
-            cta="pay_in_full",
+            cta=cta,
             stages=stages or ["early"],
             regions=regions or [],
             live=False,

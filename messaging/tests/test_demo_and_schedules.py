@@ -28,6 +28,9 @@ def test_seed_library_approves_a_varied_starter_library_idempotently():
     stages = {s for v in live for s in v.stages}
     assert stages == {"first_contact", "early", "mid", "late", "plan_reminder",
                       "missed_instalment", "pause_ending"}  # fmt: skip
+    # The portal's lock notice goes out in every language of the demo.
+    notices = live.filter(cta="portal_locked")
+    assert set(notices.values_list("language", flat=True)) == {"en", "fr", "de"}
     # Approved through the workflow, not published around it.
     assert all(v.workflow_states.filter(status="approved").exists() for v in live)
     revisions = sum(v.revisions.count() for v in live)

@@ -115,6 +115,13 @@ def test_eligibility_matches_stage_language_region_tags_and_channel(make_variant
     assert selectors.variants_eligible(stage="early", language="fr", region="CA-QC") == [french]
 
 
+def test_a_security_notice_is_never_planned_as_a_collection_message(make_variant):
+    make_variant("email", name="locked notice", cta="portal_locked", stages=["early"])
+    collection = make_variant("email", name="first contact")
+    found = selectors.variants_eligible(stage="early", language="en", region="US-MA")
+    assert found == [collection]
+
+
 def test_preview_shows_each_tagged_region_with_its_disclosures_and_segments(
     admin_client, make_variant
 ):
