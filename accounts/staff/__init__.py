@@ -11,9 +11,25 @@ docs/security.md describes the whole set-up.
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address for django-axes, found as the portal finds it (the last hop of
+    `PORTAL_CLIENT_IP_HEADER` behind a proxy, else the socket's), or None when there is no
+    valid address (a test client, a Unix socket): axes stores it in an IP address column,
+    which PostgreSQL refuses anything else for. (`accounts` cannot import the portal's.)"""
+    header = getattr(settings, "PORTAL_CLIENT_IP_HEADER", "")
+    forwarded = request.META.get(header, "") if header else ""
+    value = forwarded.split(",")[-1].strip() if forwarded else request.META.get("REMOTE_ADDR", "")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def login_attempt_str(

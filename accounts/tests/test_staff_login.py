@@ -130,3 +130,11 @@ def test_the_django_admin_refuses_to_set_a_short_password(client, operator):
     assert "at least 12 characters" in response.content.decode()
     operator.refresh_from_db()
     assert operator.check_password(PASSWORD)
+
+
+def test_a_login_without_a_client_address_still_works(client, operator):
+    """force_login (and a server on a Unix socket) has no REMOTE_ADDR: the login is recorded
+    without an address instead of failing on PostgreSQL's IP address column."""
+    client.force_login(operator)
+
+    assert client.get("/django-admin/").status_code == 200
