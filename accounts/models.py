@@ -168,6 +168,10 @@ class Debtor(models.Model):
     preferred_hours_end = models.TimeField(null=True, blank=True, help_text="...until this one.")
     created_at = models.DateTimeField(default=dj_tz.now)
     updated_at = models.DateTimeField(default=dj_tz.now)
+    # Set when the personal data above was erased (docs/privacy.md): the row stays, with
+    # placeholders, as the pseudonymous id that what the law keeps (payments, plans, the
+    # compliance audit, message metadata) still points at. A placement never refills it.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -453,6 +457,8 @@ class ActivityKind(models.TextChoices):
     CALLBACK_REQUESTED = "callback_requested", _("Call back requested")
     PORTAL = "portal", _("Portal activity")
     ADMIN_CHANGE = "admin_change", _("Changed by an operator")
+    DATA_EXPORTED = "data_exported", _("Personal data exported (subject access)")
+    DATA_ERASED = "data_erased", _("Personal data erased")
 
 
 class Activity(models.Model):
@@ -488,3 +494,30 @@ class Activity(models.Model):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise DomainError("Timeline entries are append-only.")
         super().save(*args, **kwargs)
+
+
+class DebtorDataAccess(models.Model):
+    """A staff user opened a back-office page that shows a debtor's personal data.
+
+    One insert per page view (`accounts.services.debtor_data_access_record`): who, when,
+    which debtor and which page (its path), never the data the page showed. Read by agency
+    staff only (collections_site/privacy/admin.py). Kept when the debtor is erased: it says
+    who looked, not who the debtor was.
+    """
+
+    at = models.DateTimeField(default=dj_tz.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    creditor = models.ForeignKey(Creditor, on_delete=models.PROTECT, related_name="+")
+    debtor = models.ForeignKey(Debtor, on_delete=models.PROTECT, related_name="+")
+    page = models.CharField(max_length=200, help_text="The path of the page that was opened.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["debtor", "-at"])]
+        verbose_name = "staff access to debtor data"
+        verbose_name_plural = "staff access to debtor data"
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} opened debtor {self.debtor_id} ({self.at:%Y-%m-%d %H:%M})"

@@ -25,6 +25,7 @@ from accounts.models import (
     ActivityKind,
     Creditor,
     Debtor,
+    DebtorDataAccess,
     DomainError,
     Installment,
     InstallmentStatus,
@@ -67,6 +68,17 @@ def activity_record(
     )
 
 
+def debtor_data_access_record(*, user: Any, debtor: Debtor, page: str) -> DebtorDataAccess:
+    """A staff user opened `page` (a path), which shows `debtor`'s personal data: one insert,
+    ids and the path only (docs/privacy.md, "The staff access log")."""
+    return DebtorDataAccess.objects.create(
+        user_id=getattr(user, "pk", None),
+        creditor_id=debtor.creditor_id,
+        debtor_id=debtor.pk,
+        page=page[:200],
+    )
+
+
 # --- Placement --------------------------------------------------------------------------------
 
 
@@ -99,6 +111,11 @@ class PlacementResult:
             "rejected": self.rejected,
         }
 
+
+ERASED_DEBTOR_ERROR = (
+    "This debtor's personal data was erased at their request or by retention; the reference "
+    "cannot be placed again."
+)
 
 _CHUNK = 2000  # rows per query: keeps IN lists and parameter counts well inside every backend
 
@@ -195,9 +212,21 @@ def _upsert_chunk(
         )
     }
 
+    # A debtor whose personal data was erased is never filled in again under the same
+    # reference (docs/privacy.md).
+    erased = set(
+        Debtor.objects.filter(
+            creditor=creditor,
+            external_ref__in={r.debtor["external_ref"] for r in rows},
+            erased_at__isnull=False,
+        ).values_list("external_ref", flat=True)
+    )
     # Refuse changes a re-placement may not make, before anything is written.
     accepted: list[CleanRow] = []
     for row in rows:
+        if row.debtor["external_ref"] in erased:
+            _reject(result, row, {"debtor": {"external_ref": [ERASED_DEBTOR_ERROR]}})
+            continue
         old = existing_accounts.get(row.account["external_ref"])
         if old is not None:
             errors = {}

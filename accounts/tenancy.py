@@ -98,6 +98,17 @@ class CreditorScopedAdmin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
+class AgencyOnlyAdmin(CreditorScopedAdmin):
+    """A scoped admin only agency staff may open, whatever other staff's model permissions
+    (e.g. the staff access log: who looked at which debtor). Anyone else gets 403."""
+
+    def has_module_permission(self, request) -> bool:
+        return is_agency_staff(request.user) and super().has_module_permission(request)  # type: ignore[misc]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return is_agency_staff(request.user) and super().has_view_permission(request, obj)  # type: ignore[misc]
+
+
 def _names_creditor(item: Any) -> bool:
     name = item[0] if isinstance(item, list | tuple) else item
     return isinstance(name, str) and (name == "creditor" or name.endswith("__creditor"))
