@@ -36,6 +36,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import policy_registry
 
 from accounts.models import Activity, Creditor
+from accounts.services import debtor_data_access_record
 from accounts.tenancy import scope_queryset
 from messaging.as_sent import PREVIEW_CSP, mask_recipient, message_as_sent
 from messaging.models import (
@@ -173,6 +174,9 @@ class MessageInspectView(generic.InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         message, user = self.object, self.request.user
+        # The page shows the recipient and what they were sent: the staff access log's row
+        # (docs/privacy.md), one insert.
+        debtor_data_access_record(user=user, debtor=message.debtor, page=self.request.path)
         rendered = bool(message.body)
         context.update(
             message=message,
