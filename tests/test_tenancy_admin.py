@@ -19,7 +19,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from accounts.tenancy import CreditorScopedAdmin
+from accounts.tenancy import AgencyOnlyAdmin, CreditorScopedAdmin
 from accounts.tests.factories import CreditorFactory, UserFactory, api_user
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +92,11 @@ def _seed(creditor, prefix: str) -> None:
     portal.link_request(token=portal_token_make(debtor_id=a1.debtor_id))
     recommender.typology_refresh()
     api_user(creditor, username=f"{prefix}-api")
+    from accounts.services import debtor_data_access_record
+    from collections_site.privacy import services as privacy
+
+    privacy.debtor_export(debtor=a1.debtor, actor="test")
+    debtor_data_access_record(user=None, debtor=a1.debtor, page="/seen/")
 
 
 def _windows():
@@ -142,11 +147,12 @@ def _staff(creditor=None, *, agency: bool = False) -> Client:
     return client
 
 
-def _scoped_admins():
+def _scoped_admins(*, agency_only: bool = False):
     return [
         (model, model_admin)
         for model, model_admin in admin.site._registry.items()
         if isinstance(model_admin, CreditorScopedAdmin)
+        and isinstance(model_admin, AgencyOnlyAdmin) == agency_only
     ]
 
 
@@ -190,6 +196,18 @@ def test_agency_staff_see_every_creditor_and_unbound_staff_see_none(two_creditor
         seen = {getattr(o, key) for o in agency.get(changelist).context["cl"].result_list}
         assert seen == everything, model._meta.label
         assert not unbound.get(changelist).context["cl"].result_list, model._meta.label
+
+
+def test_agency_only_admins_refuse_everyone_but_agency_staff(two_creditors):
+    agency, mine, unbound = _staff(agency=True), _staff(two_creditors[0]), _staff()
+    assert _scoped_admins(agency_only=True), "no agency-only admin to check"
+    for model, _admin in _scoped_admins(agency_only=True):
+        changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        key = model._meta.pk.attname
+        seen = {getattr(o, key) for o in agency.get(changelist).context["cl"].result_list}
+        assert seen == set(model._default_manager.values_list(key, flat=True)), model
+        assert mine.get(changelist).status_code == 403, model._meta.label
+        assert unbound.get(changelist).status_code == 403, model._meta.label
 
 
 def test_the_outbox_shows_creditor_staff_their_messages_only(two_creditors):

@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "messaging",
     "recommender",
     "portal",
+    # The debtor's privacy rights across the apps (docs/privacy.md); after them, so its admin
+    # extends the debtor's page as they registered it.
+    "collections_site.privacy",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
