@@ -525,3 +525,10 @@ RECOMMENDER_MODEL_RECHECK_SECONDS = env.float("RECOMMENDER_MODEL_RECHECK_SECONDS
 # Seconds a process trusts its cached rules before re-checking the rule-set version (the
 # process that edits rules drops its cache at once).
 COMPLIANCE_RULES_RECHECK_SECONDS = env.float("COMPLIANCE_RULES_RECHECK_SECONDS", default=2.0)
+
+# --- Privacy (docs/privacy.md) --------------------------------------------------------------
+# Retention periods per region, over the shipped defaults (collections_site/privacy/
+# retention.py), as JSON: {"GB": {"message_content": {"days": 730, "citation": "..."}}}.
+PRIVACY_RETENTION = env.json("PRIVACY_RETENTION", default={})
+# Rows per transaction when retention removes content, decisions or erases debtors.
+PRIVACY_RETENTION_BATCH = env.int("PRIVACY_RETENTION_BATCH", default=500)
