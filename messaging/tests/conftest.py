@@ -55,16 +55,25 @@ def clock(monkeypatch) -> Clock:
 @pytest.fixture
 def committed_baseline(transactional_db):
     """For tests whose data must be committed (threads, subprocesses): the rows migrations
-    load (rule packs, the library's groups, tones and workflow), put back if an earlier
-    transactional test flushed them. Both loaders are idempotent."""
+    load (rule packs, the library's groups, tones and workflow, Wagtail's root page, which its
+    dashboard links to), put back if an earlier transactional test flushed them. Each step is
+    idempotent."""
     from importlib import import_module
 
     from django.apps import apps
+    from django.conf import settings
+    from wagtail.coreutils import get_supported_content_language_variant
+    from wagtail.models import Locale, Page
 
     from compliance.loading import rule_packs_load
 
     rule_packs_load()
     import_module("messaging.migrations.0002_library_setup").setup(apps, None)
+    if not Page.objects.filter(depth=1).exists():
+        Locale.objects.get_or_create(
+            language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE)
+        )
+        Page.add_root(instance=Page(title="Root", slug="root"))
 
 
 @pytest.fixture

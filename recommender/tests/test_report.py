@@ -110,12 +110,13 @@ def test_with_a_live_model_the_report_has_its_off_policy_value(creditor, library
 
 
 @pytest.mark.django_db
-def test_admin_report_page_and_model_actions(creditor, library, clock, admin_client):
+def test_admin_report_page_and_model_actions(creditor, library, clock, admin_client, admin_user):
     from recommender.models import ModelVersion
     from recommender.tests.test_models import retrain, train_and_promote
 
     first = train_and_promote(creditor, clock)
     second = retrain(clock, promote=False)
+    admin_client.force_login(admin_user)  # days have passed: an admin session lasts a workday
     page = admin_client.get("/django-admin/recommender/modelversion/uplift/")
     assert page.status_code == 200 and b"Relative uplift" in page.content
     listing = admin_client.get("/django-admin/recommender/modelversion/")
@@ -131,7 +132,7 @@ def test_admin_report_page_and_model_actions(creditor, library, clock, admin_cli
 
 @pytest.mark.django_db(transaction=True)
 def test_admin_retrain_action_queues_the_task_after_commit(
-    creditor, library, clock, admin_client, settings
+    creditor, library, clock, admin_client, admin_user, settings
 ):
     """Tasks run synchronously in tests: the action's task runs once the request commits."""
     from django_q.models import Task
@@ -139,6 +140,7 @@ def test_admin_retrain_action_queues_the_task_after_commit(
     from recommender.tests.test_models import train_and_promote
 
     model = train_and_promote(creditor, clock)
+    admin_client.force_login(admin_user)  # days have passed: an admin session lasts a workday
     settings.RECOMMENDER_MIN_TRAIN_ROWS = 10**6  # the task runs, and reports a skip
     response = admin_client.post(
         "/django-admin/recommender/modelversion/",
