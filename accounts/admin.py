@@ -15,8 +15,6 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
-from rest_framework.authtoken import admin as drf_token_admin
-from rest_framework.authtoken.models import TokenProxy
 
 from accounts import money, placement, regions, services
 from accounts.admin_display import MoneyAdmin, PlainHelpTexts, amount_for_input
@@ -387,13 +385,3 @@ class ActivityAdmin(CreditorScopedAdmin, ReadOnlyAdmin):
     list_filter = ["kind", "creditor"]
     search_fields = ["debtor__external_ref", "account__external_ref"]
     list_select_related = ["debtor", "account"]
-
-
-# DRF's token admin (imported above, which registers it), scoped like every other admin
-# page: creditor staff see their own creditor's API users' tokens only.
-admin.site.unregister(TokenProxy)
-
-
-@admin.register(TokenProxy)
-class TokenAdmin(CreditorScopedAdmin, drf_token_admin.TokenAdmin):
-    creditor_path = "user__creditor_link__creditor"

@@ -72,7 +72,7 @@ def test_setup_writes_a_development_env_file_once(demo):
 def test_setup_prints_the_logins_and_a_portal_link_with_what_the_demo_check_asks(demo):
     out = demo["SETUP_OUTPUT"]
     assert "Admin login:   admin / admin" in out
-    assert re.search(r"API token:\s+[0-9a-f]{40}", out)
+    assert re.search(r"API key:\s+ck_[0-9a-f]{8}_[0-9a-f]{40} ", out)
     assert re.search(r"Portal link:\s+http://localhost:8000/p/\S+/", out)
     assert re.search(r"Demo only .* date of birth \d{4}-\d\d-\d\d .* postal code \S+", out)
     # The moderation e-mails of the seeded library went to files, not the console.

@@ -8,9 +8,9 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from accounts import services
+from accounts.api_keys.services import api_key_issue
 from accounts.models import Account, Creditor, CreditorUser
 
 
@@ -35,11 +35,11 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def api_user(creditor: Creditor, username: str | None = None):
-    """A user bound to `creditor`, with an API token; returns (user, token key)."""
+    """A user bound to `creditor`, with an API key; returns (user, the key)."""
     user = UserFactory(username=username) if username else UserFactory()
     CreditorUser.objects.create(user=user, creditor=creditor)
-    token, _ = Token.objects.get_or_create(user=user)
-    return user, token.key
+    _key, plaintext = api_key_issue(user=user, name="test key", actor="test")
+    return user, plaintext
 
 
 def row(n: int | str = 1, **overrides: Any) -> dict[str, Any]:

@@ -36,11 +36,11 @@ def test_every_endpoint_needs_a_token(method, url):
 
 
 def test_user_bound_to_no_creditor_is_forbidden(db):
-    from rest_framework.authtoken.models import Token
+    from accounts.api_keys.services import api_key_issue
 
-    token = Token.objects.create(user=UserFactory())
+    _key, plaintext = api_key_issue(user=UserFactory(), name="unbound")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
     assert client.get("/api/v1/accounts/").status_code == 403
 
 

@@ -137,10 +137,10 @@ def test_account_answers_match_the_schema(api, creditor, check):
 )
 def test_authentication_errors_match_the_schema(check, path, method, url):
     assert check(path, method, getattr(APIClient(), method)(url))["detail"]
-    from rest_framework.authtoken.models import Token
+    from accounts.api_keys.services import api_key_issue
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=UserFactory()).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_issue(user=UserFactory(), name='k')[1]}")
     response = getattr(client, method)(url)
     assert response.status_code == 403
     check(path, method, response)

@@ -74,7 +74,7 @@ def test_seed_demo_is_idempotent(capsys, settings):
     settings.DEBUG = True  # the local demo: admin / admin
     call_command("seed_demo")
     out = capsys.readouterr().out
-    assert "200 created" in out and "API token" in out
+    assert "200 created" in out and "API key" in out
     counts = (Account.objects.count(), Payment.objects.count(), PaymentPlan.objects.count(),
               Activity.objects.count())  # fmt: skip
     call_command("seed_demo")

@@ -40,6 +40,7 @@ SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 INSTALLED_APPS = [
     # Project apps first so their templates override third-party ones.
     "accounts",
+    "accounts.api_keys",
     "compliance",
     "messaging",
     "recommender",
@@ -62,7 +63,6 @@ INSTALLED_APPS = [
     "taggit",
     "django_filters",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -312,8 +312,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # --- Django REST framework and the OpenAPI schema ------------------------------------------
 REST_FRAMEWORK = {
+    # `Authorization: Token <key>` or `Bearer <key>`; keys are stored hashed (accounts/api_keys).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.api_keys.authentication.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsCreditorUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]

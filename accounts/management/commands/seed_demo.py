@@ -1,4 +1,7 @@
-"""`manage.py seed_demo`: a demo creditor, an admin, an API token and ~200 debtors. Idempotent.
+"""`manage.py seed_demo`: a demo creditor, an admin, an API key and ~200 debtors. Idempotent,
+except for the API key: keys are stored hashed and cannot be shown again, so with DEBUG on
+(or `--api-key`) each run issues a fresh demo key, revokes the one before, and prints it;
+with DEBUG off and no `--api-key` it issues none.
 
 Debtors are spread over US, US-MA, US-WA, CA-ON, CA-QC, GB, IE, FR, DE and AU with names,
 addresses and phone numbers of their locale; accounts are in several states, some with
@@ -25,9 +28,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 from faker import Faker
-from rest_framework.authtoken.models import Token
 
 from accounts import money, regions, services
+from accounts.api_keys import services as api_keys
+from accounts.api_keys.models import ApiKey
 from accounts.links import demo_verification_hint, portal_url
 from accounts.models import (
     Account,
@@ -52,6 +56,7 @@ DEMO_REGIONS: dict[str, tuple[int, str, str, tuple[str, ...]]] = {
 }
 DEMO_SLUG = "demo"
 API_USERNAME = "demo-api"
+API_KEY_NAME = "Demo key (seed_demo)"
 ADMIN_USERNAME = "admin"
 ADMIN_EMAIL = "admin@example.com"
 ANCHOR = date(2026, 1, 5)  # fixed, so re-running on another day changes nothing
@@ -128,9 +133,19 @@ def _ascii(text: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Create (or leave as they are) the demo creditor, logins, token and ~200 debtors."
+    help = (
+        "Create (or leave as they are) the demo creditor, logins and ~200 debtors; with DEBUG "
+        "on or --api-key, issue a fresh demo API key (revoking the last) and print it."
+    )
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--api-key",
+            action="store_true",
+            help="Issue a demo API key even with DEBUG off (with DEBUG on one is issued anyway).",
+        )
+
+    def handle(self, *args, api_key: bool = False, **options) -> None:
         admin_password = self._admin_password()
         with transaction.atomic():
             creditor, _ = Creditor.objects.get_or_create(
@@ -155,7 +170,7 @@ class Command(BaseCommand):
                 )
             api_user, _ = user_model.objects.get_or_create(username=API_USERNAME)
             CreditorUser.objects.get_or_create(user=api_user, defaults={"creditor": creditor})
-            token, _ = Token.objects.get_or_create(user=api_user)
+            demo_key = self._demo_key(api_user) if settings.DEBUG or api_key else None
 
         result = services.placement_upsert(
             creditor=creditor, rows=demo_rows(), actor="command:seed_demo"
@@ -181,9 +196,16 @@ class Command(BaseCommand):
             f"\n  Admin login:   {ADMIN_USERNAME} / {shown} (set on first run; "
             "Wagtail /admin/, Django /django-admin/)"
         )
-        self.stdout.write(
-            f"  API token:     {token.key} (user {API_USERNAME}, creditor {creditor.slug})"
-        )
+        if demo_key:
+            self.stdout.write(
+                f"  API key:       {demo_key} (user {API_USERNAME}, creditor {creditor.slug}; a "
+                "new one each run, the one before revoked)"
+            )
+        else:
+            self.stdout.write(
+                "  API key:       none issued with DEBUG off (`seed_demo --api-key`, or "
+                f"`manage.py api_key_create --creditor {creditor.slug} --name NAME`)"
+            )
         sample = (
             Account.objects.filter(creditor=creditor, status=AccountStatus.ACTIVE)
             .select_related("debtor")
@@ -202,6 +224,15 @@ class Command(BaseCommand):
             )
             if hint:
                 self.stdout.write(f"                 {hint}")
+
+    def _demo_key(self, api_user) -> str:
+        """A fresh demo API key; the demo keys issued before are revoked."""
+        for old in ApiKey.objects.filter(user=api_user, name=API_KEY_NAME, revoked_at=None):
+            api_keys.api_key_revoke(key=old, actor="command:seed_demo")
+        _key, plaintext = api_keys.api_key_issue(
+            user=api_user, name=API_KEY_NAME, actor="command:seed_demo"
+        )
+        return plaintext
 
     def _admin_password(self) -> str:
         """The demo superuser's password: `admin` for the local demo (DEBUG on); outside it,
