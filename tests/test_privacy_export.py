@@ -29,30 +29,7 @@ from recommender.models import Decision
 from tests import privacy_life
 from tests.privacy_life import DOCUMENT, EMAIL, FIRST, PHONE
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path):
-    from django.core.cache import cache
-
-    from compliance.selectors import rules_cache_reset
-    from recommender import services as recommender
-
-    settings.MESSAGING_OUTBOX_DIR = tmp_path / "outbox"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    cache.clear()
-    rules_cache_reset()
-    recommender.policy_forget()
-    yield
-    recommender.policy_forget()
-    rules_cache_reset()
-
-
-@pytest.fixture
-def life(creditor):
-    privacy_life.variants()
-    return privacy_life.live(creditor)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("isolated")]
 
 
 def _archive(content: bytes) -> zipfile.ZipFile:
