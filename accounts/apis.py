@@ -40,10 +40,17 @@ from accounts.models import (
     PaymentStatus,
     TransitionError,
 )
+from accounts.throttling import RateLimited
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus domain errors: forbidden transitions 409, other refusals 400."""
+    """DRF's handler, plus domain errors: forbidden transitions 409, other refusals 400; and a
+    rate limit's 429 says in its body, as in its `Retry-After` header, when to retry."""
+    if isinstance(exc, RateLimited):
+        response = exception_handler(exc, context)
+        if response is not None:
+            response.data = exc.body()
+        return response
     if isinstance(exc, TransitionError):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DomainError):
@@ -148,10 +155,31 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
+class RateLimitedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    retry_after = serializers.IntegerField(help_text="Seconds to wait, as in `Retry-After`.")
+    retry_at = serializers.DateTimeField(help_text="When to retry (UTC).")
+    limit = serializers.IntegerField(help_text="Requests this key may make in the period.")
+    period_seconds = serializers.IntegerField(help_text="60 for a minute, 86400 for a day.")
+
+
+# Every operation answers these (DEFAULT_AUTHENTICATION_CLASSES, IsCreditorUser, the throttle).
 _AUTH_ERRORS = {
-    401: _error("No token, or a wrong one."),
-    403: _error("The token's user belongs to no creditor."),
+    401: _error("No API key, or one that is wrong, expired or revoked (the detail says which)."),
+    403: _error("The key's user belongs to no creditor."),
+    429: OpenApiResponse(
+        RateLimitedSerializer,
+        description="Too many requests with this API key in the current minute or day "
+        "(docs/api.md, Rate limits); retry after `Retry-After` seconds.",
+    ),
 }
+_RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    {"type": "integer", "minimum": 1},
+    OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds until this key may make requests again.",
+)
 _NOT_FOUND = {404: _error("No such account for this creditor (another creditor's looks the same).")}
 _SINCE_HELP = "ISO 8601 date-time, or a date (midnight); without an offset, UTC."
 _SINCE = {
@@ -302,7 +330,10 @@ class PlacementCreateApi(APIView):
 
     parser_classes = [JSONParser]
 
+    throttle_scope = "placements"  # counted apart from the other endpoints (accounts/throttling)
+
     @extend_schema(
+        parameters=[_RETRY_AFTER],
         request=inline_serializer(
             "PlacementRequest",
             {
@@ -390,6 +421,7 @@ class AccountListApi(APIView):
 
     @extend_schema(
         parameters=[
+            _RETRY_AFTER,
             OpenApiParameter("status", enum=AccountStatus.values),
             OpenApiParameter(
                 "region",
@@ -426,7 +458,7 @@ class AccountDetailApi(APIView):
     """One account with its payments and a summary of its timeline."""
 
     @extend_schema(
-        parameters=[_EXTERNAL_REF],
+        parameters=[_EXTERNAL_REF, _RETRY_AFTER],
         responses={200: AccountDetailSerializer, **_AUTH_ERRORS, **_NOT_FOUND},
         operation_id="accounts_retrieve",
     )
@@ -448,7 +480,7 @@ class AccountRecallApi(APIView):
 
     @extend_schema(
         request=None,
-        parameters=[_EXTERNAL_REF],
+        parameters=[_EXTERNAL_REF, _RETRY_AFTER],
         responses={
             200: AccountSerializer,
             **_AUTH_ERRORS,
@@ -491,6 +523,7 @@ class PaymentListApi(APIView):
 
     @extend_schema(
         parameters=[
+            _RETRY_AFTER,
             OpenApiParameter(
                 "account",
                 {"type": "string", "maxLength": 100},

@@ -144,3 +144,45 @@ def test_authentication_errors_match_the_schema(check, path, method, url):
     response = getattr(client, method)(url)
     assert response.status_code == 403
     check(path, method, response)
+
+
+OPERATIONS = [
+    (PLACEMENTS, "post", PLACEMENTS),
+    (ACCOUNTS, "get", ACCOUNTS),
+    (ACCOUNT, "get", f"{ACCOUNTS}ACC-1/"),
+    (RECALL, "post", f"{ACCOUNTS}ACC-1/recall/"),
+    (PAYMENTS, "get", PAYMENTS),
+]
+
+
+def test_every_operation_documents_the_rate_limit_with_retry_after(schema):
+    operations = [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+    assert len(operations) >= len(OPERATIONS)
+    for path, method, operation in operations:
+        throttled = operation["responses"].get("429")
+        assert throttled, (path, method)
+        assert throttled["headers"]["Retry-After"]["schema"]["type"] == "integer", (path, method)
+
+
+@pytest.mark.parametrize(("path", "method", "url"), OPERATIONS)
+def test_rate_limited_answers_match_the_schema(api, check, settings, path, method, url):
+    from django.core.cache import cache
+
+    cache.clear()
+    rates = dict.fromkeys(("api", "placements"), "1/day")
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {f"{family}_burst": r for family, r in rates.items()},
+    }
+    if url == PLACEMENTS:
+        api.post(url, {"accounts": [row(1)]}, format="json")
+    else:
+        getattr(api, method)(url)
+    response = getattr(api, method)(url)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) == check(path, method, response)["retry_after"]
+    cache.clear()

@@ -311,6 +311,25 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # --- Django REST framework and the OpenAPI schema ------------------------------------------
+# Rate limits (docs/api.md), per API key: a burst and a sustained limit, "N/second", "N/minute",
+# "N/hour" or "N/day" (empty: none). Placements (up to 10,000 rows each) are counted apart.
+_API_RATES = {
+    "api_burst": env.str("API_RATE_BURST", default="60/min"),
+    "api_sustained": env.str("API_RATE_SUSTAINED", default="5000/day"),
+    "placements_burst": env.str("API_PLACEMENT_RATE_BURST", default="10/min"),
+    "placements_sustained": env.str("API_PLACEMENT_RATE_SUSTAINED", default="1000/day"),
+}
+_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+for _name, _rate in _API_RATES.items():
+    _number, _, _period = _rate.partition("/")
+    if _rate and not (
+        _number.isascii() and _number.isdigit() and int(_number) > 0 and _period in _PERIODS
+    ):
+        raise ImproperlyConfigured(
+            f"The API rate {_name} is {_rate!r}: write it as N/second, N/minute, N/hour or "
+            "N/day (e.g. 60/minute), or leave it empty for no limit."
+        )
+
 REST_FRAMEWORK = {
     # `Authorization: Token <key>` or `Bearer <key>`; keys are stored hashed (accounts/api_keys).
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -321,7 +340,8 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "accounts.apis.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {},
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {name: rate or None for name, rate in _API_RATES.items()},
     "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {
