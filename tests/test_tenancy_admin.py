@@ -2,7 +2,7 @@
 bound to one creditor, shows that creditor's rows only and answers 404 for another's.
 
 Two creditors go through the real pipeline (placement, payments, a plan, planning with
-decisions and compliance checks, dispatch, events, portal requests, typologies, API tokens),
+decisions and compliance checks, dispatch, events, portal requests, typologies, API keys),
 then a staff user of the first, holding every view permission, walks every registered Django
 admin and the Wagtail outbox.
 """
