@@ -112,6 +112,18 @@ class _Cursor(CursorPagination):
     ordering = ("updated_at", "id")
     invalid_cursor_message = "Invalid cursor."
 
+    def get_page_size(self, request: Request) -> int:
+        """`page_size` from 1 to `max_page_size`; anything else is a 400 naming it (DRF would
+        quietly fall back to the default and hide the client's mistake)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            raise ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
     def decode_cursor(self, request: Request):
         try:
             cursor = super().decode_cursor(request)
@@ -434,7 +446,9 @@ class AccountListApi(APIView):
         ],
         responses={
             200: AccountPageSerializer,
-            400: _errors_of("AccountListError", "status", "region", "updated_since", "cursor"),
+            400: _errors_of(
+                "AccountListError", "status", "region", "updated_since", "cursor", "page_size"
+            ),
             **_AUTH_ERRORS,
         },
         operation_id="accounts_list",
@@ -534,7 +548,7 @@ class PaymentListApi(APIView):
         ],
         responses={
             200: PaymentPageSerializer,
-            400: _errors_of("PaymentListError", "account", "received_since", "cursor"),
+            400: _errors_of("PaymentListError", "account", "received_since", "cursor", "page_size"),
             **_AUTH_ERRORS,
         },
         operation_id="payments_list",

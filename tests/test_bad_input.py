@@ -37,10 +37,19 @@ pytestmark = pytest.mark.django_db
 def test_odd_api_queries_never_answer_500(api, creditor, url):
     place(creditor, row(1))
     response = api.post(url) if url.endswith("recall/") else api.get(url)
-    # A bad page size falls back to the default and an empty status filters nothing (200);
-    # the rest are refused (400) or not found (404).
-    expected = {200} if ("page_size" in url or url.endswith("status=")) else {400, 404}
+    # An empty status filters nothing (200); the rest are refused (400) or not found (404).
+    expected = {200} if url.endswith("status=") else {400, 404}
     assert response.status_code in expected, (url, response.status_code)
+
+
+# The last: "10" in full-width digits, which str.isdigit() accepts.
+@pytest.mark.parametrize("size", ["abc", "null", "0", "-1", "1001", "2.5", "\uff11\uff10"])
+def test_a_page_size_outside_1_to_1000_is_refused_with_the_field_named(api, size):
+    response = api.get("/api/v1/accounts/", {"page_size": size})
+    assert response.status_code == 400
+    assert response.json() == {"page_size": ["A whole number from 1 to 1000."]}
+    assert api.get("/api/v1/payments/", {"page_size": size}).status_code == 400
+    assert api.get("/api/v1/accounts/", {"page_size": "1000"}).status_code == 200
 
 
 @pytest.mark.parametrize(
