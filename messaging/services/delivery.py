@@ -93,11 +93,14 @@ def dispatch_due(
     `messaging.dispatch_due` schedule every minute. `now` fixes the clock (tests, benchmarks).
     """
     result = DispatchResult()
-    _recover_expired(now=now or timezone.now(), result=result)
     size = batch_size or settings.MESSAGING_DISPATCH_BATCH
     batches = 0
     while max_batches is None or batches < max_batches:
         at = now or timezone.now()
+        # Before each batch, not only when the run starts: a run draining a backlog longer
+        # than the lease takes back a dead dispatcher's claims as soon as their lease runs
+        # out, instead of leaving them until the backlog is gone and another run starts.
+        _recover_expired(now=at, result=result)
         token, ids = _claim(at=at, limit=size)
         if not ids:
             break

@@ -109,6 +109,32 @@ def test_a_withdrawn_variant_cancels_its_pending_messages(clock, make_variant, p
     assert message.status == MessageStatus.CANCELLED and "withdrawn" in message.status_reason
 
 
+def test_a_long_run_takes_back_a_dead_dispatchers_claims_once_their_lease_runs_out(
+    clock, make_variant, place_one, recording, monkeypatch
+):
+    """A run still draining its backlog when another dispatcher's lease expires hands that
+    dispatcher's messages over too, without waiting for a run to start after the backlog."""
+    from messaging.services import delivery
+
+    messages = _plan(make_variant, place_one, clock, 4)
+    dead = messages[0]
+    Message.objects.filter(pk=dead.pk).update(  # claimed by a dispatcher that then died
+        status=MessageStatus.QUEUED, claim="dead", claimed_until=clock.now + timedelta(minutes=1)
+    )
+    claim = delivery._claim
+
+    def claim_then_a_long_batch(*, at, limit):
+        claimed = claim(at=at, limit=limit)
+        clock.set(clock.now + LEASE)  # each batch takes longer than the lease
+        return claimed
+
+    monkeypatch.setattr(delivery, "_claim", claim_then_a_long_batch)
+    result = services.dispatch_due(batch_size=1)
+    assert (result.released, result.sent) == (1, 4)
+    assert Counter(recording.handed) == Counter({m.pk: 1 for m in messages})
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+
+
 @pytest.mark.parametrize("die_before_handoff", [False, True])
 def test_killing_dispatch_half_way_then_rerunning_sends_each_message_exactly_once(
     clock, make_variant, place_one, recording, die_before_handoff
