@@ -100,6 +100,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/placement.py
 	$(BIN)/python bench/compliance.py
 	$(BIN)/python bench/messaging.py --accounts 100000 --plan-workers 2 --workers 2
+	$(BIN)/python bench/scaleout.py
 	$(BIN)/python bench/portal.py
 	$(BIN)/python bench/recommender.py
 

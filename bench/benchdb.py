@@ -41,3 +41,14 @@ def recreate_database(url: str) -> None:
 def drop_database(url: str) -> None:
     """Drop the database named in `url`, even with stale sessions on it."""
     _admin(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def clone_database(url: str, template_url: str) -> None:
+    """Drop the database named in `url` and create it as a copy of `template_url`'s (which
+    must have no sessions open)."""
+    template = urlparse(template_url).path.lstrip("/")
+    _admin(
+        url,
+        'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        f'CREATE DATABASE "{{name}}" TEMPLATE "{template}"',
+    )

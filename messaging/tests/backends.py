@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 
 from messaging.backends.base import ChannelBackend, HandOff, Outbound
+from messaging.backends.email import FileEmailBackend
 from messaging.backends.sms import FileSmsBackend
 
 
@@ -97,3 +98,34 @@ class SlowLogBackend(ChannelBackend):
         if str(outbound.message_id) in lines:
             return HandOff(provider=self.name, provider_id=f"log-{outbound.message_id}")
         return False
+
+
+def _handoff_logged(message_id: int) -> None:
+    """Append the message id to `<outbox>/handoffs.log` (one O_APPEND write per line)."""
+    path = Path(settings.MESSAGING_OUTBOX_DIR) / "handoffs.log"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{message_id}\n".encode())
+    finally:
+        os.close(fd)
+
+
+class HandoffLogFileSmsBackend(FileSmsBackend):
+    """The SMS/WhatsApp file backend, each `send` also logged (`<outbox>/handoffs.log`).
+
+    The file backends write a message's file once, so a second hand-off of the same message
+    leaves no trace in the files; the log shows it (bench/scaleout.py counts both)."""
+
+    def send(self, outbound: Outbound) -> HandOff:
+        handoff = super().send(outbound)
+        _handoff_logged(outbound.message_id)
+        return handoff
+
+
+class HandoffLogFileEmailBackend(FileEmailBackend):
+    """The e-mail file backend, each `send` also logged, like `HandoffLogFileSmsBackend`."""
+
+    def send(self, outbound: Outbound) -> HandOff:
+        handoff = super().send(outbound)
+        _handoff_logged(outbound.message_id)
+        return handoff
