@@ -7,6 +7,8 @@ them), so the state machine and the timeline are never bypassed from here.
 from __future__ import annotations
 
 from decimal import Decimal
+from operator import attrgetter
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -33,6 +35,33 @@ from accounts.models import (
     PaymentPlan,
 )
 from accounts.tenancy import CreditorScopedAdmin, is_agency_staff, scope_queryset
+
+
+class DebtorAccessLogged:
+    """Mixin for a `ModelAdmin` whose change page shows a debtor's personal data: each view of
+    it writes one access row (`accounts.services.debtor_data_access_record`). `debtor_path`
+    leads from the object to its debtor (`"debtor"`, `"account.debtor"`; empty: the object
+    is the debtor)."""
+
+    debtor_path: str = "debtor"
+
+    def debtor_of(self, obj: Any) -> Debtor | None:
+        return attrgetter(self.debtor_path)(obj) if self.debtor_path else obj
+
+    def debtor_access_record(self, request: HttpRequest, obj: Any) -> None:
+        debtor = self.debtor_of(obj)
+        if debtor is not None:
+            services.debtor_data_access_record(user=request.user, debtor=debtor, page=request.path)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(  # type: ignore[misc]
+            request, object_id, form_url, extra_context
+        )
+        if request.method == "GET" and response.status_code == 200:
+            obj = (getattr(response, "context_data", None) or {}).get("original")
+            if obj is not None:
+                self.debtor_access_record(request, obj)
+        return response
 
 
 class ReadOnlyInline(PlainHelpTexts, admin.TabularInline):
@@ -186,7 +215,8 @@ class AccountInline(MoneyAdmin, ReadOnlyInline):
 
 
 @admin.register(Debtor)
-class DebtorAdmin(CreditorScopedAdmin, admin.ModelAdmin):
+class DebtorAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdmin):
+    debtor_path = ""  # the page is the debtor's
     form = DebtorForm
     list_display = ["external_ref", "full_name", "creditor", "region", "language", "timezone"]
     list_filter = ["creditor", "language", "region"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
+from accounts.admin import DebtorAccessLogged, ReadOnlyAdmin, ReadOnlyInline
 from accounts.tenancy import CreditorScopedAdmin
 from messaging.models import Message, MessageEvent
 from messaging.outbox_admin import MessagePermissionPolicy, outbox_url
@@ -24,7 +24,7 @@ class MessageEventInline(ReadOnlyInline):
 
 
 @admin.register(Message)
-class MessageAdmin(CreditorScopedAdmin, ReadOnlyAdmin):
+class MessageAdmin(DebtorAccessLogged, CreditorScopedAdmin, ReadOnlyAdmin):
     list_display = ["id", "channel", "status", "due_at", "sent_at", "variant", "arm", "account"]
     list_filter = ["status", "channel", "arm", "language"]
     search_fields = ["=id", "=account__external_ref", "=provider_id"]

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin import DebtorAccessLogged
 from accounts.models import DomainError
 from accounts.tenancy import CreditorScopedAdmin
 from portal import services
@@ -25,7 +26,7 @@ def _actor(request: HttpRequest) -> str:
 
 
 @admin.register(CallbackRequest)
-class CallbackRequestAdmin(CreditorScopedAdmin, admin.ModelAdmin):
+class CallbackRequestAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdmin):
     creditor_path = "debtor__creditor"
     """The operators' call-back task list: open requests first, earliest window first."""
 
@@ -56,7 +57,8 @@ class CallbackRequestAdmin(CreditorScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(PortalDispute)
-class PortalDisputeAdmin(CreditorScopedAdmin, admin.ModelAdmin):
+class PortalDisputeAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdmin):
+    debtor_path = "account.debtor"
     creditor_path = "account__creditor"
     """Disputes raised in the portal; resolving one moves the account on (see actions)."""
 
@@ -104,6 +106,7 @@ class PortalDisputeAdmin(CreditorScopedAdmin, admin.ModelAdmin):
         dispute = get_object_or_404(self.get_queryset(request), pk=pk)  # the user's creditors
         if not dispute.document:
             raise Http404
+        self.debtor_access_record(request, dispute)
         response = FileResponse(dispute.document.open("rb"), content_type=dispute.document_type)
         response["Content-Disposition"] = f'attachment; filename="dispute-{pk}"'
         response["X-Content-Type-Options"] = "nosniff"
@@ -126,7 +129,7 @@ class PortalDisputeAdmin(CreditorScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(LinkRequest)
-class LinkRequestAdmin(CreditorScopedAdmin, admin.ModelAdmin):
+class LinkRequestAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdmin):
     creditor_path = "debtor__creditor"
     """Fresh links debtors asked for; messaging sends them to the contact details on file."""
 

@@ -101,3 +101,55 @@ def test_only_agency_staff_read_the_access_log(creditor):
     assert creditor_staff.get(changelist).status_code == 403
     index = creditor_staff.get(reverse("admin:index"))
     assert changelist not in index.content.decode()
+
+
+def test_every_admin_page_showing_a_debtors_data_writes_an_access_row(creditor):
+    """The Django admin's message, call-back, dispute (and its document) and link-request
+    pages show a debtor's contact details or own words: each view is logged like the
+    debtor's page."""
+    from datetime import date
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from accounts.links import portal_token_make
+    from messaging import services as messaging
+    from messaging.models import Message
+    from portal import services as portal
+    from portal.models import CALLBACK_HOURS, DisputeReason, LinkRequest
+    from recommender.tests.conftest import make_variant
+
+    with time_machine.travel(NOW, tick=False):
+        a1, a2 = place(creditor, row(1), row(2))
+        message = messaging.message_send(
+            account=a1, variant=make_variant(name="email", channel="email")
+        )
+        callback = portal.callback_request(
+            debtor=a1.debtor, account=a1, day=date(2026, 3, 12), window=next(iter(CALLBACK_HOURS))
+        )
+        document = SimpleUploadedFile("p.pdf", b"%PDF-1.4 a payslip", "application/pdf")
+        dispute = portal.dispute_raise(
+            account=a2, reason=DisputeReason.values[0], details="Not mine", document=document
+        )
+        portal.link_request(token=portal_token_make(debtor_id=a1.debtor_id))
+    assert Message.objects.filter(pk=message.pk).exists()
+    pages = [
+        (reverse("admin:messaging_message_change", args=[message.pk]), a1.debtor_id),
+        (reverse("admin:portal_callbackrequest_change", args=[callback.pk]), a1.debtor_id),
+        (reverse("admin:portal_portaldispute_change", args=[dispute.pk]), a2.debtor_id),
+        (reverse("admin:portal_portaldispute_document", args=[dispute.pk]), a2.debtor_id),
+        (
+            reverse("admin:portal_linkrequest_change", args=[LinkRequest.objects.get().pk]),
+            a1.debtor_id,
+        ),
+    ]
+    client, user = _staff(
+        creditor,
+        codenames=("view_message", "view_callbackrequest", "view_portaldispute",
+                   "view_linkrequest"),
+    )  # fmt: skip
+    for url, debtor_id in pages:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200, url
+        assert _inserts_into_the_log(queries.captured_queries) == 1, url
+        access = DebtorDataAccess.objects.latest("pk")
+        assert (access.user_id, access.debtor_id, access.page) == (user.pk, debtor_id, url)

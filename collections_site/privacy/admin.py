@@ -21,7 +21,6 @@ from django.urls import path, reverse
 
 from accounts.admin import ReadOnlyAdmin
 from accounts.models import OPEN_STATUSES, Debtor, DebtorDataAccess
-from accounts.services import debtor_data_access_record
 from accounts.tenancy import AgencyOnlyAdmin, CreditorScopedAdmin
 from collections_site.privacy import services
 from collections_site.privacy.models import PrivacyAction
@@ -112,12 +111,7 @@ def _extend_debtor_admin() -> None:
                 "privacy_can_export": self.has_privacy_export_permission(request),
                 "privacy_can_erase": self.has_privacy_erase_permission(request),
             }
-            response = super().change_view(request, object_id, form_url, extra)
-            if request.method == "GET" and response.status_code == 200:
-                debtor = (getattr(response, "context_data", None) or {}).get("original")
-                if debtor is not None:
-                    debtor_data_access_record(user=request.user, debtor=debtor, page=request.path)
-            return response
+            return super().change_view(request, object_id, form_url, extra)
 
         def get_urls(self):
             view = self.admin_site.admin_view
