@@ -19,13 +19,7 @@ from accounts.models import Creditor
 from accounts.tenancy import CreditorScopedAdmin, scope_queryset
 
 
-class ApiKeyAddForm(forms.ModelForm):
-    creditor = forms.ModelChoiceField(
-        queryset=Creditor.objects.none(),
-        help_text="The key acts as this creditor's API user (made, as “<slug>-api”, when the "
-        "creditor has none).",
-    )
-
+class ApiKeyChangeForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ["name", "expires_at"]
@@ -35,6 +29,14 @@ class ApiKeyAddForm(forms.ModelForm):
             return services._clean_name(self.cleaned_data.get("name", ""))
         except services.ApiKeyError as refused:
             raise forms.ValidationError(str(refused)) from None
+
+
+class ApiKeyAddForm(ApiKeyChangeForm):
+    creditor = forms.ModelChoiceField(
+        queryset=Creditor.objects.none(),
+        help_text="The key acts as this creditor's API user (made, as “<slug>-api”, when the "
+        "creditor has none).",
+    )
 
     def clean_expires_at(self):
         expires_at = self.cleaned_data.get("expires_at")
@@ -53,18 +55,6 @@ class ApiKeyAddForm(forms.ModelForm):
             except services.ApiKeyError as refused:
                 self.add_error("creditor", str(refused))
         return cleaned
-
-
-class ApiKeyChangeForm(forms.ModelForm):
-    class Meta:
-        model = ApiKey
-        fields = ["name", "expires_at"]
-
-    def clean_name(self) -> str:
-        try:
-            return services._clean_name(self.cleaned_data.get("name", ""))
-        except services.ApiKeyError as refused:
-            raise forms.ValidationError(str(refused)) from None
 
 
 class StatusFilter(admin.SimpleListFilter):
