@@ -15,6 +15,7 @@ from django_q.models import Schedule
 from accounts.models import (
     Activity,
     ActivityKind,
+    DomainError,
     InstallmentStatus,
     PaymentPlan,
     PlanStatus,
@@ -97,7 +98,9 @@ def test_plan_creation_is_attributed_as_a_conversion(
     debtor_client, account, monkeypatch, django_capture_on_commit_callbacks
 ):
     calls = []
-    monkeypatch.setattr(services, "conversion_attribute", lambda **kw: calls.append(kw["kind"]))
+    monkeypatch.setattr(
+        services.conversion, "conversion_attribute", lambda **kw: calls.append(kw["kind"])
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.plan_accept(
             account=account, frequency="monthly", count=2, first_due=timezone.localdate()
@@ -241,7 +244,7 @@ def test_operator_resolving_a_dispute_returns_the_account_to_active(account, tmp
     services.dispute_resolve(dispute=dispute, upheld=False, actor="admin:1")
     account.refresh_from_db()
     assert account.status == "active"
-    with pytest.raises(services.DomainError):
+    with pytest.raises(DomainError):
         services.dispute_resolve(dispute=dispute, upheld=True, actor="admin:1")
 
 

@@ -166,7 +166,7 @@ def test_a_portal_payment_is_attributed_as_a_conversion(
     debtor_client, account, monkeypatch, django_capture_on_commit_callbacks
 ):
     calls = []
-    monkeypatch.setattr(services, "conversion_attribute", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(services.conversion, "conversion_attribute", lambda **kw: calls.append(kw))
     nonce = pay_form(debtor_client, account)
     with django_capture_on_commit_callbacks(execute=True):
         debtor_client.post(
@@ -181,7 +181,7 @@ def test_a_failing_conversion_attribution_never_undoes_the_payment(
     def fail(**kwargs):
         raise RuntimeError("messaging is down")
 
-    monkeypatch.setattr(services, "conversion_attribute", fail)
+    monkeypatch.setattr(services.conversion, "conversion_attribute", fail)
     nonce = pay_form(debtor_client, account)
     with django_capture_on_commit_callbacks(execute=True):
         debtor_client.post(

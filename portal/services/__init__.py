@@ -1,0 +1,136 @@
+"""Writes of the portal, one module per topic. Each public function validates, then does its
+writes in one transaction together with the debtor's timeline entry.
+
+- `access`: link exchange, the identity check and its escalating lockout, fresh links.
+- `checkout`: card payments through the gateway, exactly once; the gateway's webhook.
+- `settlement`: settlement offers and settling an account paid in full at a discount.
+- `requests`: plans, pauses, disputes (and their documents), call backs.
+- `preferences`: contact channels, time windows, language.
+- `instalments`: the scheduled check of missed instalments and broken plans.
+- `conversion`: telling messaging that a payment or plan happened.
+- `common`: the actor name, `PortalError`, the timeline entry, the debtor's wall clock.
+
+Callers: `portal.views` (the debtor), `portal.admin` (operators), `portal.tasks` (the
+scheduler) and the Stripe webhook. Money and status changes go through `accounts.services`
+(`payment_record`, `plan_create`, `account_transition`) or through the `Account.transition`
+state machine under a row lock, never by writing fields around it. Import from
+`portal.services`, which re-exports the public names of every topic module.
+"""
+
+from portal.services.access import (
+    Verification,
+    VerifyOutcome,
+    identity_verify,
+    ip_digest,
+    ip_lockout_applies,
+    link_open,
+    link_request,
+    link_request_after_lockout,
+    link_request_dispatch,
+    lock_notify_dispatch,
+    lockout_steps,
+    postal_matches,
+    postal_normalise,
+    verification_state,
+)
+from portal.services.checkout import (
+    checkout_amount,
+    checkout_apply,
+    checkout_authenticate,
+    checkout_refresh,
+    checkout_start,
+    webhook_handle,
+)
+from portal.services.common import (
+    ACTOR,
+    CALLBACK_DAYS,
+    CHANNELS,
+    PLAN_START_DAYS,
+    STAGE_MISSED_INSTALMENT,
+    STAGE_PAUSE_ENDING,
+    PortalError,
+    debtor_today,
+    debtor_zone,
+)
+from portal.services.conversion import (
+    conversion_notify,
+)
+from portal.services.instalments import (
+    installments_mark_missed,
+)
+from portal.services.preferences import (
+    TIME_WINDOWS,
+    language_set,
+    preferences_update,
+    time_window_of,
+)
+from portal.services.requests import (
+    DISPUTABLE,
+    PAUSABLE,
+    PLANNABLE,
+    DocumentKind,
+    callback_mark_done,
+    callback_request,
+    dispute_raise,
+    dispute_resolve,
+    document_check,
+    pause_request,
+    plan_accept,
+)
+from portal.services.settlement import (
+    SETTLEABLE,
+    settlement_offer_make,
+    settlement_offer_valid,
+)
+
+__all__ = [
+    "ACTOR",
+    "CALLBACK_DAYS",
+    "CHANNELS",
+    "DISPUTABLE",
+    "PAUSABLE",
+    "PLANNABLE",
+    "PLAN_START_DAYS",
+    "SETTLEABLE",
+    "STAGE_MISSED_INSTALMENT",
+    "STAGE_PAUSE_ENDING",
+    "TIME_WINDOWS",
+    "DocumentKind",
+    "PortalError",
+    "Verification",
+    "VerifyOutcome",
+    "callback_mark_done",
+    "callback_request",
+    "checkout_amount",
+    "checkout_apply",
+    "checkout_authenticate",
+    "checkout_refresh",
+    "checkout_start",
+    "conversion_notify",
+    "debtor_today",
+    "debtor_zone",
+    "dispute_raise",
+    "dispute_resolve",
+    "document_check",
+    "identity_verify",
+    "installments_mark_missed",
+    "ip_digest",
+    "ip_lockout_applies",
+    "language_set",
+    "link_open",
+    "link_request",
+    "link_request_after_lockout",
+    "link_request_dispatch",
+    "lock_notify_dispatch",
+    "lockout_steps",
+    "pause_request",
+    "plan_accept",
+    "postal_matches",
+    "postal_normalise",
+    "preferences_update",
+    "settlement_offer_make",
+    "settlement_offer_valid",
+    "time_window_of",
+    "verification_state",
+    "webhook_handle",
+]

@@ -1,0 +1,295 @@
+"""What a debtor asks for: a payment plan, a pause, a dispute (with its documents), a call back."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import (
+    Account,
+    AccountStatus,
+    ActivityKind,
+    Debtor,
+    DomainError,
+    PaymentPlan,
+    PlanStatus,
+)
+from accounts.services import (
+    account_transition,
+    activity_record,
+    plan_create,
+)
+from portal.models import (
+    CALLBACK_HOURS,
+    CallbackRequest,
+    CallbackStatus,
+    DisputeReason,
+    DisputeStatus,
+    PauseReason,
+    PauseRequest,
+    PortalDispute,
+)
+from portal.services.common import (
+    ACTOR,
+    CALLBACK_DAYS,
+    PLAN_START_DAYS,
+    STAGE_PAUSE_ENDING,
+    PortalError,
+    debtor_today,
+    debtor_zone,
+)
+from portal.services.conversion import (
+    _conversion_after_commit,
+)
+
+logger = logging.getLogger(__name__)
+
+# --- Plans ------------------------------------------------------------------------------------
+
+PLANNABLE = (AccountStatus.ACTIVE, AccountStatus.PAUSED)
+
+
+def plan_accept(*, account: Account, frequency: str, count: int, first_due: date) -> PaymentPlan:
+    """Agree the plan the debtor chose (policy checked by `plan_check` inside `plan_create`)."""
+    if account.status not in PLANNABLE:
+        raise PortalError(_("A payment plan cannot be set up for this account now."))
+    if count < 2:
+        raise PortalError(_("Choose at least two instalments."))
+    today = timezone.localdate()
+    if not today <= first_due <= today + timedelta(days=PLAN_START_DAYS):
+        raise PortalError(_("Choose a first payment date within the next 30 days."))
+    try:
+        with transaction.atomic():
+            plan = plan_create(
+                account=account, frequency=frequency, count=count, first_due=first_due, actor=ACTOR
+            )
+            # A plan ends a breathing space the debtor no longer needs.
+            Account.objects.filter(pk=account.pk).update(paused_until=None)
+            _conversion_after_commit(account.pk, "plan", f"plan:{plan.pk}")
+    except DomainError as exc:
+        raise PortalError(_("This plan is not possible: %(reason)s") % {"reason": exc}) from exc
+    return plan
+
+
+# --- Pause ------------------------------------------------------------------------------------
+
+PAUSABLE = (AccountStatus.ACTIVE, AccountStatus.IN_PLAN)
+
+
+def pause_request(*, account: Account, reason: str, days: int) -> PauseRequest:
+    """A breathing space: the account is paused until today + `days` (debtor's calendar).
+
+    Contact stops while paused. Resuming is the planner's job: on `paused_until` it moves
+    the account back (to `in_plan` when it has an active plan, else `active`) and contacts
+    with the `pause_ending` stage (docs/portal.md).
+    """
+    if reason not in PauseReason.values:
+        raise PortalError(_("Choose a reason."))
+    limit = account.creditor.max_pause_days
+    if not 1 <= days <= limit:
+        raise PortalError(_("Choose between 1 and %(days)s days.") % {"days": limit})
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().select_related("debtor").get(pk=account.pk)
+        if locked.status not in PAUSABLE:
+            raise PortalError(_("This account cannot be paused now."))
+        until = debtor_today(locked.debtor) + timedelta(days=days)
+        old = locked.transition(AccountStatus.PAUSED)
+        locked.paused_until = until
+        locked.save(update_fields=["status", "status_changed_at", "updated_at", "paused_until"])
+        pause = PauseRequest.objects.create(
+            account=locked, reason=reason, days=days, until=until, previous_status=old
+        )
+        activity_record(
+            debtor=locked.debtor,
+            account=locked,
+            kind=ActivityKind.PAUSE,
+            summary=f"Breathing space: collection paused for {days} days, until {until}.",
+            data={
+                "pause_request_id": pause.pk,
+                "days": days,
+                "until": until.isoformat(),
+                "from": old,
+                "stage_after": STAGE_PAUSE_ENDING,
+            },
+            actor=ACTOR,
+        )
+    account.status, account.paused_until = locked.status, locked.paused_until
+    return pause
+
+
+# --- Dispute ----------------------------------------------------------------------------------
+
+_SIGNATURES: tuple[tuple[bytes, str, tuple[str, ...]], ...] = (
+    (b"%PDF-", "application/pdf", ("pdf",)),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ("png",)),
+    (b"\xff\xd8\xff", "image/jpeg", ("jpg", "jpeg")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentKind:
+    content_type: str
+    extension: str
+
+
+def document_check(upload: UploadedFile) -> DocumentKind:
+    """A PDF, PNG or JPEG of at most `PORTAL_UPLOAD_MAX_BYTES`, judged by its first bytes.
+
+    The extension must agree with the content, so a renamed executable is refused.
+    """
+    limit = settings.PORTAL_UPLOAD_MAX_BYTES
+    if upload.size is None or upload.size > limit:
+        raise PortalError(
+            _("The document is too large (at most %(mb)s MB).") % {"mb": limit // (1024 * 1024)}
+        )
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    extension = (upload.name or "").rsplit(".", 1)[-1].lower() if "." in (upload.name or "") else ""
+    for magic, content_type, extensions in _SIGNATURES:
+        if head.startswith(magic) and extension in extensions:
+            return DocumentKind(content_type, extensions[0])
+    raise PortalError(_("Upload a PDF, PNG or JPG document."))
+
+
+DISPUTABLE = (AccountStatus.ACTIVE, AccountStatus.IN_PLAN, AccountStatus.PAUSED)
+
+
+def dispute_raise(
+    *, account: Account, reason: str, details: str = "", document: UploadedFile | None = None
+) -> PortalDispute:
+    """Flag the account disputed: compliance stops collection contact until an operator
+    resolves it. An active plan is cancelled (a disputed account cannot stay in a plan)."""
+    if reason not in DisputeReason.values:
+        raise PortalError(_("Choose a reason."))
+    details = (details or "").strip()
+    if len(details) > 2000:
+        raise PortalError(_("Please keep the explanation under 2,000 characters."))
+    kind = document_check(document) if document else None
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().select_related("debtor").get(pk=account.pk)
+        if locked.status not in DISPUTABLE:
+            raise PortalError(_("This account cannot be disputed here now."))
+        old = locked.transition(AccountStatus.DISPUTED)
+        locked.save(update_fields=["status", "status_changed_at", "updated_at"])
+        plans = list(
+            PaymentPlan.objects.filter(account=locked, status=PlanStatus.ACTIVE).values_list(
+                "pk", flat=True
+            )
+        )
+        PaymentPlan.objects.filter(pk__in=plans).update(status=PlanStatus.CANCELLED)
+        dispute = PortalDispute(account=locked, reason=reason, details=details)
+        if document is not None and kind is not None:
+            dispute.document.save(f"{uuid.uuid4().hex}.{kind.extension}", document, save=False)
+            dispute.document_type = kind.content_type
+            dispute.document_size = document.size
+        dispute.save()
+        activity_record(
+            debtor=locked.debtor,
+            account=locked,
+            kind=ActivityKind.DISPUTE,
+            summary="Debt disputed in the portal"
+            + (" with a document." if document is not None else "."),
+            data={
+                "dispute_id": dispute.pk,
+                "reason": reason,
+                "document": document is not None,
+                "from": old,
+                "plans_cancelled": plans,
+            },
+            actor=ACTOR,
+        )
+    account.status = locked.status
+    return dispute
+
+
+def dispute_resolve(*, dispute: PortalDispute, upheld: bool, actor: str) -> PortalDispute:
+    """An operator resolves a dispute: the debt stands (back to active) or is withdrawn
+    (closed). Used by the admin actions."""
+    if dispute.status != DisputeStatus.OPEN:
+        raise DomainError("This dispute is already resolved.")
+    with transaction.atomic():
+        status = AccountStatus.CLOSED if upheld else AccountStatus.ACTIVE
+        account_transition(
+            account=dispute.account,
+            status=status,
+            actor=actor,
+            reason="Dispute upheld: debt withdrawn."
+            if upheld
+            else "Dispute resolved: debt stands.",
+            kind=ActivityKind.DISPUTE,
+        )
+        dispute.status = DisputeStatus.RESOLVED
+        dispute.resolved_at = timezone.now()
+        dispute.save(update_fields=["status", "resolved_at"])
+    return dispute
+
+
+# --- Call back --------------------------------------------------------------------------------
+
+
+def callback_request(
+    *, debtor: Debtor, account: Account | None, day: date, window: str
+) -> CallbackRequest:
+    """Ask for a call on the number on file, `day` in `window` (debtor's local time).
+
+    Appears as an open task in the admin's call-back list. One open request at a time.
+    """
+    if window not in CALLBACK_HOURS:
+        raise PortalError(_("Choose a time window."))
+    if not debtor.phone:
+        raise PortalError(_("We have no phone number for you. Please contact us another way."))
+    today = debtor_today(debtor)
+    if not today <= day <= today + timedelta(days=CALLBACK_DAYS):
+        raise PortalError(_("Choose a day within the next two weeks."))
+    zone = debtor_zone(debtor)
+    start_hour, end_hour = CALLBACK_HOURS[window]
+    start = datetime.combine(day, time(start_hour), tzinfo=zone)
+    end = datetime.combine(day, time(end_hour), tzinfo=zone)
+    if end <= timezone.now() + timedelta(minutes=30):
+        raise PortalError(_("That time has passed. Choose a later window."))
+    with transaction.atomic():
+        Debtor.objects.select_for_update().filter(pk=debtor.pk).first()
+        if CallbackRequest.objects.filter(debtor=debtor, status=CallbackStatus.OPEN).exists():
+            raise PortalError(_("You already have a call back booked."))
+        callback = CallbackRequest.objects.create(
+            debtor=debtor, account=account, window=window, window_start=start, window_end=end
+        )
+        activity_record(
+            debtor=debtor,
+            account=account,
+            kind=ActivityKind.CALLBACK_REQUESTED,
+            summary=f"Call back requested for {day} ({window}).",
+            data={"callback_id": callback.pk, "date": day.isoformat(), "window": window},
+            actor=ACTOR,
+        )
+    return callback
+
+
+def callback_mark_done(*, callback: CallbackRequest, actor: str) -> CallbackRequest:
+    """An operator made the call: the task leaves the open list."""
+    with transaction.atomic():
+        locked = CallbackRequest.objects.select_for_update().get(pk=callback.pk)
+        if locked.status == CallbackStatus.DONE:
+            return locked
+        locked.status = CallbackStatus.DONE
+        locked.done_at = timezone.now()
+        locked.done_by = actor[:100]
+        locked.save(update_fields=["status", "done_at", "done_by"])
+        activity_record(
+            debtor=locked.debtor,
+            account=locked.account,
+            kind=ActivityKind.ADMIN_CHANGE,
+            summary="Requested call back made.",
+            data={"callback_id": locked.pk, "status": CallbackStatus.DONE},
+            actor=actor,
+        )
+    return locked
