@@ -77,16 +77,29 @@ run: setup
 	@echo
 	$(BIN)/python scripts/run_dev.py --host $(HOST) --port $(PORT)
 
+# ruff; the import rules between apps and the Django-free cores (pyproject.toml
+# [tool.importlinter]); every import a declared dependency, every dependency used ([tool.deptry]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/deptry .
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The Django-free cores' tests, run a second time with no Django at all (no pytest-django, no
+# conftest, no settings): they must pass where Django is not configured.
+# tests/test_architecture.py checks this list against the cores (docs/architecture.md).
+DJANGO_FREE_TESTS := accounts/tests/test_money.py compliance/tests/test_engine*.py \
+	compliance/tests/test_cases.py messaging/tests/test_rendering.py \
+	recommender/tests/test_learning*.py recommender/tests/test_evaluation.py
+
 test: lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -p no:django --noconftest -o addopts="-ra --strict-markers" \
+		-W ignore::pytest.PytestConfigWarning $(wildcard $(DJANGO_FREE_TESTS))
 
 # Re-resolve every dependency to the newest release pyproject.toml's ranges allow, install
 # exactly that, and run the tests: commit uv.lock with what the tests say.

@@ -29,7 +29,7 @@ class LinkInvalid(Exception):
 
 
 def link_max_age() -> timedelta:
-    return timedelta(days=getattr(settings, "PORTAL_LINK_MAX_AGE_DAYS", 14))
+    return timedelta(days=settings.PORTAL_LINK_MAX_AGE_DAYS)
 
 
 def portal_token_make(*, debtor_id: int) -> str:

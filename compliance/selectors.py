@@ -144,7 +144,7 @@ def rules_token() -> str:
     """The current rules version token (re-read from the database every few seconds)."""
     now = time.monotonic()
     token = _state["token"]
-    ttl = getattr(settings, "COMPLIANCE_RULES_RECHECK_SECONDS", 2.0)
+    ttl = settings.COMPLIANCE_RULES_RECHECK_SECONDS
     if token is None or now - _state["checked"] >= ttl:  # type: ignore[operator]
         token = RuleSetVersion.objects.filter(pk=1).values_list("token", flat=True).first() or ""
         _state.update(token=token, checked=now)

@@ -231,7 +231,7 @@ def _mail_files_scrub(ids: set[int]) -> int:
     followed by a line of 79 dashes: drop the blocks of these messages (by their Message-ID)."""
     if not settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
         return 0
-    folder = Path(getattr(settings, "EMAIL_FILE_PATH", "") or "")
+    folder = Path(settings.EMAIL_FILE_PATH or "")
     if not str(folder) or not folder.is_dir():
         return 0
     done = 0

@@ -35,7 +35,7 @@ _forwarded_logged = False
 
 
 def idle_seconds() -> int:
-    return getattr(settings, "PORTAL_SESSION_IDLE_SECONDS", 30 * 60)
+    return settings.PORTAL_SESSION_IDLE_SECONDS
 
 
 def language_pick(*candidates: str | None) -> str:
@@ -55,7 +55,7 @@ def client_ip(request: HttpRequest) -> str:
     A request forwarded by a proxy while the header is not set is logged once per process
     (without any address): the per-IP lockout is off then (system check portal.W001)."""
     global _forwarded_logged
-    header = getattr(settings, "PORTAL_CLIENT_IP_HEADER", "")
+    header = settings.PORTAL_CLIENT_IP_HEADER
     if header and request.META.get(header):
         return request.META[header].split(",")[-1].strip()
     if not header and not _forwarded_logged and "HTTP_X_FORWARDED_FOR" in request.META:
@@ -129,7 +129,7 @@ def session_read(request: HttpRequest) -> PortalSession | None:
 
 
 def csp_header() -> str:
-    extra = " ".join(getattr(settings, "PORTAL_CSP_FORM_ACTION", []))
+    extra = " ".join(settings.PORTAL_CSP_FORM_ACTION)
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "

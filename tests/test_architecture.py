@@ -12,12 +12,18 @@ module, even through another project module.
 
 Scanned with `ast`, so an import anywhere in a file counts (inside a function, or by
 `import_module("...")`). Channel backends being private to `messaging` is pinned in
-`messaging/tests/test_boundaries.py`.
+`messaging/tests/test_boundaries.py`. The same rules are import-linter contracts in
+pyproject.toml (`make lint`); the tests below keep the two in step. The cores' own tests also
+run without Django (`DJANGO_FREE_TESTS` in the Makefile), checked here too.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -117,11 +123,11 @@ def _file_of(module: str) -> Path | None:
     return None
 
 
-def _framework_imports(module: str) -> list[str]:
-    """Framework imports reachable from `module` through project modules (the packages whose
+def _framework_imports(*modules: str) -> list[str]:
+    """Framework imports reachable from `modules` through project modules (the packages whose
     `__init__` runs on import included)."""
     seen: set[str] = set()
-    todo = [module]
+    todo = list(modules)
     found = []
     while todo:
         name = todo.pop()
@@ -153,3 +159,124 @@ def test_a_django_free_core_reaches_no_framework(module):
 def test_the_scan_follows_project_imports_to_django():
     # accounts.models is Django-bound; a core importing it would be caught through it.
     assert _framework_imports("accounts.models")
+
+
+# --- The same rules as import-linter contracts (pyproject.toml [tool.importlinter]) -----------
+# `make lint` runs `lint-imports`; these tests keep the contracts in step with the scans above
+# and show that each contract breaks on a violation.
+
+
+def _contracts() -> dict[str, dict]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return {c["id"]: c for c in config["tool"]["importlinter"]["contracts"]}
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    command = "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())"
+    return subprocess.run(
+        [sys.executable, "-c", command, "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_contracts_name_the_same_layers_cores_and_frameworks():
+    contracts = _contracts()
+    layers = [sorted(layer.replace(" ", "").split("|")) for layer in contracts["layers"]["layers"]]
+    by_rank = sorted(LAYER, key=lambda app: (-LAYER[app], app))
+    expected = [[app for app in by_rank if LAYER[app] == rank] for rank in sorted(
+        set(LAYER.values()), reverse=True)]  # fmt: skip
+    assert layers == expected
+    assert contracts["django-free"]["source_modules"] == DJANGO_FREE
+    assert set(contracts["django-free"]["forbidden_modules"]) == FRAMEWORKS
+    assert contracts["channel-backends"]["forbidden_modules"] == ["messaging.backends"]
+    assert set(contracts["channel-backends"]["source_modules"]) == set(LAYER) - {"messaging"}
+
+
+def test_the_project_keeps_its_import_contracts():
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_contract_breaks_on_a_violation(tmp_path):
+    # A project of the same packages, each rule broken: an upward import, the recommender
+    # importing the portal, a core reaching Django through another module, and the portal
+    # importing a channel backend.
+    files = {f"{app}/__init__.py": "" for app in LAYER}
+    files.update({f"{module.replace('.', '/')}.py": "" for module in DJANGO_FREE})
+    files["recommender/__init__.py"] = files["portal/__init__.py"] = ""
+    files["compliance/services.py"] = "import messaging.services\n"
+    files["messaging/services.py"] = "import messaging.backends\n"
+    files["messaging/backends.py"] = ""
+    files["accounts/models.py"] = "import django.db\n"
+    files["accounts/money.py"] = "import accounts.models\n"
+    files["portal/views.py"] = "from messaging.backends import x\n"
+    files["recommender/policy.py"] = "import portal.views\n"
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    result = _lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "3 broken" in result.stdout, result.stdout
+    assert "compliance.services -> messaging.services" in result.stdout
+    assert "accounts.money -> accounts.models" in result.stdout
+    assert "portal.views -> messaging.backends" in result.stdout
+    assert "recommender.policy -> portal.views" in result.stdout
+
+
+# --- The Django-free cores' tests also run without Django (`make test`) ----------------------
+
+
+def _django_free_test_patterns() -> list[str]:
+    """`DJANGO_FREE_TESTS` in the Makefile: the test files `make test` runs with -p no:django."""
+    text = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.startswith("DJANGO_FREE_TESTS"))
+    return line.partition(":=")[2].split()
+
+
+def _test_imports(path: Path) -> set[str]:
+    package = _package(path) if path.is_relative_to(ROOT) else ""
+    return _imports(path.read_text(encoding="utf-8"), package=package)
+
+
+def _reaches_a_framework(path: Path) -> list[str]:
+    names = _test_imports(path)
+    found = [name for name in names if name.split(".")[0] in FRAMEWORKS]
+    # One walk from all of the file's project imports (a walk per name would repeat itself).
+    found += _framework_imports(*(name for name in names if name.split(".")[0] in LAYER))
+    return sorted(set(found))
+
+
+def _tests_a_core(path: Path) -> bool:
+    names = _test_imports(path)
+    return any(
+        name == core or name.startswith(f"{core}.") for name in names for core in DJANGO_FREE
+    )
+
+
+def test_the_tests_run_without_django_reach_no_framework():
+    patterns = _django_free_test_patterns()
+    for pattern in patterns:
+        assert list(ROOT.glob(pattern)), f"{pattern} matches no test file: update the Makefile"
+    for path in sorted({path for pattern in patterns for path in ROOT.glob(pattern)}):
+        assert _reaches_a_framework(path) == [], path.relative_to(ROOT)
+
+
+def test_every_django_free_test_file_is_also_run_without_django():
+    listed = {path for pattern in _django_free_test_patterns() for path in ROOT.glob(pattern)}
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in sorted(ROOT.glob("*/tests/test_*.py"))
+        if _tests_a_core(path) and not _reaches_a_framework(path) and path not in listed
+    ]
+    assert missing == [], "add them to DJANGO_FREE_TESTS in the Makefile"
+
+
+def test_the_scan_sees_a_test_file_reaching_django(tmp_path):
+    sample = tmp_path / "test_x.py"
+    sample.write_text("from accounts import money\nfrom accounts.tests.factories import row\n")
+    assert _tests_a_core(sample)
+    assert _reaches_a_framework(sample)  # the factories import Django's models

@@ -23,7 +23,7 @@ def client_ip(request: HttpRequest) -> str | None:
     `PORTAL_CLIENT_IP_HEADER` behind a proxy, else the socket's), or None when there is no
     valid address (a test client, a Unix socket): axes stores it in an IP address column,
     which PostgreSQL refuses anything else for. (`accounts` cannot import the portal's.)"""
-    header = getattr(settings, "PORTAL_CLIENT_IP_HEADER", "")
+    header = settings.PORTAL_CLIENT_IP_HEADER
     forwarded = request.META.get(header, "") if header else ""
     value = forwarded.split(",")[-1].strip() if forwarded else request.META.get("REMOTE_ADDR", "")
     try:

@@ -1,8 +1,8 @@
 """Every answer of the creditor API matches its OpenAPI schema.
 
-The views build their answers as dicts; the serializers in `accounts.apis` only document them.
-These tests validate real answers, one per documented status, against the generated schema
-made strict (no undocumented keys), so the two cannot drift apart.
+Each view writes its answer through its own `OutputSerializer`, which drf-spectacular also turns
+into the schema. These tests validate real answers, one per documented status, against the
+generated schema made strict (no undocumented keys), so the two cannot drift apart.
 """
 
 import json
@@ -186,3 +186,46 @@ def test_rate_limited_answers_match_the_schema(api, check, settings, path, metho
     assert response.status_code == 429
     assert int(response["Retry-After"]) == check(path, method, response)["retry_after"]
     cache.clear()
+
+
+def _bare_objects(node: Any, where: str = "") -> list[str]:
+    """Where the schema says only "an object", without the keys or values it holds."""
+    found = []
+    if isinstance(node, dict):
+        described = node.get("properties") or node.get("additionalProperties") not in (
+            None,
+            {},
+            True,
+        )
+        if node.get("type") == "object" and not described:
+            found.append(where)
+        for key, value in node.items():
+            found += _bare_objects(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            found += _bare_objects(value, f"{where}/{n}")
+    return found
+
+
+def test_no_answer_or_parameter_is_documented_as_a_bare_object(schema):
+    assert _bare_objects({"paths": schema["paths"], "components": schema["components"]}) == []
+    assert _bare_objects({"type": "object", "additionalProperties": {}}) == [""]
+
+
+def test_since_parameters_are_date_times_and_page_sizes_bounded_integers(schema):
+    for path in (ACCOUNTS, PAYMENTS):
+        parameters = {p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"]}
+        (since,) = (schema for name, schema in parameters.items() if name.endswith("_since"))
+        assert {"type": "string", "format": "date-time"} in since["anyOf"]
+        assert parameters["page_size"] == {"type": "integer", "minimum": 1, "maximum": 1000}
+
+
+def test_a_since_parameter_reads_a_date_as_midnight_utc_and_answers_in_utc(api, creditor):
+    place(creditor, row(1))
+    assert api.get(ACCOUNTS, {"updated_since": "2000-01-01"}).json()["results"]
+    assert api.get(ACCOUNTS, {"updated_since": "2999-01-01T00:00:00+14:00"}).json()["results"] == []
+    refused = api.get(ACCOUNTS, {"updated_since": "0001-01-01T00:00:00+01:00"})
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "updated_since": ["Use an ISO 8601 date or date-time, e.g. 2026-01-31."]
+    }

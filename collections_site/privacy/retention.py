@@ -99,7 +99,7 @@ def configuration(overrides: Any = None) -> dict[str, dict[str, Period]]:
     """`DEFAULTS` with `overrides` (default: `settings.PRIVACY_RETENTION`) applied; raises
     `RetentionConfigError` naming the first problem."""
     if overrides is None:
-        overrides = getattr(settings, "PRIVACY_RETENTION", {}) or {}
+        overrides = settings.PRIVACY_RETENTION or {}
     if not isinstance(overrides, dict):
         raise RetentionConfigError("PRIVACY_RETENTION: an object of region -> kind -> period.")
     config = {code: dict(kinds) for code, kinds in DEFAULTS.items()}

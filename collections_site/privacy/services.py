@@ -303,7 +303,7 @@ def retention_apply(
     one transaction each (a closed debtor's erasure is one transaction), so a killed run
     leaves whole batches done and the next run takes the rest."""
     now = now or timezone.now()
-    batch = batch or getattr(settings, "PRIVACY_RETENTION_BATCH", 500)
+    batch = batch or settings.PRIVACY_RETENTION_BATCH
     config = retention.configuration()
     keys = list(config)
     lines = []

@@ -377,6 +377,8 @@ WAGTAIL_ENABLE_UPDATE_CHECK = False
 # Where the file channel backends write (e-mail without EMAIL_URL, SMS/WhatsApp JSON files,
 # letter batches).
 MESSAGING_OUTBOX_DIR = env.path("MESSAGING_OUTBOX_DIR", default=BASE_DIR / "outbox")
+# Where the file-based mail backend writes (set below without EMAIL_URL); blank: no mail files.
+EMAIL_FILE_PATH = ""
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:

@@ -37,5 +37,5 @@ def _build(path: str, channel: str) -> ChannelBackend:
 
 def backend_for(channel: str) -> ChannelBackend:
     """The configured backend instance for `channel` (one per dotted path and channel)."""
-    path = getattr(settings, _SETTING[channel], "") or _DEFAULTS[channel]
+    path = getattr(settings, _SETTING[channel]) or _DEFAULTS[channel]
     return _build(path, channel)

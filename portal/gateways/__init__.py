@@ -37,7 +37,7 @@ __all__ = [
 
 def gateway_get(name: str | None = None) -> Gateway:
     """The configured gateway (or the one named), freshly built from settings."""
-    key = name or getattr(settings, "PORTAL_GATEWAY", "sandbox")
+    key = name or settings.PORTAL_GATEWAY
     if key not in GATEWAYS:
         raise GatewayError(f"Unknown payment gateway {key!r}.")
     return import_string(GATEWAYS[key])()
