@@ -2,7 +2,7 @@
 
 Rules are data a compliance officer edits in the Django admin (``compliance/admin.py``: one
 Region page with an inline per rule kind). Each rule model mirrors one rule class of the
-Django-free engine (``compliance/engine.py``) and one ``kind`` of the shipped JSON packs
+Django-free engine (``compliance/engine/``) and one ``kind`` of the shipped JSON packs
 (``compliance/packs/*.json``); ``compliance/rules.py`` converts rows to pack dicts and from there,
 through ``packs.rule_from_dict``, to engine rules, so the JSON and database paths cannot drift.
 The shipped packs are loaded by migration ``0002`` and ``manage.py load_rule_packs``.
