@@ -19,6 +19,7 @@ from accounts.models import Account, ActivityKind
 from accounts.services import activity_record
 from compliance import services as compliance
 from messaging.models import EventKind, Message, MessageEvent, MessageStatus, channel_label
+from messaging.services.handoff import HANDOFF_UNCONFIRMED
 
 M = MessageStatus
 _ACTIVITY = {
@@ -132,9 +133,7 @@ def _apply(message: Message, event: MessageEvent) -> None:
 
 def _handoff_unconfirmed(message: Message) -> bool:
     """Failed because a hand-off could not be confirmed (it may have gone out):
-    `messaging.services.delivery` counted it in the contact ledger at hand-off time."""
-    from messaging.services.delivery import HANDOFF_UNCONFIRMED
-
+    `messaging.services.handoff` counted it in the contact ledger at hand-off time."""
     return message.status == M.FAILED and message.status_reason.startswith(HANDOFF_UNCONFIRMED)
 
 
