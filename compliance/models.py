@@ -22,6 +22,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone as dj_tz
 
+from accounts.regions import timezone_is_valid
 from compliance import engine
 from compliance.packs import PackError
 from compliance.rules import engine_rule, holiday_calendar_check, rule_snapshot, windows_normalize
@@ -57,8 +58,6 @@ def validate_region_code(value: str) -> None:
 
 
 def validate_time_zone(value: str) -> None:
-    from accounts.regions import timezone_is_valid
-
     if not timezone_is_valid(value):
         raise ValidationError(f"Unknown IANA time zone {value!r}, e.g. America/New_York.")
 

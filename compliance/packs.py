@@ -379,7 +379,8 @@ def holiday_dates(spec: HolidaySpec | None, years: Iterable[int]) -> frozenset[d
     years = sorted(set(years))
     out: set[date] = {d for d in spec.extra_dates if d.year in years}
     if spec.country:
-        import holidays as holidays_pkg  # imported here: only this adapter needs the package
+        # Imported on first use: a large package that reading packs and the engine never need.
+        import holidays as holidays_pkg
 
         kwargs: dict[str, Any] = {"years": years}
         if spec.subdivision:

@@ -20,6 +20,7 @@ from accounts.services import activity_record
 from compliance import services as compliance
 from messaging.models import EventKind, Message, MessageEvent, MessageStatus, channel_label
 from messaging.services.handoff import HANDOFF_UNCONFIRMED
+from messaging.services.preferences import debtor_opt_out
 
 M = MessageStatus
 _ACTIVITY = {
@@ -112,8 +113,6 @@ def _apply(message: Message, event: MessageEvent) -> None:
         message.updated_at = timezone.now()
         message.save(update_fields=sorted({*fields, "updated_at"}))
     if kind in (EventKind.COMPLAINED, EventKind.UNSUBSCRIBED):
-        from messaging.services.preferences import debtor_opt_out
-
         debtor_opt_out(
             debtor=message.debtor, channel=message.channel, source=event.source, message=message
         )

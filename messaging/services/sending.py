@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_q import tasks as q_tasks
 
 from accounts.bulk import bulk_insert
 from accounts.models import Account, AccountStatus, Activity, ActivityKind, DomainError
@@ -397,9 +398,7 @@ def _messages_insert(messages: dict[tuple[int, str], Message]) -> None:
 
 
 def _enqueue(message_ids: list[int]) -> None:
-    from django_q.tasks import async_task
-
     if len(message_ids) == 1:
-        async_task("messaging.tasks.message_deliver", message_ids[0])
+        q_tasks.async_task("messaging.tasks.message_deliver", message_ids[0])
     else:
-        async_task("messaging.tasks.dispatch_due")
+        q_tasks.async_task("messaging.tasks.dispatch_due")
