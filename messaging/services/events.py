@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Account, ActivityKind
 from accounts.services import activity_record
 from compliance import services as compliance
+from messaging import selectors
 from messaging.models import EventKind, Message, MessageEvent, MessageStatus, channel_label
 from messaging.services.handoff import HANDOFF_UNCONFIRMED
 from messaging.services.preferences import debtor_opt_out
@@ -155,7 +156,7 @@ def _ledger_outcome(message: Message, outcome: str, *, at: datetime) -> None:
 
 def message_open(*, message_id: int, at: datetime | None = None) -> bool:
     """The open pixel of a sent message was loaded; False if there is no such sent message."""
-    message = Message.objects.filter(pk=message_id, sent_at__isnull=False).first()
+    message = selectors.message_sent_get(message_id=message_id)
     if message is None:
         return False
     event_record(
@@ -171,7 +172,7 @@ def message_open(*, message_id: int, at: datetime | None = None) -> bool:
 def message_click(*, message_id: int, index: int, at: datetime | None = None) -> str | None:
     """A tracked link was followed: record it and return the link's target, taken from the
     message's own frozen links (None if the message or link does not exist)."""
-    message = Message.objects.filter(pk=message_id, sent_at__isnull=False).first()
+    message = selectors.message_sent_get(message_id=message_id)
     if message is None or not 0 <= index < len(message.links or []):
         return None
     target = message.links[index]
@@ -202,17 +203,7 @@ def conversion_attribute(
     Called by the portal and the payment flow after their own transaction commits.
     """
     window = timedelta(days=settings.MESSAGING_ATTRIBUTION_WINDOW_DAYS)
-    touch = (
-        MessageEvent.objects.filter(
-            message__account_id=account.pk,
-            kind__in=[EventKind.OPENED, EventKind.CLICKED],
-            occurred_at__gte=at - window,
-            occurred_at__lte=at,
-        )
-        .select_related("message")
-        .order_by("-occurred_at", "-id")
-        .first()
-    )
+    touch = selectors.touch_last(account_id=account.pk, since=at - window, until=at)
     if touch is None:
         return None
     key = f"conversion:{account.pk}:{kind}:{reference or at.isoformat()}"

@@ -11,7 +11,8 @@ import unicodedata
 from django.db import transaction
 
 from accounts.models import Debtor
-from messaging.models import Channel, EventKind, Message
+from messaging import selectors
+from messaging.models import Channel, EventKind
 from messaging.services.events import event_record
 from messaging.services.preferences import debtor_opt_in, debtor_opt_out
 from messaging.services.receipts import webhook_receipt_claim
@@ -52,7 +53,7 @@ def unsubscribe_apply(
     if debtor is None or channel not in Channel.values:
         return None
     message = (
-        Message.objects.filter(pk=message_id, debtor_id=debtor_id).select_related("account").first()
+        selectors.message_of_debtor(message_id=message_id, debtor_id=debtor_id)
         if message_id
         else None
     )
@@ -109,13 +110,7 @@ def _inbound_apply(
         for debtor in debtors:
             debtor_opt_in(debtor=debtor, channel=channel, source=f"{provider}:keyword")
         return "opted_in"
-    last = (
-        Message.objects.filter(
-            debtor__in=debtors, channel=channel, recipient=number, sent_at__isnull=False
-        )
-        .order_by("-sent_at", "-id")
-        .first()
-    )
+    last = selectors.message_last_sent_to(debtors=debtors, channel=channel, recipient=number)
     if last is None:
         return "unknown"
     event_record(

@@ -28,7 +28,7 @@ from accounts.bulk import bulk_insert
 from accounts.models import Account, AccountStatus, Activity, ActivityKind, DomainError
 from accounts.selectors import accounts_lock
 from compliance import services as compliance
-from messaging import content, rendering
+from messaging import content, rendering, selectors
 from messaging.models import (
     Arm,
     JourneyStage,
@@ -122,12 +122,7 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
                     f"Variant {request.variant.pk} is not tagged for region {region}."
                 )
         slots = [(r.account.pk, _slot(r, now)) for r in requests]
-        existing = {
-            (m.account_id, m.slot): m
-            for m in Message.objects.filter(
-                account_id__any=list(accounts), slot__in={s for _, s in slots}
-            )
-        }
+        existing = selectors.messages_in_slots(account_ids=accounts, slots=(s for _, s in slots))
         todo: dict[tuple[int, str], SendRequest] = {}
         for request, key in zip(requests, slots, strict=True):
             if key not in existing and key not in todo:
@@ -206,11 +201,7 @@ def _messages_send_do(
 ) -> dict[tuple[int, str], Message]:
     """Write the messages of checked requests (planned or blocked) and their timeline rows."""
     blocked, decisions = _requests_check(todo, accounts, now=now)
-    sent_before = set(
-        Message.objects.filter(account_id__any=list(accounts), sent_at__isnull=False)
-        .values_list("account_id", flat=True)
-        .distinct()
-    )
+    sent_before = selectors.accounts_sent_to(account_ids=accounts)
     messages: dict[tuple[int, str], Message] = {}
     disclosure_cache: dict = {}
     for key, request in todo.items():
