@@ -37,6 +37,7 @@ from compliance.rules import (
     rule_fields,
     rule_snapshot,
 )
+from compliance.selectors import rules_cache_clear
 
 SYSTEM_PREFIX = "system:"
 """Actors of automatic changes; a deletion by anyone else is an admin's decision to respect."""
@@ -91,8 +92,6 @@ def changes_record(
     Each change: ``action`` (created/changed/deleted), ``kind``, ``code``, ``region_code``,
     ``before``, ``after``. Returns how many rows were written.
     """
-    from compliance.selectors import rules_cache_clear
-
     models = _Models(apps or global_apps)
     now = dj_tz.now()
     rows = [

@@ -2,7 +2,7 @@
 
 Rules are data a compliance officer edits in the Django admin (``compliance/admin.py``: one
 Region page with an inline per rule kind). Each rule model mirrors one rule class of the
-Django-free engine (``compliance/engine.py``) and one ``kind`` of the shipped JSON packs
+Django-free engine (``compliance/engine/``) and one ``kind`` of the shipped JSON packs
 (``compliance/packs/*.json``); ``compliance/rules.py`` converts rows to pack dicts and from there,
 through ``packs.rule_from_dict``, to engine rules, so the JSON and database paths cannot drift.
 The shipped packs are loaded by migration ``0002`` and ``manage.py load_rule_packs``.
@@ -22,6 +22,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone as dj_tz
 
+from accounts.regions import timezone_is_valid
 from compliance import engine
 from compliance.packs import PackError
 from compliance.rules import engine_rule, holiday_calendar_check, rule_snapshot, windows_normalize
@@ -57,8 +58,6 @@ def validate_region_code(value: str) -> None:
 
 
 def validate_time_zone(value: str) -> None:
-    from accounts.regions import timezone_is_valid
-
     if not timezone_is_valid(value):
         raise ValidationError(f"Unknown IANA time zone {value!r}, e.g. America/New_York.")
 

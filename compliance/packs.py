@@ -143,6 +143,19 @@ def rule_from_dict(data: Mapping[str, Any], *, region: str) -> Rule:
     unknown = set(data) - _COMMON_KEYS - _KIND_KEYS[kind]
     if unknown:
         raise PackError(f"{where}: unknown keys {sorted(unknown)}")
+    common = _common_fields(data, region=region, where=where)
+    try:
+        return _rule_of_kind(kind, data, common, where=where)
+    except RuleError as exc:
+        raise PackError(f"{region}: {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, PackError):
+            raise
+        raise PackError(f"{where}: {exc!r}") from None
+
+
+def _common_fields(data: Mapping[str, Any], *, region: str, where: str) -> dict[str, Any]:
+    """The fields every rule kind shares (``engine.Rule``), read from a pack object."""
     cit = data.get("citation") or {}
     common: dict[str, Any] = {
         "code": data.get("code", ""),
@@ -157,56 +170,56 @@ def rule_from_dict(data: Mapping[str, Any], *, region: str) -> Rule:
     }
     if not common["title"]:
         raise PackError(f"{where}: a rule needs a title")
-    try:
-        if kind == "window":
-            wins = data.get("windows") or {}
-            if set(wins) != {"weekday", "saturday", "sunday", "holiday"}:
-                raise PackError(f"{where}: windows need weekday, saturday, sunday and holiday")
-            days = tuple(
-                tuple((parse_hhmm(s), parse_hhmm(e)) for s, e in wins[t])
-                for t in ("weekday", "saturday", "sunday", "holiday")
-            )
-            return WindowRule(days=days, **common)  # type: ignore[arg-type]
-        if kind == "cap":
-            return CapRule(
-                max_count=int(data["max"]),
-                period=data["period"],
-                days=int(data.get("days", 0)),
-                counts=data.get("counts", "attempts"),
-                count_channels=_channels(data.get("count_channels", []), where)
-                if data.get("count_channels")
-                else frozenset(),
-                scope=data.get("scope", "debt"),
-                after_first_conversation=bool(data.get("after_first_conversation", False)),
-                **common,
-            )
-        if kind == "quiet":
-            return QuietRule(
-                days=int(data["days"]),
-                trigger=data.get("trigger", "conversations"),
-                trigger_channels=_channels(data.get("trigger_channels", ["call"]), where),
-                scope=data.get("scope", "debt"),
-                **common,
-            )
-        if kind == "flag":
-            return FlagRule(**common)
-        if kind == "permission":
-            return PermissionRule(mode=data.get("mode", ""), **common)
-        texts = data.get("texts")
-        if not isinstance(texts, dict):
-            raise PackError(f"{where}: texts must map language -> text")
-        return DisclosureRule(
-            topic=data.get("topic", ""),
-            texts=tuple(texts.items()),
-            when=data.get("when", "always"),
+    return common
+
+
+def _rule_of_kind(
+    kind: str, data: Mapping[str, Any], common: dict[str, Any], *, where: str
+) -> Rule:
+    """The engine rule of ``kind`` from its pack object and the shared fields."""
+    if kind == "window":
+        wins = data.get("windows") or {}
+        if set(wins) != {"weekday", "saturday", "sunday", "holiday"}:
+            raise PackError(f"{where}: windows need weekday, saturday, sunday and holiday")
+        days = tuple(
+            tuple((parse_hhmm(s), parse_hhmm(e)) for s, e in wins[t])
+            for t in ("weekday", "saturday", "sunday", "holiday")
+        )
+        return WindowRule(days=days, **common)  # type: ignore[arg-type]
+    if kind == "cap":
+        return CapRule(
+            max_count=int(data["max"]),
+            period=data["period"],
+            days=int(data.get("days", 0)),
+            counts=data.get("counts", "attempts"),
+            count_channels=_channels(data.get("count_channels", []), where)
+            if data.get("count_channels")
+            else frozenset(),
+            scope=data.get("scope", "debt"),
+            after_first_conversation=bool(data.get("after_first_conversation", False)),
             **common,
         )
-    except RuleError as exc:
-        raise PackError(f"{region}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, PackError):
-            raise
-        raise PackError(f"{where}: {exc!r}") from None
+    if kind == "quiet":
+        return QuietRule(
+            days=int(data["days"]),
+            trigger=data.get("trigger", "conversations"),
+            trigger_channels=_channels(data.get("trigger_channels", ["call"]), where),
+            scope=data.get("scope", "debt"),
+            **common,
+        )
+    if kind == "flag":
+        return FlagRule(**common)
+    if kind == "permission":
+        return PermissionRule(mode=data.get("mode", ""), **common)
+    texts = data.get("texts")
+    if not isinstance(texts, dict):
+        raise PackError(f"{where}: texts must map language -> text")
+    return DisclosureRule(
+        topic=data.get("topic", ""),
+        texts=tuple(texts.items()),
+        when=data.get("when", "always"),
+        **common,
+    )
 
 
 def pack_from_dict(data: Mapping[str, Any]) -> Pack:
@@ -366,7 +379,8 @@ def holiday_dates(spec: HolidaySpec | None, years: Iterable[int]) -> frozenset[d
     years = sorted(set(years))
     out: set[date] = {d for d in spec.extra_dates if d.year in years}
     if spec.country:
-        import holidays as holidays_pkg  # imported here: only this adapter needs the package
+        # Imported on first use: a large package that reading packs and the engine never need.
+        import holidays as holidays_pkg
 
         kwargs: dict[str, Any] = {"years": years}
         if spec.subdivision:

@@ -365,6 +365,26 @@ def debtor_zone(debtor: Debtor, rs: RuleSet | None = None) -> tuple[str, ZoneInf
 
 def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckResult]:
     rs = ruleset_current()
+    ctx, unbounded = _contexts_build(requests, rs)
+    _history_load(rs, ctx, unbounded)
+    # Each result's fields but its audit row id, which exists once the rows are inserted.
+    answers = [_answer(req, ctx[req.debtor.pk]) for req in requests]
+    if not audit:
+        return [CheckResult(**a, decision_id=None) for a in answers]
+    rows = [
+        _decision_row(req, a, rules_version=rs.token)
+        for req, a in zip(requests, answers, strict=True)
+    ]
+    if rows:
+        _decisions_insert(rows)
+    return [CheckResult(**a, decision_id=row.pk) for a, row in zip(answers, rows, strict=True)]
+
+
+def _contexts_build(
+    requests: Sequence[CheckRequest], rs: RuleSet
+) -> tuple[dict[int, _Debtor], set[int]]:
+    """Check each request's arguments and build one context per debtor, with how far back
+    its history must be read: (contexts by debtor id, debtors whose whole history counts)."""
     ctx: dict[int, _Debtor] = {}
     unbounded: set[int] = set()
     for req in requests:
@@ -381,70 +401,65 @@ def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckR
             lower = req.at - timedelta(days=days) - _SLACK
             if d.lower is None or lower < d.lower:
                 d.lower = lower
-
     for d in ctx.values():
         d.lower_ts = int(d.lower.timestamp()) if d.lower is not None else 0
-    _history_load(rs, ctx, unbounded)
+    return ctx, unbounded
 
-    # Each result's fields but its audit row id, which exists once the rows are inserted.
-    answers: list[dict[str, Any]] = []
-    rows: list[ComplianceDecision] = []
-    for req in requests:
-        d = ctx[req.debtor.pk]
-        flags = d.flags
-        account = req.account
-        if account is not None and account.status == AccountStatus.DISPUTED:
-            flags = flags | {"disputed"}
-        at = req.at
-        local = at.astimezone(d.zone).replace(tzinfo=None)
-        decision = engine.evaluate(
-            d.rules,
-            req.channel,
-            local,
-            d.history,
-            flags,
-            d.holidays,
-            debt_id=account.pk if account is not None else None,
-        )
-        if decision.allowed:
-            reasons: list[dict[str, str]] = []
-            nxt: datetime | None = at
-        else:
-            reasons = [r.as_dict() for r in decision.reasons]
-            nxt = decision.next_allowed_at
-            nxt = local_to_utc(nxt, d.zone, not_before=at) if nxt is not None else None
-        answers.append(
-            {
-                "allowed": decision.allowed,
-                "reasons": reasons,
-                "next_allowed_at": nxt,
-                "channel": req.channel,
-                "local_time": local,
-                "time_zone": d.zone_name,
-                "region": d.region,
-            }
-        )
-        if audit:
-            rows.append(
-                ComplianceDecision(
-                    debtor_id=req.debtor.pk,
-                    account_id=account.pk if account is not None else None,
-                    channel=req.channel,
-                    at=at,
-                    local_time=local.isoformat(timespec="minutes"),
-                    time_zone=d.zone_name,
-                    region=d.region,
-                    allowed=decision.allowed,
-                    reasons=reasons,
-                    next_allowed_at=nxt,
-                    purpose=req.purpose[:16],
-                    rules_version=rs.token,
-                )
-            )
-    if rows:
-        _decisions_insert(rows)
-    ids = [row.pk for row in rows] if audit else [None] * len(answers)
-    return [CheckResult(**a, decision_id=i) for a, i in zip(answers, ids, strict=True)]
+
+def _answer(req: CheckRequest, d: _Debtor) -> dict[str, Any]:
+    """The engine's decision on one request, as the fields of its ``CheckResult``."""
+    flags = d.flags
+    account = req.account
+    if account is not None and account.status == AccountStatus.DISPUTED:
+        flags = flags | {"disputed"}
+    at = req.at
+    local = at.astimezone(d.zone).replace(tzinfo=None)
+    decision = engine.evaluate(
+        d.rules,
+        req.channel,
+        local,
+        d.history,
+        flags,
+        d.holidays,
+        debt_id=account.pk if account is not None else None,
+    )
+    if decision.allowed:
+        reasons: list[dict[str, str]] = []
+        nxt: datetime | None = at
+    else:
+        reasons = [r.as_dict() for r in decision.reasons]
+        nxt = decision.next_allowed_at
+        nxt = local_to_utc(nxt, d.zone, not_before=at) if nxt is not None else None
+    return {
+        "allowed": decision.allowed,
+        "reasons": reasons,
+        "next_allowed_at": nxt,
+        "channel": req.channel,
+        "local_time": local,
+        "time_zone": d.zone_name,
+        "region": d.region,
+    }
+
+
+def _decision_row(
+    req: CheckRequest, answer: dict[str, Any], *, rules_version: str
+) -> ComplianceDecision:
+    """The audit row of one answered request (not saved yet)."""
+    account = req.account
+    return ComplianceDecision(
+        debtor_id=req.debtor.pk,
+        account_id=account.pk if account is not None else None,
+        channel=req.channel,
+        at=req.at,
+        local_time=answer["local_time"].isoformat(timespec="minutes"),
+        time_zone=answer["time_zone"],
+        region=answer["region"],
+        allowed=answer["allowed"],
+        reasons=answer["reasons"],
+        next_allowed_at=answer["next_allowed_at"],
+        purpose=req.purpose[:16],
+        rules_version=rules_version,
+    )
 
 
 def _decisions_insert(rows: list[ComplianceDecision]) -> None:

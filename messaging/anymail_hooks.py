@@ -37,6 +37,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from importlib.util import find_spec
 
 from anymail import urls as anymail_urls
 from anymail.exceptions import AnymailAPIError, AnymailWebhookValidationFailure
@@ -46,6 +47,8 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+
+from messaging.services import body_digest, webhook_receipt_claim
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +147,6 @@ def _basic_auth_valid(secrets: object) -> bool:
 
 def webhook_security(esp: str) -> WebhookSecurity:
     """Whether the tracking webhook of `esp` can authenticate anything, from the settings."""
-    from importlib.util import find_spec
-
     try:
         view = _view_instance(esp)
     except (ImproperlyConfigured, ImportError) as exc:  # anymail's configuration errors
@@ -220,8 +221,6 @@ def _guarded(esp: str, view_class: type) -> type:
                 self._receipt_claim(request)
 
         def _receipt_claim(self, request):
-            from messaging.services import body_digest, webhook_receipt_claim
-
             token = _mailgun_signature(request)[1]
             claim = webhook_receipt_claim(
                 key=f"anymail:{esp}:{token}",

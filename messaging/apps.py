@@ -9,6 +9,7 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported once the app registry is ready: the checks and the receiver use the models.
         from anymail.signals import tracking
 
         from messaging import checks  # noqa: F401 (registers the system checks)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from django.core.checks import Error, register
 
+from messaging.anymail_hooks import configured_esp, webhook_security
+
 
 @register("messaging")
 def anymail_webhook_check(app_configs, **kwargs) -> list[Error]:
     """An ESP configured for e-mail must have webhook authentication: without it anyone could
     post its tracking events (bounces, spam reports, opens) to /m/hooks/anymail/<esp>/tracking/,
     which then refuses every event (403)."""
-    from messaging.anymail_hooks import configured_esp, webhook_security
-
     esp = configured_esp()
     if esp is None:
         return []

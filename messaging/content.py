@@ -20,8 +20,10 @@ from babel.dates import format_date
 from django.conf import settings
 
 from accounts import money, regions
+from accounts.links import portal_url
 from accounts.models import Account, Creditor, Debtor
 from accounts.selectors import instalment_next
+from compliance.services import disclosures_required
 from messaging import rendering, tracking
 from messaging.models import CHANNEL_FIELDS, Channel, MessageVariant
 
@@ -177,9 +179,7 @@ def disclosure_values(
 
 
 def required_disclosures(*, region: str, channel: str, language: str, initial: bool) -> list[Any]:
-    """The compliance disclosures for a message (imported lazily: compliance is a peer app)."""
-    from compliance.services import disclosures_required
-
+    """The compliance disclosures for a message."""
     return list(
         disclosures_required(region=region, channel=channel, language=language, initial=initial)
     )
@@ -267,8 +267,6 @@ def message_render(
     `disclosure_cache` (one dict per batch) saves asking compliance again for a region,
     channel, language and initial flag already seen.
     """
-    from accounts.links import portal_url
-
     creditor = account.creditor
     context = placeholder_context(
         debtor=debtor,

@@ -245,11 +245,10 @@ class MessageVariant(
         return "messaging/preview.html"
 
     def get_preview_context(self, request, mode_name):
-        from messaging.previews import variant_previews
-
+        # The page builds its previews itself ({% variant_previews %}, messaging/templatetags):
+        # messaging.previews imports these models.
         context = super().get_preview_context(request, mode_name)
         context["variant"] = self
-        context["previews"] = variant_previews(variant=self)
         return context
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from babel.dates import format_date
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -108,8 +109,6 @@ def sms_outbound(message: Message) -> Outbound:
 
 
 def letter_outbound(message: Message) -> Outbound:
-    from babel.dates import format_date
-
     debtor = message.debtor
     creditor = message.account.creditor
     values = settings.MESSAGING_DISCLOSURE_VALUES

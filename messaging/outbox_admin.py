@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import django_filters
 from django.contrib.auth import get_permission_codename, get_user_model
@@ -221,8 +222,6 @@ def _milestones(message: Message) -> list[tuple[str, datetime | None]]:
 
 def _debtor_local(message: Message) -> str:
     """When it reached (or is due to reach) the debtor, on the debtor's own clock."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     moment = message.sent_at or message.due_at
     try:
         zone = ZoneInfo(message.debtor.timezone)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from messaging import services
 from messaging.models import Message
 from messaging.webhooks import ANYMAIL_EVENTS, message_pk
 
@@ -20,8 +21,6 @@ logger = logging.getLogger(__name__)
 
 
 def anymail_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
-    from messaging.services import event_record
-
     kind = ANYMAIL_EVENTS.get(event.event_type)
     if kind is None:
         return
@@ -43,7 +42,7 @@ def anymail_tracking(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> N
     data: dict[str, Any] = {"esp_event": event.event_type}
     if event.reject_reason:
         data["reason"] = f"{event.event_type}: {event.reject_reason}"
-    event_record(
+    services.event_record(
         message=message,
         kind=kind,
         event_key=f"anymail:{esp}:{event_id}",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_q.models import Schedule
+
 SCHEDULES: list[dict[str, Any]] = [
     {
         "name": "messaging.dispatch_due",
@@ -22,7 +24,7 @@ SCHEDULES: list[dict[str, Any]] = [
 def schedules_ensure(*, schedule_model: Any = None) -> list[str]:
     """Create or update every schedule by name; returns the names."""
     if schedule_model is None:
-        from django_q.models import Schedule as schedule_model
+        schedule_model = Schedule
     names = []
     for spec in SCHEDULES:
         values = {k: v for k, v in spec.items() if k != "name"}

@@ -1,4 +1,5 @@
-"""Reads of the messaging app: sendable variants, variant funnels, due messages.
+"""Reads of the messaging app: sendable variants, variant funnels, the outbox reads of the
+services.
 
 Every selector that feeds sending returns live (approved) variants only; the recommender's
 planner builds its candidates from `variants_eligible`.
@@ -8,11 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
-from messaging.models import NOTICE_CTAS, Message, MessageVariant, region_tags_match
+from accounts.models import Debtor
+from messaging.models import (
+    NOTICE_CTAS,
+    EventKind,
+    Message,
+    MessageEvent,
+    MessageVariant,
+    region_tags_match,
+)
 
 
 def variants_live() -> QuerySet[MessageVariant]:
@@ -124,6 +134,66 @@ def variants_funnel(*, variant_ids: Iterable[int]) -> dict[int, Funnel]:
     return result
 
 
-def messages_for_account(*, account_id: int) -> QuerySet[Message]:
-    """An account's messages, newest first (operations' timeline and the portal)."""
-    return Message.objects.filter(account_id=account_id).select_related("variant")
+# --- reads of the services (plain reads: the writes that follow them lock what they change) ---
+
+
+def messages_in_slots(
+    *, account_ids: Iterable[int], slots: Iterable[str]
+) -> dict[tuple[int, str], Message]:
+    """The messages already holding any of these (account, slot) pairs, by (account, slot)."""
+    return {
+        (m.account_id, m.slot): m
+        for m in Message.objects.filter(account_id__any=list(account_ids), slot__in=set(slots))
+    }
+
+
+def accounts_sent_to(*, account_ids: Iterable[int]) -> set[int]:
+    """The accounts among `account_ids` that were ever sent a message (the next is not the
+    initial communication)."""
+    return set(
+        Message.objects.filter(account_id__any=list(account_ids), sent_at__isnull=False)
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+
+
+def message_sent_get(*, message_id: int) -> Message | None:
+    """The message with this id if it was sent (tracking only answers for those)."""
+    return Message.objects.filter(pk=message_id, sent_at__isnull=False).first()
+
+
+def message_of_debtor(*, message_id: int, debtor_id: int) -> Message | None:
+    """The message with this id if it was addressed to this debtor, with its account."""
+    return (
+        Message.objects.filter(pk=message_id, debtor_id=debtor_id).select_related("account").first()
+    )
+
+
+def message_last_sent_to(
+    *, debtors: Iterable[Debtor], channel: str, recipient: str
+) -> Message | None:
+    """The last message sent to `recipient` on `channel` for any of `debtors` (what an
+    inbound text replies to)."""
+    return (
+        Message.objects.filter(
+            debtor__in=debtors, channel=channel, recipient=recipient, sent_at__isnull=False
+        )
+        .order_by("-sent_at", "-id")
+        .first()
+    )
+
+
+def touch_last(*, account_id: int, since: datetime, until: datetime) -> MessageEvent | None:
+    """The account's last open or click between `since` and `until` (inclusive), with its
+    message: what a conversion is credited to."""
+    return (
+        MessageEvent.objects.filter(
+            message__account_id=account_id,
+            kind__in=[EventKind.OPENED, EventKind.CLICKED],
+            occurred_at__gte=since,
+            occurred_at__lte=until,
+        )
+        .select_related("message")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )

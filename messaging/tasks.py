@@ -8,7 +8,9 @@ Schedules (created idempotently by migration 0003 and `manage.py messaging_sched
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from accounts.models import Account
 from messaging import services
 
 logger = logging.getLogger(__name__)
@@ -24,10 +26,6 @@ def conversion_attribute(account_id: int, at: str, kind: str, reference: str = "
     """Credit a payment or plan to the last touched message (enqueued by the portal/payments
     after their transaction commits: `async_task("messaging.tasks.conversion_attribute",
     account.pk, payment.received_at.isoformat(), "payment", str(payment.pk))`)."""
-    from datetime import datetime
-
-    from accounts.models import Account
-
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
         return "no such account"

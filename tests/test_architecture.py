@@ -150,10 +150,28 @@ def _framework_imports(*modules: str) -> list[str]:
     return sorted(set(found))
 
 
-@pytest.mark.parametrize("module", DJANGO_FREE)
+def _with_submodules(module: str) -> list[str]:
+    """`module` and, when it is a package, every module inside it: a submodule its `__init__`
+    does not import is part of the core all the same."""
+    package = ROOT.joinpath(*module.split("."))
+    if not (package / "__init__.py").is_file():
+        return [module]
+    inside = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in package.rglob("*.py")
+    }
+    return sorted(inside)
+
+
+@pytest.mark.parametrize("module", [m for core in DJANGO_FREE for m in _with_submodules(core)])
 def test_a_django_free_core_reaches_no_framework(module):
     assert _file_of(module) is not None, f"{module} moved: update DJANGO_FREE"
     assert _framework_imports(module) == []
+
+
+def test_the_scan_covers_every_module_of_a_core_package():
+    assert "compliance.engine.evaluation" in _with_submodules("compliance.engine")
+    assert _with_submodules("compliance.packs") == ["compliance.packs"]
 
 
 def test_the_scan_follows_project_imports_to_django():

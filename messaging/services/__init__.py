@@ -6,7 +6,8 @@
   hand them to the channel backends exactly once; `outbox_statistics_refresh` after bulk
   planning keeps the claim's query plan right.
 - `event_record`, `conversion_attribute`, tracking (events.py): what happened afterwards.
-- `debtor_opt_out` / `debtor_opt_in`, `sms_inbound_handle` (preferences.py): opt-outs.
+- `debtor_opt_out` / `debtor_opt_in` (preferences.py): opt-outs; `sms_inbound_handle`,
+  `unsubscribe_apply` (inbound.py): what debtors send back.
 - `webhook_receipt_claim` (receipts.py): a provider request acted on once, by its own id.
 - `portal_link_send` (links.py): a fresh portal link the debtor asked for, through
   `message_send`; `portal_lock_notify`: the debtor is told a portal link was locked.
@@ -24,13 +25,9 @@ from messaging.services.events import (
     message_click,
     message_open,
 )
+from messaging.services.inbound import sms_inbound_handle, unsubscribe_apply
 from messaging.services.links import portal_link_send, portal_lock_notify
-from messaging.services.preferences import (
-    debtor_opt_in,
-    debtor_opt_out,
-    sms_inbound_handle,
-    unsubscribe_apply,
-)
+from messaging.services.preferences import debtor_opt_in, debtor_opt_out
 from messaging.services.receipts import body_digest, webhook_receipt_claim
 from messaging.services.sending import MessageRefused, SendRequest, message_send, messages_send
 

@@ -20,6 +20,9 @@ unknown: the backend's `reconcile` decides; if it cannot tell, an idempotent bac
 over again (harmless) and any other backend fails the message with `handoff_unconfirmed`
 (an operator decides) — it is never sent twice. It may have gone out, so it counts in the
 contact ledger (as delivered, at hand-off time) until a provider event says it failed.
+
+Modules: `claims` (claim and lease), `handoff` (hand-off mark, backend call, record), this
+one (the runs, the re-check before hand-off, crash recovery).
 """
 
 from __future__ import annotations
@@ -27,58 +30,37 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import transaction
 from django.utils import timezone
 
-from accounts.bulk import bulk_insert
-from accounts.models import Activity, ActivityKind, Creditor
+from accounts.models import ActivityKind, Creditor
 from accounts.statistics import table_analyze
 from compliance import services as compliance
-from messaging.backends import BackendError, ChannelBackend, HandOff, backend_for
+from messaging.backends import backend_for
 from messaging.models import Message, MessageStatus, MessageVariant, channel_label
 from messaging.outbound import outbound_for
+from messaging.services.claims import claim_due, claim_one, lease
+from messaging.services.handoff import (
+    HANDOFF_UNCONFIRMED,
+    STATE_FIELDS,
+    DispatchResult,
+    activity_row,
+    finish,
+    hand_over,
+    ledger_record,
+    record_sent,
+)
 from messaging.services.sending import precheck
 
 logger = logging.getLogger(__name__)
 
 M = MessageStatus
-MAX_ATTEMPTS = 5
-HANDOFF_UNCONFIRMED = "handoff_unconfirmed"
-"""How the reason of a message failed after an unconfirmable hand-off begins."""
-_RETRY_BACKOFF = (60, 300, 900, 3600)  # seconds before the 2nd, 3rd, ... attempt
-_RECORD_CHUNK = 500
 
-
-@dataclass
-class DispatchResult:
-    """What one dispatch run did (counts of messages)."""
-
-    claimed: int = 0
-    sent: int = 0
-    rescheduled: int = 0
-    cancelled: int = 0
-    failed: int = 0
-    retried: int = 0
-    released: int = 0
-    reconciled: int = 0
-
-    def describe(self) -> str:
-        """One line for the task result and the command, e.g. `claimed=3 sent=3 ...`."""
-        return (
-            f"claimed={self.claimed} sent={self.sent} rescheduled={self.rescheduled} "
-            f"cancelled={self.cancelled} failed={self.failed} retried={self.retried} "
-            f"released={self.released}"
-        )
-
-
-def _lease() -> timedelta:
-    return timedelta(seconds=settings.MESSAGING_CLAIM_LEASE_SECONDS)
+__all__ = ["DispatchResult", "dispatch_due", "message_deliver", "outbox_statistics_refresh"]
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -101,7 +83,7 @@ def dispatch_due(
         # than the lease takes back a dead dispatcher's claims as soon as their lease runs
         # out, instead of leaving them until the backlog is gone and another run starts.
         _recover_expired(now=at, result=result)
-        token, ids = _claim(at=at, limit=size)
+        token, ids = claim_due(at=at, limit=size)
         if not ids:
             break
         result.claimed += len(ids)
@@ -115,16 +97,7 @@ def message_deliver(*, message_id: int, now: datetime | None = None) -> Dispatch
     at = now or timezone.now()
     result = DispatchResult()
     token = uuid.uuid4().hex
-    try:
-        with transaction.atomic():
-            claimed = (
-                Message.objects.filter(pk=message_id, status=M.PLANNED, due_at__lte=at)
-                .exclude(_debtor_busy())
-                .update(**_claim_fields(token, at))
-            )
-    except IntegrityError:  # another message of this debtor was claimed meanwhile
-        claimed = 0
-    if claimed:
+    if claim_one(message_id=message_id, token=token, at=at):
         result.claimed = 1
         _deliver_claimed(token, [message_id], at=at, result=result)
     return result
@@ -155,80 +128,6 @@ def outbox_statistics_refresh(*, when_stale: bool = False) -> bool:
     )
 
 
-# --- claiming --------------------------------------------------------------------------------
-
-
-def _debtor_busy() -> Exists:
-    return Exists(Message.objects.filter(debtor_id=OuterRef("debtor_id"), status=M.QUEUED))
-
-
-def _claim_fields(token: str, at: datetime) -> dict:
-    return {
-        "status": M.QUEUED,
-        "claim": token,
-        "claimed_until": at + _lease(),
-        "handoff_at": None,
-        "status_changed_at": at,
-        "updated_at": at,
-    }
-
-
-def _claim(*, at: datetime, limit: int) -> tuple[str, list[int]]:
-    """Claim up to `limit` due messages (one per debtor); returns (claim token, ids)."""
-    token = uuid.uuid4().hex
-    ids: list[int] = []
-    try:
-        with transaction.atomic():
-            qs = (
-                Message.objects.filter(status=M.PLANNED, due_at__lte=at)
-                .exclude(_debtor_busy())
-                .order_by("due_at", "id")
-            )
-            if connection.features.has_select_for_update_skip_locked:
-                qs = qs.select_for_update(skip_locked=True)
-            rows = list(qs.values_list("id", "debtor_id")[: limit * 2])
-            ids = _one_per_debtor(rows, limit)
-            if ids:
-                Message.objects.filter(pk__in=ids, status=M.PLANNED).update(
-                    **_claim_fields(token, at)
-                )
-    except IntegrityError:
-        # Another dispatcher claimed a message of one of these debtors at the same instant:
-        # claim row by row, skipping the debtors that are taken.
-        ids = _claim_rows(token, ids, at)
-    return token, list(Message.objects.filter(claim=token, status=M.QUEUED).values_list(
-        "id", flat=True))  # fmt: skip
-
-
-def _one_per_debtor(rows: Iterable[tuple[int, int]], limit: int) -> list[int]:
-    seen: set[int] = set()
-    ids: list[int] = []
-    for message_id, debtor_id in rows:
-        if debtor_id in seen:
-            continue
-        seen.add(debtor_id)
-        ids.append(message_id)
-        if len(ids) >= limit:
-            break
-    return ids
-
-
-def _claim_rows(token: str, ids: Sequence[int], at: datetime) -> list[int]:
-    claimed = []
-    for message_id in ids:
-        try:
-            with transaction.atomic():
-                if (
-                    Message.objects.filter(pk=message_id, status=M.PLANNED)
-                    .exclude(_debtor_busy())
-                    .update(**_claim_fields(token, at))
-                ):
-                    claimed.append(message_id)
-        except IntegrityError:
-            continue
-    return claimed
-
-
 # --- delivering a claimed batch --------------------------------------------------------------
 
 
@@ -243,7 +142,7 @@ def _deliver_claimed(token: str, ids: Sequence[int], *, at: datetime, result: Di
     for message in messages:
         problem = _delivery_precheck(message, variant_live=message.variant_id in live)
         if problem:
-            _finish(message, M.CANCELLED, problem, at=at, kind=ActivityKind.MESSAGE_CANCELLED)
+            finish(message, M.CANCELLED, problem, at=at, kind=ActivityKind.MESSAGE_CANCELLED)
             result.cancelled += 1
         else:
             ready.append(message)
@@ -264,7 +163,7 @@ def _deliver_claimed(token: str, ids: Sequence[int], *, at: datetime, result: Di
         else:
             _compliance_block(message, check, at=at, result=result)
     for channel, group in allowed.items():
-        _hand_over(backend_for(channel), token, group, at=at, result=result)
+        hand_over(backend_for(channel), token, group, at=at, result=result)
 
 
 _NOT_READ = (
@@ -309,7 +208,7 @@ def _compliance_block(message: Message, check, *, at: datetime, result: Dispatch
             f"The next allowed time is more than {settings.MESSAGING_MAX_DELAY_HOURS} hours "
             f"after the planned one. {reasons}"
         )
-        _finish(message, M.CANCELLED, reasons, at=at, kind=ActivityKind.MESSAGE_CANCELLED,
+        finish(message, M.CANCELLED, reasons, at=at, kind=ActivityKind.MESSAGE_CANCELLED,
                 data={**data, "next_allowed_at": check.next_allowed_at.isoformat()})  # fmt: skip
         result.cancelled += 1
         return
@@ -317,8 +216,8 @@ def _compliance_block(message: Message, check, *, at: datetime, result: Dispatch
         with transaction.atomic():
             message.transition(M.PLANNED, reason=reasons, at=at)
             message.due_at = check.next_allowed_at
-            message.save(update_fields=[*_STATE_FIELDS, "due_at"])
-            _activity(
+            message.save(update_fields=[*STATE_FIELDS, "due_at"])
+            activity_row(
                 message,
                 ActivityKind.MESSAGE_RESCHEDULED,
                 f"{channel_label(message.channel)} message rescheduled to "
@@ -328,220 +227,9 @@ def _compliance_block(message: Message, check, *, at: datetime, result: Dispatch
             ).save()
         result.rescheduled += 1
     else:
-        _finish(message, M.CANCELLED, reasons, at=at, kind=ActivityKind.MESSAGE_CANCELLED,
+        finish(message, M.CANCELLED, reasons, at=at, kind=ActivityKind.MESSAGE_CANCELLED,
                 data=data)  # fmt: skip
         result.cancelled += 1
-
-
-_STATE_FIELDS = [
-    "status",
-    "status_reason",
-    "status_changed_at",
-    "updated_at",
-    "claim",
-    "claimed_until",
-    "handoff_at",
-]
-
-
-def _activity(message: Message, kind: str, summary: str, *, at: datetime, data=None) -> Activity:
-    return Activity(
-        creditor_id=message.creditor_id,
-        debtor_id=message.debtor_id,
-        account_id=message.account_id,
-        kind=kind,
-        summary=summary[:300],
-        data={"message_id": message.pk, "channel": message.channel, **(data or {})},
-        actor="system",
-        occurred_at=at,
-    )
-
-
-def _finish(
-    message: Message, status: str, reason: str, *, at: datetime, kind: str, data=None
-) -> None:
-    """Move a claimed message to a final state with its timeline entry."""
-    with transaction.atomic():
-        message.transition(status, reason=reason, at=at)
-        message.save(update_fields=_STATE_FIELDS)
-        label = channel_label(message.channel)
-        _activity(message, kind, f"{label} message {status}: {reason}", at=at, data=data).save()
-
-
-def _hand_over(
-    backend: ChannelBackend,
-    token: str,
-    messages: list[Message],
-    *,
-    at: datetime,
-    result: DispatchResult,
-) -> None:
-    try:
-        backend.open()
-    except BackendError as exc:
-        for message in messages:
-            _retry_or_fail(message, str(exc), at=at, result=result, permanent=exc.permanent)
-        return
-    try:
-        if backend.idempotent:
-            for start in range(0, len(messages), _RECORD_CHUNK):
-                chunk = messages[start : start + _RECORD_CHUNK]
-                _hand_over_chunk(backend, token, chunk, at=at, result=result)
-        else:
-            for message in messages:
-                _hand_over_chunk(backend, token, [message], at=at, result=result)
-    finally:
-        backend.close()
-
-
-def _hand_over_chunk(
-    backend: ChannelBackend,
-    token: str,
-    messages: list[Message],
-    *,
-    at: datetime,
-    result: DispatchResult,
-) -> None:
-    # The hand-off mark, committed before the backend is called; it also renews the lease.
-    # Only rows still held by this claim are marked, and only marked rows are handed over.
-    mark = timezone.now()
-    pks = [m.pk for m in messages]
-    Message.objects.filter(pk__in=pks, claim=token, status=M.QUEUED).update(
-        handoff_at=mark, claimed_until=mark + _lease()
-    )
-    marked = set(
-        Message.objects.filter(pk__in=pks, claim=token, handoff_at=mark).values_list(
-            "pk", flat=True
-        )
-    )
-    done: list[tuple[Message, HandOff]] = []
-    for message in messages:
-        if message.pk not in marked:
-            continue  # the lease was lost to another dispatcher
-        message.handoff_at = mark
-        try:
-            handoff = backend.send(outbound_for(message))
-        except BackendError as exc:
-            if exc.uncertain:
-                logger.warning("hand-off uncertain: message=%s error=%s", message.pk, exc)
-                continue  # left queued with handoff_at: reconciled when the lease expires
-            _retry_or_fail(message, str(exc), at=at, result=result, permanent=exc.permanent)
-            continue
-        done.append((message, handoff))
-    if done:
-        result.sent += _record_sent(token, done, at=at)
-
-
-def _record_sent(token: str | None, done: list[tuple[Message, HandOff]], *, at: datetime) -> int:
-    """Mark handed-over messages sent, with timeline entries and the contact ledger."""
-    now = timezone.now()
-    with transaction.atomic():
-        qs = Message.objects.filter(pk__in=[m.pk for m, _ in done], status=M.QUEUED)
-        if token is not None:
-            qs = qs.filter(claim=token)
-        if connection.features.has_select_for_update:
-            qs = qs.select_for_update()
-        held = set(qs.values_list("pk", flat=True))
-        done = [(m, h) for m, h in done if m.pk in held]
-        if not done:
-            return 0
-        by_provider: dict[str, list[int]] = defaultdict(list)
-        for message, handoff in done:
-            by_provider[handoff.provider].append(message.pk)
-            message.status, message.sent_at = M.SENT, now
-            message.provider, message.provider_id = handoff.provider, handoff.provider_id[:200]
-        for provider, pks in by_provider.items():
-            Message.objects.filter(pk__in=pks).update(
-                status=M.SENT,
-                status_reason="",
-                status_changed_at=now,
-                updated_at=now,
-                claim="",
-                claimed_until=None,
-                sent_at=now,
-                provider=provider,
-                attempts=F("attempts") + 1,
-            )
-        _provider_ids_save([m for m, _ in done])
-        bulk_insert(
-            Activity,
-            [
-                _activity(
-                    m,
-                    ActivityKind.MESSAGE_SENT,
-                    f"{channel_label(m.channel)} message sent ({h.provider}).",
-                    at=now,
-                    data={"variant_id": m.variant_id, "revision_id": m.variant_revision_id},
-                )
-                for m, h in done
-            ],
-        )
-        _ledger_record([m for m, _ in done], at=now)
-    return len(done)
-
-
-def _provider_ids_save(messages: list[Message]) -> None:
-    """Store each message's provider id: one UPDATE ... FROM (VALUES ...) on PostgreSQL."""
-    if connection.vendor != "postgresql":
-        Message.objects.bulk_update(messages, ["provider_id"], batch_size=500)
-        return
-    table = connection.ops.quote_name(Message._meta.db_table)
-    for start in range(0, len(messages), 1000):
-        chunk = messages[start : start + 1000]
-        values = ", ".join(["(%s::bigint, %s)"] * len(chunk))
-        params: list = []
-        for message in chunk:
-            params += [message.pk, message.provider_id]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS m SET provider_id = v.pid FROM (VALUES {values}) "  # noqa: S608 (quoted table name, values are parameters)
-                "AS v(id, pid) WHERE m.id = v.id",
-                params,
-            )
-
-
-def _ledger_record(messages: list[Message], *, at: datetime) -> None:
-    """Tell the compliance ledger about each hand-off (outcome "delivered" until a provider
-    says otherwise); idempotent by the `message:<id>` reference."""
-    contacts = [
-        {
-            "debtor": m.debtor,
-            "channel": m.channel,
-            "at": at,
-            "outcome": "delivered",
-            "source": "message",
-            "account": m.account,
-            "reference": f"message:{m.pk}",
-        }
-        for m in messages
-    ]
-    compliance.contacts_record_many(contacts=contacts)
-
-
-def _retry_or_fail(
-    message: Message, error: str, *, at: datetime, result: DispatchResult, permanent: bool
-) -> None:
-    attempts = message.attempts + 1
-    if permanent or attempts >= MAX_ATTEMPTS:
-        with transaction.atomic():
-            message.attempts = attempts
-            message.transition(M.FAILED, reason=error, at=at)
-            message.save(update_fields=[*_STATE_FIELDS, "attempts"])
-            _activity(
-                message,
-                ActivityKind.MESSAGE_FAILED,
-                f"{channel_label(message.channel)} message failed: {error}",
-                at=at,
-                data={"attempts": attempts},
-            ).save()
-        result.failed += 1
-        return
-    backoff = _RETRY_BACKOFF[min(attempts - 1, len(_RETRY_BACKOFF) - 1)]
-    message.attempts = attempts
-    message.transition(M.PLANNED, reason=f"Retry {attempts}: {error}", at=at)
-    message.due_at = at + timedelta(seconds=backoff)
-    message.save(update_fields=[*_STATE_FIELDS, "attempts", "due_at"])
-    result.retried += 1
 
 
 # --- crash recovery --------------------------------------------------------------------------
@@ -563,7 +251,7 @@ def _recover_expired(*, now: datetime, result: DispatchResult) -> None:
         token = uuid.uuid4().hex
         # Compare-and-set: only one dispatcher reconciles a message.
         if not Message.objects.filter(pk=message_id, claim=old_claim, status=M.QUEUED).update(
-            claim=token, claimed_until=now + _lease()
+            claim=token, claimed_until=now + lease()
         ):
             continue
         (message,) = _load(Message.objects.filter(pk=message_id))
@@ -575,7 +263,7 @@ def _reconcile(message: Message, token: str, *, now: datetime, result: DispatchR
     answer = backend.reconcile(outbound_for(message))
     result.reconciled += 1
     if answer is not None and not isinstance(answer, bool):  # a receipt (HandOff-like)
-        result.sent += _record_sent(token, [(message, answer)], at=now)
+        result.sent += record_sent(token, [(message, answer)], at=now)
     elif answer is False or backend.idempotent:
         # Certainly not handed over, or handing over again is harmless: due again now.
         Message.objects.filter(pk=message.pk, claim=token).update(
@@ -591,7 +279,7 @@ def _reconcile(message: Message, token: str, *, now: datetime, result: DispatchR
         logger.error("hand-off unconfirmed, not repeated: message=%s", message.pk)
         handed_at = message.handoff_at or now
         with transaction.atomic():
-            _finish(
+            finish(
                 message,
                 M.FAILED,
                 f"{HANDOFF_UNCONFIRMED}: the dispatcher stopped during hand-off and the "
@@ -601,5 +289,5 @@ def _reconcile(message: Message, token: str, *, now: datetime, result: DispatchR
             )
             # It may well have gone out: frequency caps count it (the safe side), under the
             # message's reference, so a later provider event updates this entry.
-            _ledger_record([message], at=handed_at)
+            ledger_record([message], at=handed_at)
         result.failed += 1

@@ -18,7 +18,10 @@ from django.utils import timezone
 from accounts.models import Account, ActivityKind
 from accounts.services import activity_record
 from compliance import services as compliance
+from messaging import selectors
 from messaging.models import EventKind, Message, MessageEvent, MessageStatus, channel_label
+from messaging.services.handoff import HANDOFF_UNCONFIRMED
+from messaging.services.preferences import debtor_opt_out
 
 M = MessageStatus
 _ACTIVITY = {
@@ -111,8 +114,6 @@ def _apply(message: Message, event: MessageEvent) -> None:
         message.updated_at = timezone.now()
         message.save(update_fields=sorted({*fields, "updated_at"}))
     if kind in (EventKind.COMPLAINED, EventKind.UNSUBSCRIBED):
-        from messaging.services.preferences import debtor_opt_out
-
         debtor_opt_out(
             debtor=message.debtor, channel=message.channel, source=event.source, message=message
         )
@@ -132,9 +133,7 @@ def _apply(message: Message, event: MessageEvent) -> None:
 
 def _handoff_unconfirmed(message: Message) -> bool:
     """Failed because a hand-off could not be confirmed (it may have gone out):
-    `messaging.services.delivery` counted it in the contact ledger at hand-off time."""
-    from messaging.services.delivery import HANDOFF_UNCONFIRMED
-
+    `messaging.services.handoff` counted it in the contact ledger at hand-off time."""
     return message.status == M.FAILED and message.status_reason.startswith(HANDOFF_UNCONFIRMED)
 
 
@@ -157,7 +156,7 @@ def _ledger_outcome(message: Message, outcome: str, *, at: datetime) -> None:
 
 def message_open(*, message_id: int, at: datetime | None = None) -> bool:
     """The open pixel of a sent message was loaded; False if there is no such sent message."""
-    message = Message.objects.filter(pk=message_id, sent_at__isnull=False).first()
+    message = selectors.message_sent_get(message_id=message_id)
     if message is None:
         return False
     event_record(
@@ -173,7 +172,7 @@ def message_open(*, message_id: int, at: datetime | None = None) -> bool:
 def message_click(*, message_id: int, index: int, at: datetime | None = None) -> str | None:
     """A tracked link was followed: record it and return the link's target, taken from the
     message's own frozen links (None if the message or link does not exist)."""
-    message = Message.objects.filter(pk=message_id, sent_at__isnull=False).first()
+    message = selectors.message_sent_get(message_id=message_id)
     if message is None or not 0 <= index < len(message.links or []):
         return None
     target = message.links[index]
@@ -204,17 +203,7 @@ def conversion_attribute(
     Called by the portal and the payment flow after their own transaction commits.
     """
     window = timedelta(days=settings.MESSAGING_ATTRIBUTION_WINDOW_DAYS)
-    touch = (
-        MessageEvent.objects.filter(
-            message__account_id=account.pk,
-            kind__in=[EventKind.OPENED, EventKind.CLICKED],
-            occurred_at__gte=at - window,
-            occurred_at__lte=at,
-        )
-        .select_related("message")
-        .order_by("-occurred_at", "-id")
-        .first()
-    )
+    touch = selectors.touch_last(account_id=account.pk, since=at - window, until=at)
     if touch is None:
         return None
     key = f"conversion:{account.pk}:{kind}:{reference or at.isoformat()}"

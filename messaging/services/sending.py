@@ -22,12 +22,13 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_q import tasks as q_tasks
 
 from accounts.bulk import bulk_insert
 from accounts.models import Account, AccountStatus, Activity, ActivityKind, DomainError
 from accounts.selectors import accounts_lock
 from compliance import services as compliance
-from messaging import content, rendering
+from messaging import content, rendering, selectors
 from messaging.models import (
     Arm,
     JourneyStage,
@@ -121,12 +122,7 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
                     f"Variant {request.variant.pk} is not tagged for region {region}."
                 )
         slots = [(r.account.pk, _slot(r, now)) for r in requests]
-        existing = {
-            (m.account_id, m.slot): m
-            for m in Message.objects.filter(
-                account_id__any=list(accounts), slot__in={s for _, s in slots}
-            )
-        }
+        existing = selectors.messages_in_slots(account_ids=accounts, slots=(s for _, s in slots))
         todo: dict[tuple[int, str], SendRequest] = {}
         for request, key in zip(requests, slots, strict=True):
             if key not in existing and key not in todo:
@@ -192,6 +188,10 @@ def precheck(*, account: Account, channel: str, stage: str) -> tuple[str, str] |
     return None
 
 
+Blocked = dict[tuple[int, str], tuple[list[dict[str, str]], int | None]]
+"""Blocked requests by (account, slot): the reasons and the audited decision's id, if any."""
+
+
 def _messages_send_do(
     todo: dict[tuple[int, str], SendRequest],
     accounts: dict[int, Account],
@@ -200,11 +200,47 @@ def _messages_send_do(
     actor: str,
 ) -> dict[tuple[int, str], Message]:
     """Write the messages of checked requests (planned or blocked) and their timeline rows."""
-    keys = list(todo)
-    blocked: dict[tuple[int, str], tuple[list[dict[str, str]], int | None]] = {}
+    blocked, decisions = _requests_check(todo, accounts, now=now)
+    sent_before = selectors.accounts_sent_to(account_ids=accounts)
+    messages: dict[tuple[int, str], Message] = {}
+    disclosure_cache: dict = {}
+    for key, request in todo.items():
+        account = accounts[request.account.pk]
+        decision = decisions.get(key)
+        message = _message_build(
+            key,
+            request,
+            account,
+            decision_id=str(decision.decision_id or "") if decision else "",
+            initial=account.pk not in sent_before,
+            now=now,
+        )
+        if key not in blocked:
+            problem = _message_render(message, account, disclosure_cache=disclosure_cache)
+            if problem:
+                blocked[key] = ([problem], None)
+        if key in blocked:
+            reasons, _ = blocked[key]
+            message.status = MessageStatus.BLOCKED
+            message.status_reason = "; ".join(r["message"] for r in reasons)[:300]
+            message.explanation = {**request.explanation, "blocked": reasons}
+        messages[key] = message
+    _messages_insert(messages)
+    bulk_insert(
+        Activity,
+        [_activity_for(m, blocked.get(key), actor=actor, now=now) for key, m in messages.items()],
+    )
+    return messages
+
+
+def _requests_check(
+    todo: dict[tuple[int, str], SendRequest], accounts: dict[int, Account], *, now: datetime
+) -> tuple[Blocked, dict[tuple[int, str], compliance.CheckResult]]:
+    """`precheck` each request, then one audited compliance check for those that passed:
+    (blocked requests with their reasons, compliance results by key)."""
+    blocked: Blocked = {}
     checks: list[tuple[tuple[int, str], compliance.CheckRequest]] = []
-    for key in keys:
-        request = todo[key]
+    for key, request in todo.items():
         account = accounts[request.account.pk]
         problem = precheck(account=account, channel=request.variant.channel, stage=request.stage)
         if problem:
@@ -222,122 +258,126 @@ def _messages_send_do(
                 ),
             )
         )
-    decisions: dict[tuple[int, str], Any] = {}
+    decisions: dict[tuple[int, str], compliance.CheckResult] = {}
     if checks:
         results = compliance.contacts_check_many(checks=[c for _, c in checks])
         for (key, _), result in zip(checks, results, strict=True):
             decisions[key] = result
             if not result.allowed:
                 blocked[key] = (result.reasons, result.decision_id)
+    return blocked, decisions
 
-    sent_before = set(
-        Message.objects.filter(account_id__any=list(accounts), sent_at__isnull=False)
-        .values_list("account_id", flat=True)
-        .distinct()
+
+def _message_build(
+    key: tuple[int, str],
+    request: SendRequest,
+    account: Account,
+    *,
+    decision_id: str,
+    initial: bool,
+    now: datetime,
+) -> Message:
+    """The unsaved `planned` message of a request, its revision pinned, without content."""
+    variant = request.variant
+    due = request.planned_at or now
+    return Message(
+        creditor_id=account.creditor_id,
+        account=account,
+        debtor=account.debtor,
+        variant=variant,
+        variant_revision_id=variant.live_revision_id,
+        channel=variant.channel,
+        language=variant.language,
+        stage=request.stage,
+        slot=key[1],
+        recipient=content.recipient_for(account.debtor, variant.channel),
+        initial=initial,
+        planned_at=due,
+        due_at=due,
+        status=MessageStatus.PLANNED,
+        status_changed_at=now,
+        arm=request.arm,
+        propensity=request.propensity,
+        model_version=request.model_version[:64],
+        explanation=request.explanation,
+        decision_id=decision_id,
+        created_at=now,
+        updated_at=now,
     )
-    messages: dict[tuple[int, str], Message] = {}
-    disclosure_cache: dict = {}
-    for key in keys:
-        request = todo[key]
-        account = accounts[request.account.pk]
-        variant = request.variant
-        due = request.planned_at or now
-        decision = decisions.get(key)
-        message = Message(
-            creditor_id=account.creditor_id,
-            account=account,
-            debtor=account.debtor,
-            variant=variant,
-            variant_revision_id=variant.live_revision_id,
-            channel=variant.channel,
-            language=variant.language,
-            stage=request.stage,
-            slot=key[1],
-            recipient=content.recipient_for(account.debtor, variant.channel),
-            initial=account.pk not in sent_before,
-            planned_at=due,
-            due_at=due,
-            status=MessageStatus.PLANNED,
-            status_changed_at=now,
-            arm=request.arm,
-            propensity=request.propensity,
-            model_version=request.model_version[:64],
-            explanation=request.explanation,
-            decision_id=str(decision.decision_id or "") if decision else "",
-            created_at=now,
-            updated_at=now,
-        )
-        if key not in blocked:
-            try:
-                rendered = content.message_render(
-                    variant=variant,
-                    debtor=account.debtor,
-                    account=account,
-                    channel=variant.channel,
-                    initial=message.initial,
-                    disclosure_cache=disclosure_cache,
-                )
-            except rendering.RenderError as exc:
-                logger.warning("message content refused: variant=%s error=%s", variant.pk, exc)
-                blocked[key] = ([{"code": "content_invalid", "message": str(exc)}], None)
-            else:
-                message.subject = rendered.subject[:300]
-                message.body = rendered.body
-                message.disclosures = rendered.disclosures
-                message.links = rendered.links
-        if key in blocked:
-            reasons, _ = blocked[key]
-            message.status = MessageStatus.BLOCKED
-            message.status_reason = "; ".join(r["message"] for r in reasons)[:300]
-            message.explanation = {**request.explanation, "blocked": reasons}
-        messages[key] = message
-    _messages_insert(messages)
 
-    activities = []
-    for key, message in messages.items():
-        data = {
-            "message_id": message.pk,
-            "variant_id": message.variant_id,
-            "revision_id": message.variant_revision_id,
-            "channel": message.channel,
-        }
-        if message.status == MessageStatus.BLOCKED:
-            reasons, decision_id = blocked[key]
-            kind = ActivityKind.MESSAGE_BLOCKED
-            summary = f"{channel_label(message.channel)} message blocked: {message.status_reason}"
-            data.update(reasons=[r["code"] for r in reasons], decision_id=decision_id)
-        else:
-            kind = ActivityKind.MESSAGE_PLANNED
-            # The decision's short "why" (top features, or the control arm) goes on the
-            # timeline so an operator sees why this message, channel and time were chosen.
-            why = str((message.explanation or {}).get("why", ""))[:200]
-            summary = (
-                f"{channel_label(message.channel)} message planned for "
-                f"{message.due_at:%Y-%m-%d %H:%M} UTC ({message.arm}"
-                + (f": {why}" if why else "")
-                + ")."
-            )
-            data.update(
-                due_at=message.due_at.isoformat(),
-                arm=message.arm,
-                propensity=message.propensity,
-                model_version=message.model_version,
-                why=why,
-            )
-        activities.append(
-            Activity(
-                creditor_id=message.creditor_id,
-                debtor_id=message.debtor_id,
-                account_id=message.account_id,
-                kind=kind,
-                summary=summary[:300],
-                data=data,
-                actor=actor[:100],
-                occurred_at=now,
-            )
+
+def _message_render(
+    message: Message, account: Account, *, disclosure_cache: dict
+) -> dict[str, str] | None:
+    """Freeze the rendered subject, body, disclosures and links on `message`; the reason
+    (`content_invalid`) when the variant's content cannot be rendered."""
+    variant = message.variant
+    try:
+        rendered = content.message_render(
+            variant=variant,
+            debtor=account.debtor,
+            account=account,
+            channel=variant.channel,
+            initial=message.initial,
+            disclosure_cache=disclosure_cache,
         )
-    bulk_insert(Activity, activities)
-    return messages
+    except rendering.RenderError as exc:
+        logger.warning("message content refused: variant=%s error=%s", variant.pk, exc)
+        return {"code": "content_invalid", "message": str(exc)}
+    message.subject = rendered.subject[:300]
+    message.body = rendered.body
+    message.disclosures = rendered.disclosures
+    message.links = rendered.links
+    return None
+
+
+def _activity_for(
+    message: Message,
+    blocked: tuple[list[dict[str, str]], int | None] | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> Activity:
+    """The timeline row of a message just written: planned (when and why) or blocked."""
+    data = {
+        "message_id": message.pk,
+        "variant_id": message.variant_id,
+        "revision_id": message.variant_revision_id,
+        "channel": message.channel,
+    }
+    if message.status == MessageStatus.BLOCKED:
+        reasons, decision_id = blocked or ([], None)
+        kind = ActivityKind.MESSAGE_BLOCKED
+        summary = f"{channel_label(message.channel)} message blocked: {message.status_reason}"
+        data.update(reasons=[r["code"] for r in reasons], decision_id=decision_id)
+    else:
+        kind = ActivityKind.MESSAGE_PLANNED
+        # The decision's short "why" (top features, or the control arm) goes on the
+        # timeline so an operator sees why this message, channel and time were chosen.
+        why = str((message.explanation or {}).get("why", ""))[:200]
+        summary = (
+            f"{channel_label(message.channel)} message planned for "
+            f"{message.due_at:%Y-%m-%d %H:%M} UTC ({message.arm}"
+            + (f": {why}" if why else "")
+            + ")."
+        )
+        data.update(
+            due_at=message.due_at.isoformat(),
+            arm=message.arm,
+            propensity=message.propensity,
+            model_version=message.model_version,
+            why=why,
+        )
+    return Activity(
+        creditor_id=message.creditor_id,
+        debtor_id=message.debtor_id,
+        account_id=message.account_id,
+        kind=kind,
+        summary=summary[:300],
+        data=data,
+        actor=actor[:100],
+        occurred_at=now,
+    )
 
 
 def _messages_insert(messages: dict[tuple[int, str], Message]) -> None:
@@ -349,9 +389,7 @@ def _messages_insert(messages: dict[tuple[int, str], Message]) -> None:
 
 
 def _enqueue(message_ids: list[int]) -> None:
-    from django_q.tasks import async_task
-
     if len(message_ids) == 1:
-        async_task("messaging.tasks.message_deliver", message_ids[0])
+        q_tasks.async_task("messaging.tasks.message_deliver", message_ids[0])
     else:
-        async_task("messaging.tasks.dispatch_due")
+        q_tasks.async_task("messaging.tasks.dispatch_due")

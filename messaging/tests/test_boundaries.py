@@ -67,3 +67,42 @@ def test_messaging_never_imports_the_recommender_or_the_portal():
         and any(name.split(".")[0] in {"recommender", "portal"} for name in _imports(path))
     ]
     assert offenders == []
+
+
+PROJECT = {"accounts", "compliance", "messaging", "recommender", "portal", "collections_site"}
+# Django's own hook: the app's checks and signal receivers load once the registry is ready.
+LATE_IMPORTS_ALLOWED = {"messaging/apps.py"}
+
+
+def _late_project_imports(path: Path) -> list[str]:
+    """Project modules imported inside a function of `path` (such an import can hide a cycle)."""
+    found = []
+    for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            found += [f"{fn.name}: {n}" for n in names if n.split(".")[0] in PROJECT]
+    return found
+
+
+def test_messaging_imports_project_modules_at_the_top_only():
+    offenders = [
+        f"{path.relative_to(ROOT)} {line}"
+        for path in (ROOT / "messaging").rglob("*.py")
+        if not {"tests", "migrations"}.intersection(path.relative_to(ROOT).parts)
+        and str(path.relative_to(ROOT)) not in LATE_IMPORTS_ALLOWED
+        for line in _late_project_imports(path)
+    ]
+    assert offenders == []
+
+
+def test_the_scan_sees_an_import_inside_a_function(tmp_path):
+    sample = tmp_path / "x.py"
+    sample.write_text("def f():\n    from messaging.previews import variant_previews\n")
+    assert _late_project_imports(sample) == ["f: messaging.previews"]

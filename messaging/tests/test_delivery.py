@@ -121,14 +121,14 @@ def test_a_long_run_takes_back_a_dead_dispatchers_claims_once_their_lease_runs_o
     Message.objects.filter(pk=dead.pk).update(  # claimed by a dispatcher that then died
         status=MessageStatus.QUEUED, claim="dead", claimed_until=clock.now + timedelta(minutes=1)
     )
-    claim = delivery._claim
+    claim = delivery.claim_due
 
     def claim_then_a_long_batch(*, at, limit):
         claimed = claim(at=at, limit=limit)
         clock.set(clock.now + LEASE)  # each batch takes longer than the lease
         return claimed
 
-    monkeypatch.setattr(delivery, "_claim", claim_then_a_long_batch)
+    monkeypatch.setattr(delivery, "claim_due", claim_then_a_long_batch)
     result = services.dispatch_due(batch_size=1)
     assert (result.released, result.sent) == (1, 4)
     assert Counter(recording.handed) == Counter({m.pk: 1 for m in messages})
