@@ -34,6 +34,7 @@ from wagtail.search import index
 
 from accounts import regions
 from accounts.models import TransitionError
+from accounts.transitions import StateMachine
 from messaging import rendering
 
 
@@ -283,6 +284,13 @@ MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
     M.BLOCKED: frozenset(),
     M.CANCELLED: frozenset(),
 }
+MESSAGE_MACHINE = StateMachine(
+    edges=MESSAGE_TRANSITIONS,
+    choices=MessageStatus,
+    error=MessageTransitionError,
+    refused="A {old} message cannot become {new}.",
+    unknown="Unknown message status {new!r}.",
+)
 
 
 class Arm(models.TextChoices):
@@ -387,18 +395,21 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"Message {self.pk} ({self.channel}, {self.status})"
 
+    # What `transition` changes, saved by `accounts.transitions.transition_save`.
+    STATE_FIELDS = (
+        "status", "status_reason", "status_changed_at", "updated_at", "claim", "claimed_until",
+        "handoff_at",
+    )  # fmt: skip
+
     def can_transition(self, status: str) -> bool:
-        return status in MESSAGE_TRANSITIONS[self.status]
+        return MESSAGE_MACHINE.allows(self.status, status)
 
     def transition(self, status: str, *, reason: str = "", at=None) -> str:
-        """Move to `status` in memory or raise `MessageTransitionError`; returns the old one."""
-        if status not in MESSAGE_TRANSITIONS:
-            raise MessageTransitionError(f"Unknown message status {status!r}.")
-        if not self.can_transition(status):
-            raise MessageTransitionError(
-                f"A {self.get_status_display().lower()} message cannot become "
-                f"{MessageStatus(status).label.lower()}."
-            )
+        """Move to `status` in memory or raise `MessageTransitionError`; returns the old one.
+
+        Services call it through `accounts.transitions.transition_save`, which saves the row
+        and its timeline entry together."""
+        MESSAGE_MACHINE.check(self.status, status)
         old = self.status
         now = at or timezone.now()
         self.status = status

@@ -39,6 +39,7 @@ from django.utils import timezone
 from accounts.bulk import bulk_insert
 from accounts.models import Activity, ActivityKind, Creditor
 from accounts.statistics import table_analyze
+from accounts.transitions import transition_save
 from compliance import services as compliance
 from messaging.backends import BackendError, ChannelBackend, HandOff, backend_for
 from messaging.models import Message, MessageStatus, MessageVariant, channel_label
@@ -314,18 +315,22 @@ def _compliance_block(message: Message, check, *, at: datetime, result: Dispatch
         result.cancelled += 1
         return
     if check.next_allowed_at is not None:
-        with transaction.atomic():
-            message.transition(M.PLANNED, reason=reasons, at=at)
-            message.due_at = check.next_allowed_at
-            message.save(update_fields=[*_STATE_FIELDS, "due_at"])
-            _activity(
+        message.due_at = check.next_allowed_at
+        transition_save(
+            message,
+            M.PLANNED,
+            reason=reasons,
+            at=at,
+            fields=("due_at",),
+            audit=lambda _old: _activity(
                 message,
                 ActivityKind.MESSAGE_RESCHEDULED,
                 f"{channel_label(message.channel)} message rescheduled to "
                 f"{check.next_allowed_at:%Y-%m-%d %H:%M} UTC: {reasons}",
                 at=at,
                 data={**data, "due_at": check.next_allowed_at.isoformat()},
-            ).save()
+            ),
+        )
         result.rescheduled += 1
     else:
         _finish(message, M.CANCELLED, reasons, at=at, kind=ActivityKind.MESSAGE_CANCELLED,
@@ -333,15 +338,7 @@ def _compliance_block(message: Message, check, *, at: datetime, result: Dispatch
         result.cancelled += 1
 
 
-_STATE_FIELDS = [
-    "status",
-    "status_reason",
-    "status_changed_at",
-    "updated_at",
-    "claim",
-    "claimed_until",
-    "handoff_at",
-]
+_STATE_FIELDS = Message.STATE_FIELDS
 
 
 def _activity(message: Message, kind: str, summary: str, *, at: datetime, data=None) -> Activity:
@@ -361,11 +358,16 @@ def _finish(
     message: Message, status: str, reason: str, *, at: datetime, kind: str, data=None
 ) -> None:
     """Move a claimed message to a final state with its timeline entry."""
-    with transaction.atomic():
-        message.transition(status, reason=reason, at=at)
-        message.save(update_fields=_STATE_FIELDS)
-        label = channel_label(message.channel)
-        _activity(message, kind, f"{label} message {status}: {reason}", at=at, data=data).save()
+    label = channel_label(message.channel)
+    transition_save(
+        message,
+        status,
+        reason=reason,
+        at=at,
+        audit=lambda _old: _activity(
+            message, kind, f"{label} message {status}: {reason}", at=at, data=data
+        ),
+    )
 
 
 def _hand_over(
@@ -523,17 +525,21 @@ def _retry_or_fail(
 ) -> None:
     attempts = message.attempts + 1
     if permanent or attempts >= MAX_ATTEMPTS:
-        with transaction.atomic():
-            message.attempts = attempts
-            message.transition(M.FAILED, reason=error, at=at)
-            message.save(update_fields=[*_STATE_FIELDS, "attempts"])
-            _activity(
+        message.attempts = attempts
+        transition_save(
+            message,
+            M.FAILED,
+            reason=error,
+            at=at,
+            fields=("attempts",),
+            audit=lambda _old: _activity(
                 message,
                 ActivityKind.MESSAGE_FAILED,
                 f"{channel_label(message.channel)} message failed: {error}",
                 at=at,
                 data={"attempts": attempts},
-            ).save()
+            ),
+        )
         result.failed += 1
         return
     backoff = _RETRY_BACKOFF[min(attempts - 1, len(_RETRY_BACKOFF) - 1)]

@@ -11,9 +11,11 @@ writes in one transaction together with the debtor's timeline entry.
 - `common`: the actor name, `PortalError`, the timeline entry, the debtor's wall clock.
 
 Callers: `portal.views` (the debtor), `portal.admin` (operators), `portal.tasks` (the
-scheduler) and the Stripe webhook. Money and status changes go through `accounts.services`
-(`payment_record`, `plan_create`, `account_transition`) or through the `Account.transition`
-state machine under a row lock, never by writing fields around it. Import from
+scheduler) and the Stripe webhook. Every account, plan, instalment and debtor-flag change goes
+through `accounts.services` (`payment_record`, `plan_create`, `account_pause`,
+`account_dispute`, `account_settle`, `account_transition`, `installments_miss`,
+`plan_break`, `debtor_preferences_set`), each writing its timeline entry in the same
+transaction; the portal writes only its own rows (checkouts, offers, requests). Import from
 `portal.services`, which re-exports the public names of every topic module.
 """
 
