@@ -33,7 +33,8 @@ from wagtail.models import (
 from wagtail.search import index
 
 from accounts import regions
-from accounts.models import TransitionError
+from accounts.models import MESSAGE_CHANNELS, TransitionError
+from accounts.models import Channel as AccountChannel
 from accounts.transitions import StateMachine
 from messaging import rendering
 
@@ -42,13 +43,11 @@ class MessageTransitionError(TransitionError):
     """A message status change that the outbox state machine does not allow."""
 
 
-class Channel(models.TextChoices):
-    """Channels a message can go out on (calls are tasks for people, not messages)."""
-
-    EMAIL = "email", _("Email")
-    SMS = "sms", _("SMS")
-    WHATSAPP = "whatsapp", _("WhatsApp")
-    LETTER = "letter", _("Letter")
+# Channels a message can go out on (calls are tasks for people, not messages): the accounts
+# vocabulary's message channels, with its labels.
+Channel = models.TextChoices(
+    "Channel", [(AccountChannel(v).name, (v, AccountChannel(v).label)) for v in MESSAGE_CHANNELS]
+)
 
 
 class CallToAction(models.TextChoices):

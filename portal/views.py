@@ -24,7 +24,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.links import LinkInvalid, portal_token_read
-from accounts.models import Account, AccountStatus, Debtor, InstallmentStatus, PlanFrequency
+from accounts.models import (
+    Account,
+    AccountStatus,
+    Debtor,
+    InstallmentStatus,
+    PlanFrequency,
+    opt_out_flag,
+)
 from accounts.money import format_money
 from accounts.regions import babel_locale
 from accounts.selectors import instalment_next
@@ -234,7 +241,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 def history(request: HttpRequest) -> HttpResponse:
     debtor_id = request.portal.debtor_id
     locale = _locale(request)
-    zone = services.debtor_zone(request.portal.debtor)
+    zone = selectors.debtor_zone(request.portal.debtor)
     payments = [
         {
             "payment": p,
@@ -267,7 +274,7 @@ def history(request: HttpRequest) -> HttpResponse:
 def receipt(request: HttpRequest, payment_id: int) -> HttpResponse:
     payment = selectors.payment_of(debtor_id=request.portal.debtor_id, payment_id=payment_id)
     locale = _locale(request)
-    zone = services.debtor_zone(request.portal.debtor)
+    zone = selectors.debtor_zone(request.portal.debtor)
     return page(
         request,
         "portal/receipt.html",
@@ -480,7 +487,7 @@ def settle(request: HttpRequest, account_id: int) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             return _after_checkout(item)
-    zone = services.debtor_zone(request.portal.debtor)
+    zone = selectors.debtor_zone(request.portal.debtor)
     return page(
         request,
         "portal/settle.html",
@@ -654,7 +661,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     initial = {
         "preferred_channel": debtor.preferred_channel,
         "time_window": services.time_window_of(debtor),
-        "opted_out": [c for c in services.CHANNELS if f"opted_out_{c}" in flags],
+        "opted_out": [c for c in services.CHANNELS if opt_out_flag(c) in flags],
     }
     form = PreferencesForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -680,7 +687,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     locale = _locale(request)
     days = [
         (d.isoformat(), date_format(d, locale, "full"))
-        for d in callback_days(services.debtor_today(debtor), services.CALLBACK_DAYS)
+        for d in callback_days(selectors.debtor_today(debtor), services.CALLBACK_DAYS)
     ]
     form = CallbackForm(request.POST or None, days=days)
     if request.method == "POST" and form.is_valid():

@@ -38,14 +38,13 @@ from portal.models import (
     PauseRequest,
     PortalDispute,
 )
+from portal.selectors import debtor_today, debtor_zone
 from portal.services.common import (
     ACTOR,
     CALLBACK_DAYS,
     PLAN_START_DAYS,
     STAGE_PAUSE_ENDING,
     PortalError,
-    debtor_today,
-    debtor_zone,
 )
 from portal.services.conversion import (
     _conversion_after_commit,
