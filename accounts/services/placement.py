@@ -144,6 +144,7 @@ def placement_upsert(
 def _upsert_chunk(
     creditor: Creditor, rows: Sequence[CleanRow], actor: str, result: PlacementResult
 ) -> None:
+    """Refuse the rows a re-placement may not make, then upsert debtors, then accounts."""
     now = timezone.now()
     refs = [r.account["external_ref"] for r in rows]
     existing_accounts = {
@@ -159,7 +160,24 @@ def _upsert_chunk(
             "due_date",
         )
     }
+    accepted = _rows_accepted(creditor, rows, existing_accounts, result)
+    if not accepted:
+        return
+    debtor_ids, changed_debtor_fields = _debtors_upsert(creditor, accepted, now)
+    _accounts_upsert(
+        creditor, accepted, existing_accounts, debtor_ids, changed_debtor_fields,
+        actor=actor, now=now, result=result,
+    )  # fmt: skip
 
+
+def _rows_accepted(
+    creditor: Creditor,
+    rows: Sequence[CleanRow],
+    existing_accounts: dict[str, dict[str, Any]],
+    result: PlacementResult,
+) -> list[CleanRow]:
+    """The rows that may be written: not an erased debtor, and no change of currency,
+    original amount or debtor to an account already placed (those are rejected)."""
     # A debtor whose personal data was erased is never filled in again under the same
     # reference (docs/privacy.md).
     erased = set(
@@ -169,7 +187,6 @@ def _upsert_chunk(
             erased_at__isnull=False,
         ).values_list("external_ref", flat=True)
     )
-    # Refuse changes a re-placement may not make, before anything is written.
     accepted: list[CleanRow] = []
     for row in rows:
         if row.debtor["external_ref"] in erased:
@@ -190,10 +207,14 @@ def _upsert_chunk(
                 _reject(result, row, errors)
                 continue
         accepted.append(row)
-    if not accepted:
-        return
+    return accepted
 
-    # Debtors: the last row that mentions a debtor wins, as if rows were applied in order.
+
+def _debtors_upsert(
+    creditor: Creditor, accepted: Sequence[CleanRow], now
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Insert new debtors and update changed ones; (ids by reference, changed fields by
+    reference). The last row that mentions a debtor wins, as if rows were applied in order."""
     debtor_rows: dict[str, dict[str, Any]] = {}
     for row in accepted:
         debtor_rows[row.debtor["external_ref"]] = row.debtor
@@ -239,7 +260,22 @@ def _upsert_chunk(
                 creditor=creditor, external_ref__in=[d.external_ref for d in new_debtors]
             ).values_list("external_ref", "id")
         )
+    return debtor_ids, changed_debtor_fields
 
+
+def _accounts_upsert(
+    creditor: Creditor,
+    accepted: Sequence[CleanRow],
+    existing_accounts: dict[str, dict[str, Any]],
+    debtor_ids: dict[str, int],
+    changed_debtor_fields: dict[str, list[str]],
+    *,
+    actor: str,
+    now,
+    result: PlacementResult,
+) -> None:
+    """Insert new accounts and update changed ones, with a `placed` or `updated` timeline
+    entry each (an account whose debtor changed counts as updated)."""
     new_accounts: list[Account] = []
     changed_accounts: list[Account] = []
     activities: list[Activity] = []
