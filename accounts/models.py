@@ -1,6 +1,8 @@
 """The accounts domain: creditors (tenants), debtors, accounts, payments, plans, the timeline.
 
-State changes are model methods that check allowed transitions and raise `TransitionError`;
+State changes are model methods that check allowed transitions (`accounts.transitions`) and
+raise `TransitionError`; they change memory only. Services change a status with
+`accounts.transitions.transition_save`, which saves and writes the timeline row with it;
 writes that span models live in `accounts.services`.
 """
 
@@ -15,6 +17,7 @@ from django.utils import timezone as dj_tz
 from django.utils.translation import gettext_lazy as _
 
 from accounts import money
+from accounts.transitions import StateMachine
 
 MONEY = {"max_digits": money.MAX_DIGITS, "decimal_places": money.DECIMAL_PLACES}
 
@@ -99,14 +102,41 @@ class CreditorUser(models.Model):
         return f"{self.user} @ {self.creditor}"
 
 
-class DebtorFlag(models.TextChoices):
-    """Contact flags compliance reads. Names match the compliance cases' flag vocabulary."""
+class Channel(models.TextChoices):
+    """Every channel the platform contacts a debtor through: the one definition every app
+    imports (`compliance.engine.CHANNELS` keeps the same values as plain strings, pinned by a
+    test)."""
 
-    OPTED_OUT_CALL = "opted_out_call", _("Opted out of calls")
-    OPTED_OUT_SMS = "opted_out_sms", _("Opted out of SMS")
-    OPTED_OUT_EMAIL = "opted_out_email", _("Opted out of email")
-    OPTED_OUT_LETTER = "opted_out_letter", _("Opted out of letters")
-    OPTED_OUT_WHATSAPP = "opted_out_whatsapp", _("Opted out of WhatsApp")
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    CALL = "call", _("Phone call")
+    LETTER = "letter", _("Letter")
+
+
+CHANNEL_CHOICES = Channel.choices
+CHANNELS: tuple[str, ...] = tuple(Channel.values)
+# Channels a `messaging.Message` goes out on, in this order (the recommender's feature layout
+# depends on it): calls are tasks for people, not messages.
+MESSAGE_CHANNELS: tuple[str, ...] = ("email", "sms", "whatsapp", "letter")
+
+OPT_OUT_PREFIX = "opted_out_"
+
+
+def opt_out_flag(channel: str) -> str:
+    """The debtor flag that records an opt-out of `channel` (`opted_out_sms`, ...)."""
+    return OPT_OUT_PREFIX + str(channel)
+
+
+class DebtorFlag(models.TextChoices):
+    """Contact flags compliance reads. Names match the compliance cases' flag vocabulary
+    (`compliance.engine.FLAGS` holds the same values, pinned by a test)."""
+
+    OPTED_OUT_CALL = opt_out_flag(Channel.CALL), _("Opted out of calls")
+    OPTED_OUT_SMS = opt_out_flag(Channel.SMS), _("Opted out of SMS")
+    OPTED_OUT_EMAIL = opt_out_flag(Channel.EMAIL), _("Opted out of email")
+    OPTED_OUT_LETTER = opt_out_flag(Channel.LETTER), _("Opted out of letters")
+    OPTED_OUT_WHATSAPP = opt_out_flag(Channel.WHATSAPP), _("Opted out of WhatsApp")
     CEASE_COMMUNICATION = "cease_communication", _("Asked us to cease communication")
     DISPUTED = "disputed", _("Disputes the debt")
     ATTORNEY_REPRESENTED = "attorney_represented", _("Represented by an attorney")
@@ -126,15 +156,6 @@ class DebtorFlag(models.TextChoices):
     CONSENT_EMAIL = "consent_email", _("Consented to email")
     CONSENT_WHATSAPP = "consent_whatsapp", _("Consented to WhatsApp")
     CONSENT_LETTER = "consent_letter", _("Consented to letters")
-
-
-CHANNEL_CHOICES = [
-    ("email", _("Email")),
-    ("sms", _("SMS")),
-    ("whatsapp", _("WhatsApp")),
-    ("call", _("Phone call")),
-    ("letter", _("Letter")),
-]
 
 
 class Debtor(models.Model):
@@ -218,6 +239,13 @@ ACCOUNT_TRANSITIONS: dict[str, frozenset[str]] = {
     S.CLOSED: frozenset(),
 }
 OPEN_STATUSES = frozenset({S.ACTIVE, S.IN_PLAN, S.PAUSED, S.DISPUTED})
+ACCOUNT_MACHINE = StateMachine(
+    edges=ACCOUNT_TRANSITIONS,
+    choices=AccountStatus,
+    error=TransitionError,
+    refused="An account that is {old} cannot become {new}.",
+    unknown="Unknown account status {new!r}.",
+)
 
 
 class Account(models.Model):
@@ -268,21 +296,19 @@ class Account(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    # What `transition` changes, saved by `accounts.transitions.transition_save`.
+    STATE_FIELDS = ("status", "status_changed_at", "updated_at")
+
     def can_transition(self, new_status: str) -> bool:
-        return new_status in ACCOUNT_TRANSITIONS[self.status]
+        return ACCOUNT_MACHINE.allows(self.status, new_status)
 
     def transition(self, new_status: str) -> str:
         """Move to `new_status` in memory, or raise `TransitionError`; returns the old status.
 
-        The caller saves (with the matching Activity) inside its transaction.
+        Services call it through `transition_save` (in `accounts.services`), which saves the
+        row and writes the timeline entry in the same transaction.
         """
-        if new_status not in ACCOUNT_TRANSITIONS:
-            raise TransitionError(f"Unknown account status {new_status!r}.")
-        if not self.can_transition(new_status):
-            raise TransitionError(
-                f"An account that is {self.get_status_display().lower()} cannot become "
-                f"{AccountStatus(new_status).label.lower()}."
-            )
+        ACCOUNT_MACHINE.check(self.status, new_status)
         old = self.status
         self.status = new_status
         now = dj_tz.now()

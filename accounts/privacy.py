@@ -32,13 +32,11 @@ from accounts import services
 from accounts.models import (
     OPEN_STATUSES,
     Account,
-    AccountStatus,
     Activity,
     Debtor,
     DebtorFlag,
     Payment,
     PaymentPlan,
-    PlanStatus,
 )
 
 ERASED = "[erased]"
@@ -161,15 +159,10 @@ def scrubber(names: Iterable[str]) -> Callable[[Any], Any]:
 
 def accounts_close(*, debtor: Debtor, actor: str, reason: str) -> list[int]:
     """Close the debtor's open accounts (a forced erasure): each transition and its timeline
-    entry through `account_transition`; active plans are cancelled, as for a recall."""
+    entry through `account_close`; active plans are cancelled, as for a recall."""
     closed = []
     for account in Account.objects.filter(debtor=debtor, status__in=list(OPEN_STATUSES)):
-        services.account_transition(
-            account=account, status=AccountStatus.CLOSED, actor=actor, reason=reason
-        )
-        PaymentPlan.objects.filter(account=account, status=PlanStatus.ACTIVE).update(
-            status=PlanStatus.CANCELLED
-        )
+        services.account_close(account=account, actor=actor, reason=reason)
         closed.append(account.pk)
     return closed
 

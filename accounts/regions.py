@@ -73,10 +73,6 @@ _REGION_LANGUAGES: dict[str, str] = {
 }  # fmt: skip
 
 
-class RegionError(ValueError):
-    """A region code that is not ISO 3166-1/3166-2 nor one of the project's extra codes."""
-
-
 def normalize(code: str) -> str:
     return code.strip().upper()
 

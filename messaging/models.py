@@ -33,7 +33,9 @@ from wagtail.models import (
 from wagtail.search import index
 
 from accounts import regions
-from accounts.models import TransitionError
+from accounts.models import MESSAGE_CHANNELS, TransitionError
+from accounts.models import Channel as AccountChannel
+from accounts.transitions import StateMachine
 from messaging import rendering
 
 
@@ -41,13 +43,11 @@ class MessageTransitionError(TransitionError):
     """A message status change that the outbox state machine does not allow."""
 
 
-class Channel(models.TextChoices):
-    """Channels a message can go out on (calls are tasks for people, not messages)."""
-
-    EMAIL = "email", _("Email")
-    SMS = "sms", _("SMS")
-    WHATSAPP = "whatsapp", _("WhatsApp")
-    LETTER = "letter", _("Letter")
+# Channels a message can go out on (calls are tasks for people, not messages): the accounts
+# vocabulary's message channels, with its labels.
+Channel = models.TextChoices(
+    "Channel", [(AccountChannel(v).name, (v, AccountChannel(v).label)) for v in MESSAGE_CHANNELS]
+)
 
 
 class CallToAction(models.TextChoices):
@@ -282,6 +282,13 @@ MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
     M.BLOCKED: frozenset(),
     M.CANCELLED: frozenset(),
 }
+MESSAGE_MACHINE = StateMachine(
+    edges=MESSAGE_TRANSITIONS,
+    choices=MessageStatus,
+    error=MessageTransitionError,
+    refused="A {old} message cannot become {new}.",
+    unknown="Unknown message status {new!r}.",
+)
 
 
 class Arm(models.TextChoices):
@@ -386,18 +393,21 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"Message {self.pk} ({self.channel}, {self.status})"
 
+    # What `transition` changes, saved by `accounts.transitions.transition_save`.
+    STATE_FIELDS = (
+        "status", "status_reason", "status_changed_at", "updated_at", "claim", "claimed_until",
+        "handoff_at",
+    )  # fmt: skip
+
     def can_transition(self, status: str) -> bool:
-        return status in MESSAGE_TRANSITIONS[self.status]
+        return MESSAGE_MACHINE.allows(self.status, status)
 
     def transition(self, status: str, *, reason: str = "", at=None) -> str:
-        """Move to `status` in memory or raise `MessageTransitionError`; returns the old one."""
-        if status not in MESSAGE_TRANSITIONS:
-            raise MessageTransitionError(f"Unknown message status {status!r}.")
-        if not self.can_transition(status):
-            raise MessageTransitionError(
-                f"A {self.get_status_display().lower()} message cannot become "
-                f"{MessageStatus(status).label.lower()}."
-            )
+        """Move to `status` in memory or raise `MessageTransitionError`; returns the old one.
+
+        Services call it through `accounts.transitions.transition_save`, which saves the row
+        and its timeline entry together."""
+        MESSAGE_MACHINE.check(self.status, status)
         old = self.status
         now = at or timezone.now()
         self.status = status

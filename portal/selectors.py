@@ -10,6 +10,7 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.db import DEFAULT_DB_ALIAS, connection, models
 from django.db.models import QuerySet
@@ -28,6 +29,7 @@ from accounts.models import (
     PlanStatus,
 )
 from accounts.services import plan_check
+from compliance.services import debtor_zone as compliance_debtor_zone
 from messaging.models import Message
 from portal.models import Checkout, SettlementOffer
 
@@ -35,8 +37,15 @@ from portal.models import Checkout, SettlementOffer
 _PER_MONTH = {PlanFrequency.WEEKLY: 5, PlanFrequency.FORTNIGHTLY: 3, PlanFrequency.MONTHLY: 1}
 
 
-def debtor_get(*, debtor_id: int) -> Debtor:
-    return Debtor.objects.select_related("creditor").get(pk=debtor_id)
+def debtor_zone(debtor: Debtor) -> ZoneInfo:
+    """The zone of the debtor's wall clock: the one compliance reads their local time in (their
+    own IANA zone, else their region's, else UTC), so the portal's days are the rules' days."""
+    return compliance_debtor_zone(debtor)[1]
+
+
+def debtor_today(debtor: Debtor) -> date:
+    """Today's date on the debtor's wall clock."""
+    return timezone.localtime(timezone=debtor_zone(debtor)).date()
 
 
 # Statuses in which an account can have an active plan (a paused plan keeps its schedule).
@@ -133,10 +142,6 @@ def payment_of(*, debtor_id: int, payment_id: int) -> Payment:
 
 def payments_of(*, debtor_id: int) -> QuerySet[Payment]:
     return Payment.objects.filter(account__debtor_id=debtor_id).select_related("account")
-
-
-def plan_active(*, account: Account) -> PaymentPlan | None:
-    return PaymentPlan.objects.filter(account=account, status=PlanStatus.ACTIVE).first()
 
 
 def plans_of(*, debtor_id: int) -> list[PaymentPlan]:

@@ -11,8 +11,6 @@ from portal import services
 
 logger = logging.getLogger(__name__)
 
-SCHEDULE_MISSED = "portal.installments_mark_missed"
-
 
 def installments_mark_missed() -> dict[str, int]:
     """Mark overdue instalments missed and break plans left unpaid (see the service)."""

@@ -32,6 +32,7 @@ from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from accounts import regions
+from accounts.models import MESSAGE_CHANNELS
 from compliance.selectors import zone_get
 from compliance.services import debtor_zone
 
@@ -58,8 +59,8 @@ _CTA_FAMILY: dict[str, str] = {
 }
 """messaging's `CallToAction` values by family; an unknown one is `other`."""
 
-CHANNELS: tuple[str, ...] = ("email", "sms", "whatsapp", "letter")
-"""Channels a message can go out on (messaging's `Channel`)."""
+CHANNELS: tuple[str, ...] = MESSAGE_CHANNELS
+"""Channels a message can go out on, in the order the feature layout uses."""
 
 
 @dataclass(frozen=True, slots=True)

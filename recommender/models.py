@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DomainError, TransitionError
+from accounts.transitions import StateMachine
 from messaging.models import Arm
 
 
@@ -68,6 +69,15 @@ MODEL_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+MODEL_MACHINE = StateMachine(
+    edges=MODEL_TRANSITIONS,
+    choices=ModelStatus,
+    error=TransitionError,
+    refused="A {old} model cannot become {new}.",
+    unknown="Unknown model status {new!r}.",
+)
+
+
 class ArtifactError(DomainError):
     """A stored model artifact that cannot be used (corrupt, other format, other features)."""
 
@@ -111,13 +121,13 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.label} ({self.get_status_display()})"
 
+    # What `transition` changes, saved by `accounts.transitions.transition_save`: the row
+    # is its own audit (the reason and the dates of promotion and retirement).
+    STATE_FIELDS = ("status", "status_reason", "promoted_at", "retired_at")
+
     def transition(self, status: str, *, reason: str = "") -> str:
         """Move to `status` in memory, or raise `TransitionError`; returns the old status."""
-        if status not in MODEL_TRANSITIONS.get(self.status, frozenset()):
-            raise TransitionError(
-                f"A {self.get_status_display().lower()} model cannot become "
-                f"{ModelStatus(status).label.lower()}."
-            )
+        MODEL_MACHINE.check(self.status, status)
         old, now = self.status, timezone.now()
         self.status = status
         self.status_reason = reason[:300]

@@ -36,6 +36,7 @@ from django.utils import timezone
 from accounts.bulk import bulk_insert
 from accounts.models import OPEN_STATUSES, Account, DomainError
 from accounts.statistics import table_analyze
+from accounts.transitions import transition_save
 from compliance import services as compliance
 from messaging import selectors as messaging_selectors
 from messaging import services as messaging
@@ -675,12 +676,13 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
     if vs_live and vs_live.get("upper") is not None and vs_live["upper"] < -tolerance:
         with transaction.atomic():
             locked = ModelVersion.objects.select_for_update().defer("artifact").get(pk=model.pk)
-            locked.transition(
+            transition_save(
+                locked,
                 ModelStatus.REJECTED,
                 reason=f"Worse than the live model: value {vs_live['value_a']:.4f} against "
                 f"{vs_live['value_b']:.4f}, difference interval up to {vs_live['upper']:+.4f}.",
+                audit=lambda _old: locked,  # the row records its own status reason
             )
-            locked.save(update_fields=["status", "status_reason"])
         return locked
     return model_promote(model=model, actor=actor, reason="Not worse than the live model.")
 
@@ -700,10 +702,10 @@ def model_promote(*, model: ModelVersion, actor: str, reason: str = "") -> Model
         if locked.status == ModelStatus.LIVE:
             return locked
         for old in current:
-            old.transition(ModelStatus.RETIRED, reason=f"Replaced by {locked.label} ({actor}).")
-            old.save(update_fields=["status", "status_reason", "retired_at", "promoted_at"])
-        locked.transition(ModelStatus.LIVE, reason=(reason or f"Promoted by {actor}.")[:300])
-        locked.save(update_fields=["status", "status_reason", "promoted_at", "retired_at"])
+            reason_old = f"Replaced by {locked.label} ({actor})."
+            transition_save(old, ModelStatus.RETIRED, reason=reason_old, audit=lambda _o, r=old: r)
+        reason_new = (reason or f"Promoted by {actor}.")[:300]
+        transition_save(locked, ModelStatus.LIVE, reason=reason_new, audit=lambda _old: locked)
         # Readers fall back to the database now, and see the new id once this commits.
         cache.delete(LIVE_CACHE_KEY)
         transaction.on_commit(lambda: cache.set(LIVE_CACHE_KEY, locked.pk, None))

@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from accounts.models import ActivityKind, Creditor
 from accounts.statistics import table_analyze
+from accounts.transitions import transition_save
 from compliance import services as compliance
 from messaging.backends import backend_for
 from messaging.models import Message, MessageStatus, MessageVariant, channel_label
@@ -46,7 +47,6 @@ from messaging.outbound import outbound_for
 from messaging.services.claims import claim_due, claim_one, lease
 from messaging.services.handoff import (
     HANDOFF_UNCONFIRMED,
-    STATE_FIELDS,
     DispatchResult,
     activity_row,
     finish,
@@ -213,18 +213,22 @@ def _compliance_block(message: Message, check, *, at: datetime, result: Dispatch
         result.cancelled += 1
         return
     if check.next_allowed_at is not None:
-        with transaction.atomic():
-            message.transition(M.PLANNED, reason=reasons, at=at)
-            message.due_at = check.next_allowed_at
-            message.save(update_fields=[*STATE_FIELDS, "due_at"])
-            activity_row(
+        message.due_at = check.next_allowed_at
+        transition_save(
+            message,
+            M.PLANNED,
+            reason=reasons,
+            at=at,
+            fields=("due_at",),
+            audit=lambda _old: activity_row(
                 message,
                 ActivityKind.MESSAGE_RESCHEDULED,
                 f"{channel_label(message.channel)} message rescheduled to "
                 f"{check.next_allowed_at:%Y-%m-%d %H:%M} UTC: {reasons}",
                 at=at,
                 data={**data, "due_at": check.next_allowed_at.isoformat()},
-            ).save()
+            ),
+        )
         result.rescheduled += 1
     else:
         finish(message, M.CANCELLED, reasons, at=at, kind=ActivityKind.MESSAGE_CANCELLED,

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Account, ActivityKind
 from accounts.services import activity_record
+from accounts.transitions import transition_save
 from compliance import services as compliance
 from messaging import selectors
 from messaging.models import EventKind, Message, MessageEvent, MessageStatus, channel_label
@@ -95,16 +96,13 @@ def _apply(message: Message, event: MessageEvent) -> None:
     if kind == EventKind.CLICKED and message.opened_at is None:
         message.opened_at = at  # a click implies the message was opened (images may be off)
         fields.append("opened_at")
+    # The event row, written by `event_record` in this transaction, is the change's audit.
     if kind == EventKind.DELIVERED and message.status == M.SENT:
-        message.transition(M.DELIVERED, at=at)
-        fields += ["status", "status_reason", "status_changed_at", "updated_at", "claim",
-                   "claimed_until", "handoff_at"]  # fmt: skip
+        transition_save(message, M.DELIVERED, at=at, audit=lambda _old: event)
     unconfirmed = _handoff_unconfirmed(message)
     if kind in (EventKind.BOUNCED, EventKind.FAILED) and message.can_transition(M.FAILED):
         reason = str(event.data.get("reason") or kind)
-        message.transition(M.FAILED, reason=reason, at=at)
-        fields += ["status", "status_reason", "status_changed_at", "updated_at", "claim",
-                   "claimed_until", "handoff_at"]  # fmt: skip
+        transition_save(message, M.FAILED, reason=reason, at=at, audit=lambda _old: event)
         _ledger_outcome(message, "failed", at=at)
     elif kind in (EventKind.BOUNCED, EventKind.FAILED) and unconfirmed:
         _ledger_outcome(message, "failed", at=at)  # it never reached the debtor after all

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.bulk import bulk_insert
 from accounts.models import Activity, ActivityKind
+from accounts.transitions import transition_save
 from compliance import services as compliance
 from messaging.backends import BackendError, ChannelBackend, HandOff
 from messaging.models import Message, MessageStatus, channel_label
@@ -59,15 +60,7 @@ class DispatchResult:
         )
 
 
-STATE_FIELDS = [
-    "status",
-    "status_reason",
-    "status_changed_at",
-    "updated_at",
-    "claim",
-    "claimed_until",
-    "handoff_at",
-]
+STATE_FIELDS = Message.STATE_FIELDS
 
 
 def activity_row(message: Message, kind: str, summary: str, *, at: datetime, data=None) -> Activity:
@@ -88,11 +81,16 @@ def finish(
     message: Message, status: str, reason: str, *, at: datetime, kind: str, data=None
 ) -> None:
     """Move a claimed message to a final state with its timeline entry."""
-    with transaction.atomic():
-        message.transition(status, reason=reason, at=at)
-        message.save(update_fields=STATE_FIELDS)
-        label = channel_label(message.channel)
-        activity_row(message, kind, f"{label} message {status}: {reason}", at=at, data=data).save()
+    label = channel_label(message.channel)
+    transition_save(
+        message,
+        status,
+        reason=reason,
+        at=at,
+        audit=lambda _old: activity_row(
+            message, kind, f"{label} message {status}: {reason}", at=at, data=data
+        ),
+    )
 
 
 def hand_over(
@@ -251,17 +249,21 @@ def retry_or_fail(
 ) -> None:
     attempts = message.attempts + 1
     if permanent or attempts >= MAX_ATTEMPTS:
-        with transaction.atomic():
-            message.attempts = attempts
-            message.transition(M.FAILED, reason=error, at=at)
-            message.save(update_fields=[*STATE_FIELDS, "attempts"])
-            activity_row(
+        message.attempts = attempts
+        transition_save(
+            message,
+            M.FAILED,
+            reason=error,
+            at=at,
+            fields=("attempts",),
+            audit=lambda _old: activity_row(
                 message,
                 ActivityKind.MESSAGE_FAILED,
                 f"{channel_label(message.channel)} message failed: {error}",
                 at=at,
                 data={"attempts": attempts},
-            ).save()
+            ),
+        )
         result.failed += 1
         return
     backoff = _RETRY_BACKOFF[min(attempts - 1, len(_RETRY_BACKOFF) - 1)]

@@ -25,7 +25,14 @@ from django.utils import timezone
 from django_q import tasks as q_tasks
 
 from accounts.bulk import bulk_insert
-from accounts.models import Account, AccountStatus, Activity, ActivityKind, DomainError
+from accounts.models import (
+    Account,
+    AccountStatus,
+    Activity,
+    ActivityKind,
+    DomainError,
+    opt_out_flag,
+)
 from accounts.selectors import accounts_lock
 from compliance import services as compliance
 from messaging import content, rendering, selectors
@@ -179,7 +186,7 @@ def precheck(*, account: Account, channel: str, stage: str) -> tuple[str, str] |
     for flag in _STOP_FLAGS:
         if flag in flags:
             return flag, f"The debtor is flagged {flag.replace('_', ' ')}."
-    if f"opted_out_{channel}" in flags:
+    if opt_out_flag(channel) in flags:
         return "opted_out", f"The debtor opted out of {channel} messages."
     if channel in settings.MESSAGING_CONSENT_REQUIRED and f"consent_{channel}" not in flags:
         return "no_consent", f"{channel} messages need the debtor's recorded consent."

@@ -8,12 +8,14 @@ writes in one transaction together with the debtor's timeline entry.
 - `preferences`: contact channels, time windows, language.
 - `instalments`: the scheduled check of missed instalments and broken plans.
 - `conversion`: telling messaging that a payment or plan happened.
-- `common`: the actor name, `PortalError`, the timeline entry, the debtor's wall clock.
+- `common`: the actor name, `PortalError`, the timeline entry.
 
 Callers: `portal.views` (the debtor), `portal.admin` (operators), `portal.tasks` (the
-scheduler) and the Stripe webhook. Money and status changes go through `accounts.services`
-(`payment_record`, `plan_create`, `account_transition`) or through the `Account.transition`
-state machine under a row lock, never by writing fields around it. Import from
+scheduler) and the Stripe webhook. Every account, plan, instalment and debtor-flag change goes
+through `accounts.services` (`payment_record`, `plan_create`, `account_pause`,
+`account_dispute`, `account_settle`, `account_transition`, `installments_miss`,
+`plan_break`, `debtor_preferences_set`), each writing its timeline entry in the same
+transaction; the portal writes only its own rows (checkouts, offers, requests). Import from
 `portal.services`, which re-exports the public names of every topic module.
 """
 
@@ -49,8 +51,6 @@ from portal.services.common import (
     STAGE_MISSED_INSTALMENT,
     STAGE_PAUSE_ENDING,
     PortalError,
-    debtor_today,
-    debtor_zone,
 )
 from portal.services.conversion import (
     conversion_notify,
@@ -107,8 +107,6 @@ __all__ = [
     "checkout_refresh",
     "checkout_start",
     "conversion_notify",
-    "debtor_today",
-    "debtor_zone",
     "dispute_raise",
     "dispute_resolve",
     "document_check",

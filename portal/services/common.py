@@ -1,18 +1,15 @@
-"""Shared by the portal's services: the actor name, the portal's own error, the timeline entry, and
-the debtor's wall clock.
+"""Shared by the portal's services: the actor name, the portal's own error, the timeline entry.
+
+The debtor's wall clock (`debtor_today`, `debtor_zone`) is a read: `portal.selectors`.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from django.utils import timezone
 
 from accounts.models import (
-    CHANNEL_CHOICES,
+    CHANNELS,
     Account,
     ActivityKind,
     Debtor,
@@ -25,7 +22,7 @@ from accounts.services import (
 logger = logging.getLogger(__name__)
 
 ACTOR = "debtor"
-CHANNELS: tuple[str, ...] = tuple(code for code, _label in CHANNEL_CHOICES)
+__all__ = ["ACTOR", "CALLBACK_DAYS", "CHANNELS", "PLAN_START_DAYS", "PortalError"]
 
 # Stage names the planner (recommender) reads from `Activity.data["stage"]`; see docs/portal.md.
 STAGE_MISSED_INSTALMENT = "missed_instalment"
@@ -53,15 +50,3 @@ def _portal_event(
         data={"event": event, **data},
         actor=ACTOR,
     )
-
-
-def debtor_today(debtor: Debtor) -> date:
-    """Today's date on the debtor's wall clock."""
-    return timezone.localtime(timezone=debtor_zone(debtor)).date()
-
-
-def debtor_zone(debtor: Debtor) -> ZoneInfo:
-    try:
-        return ZoneInfo(debtor.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")

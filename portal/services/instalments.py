@@ -8,20 +8,18 @@ import logging
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import (
-    Account,
     AccountStatus,
-    ActivityKind,
     Installment,
     InstallmentStatus,
     PaymentPlan,
     PlanStatus,
 )
 from accounts.services import (
-    activity_record,
+    installments_miss,
+    plan_break,
 )
 from portal.models import (
     PauseRequest,
@@ -79,69 +77,17 @@ def _pause_end(account_id: int) -> date | None:
 
 
 def _plan_mark_missed(plan_id: int, cutoff: date) -> int:
-    with transaction.atomic():
-        plan = PaymentPlan.objects.select_related("account").get(pk=plan_id)
-        account = (
-            Account.objects.select_for_update().select_related("debtor").get(pk=plan.account_id)
-        )
-        if account.status != AccountStatus.IN_PLAN or plan.status != PlanStatus.ACTIVE:
-            return 0
-        pause_end = _pause_end(account.pk)
-        marked = []
-        for inst in plan.installments.filter(
-            status__in=[InstallmentStatus.PENDING, InstallmentStatus.PARTIAL],
-            due_date__lt=cutoff,
-        ):
-            if pause_end is not None and pause_end >= cutoff and pause_end >= inst.due_date:
-                continue
-            inst.status = InstallmentStatus.MISSED
-            inst.save(update_fields=["status"])
-            marked.append(inst)
-        if marked:
-            activity_record(
-                debtor=account.debtor,
-                account=account,
-                kind=ActivityKind.PLAN_CHANGED,
-                summary=f"{len(marked)} instalment(s) missed.",
-                data={
-                    "event": "instalment_missed",
-                    "plan_id": plan.pk,
-                    "installment_ids": [i.pk for i in marked],
-                    "stage": STAGE_MISSED_INSTALMENT,
-                },
-                actor="system",
-            )
-    return len(marked)
+    account_id = PaymentPlan.objects.values_list("account_id", flat=True).get(pk=plan_id)
+    return installments_miss(
+        plan_id=plan_id,
+        cutoff=cutoff,
+        pause_end=_pause_end(account_id),
+        actor="system",
+        data={"stage": STAGE_MISSED_INSTALMENT},
+    )
 
 
 def _plan_break(plan_id: int, cutoff: date) -> int:
-    with transaction.atomic():
-        plan = PaymentPlan.objects.select_for_update().get(pk=plan_id)
-        account = (
-            Account.objects.select_for_update().select_related("debtor").get(pk=plan.account_id)
-        )
-        if account.status != AccountStatus.IN_PLAN or plan.status != PlanStatus.ACTIVE:
-            return 0
-        if not plan.installments.filter(
-            status=InstallmentStatus.MISSED, due_date__lt=cutoff
-        ).exists():
-            return 0
-        plan.status = PlanStatus.BROKEN
-        plan.save(update_fields=["status"])
-        old = account.transition(AccountStatus.ACTIVE)
-        account.save(update_fields=["status", "status_changed_at", "updated_at"])
-        activity_record(
-            debtor=account.debtor,
-            account=account,
-            kind=ActivityKind.PLAN_CHANGED,
-            summary="Payment plan broken after a missed instalment; back in the contact cycle.",
-            data={
-                "event": "plan_broken",
-                "plan_id": plan.pk,
-                "from": old,
-                "to": AccountStatus.ACTIVE,
-                "stage": STAGE_MISSED_INSTALMENT,
-            },
-            actor="system",
-        )
-    return 1
+    return plan_break(
+        plan_id=plan_id, cutoff=cutoff, actor="system", data={"stage": STAGE_MISSED_INSTALMENT}
+    )

@@ -17,6 +17,7 @@ from accounts.models import (
 )
 from accounts.services import (
     activity_record,
+    debtor_preferences_set,
 )
 from portal.services.common import (
     ACTOR,
@@ -51,8 +52,9 @@ def preferences_update(
     """Save the debtor's channel, time of day and opt-outs (`opted_out_<channel>` flags).
 
     These are hard constraints: compliance blocks opted-out channels and the planner keeps to
-    the preferred hours. Writes one `preference_change` entry, plus one `opted_out` entry
-    per channel newly opted out of.
+    the preferred hours. Checks the choice, then `accounts.services.debtor_preferences_set`
+    writes it with one `preference_change` entry, plus one `opted_out` entry per channel
+    newly opted out of.
     """
     chosen = set(opted_out)
     if not chosen <= set(CHANNELS):
@@ -64,54 +66,16 @@ def preferences_update(
     if time_window not in TIME_WINDOWS:
         raise PortalError(_("Choose a time of day."))
     hours = TIME_WINDOWS[time_window] or (None, None)
-    with transaction.atomic():
-        locked = Debtor.objects.select_for_update().get(pk=debtor.pk)
-        flags = set(locked.flags or [])
-        before = {c for c in CHANNELS if f"opted_out_{c}" in flags}
-        added, removed = chosen - before, before - chosen
-        flags -= {f"opted_out_{c}" for c in removed}
-        flags |= {f"opted_out_{c}" for c in added}
-        changed = bool(added or removed)
-        if (locked.preferred_channel or "") != preferred_channel:
-            changed = True
-        if (locked.preferred_hours_start, locked.preferred_hours_end) != hours:
-            changed = True
-        if not changed:
-            return locked
-        locked.flags = sorted(flags)
-        locked.preferred_channel = preferred_channel
-        locked.preferred_hours_start, locked.preferred_hours_end = hours
-        locked.updated_at = timezone.now()
-        locked.save(
-            update_fields=[
-                "flags",
-                "preferred_channel",
-                "preferred_hours_start",
-                "preferred_hours_end",
-                "updated_at",
-            ]
-        )
-        activity_record(
-            debtor=locked,
-            kind=ActivityKind.PREFERENCE_CHANGE,
-            summary="Contact preferences changed in the portal.",
-            data={
-                "opted_out": sorted(added),
-                "opted_in": sorted(removed),
-                "preferred_channel": preferred_channel,
-                "time_window": time_window,
-            },
-            actor=ACTOR,
-        )
-        for channel in sorted(added):
-            activity_record(
-                debtor=locked,
-                kind=ActivityKind.OPTED_OUT,
-                summary=f"Opted out of {channel} in the portal.",
-                data={"channel": channel},
-                actor=ACTOR,
-            )
-    return locked
+    return debtor_preferences_set(
+        debtor=debtor,
+        preferred_channel=preferred_channel,
+        hours=hours,
+        opted_out=chosen,
+        channels=CHANNELS,
+        actor=ACTOR,
+        where="in the portal",
+        data={"time_window": time_window},
+    )
 
 
 def language_set(*, debtor: Debtor, language: str) -> None:

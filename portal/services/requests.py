@@ -20,9 +20,10 @@ from accounts.models import (
     Debtor,
     DomainError,
     PaymentPlan,
-    PlanStatus,
 )
 from accounts.services import (
+    account_dispute,
+    account_pause,
     account_transition,
     activity_record,
     plan_create,
@@ -37,14 +38,13 @@ from portal.models import (
     PauseRequest,
     PortalDispute,
 )
+from portal.selectors import debtor_today, debtor_zone
 from portal.services.common import (
     ACTOR,
     CALLBACK_DAYS,
     PLAN_START_DAYS,
     STAGE_PAUSE_ENDING,
     PortalError,
-    debtor_today,
-    debtor_zone,
 )
 from portal.services.conversion import (
     _conversion_after_commit,
@@ -68,11 +68,15 @@ def plan_accept(*, account: Account, frequency: str, count: int, first_due: date
         raise PortalError(_("Choose a first payment date within the next 30 days."))
     try:
         with transaction.atomic():
-            plan = plan_create(
-                account=account, frequency=frequency, count=count, first_due=first_due, actor=ACTOR
-            )
             # A plan ends a breathing space the debtor no longer needs.
-            Account.objects.filter(pk=account.pk).update(paused_until=None)
+            plan = plan_create(
+                account=account,
+                frequency=frequency,
+                count=count,
+                first_due=first_due,
+                actor=ACTOR,
+                end_pause=True,
+            )
             _conversion_after_commit(account.pk, "plan", f"plan:{plan.pk}")
     except DomainError as exc:
         raise PortalError(_("This plan is not possible: %(reason)s") % {"reason": exc}) from exc
@@ -101,25 +105,15 @@ def pause_request(*, account: Account, reason: str, days: int) -> PauseRequest:
         if locked.status not in PAUSABLE:
             raise PortalError(_("This account cannot be paused now."))
         until = debtor_today(locked.debtor) + timedelta(days=days)
-        old = locked.transition(AccountStatus.PAUSED)
-        locked.paused_until = until
-        locked.save(update_fields=["status", "status_changed_at", "updated_at", "paused_until"])
         pause = PauseRequest.objects.create(
-            account=locked, reason=reason, days=days, until=until, previous_status=old
+            account=locked, reason=reason, days=days, until=until, previous_status=locked.status
         )
-        activity_record(
-            debtor=locked.debtor,
+        locked = account_pause(
             account=locked,
-            kind=ActivityKind.PAUSE,
-            summary=f"Breathing space: collection paused for {days} days, until {until}.",
-            data={
-                "pause_request_id": pause.pk,
-                "days": days,
-                "until": until.isoformat(),
-                "from": old,
-                "stage_after": STAGE_PAUSE_ENDING,
-            },
+            days=days,
+            until=until,
             actor=ACTOR,
+            data={"pause_request_id": pause.pk, "stage_after": STAGE_PAUSE_ENDING},
         )
     account.status, account.paused_until = locked.status, locked.paused_until
     return pause
@@ -178,34 +172,18 @@ def dispute_raise(
         locked = Account.objects.select_for_update().select_related("debtor").get(pk=account.pk)
         if locked.status not in DISPUTABLE:
             raise PortalError(_("This account cannot be disputed here now."))
-        old = locked.transition(AccountStatus.DISPUTED)
-        locked.save(update_fields=["status", "status_changed_at", "updated_at"])
-        plans = list(
-            PaymentPlan.objects.filter(account=locked, status=PlanStatus.ACTIVE).values_list(
-                "pk", flat=True
-            )
-        )
-        PaymentPlan.objects.filter(pk__in=plans).update(status=PlanStatus.CANCELLED)
         dispute = PortalDispute(account=locked, reason=reason, details=details)
         if document is not None and kind is not None:
             dispute.document.save(f"{uuid.uuid4().hex}.{kind.extension}", document, save=False)
             dispute.document_type = kind.content_type
             dispute.document_size = document.size
         dispute.save()
-        activity_record(
-            debtor=locked.debtor,
+        locked = account_dispute(
             account=locked,
-            kind=ActivityKind.DISPUTE,
+            actor=ACTOR,
             summary="Debt disputed in the portal"
             + (" with a document." if document is not None else "."),
-            data={
-                "dispute_id": dispute.pk,
-                "reason": reason,
-                "document": document is not None,
-                "from": old,
-                "plans_cancelled": plans,
-            },
-            actor=ACTOR,
+            data={"dispute_id": dispute.pk, "reason": reason, "document": document is not None},
         )
     account.status = locked.status
     return dispute

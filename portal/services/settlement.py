@@ -16,13 +16,10 @@ from accounts import money
 from accounts.models import (
     Account,
     AccountStatus,
-    ActivityKind,
     Payment,
-    PaymentPlan,
-    PlanStatus,
 )
 from accounts.services import (
-    activity_record,
+    account_settle,
 )
 from portal.models import (
     Checkout,
@@ -102,8 +99,9 @@ def _settlement_apply(checkout: Checkout, payment: Payment) -> None:
     """Settle the account after its settlement amount was recorded (same transaction).
 
     The remainder stays as `current_balance` and is recorded as `written_off`; `settled` is
-    final, so it is never collected. If the balance moved since the offer (another payment
-    came in), the payment stands as a part payment and the offer is void.
+    final, so it is never collected (`accounts.services.account_settle`). If the balance
+    moved since the offer (another payment came in), the payment stands as a part payment
+    and the offer is void.
     """
     offer = SettlementOffer.objects.select_for_update().get(pk=checkout.settlement_offer_id)
     if offer.status != SettlementStatus.OFFERED:
@@ -124,27 +122,10 @@ def _settlement_apply(checkout: Checkout, payment: Payment) -> None:
             payment_id=payment.pk,
         )
         return
-    old = account.transition(AccountStatus.SETTLED)
-    account.save(update_fields=["status", "status_changed_at", "updated_at"])
-    PaymentPlan.objects.filter(account=account, status=PlanStatus.ACTIVE).update(
-        status=PlanStatus.CANCELLED
+    account = account_settle(
+        account=account, payment=payment, actor=ACTOR, data={"offer_id": offer.pk}
     )
     offer.status = SettlementStatus.ACCEPTED
     offer.payment = payment
     offer.written_off = account.current_balance
     offer.save(update_fields=["status", "payment", "written_off"])
-    activity_record(
-        debtor=account.debtor,
-        account=account,
-        kind=ActivityKind.STATUS_CHANGED,
-        summary=f"Settled: {payment.amount} {account.currency} paid, "
-        f"{account.balance} {account.currency} written off.",
-        data={
-            "from": old,
-            "to": AccountStatus.SETTLED,
-            "offer_id": offer.pk,
-            "payment_id": payment.pk,
-            "written_off": str(account.balance),
-        },
-        actor=ACTOR,
-    )

@@ -21,7 +21,7 @@ from accounts.models import (
     PlanStatus,
 )
 from accounts.services import payment_record, plan_create
-from portal import services
+from portal import selectors, services
 from portal.models import (
     CallbackRequest,
     CallbackStatus,
@@ -172,7 +172,7 @@ def test_breathing_space_pauses_the_account_until_the_chosen_day(debtor_client, 
     assert response["Location"] == "/p/"
     account.refresh_from_db()
     assert account.status == "paused"
-    assert account.paused_until == services.debtor_today(account.debtor) + timedelta(days=21)
+    assert account.paused_until == selectors.debtor_today(account.debtor) + timedelta(days=21)
     entry = Activity.objects.get(kind=ActivityKind.PAUSE)
     assert entry.data["stage_after"] == "pause_ending"
     assert "illness" not in str(entry.data) + entry.summary  # health data stays off the timeline
@@ -285,11 +285,13 @@ def test_preferred_channel_cannot_be_an_opted_out_one(debtor_client, account):
 
 
 def test_call_back_request_becomes_an_open_operator_task_in_local_time(debtor_client, account):
-    day = services.debtor_today(account.debtor) + timedelta(days=1)
+    day = selectors.debtor_today(account.debtor) + timedelta(days=1)
     response = debtor_client.post("/p/callback/", {"day": day.isoformat(), "window": "morning"})
     assert response["Location"] == "/p/"
     callback = CallbackRequest.objects.get()
-    local = timezone.localtime(callback.window_start, timezone=services.debtor_zone(account.debtor))
+    local = timezone.localtime(
+        callback.window_start, timezone=selectors.debtor_zone(account.debtor)
+    )
     assert (local.date(), local.hour) == (day, 9)
     assert callback.status == CallbackStatus.OPEN
     assert Activity.objects.filter(kind=ActivityKind.CALLBACK_REQUESTED).count() == 1
@@ -298,7 +300,7 @@ def test_call_back_request_becomes_an_open_operator_task_in_local_time(debtor_cl
 
 
 def test_operators_see_call_backs_in_the_admin_and_mark_them_done(client, account):
-    day = services.debtor_today(account.debtor) + timedelta(days=2)
+    day = selectors.debtor_today(account.debtor) + timedelta(days=2)
     callback = services.callback_request(
         debtor=account.debtor, account=account, day=day, window="afternoon"
     )
@@ -362,3 +364,23 @@ def test_the_daily_missed_instalment_schedule_exists_once():
     schedules = Schedule.objects.filter(name="portal.installments_mark_missed")
     assert schedules.count() == 1
     assert schedules.get().func == "portal.tasks.installments_mark_missed"
+
+
+# --- The debtor's wall clock ------------------------------------------------------------------
+
+
+def test_a_debtor_without_a_usable_zone_lives_on_their_regions_clock_as_compliance_reads_it(
+    creditor,
+):
+    from accounts.tests.factories import place, row
+    from compliance.services import debtor_zone as compliance_zone
+
+    (placed,) = place(creditor, row(7, debtor={"region": "AU"}))
+    debtor = placed.debtor
+    debtor.timezone = "Not/AZone"
+    assert str(selectors.debtor_zone(debtor)) == "Australia/Sydney"
+    assert selectors.debtor_zone(debtor) == compliance_zone(debtor)[1]
+    assert (
+        selectors.debtor_today(debtor)
+        == timezone.localtime(timezone=compliance_zone(debtor)[1]).date()
+    )

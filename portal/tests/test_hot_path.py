@@ -13,9 +13,10 @@ from django.utils import timezone, translation
 
 from accounts.models import Account, AccountStatus
 from accounts.tests.factories import place, row
-from portal import selectors, views
+from portal import selectors
 from portal.sessions import SessionStore
 from portal.tests.conftest import sign_in
+from portal.views.home import _status_label
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def test_overview_status_label_is_the_status_display(account, language):
     with translation.override(language):
         for status in [*AccountStatus.values, "unknown"]:
             account.status = status
-            assert views._status_label(status) == account.get_status_display()
+            assert _status_label(status) == account.get_status_display()
 
 
 def test_prepared_accounts_read_matches_the_orm(creditor):

@@ -1,0 +1,184 @@
+"""Account status changes: each one call that checks the state machine, saves the account,
+ends its active plans where the new status requires it, and writes the timeline entry, in one
+transaction (through `accounts.transitions.transition_save`).
+
+Callers: the creditor API and admin (`account_transition`, `account_recall`), the portal
+(`account_pause`, `account_dispute`, `account_settle`), privacy (closing on erasure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import (
+    Account,
+    AccountStatus,
+    ActivityKind,
+    Payment,
+    PaymentPlan,
+    PlanStatus,
+)
+from accounts.services.activity import activity_record
+from accounts.transitions import transition_save
+
+
+def account_lock(account: Account | int) -> Account:
+    """The account row, locked until the transaction ends, with its debtor and creditor."""
+    pk = account if isinstance(account, int) else account.pk
+    return Account.objects.select_for_update().select_related("debtor", "creditor").get(pk=pk)
+
+
+def account_move(
+    locked: Account,
+    status: str,
+    *,
+    actor: str,
+    kind: str,
+    summary: str | Callable[[str], str],
+    data: Callable[[str], dict[str, Any]],
+    fields: tuple[str, ...] = (),
+) -> str:
+    """Move a locked account to `status` with its timeline entry; returns the old status.
+
+    `summary` and `data` may depend on the old status (they receive it). The building block
+    of every account status change in `accounts.services`; call it inside their transaction.
+    """
+
+    def audit(old: str):
+        return activity_record(
+            debtor=locked.debtor,
+            account=locked,
+            kind=kind,
+            summary=summary(old) if callable(summary) else summary,
+            data=data(old),
+            actor=actor,
+        )
+
+    return transition_save(locked, status, fields=fields, audit=audit)
+
+
+def plans_end(*, account: Account, status: str) -> list[int]:
+    """End the account's active plan(s) with `status` (cancelled, completed); their ids."""
+    ids = list(
+        PaymentPlan.objects.filter(account=account, status=PlanStatus.ACTIVE).values_list(
+            "pk", flat=True
+        )
+    )
+    if ids:
+        PaymentPlan.objects.filter(pk__in=ids).update(status=status)
+    return ids
+
+
+def account_transition(
+    *, account: Account, status: str, actor: str, reason: str = "", kind: str | None = None
+) -> Account:
+    """Change an account's status (checked by the state machine) and record it on the timeline."""
+    with transaction.atomic():
+        locked = account_lock(account)
+        account_move(
+            locked,
+            status,
+            actor=actor,
+            kind=kind or ActivityKind.STATUS_CHANGED,
+            summary=lambda old: (
+                f"Status changed from {AccountStatus(old).label} to "
+                f"{AccountStatus(status).label}." + (f" {reason}" if reason else "")
+            ),
+            data=lambda old: {"from": old, "to": status},
+        )
+    account.status, account.status_changed_at = locked.status, locked.status_changed_at
+    account.updated_at = locked.updated_at
+    return locked
+
+
+def account_recall(*, account: Account, actor: str) -> Account:
+    """The creditor takes the debt back: collection stops for good."""
+    with transaction.atomic():
+        recalled = account_transition(
+            account=account, status=AccountStatus.RECALLED, actor=actor, kind=ActivityKind.RECALLED
+        )
+        plans_end(account=recalled, status=PlanStatus.CANCELLED)
+    return recalled
+
+
+def account_close(*, account: Account, actor: str, reason: str) -> Account:
+    """Close an account for good (a forced erasure); its active plans are cancelled."""
+    with transaction.atomic():
+        closed = account_transition(
+            account=account, status=AccountStatus.CLOSED, actor=actor, reason=reason
+        )
+        plans_end(account=closed, status=PlanStatus.CANCELLED)
+    return closed
+
+
+def account_pause(
+    *, account: Account, days: int, until, actor: str, data: dict[str, Any]
+) -> Account:
+    """A breathing space: paused until `until` (`days` from today on the debtor's calendar).
+
+    `data` adds the caller's references (the pause request, the stage after it) to the
+    timeline entry. Returns the locked, paused account.
+    """
+    with transaction.atomic():
+        locked = account_lock(account)
+        locked.paused_until = until
+        account_move(
+            locked,
+            AccountStatus.PAUSED,
+            actor=actor,
+            kind=ActivityKind.PAUSE,
+            summary=f"Breathing space: collection paused for {days} days, until {until}.",
+            data=lambda old: {"days": days, "until": until.isoformat(), "from": old, **data},
+            fields=("paused_until",),
+        )
+    return locked
+
+
+def account_dispute(*, account: Account, actor: str, summary: str, data: dict[str, Any]) -> Account:
+    """The debtor disputes the debt: collection contact stops until it is resolved, and an
+    active plan is cancelled (a disputed account cannot stay in a plan)."""
+    with transaction.atomic():
+        locked = account_lock(account)
+        # A refused transition below rolls this back with everything else.
+        plans = plans_end(account=locked, status=PlanStatus.CANCELLED)
+        account_move(
+            locked,
+            AccountStatus.DISPUTED,
+            actor=actor,
+            kind=ActivityKind.DISPUTE,
+            summary=summary,
+            data=lambda old: {**data, "from": old, "plans_cancelled": plans},
+        )
+    return locked
+
+
+def account_settle(
+    *, account: Account, payment: Payment, actor: str, data: dict[str, Any]
+) -> Account:
+    """Settle an account after its settlement amount was recorded (in the same transaction).
+
+    The remainder stays as `current_balance` and is written off: `settled` is final, so it is
+    never collected. Active plans are cancelled. `data` adds the caller's references.
+    """
+    with transaction.atomic():
+        locked = account_lock(account)
+        account_move(
+            locked,
+            AccountStatus.SETTLED,
+            actor=actor,
+            kind=ActivityKind.STATUS_CHANGED,
+            summary=f"Settled: {payment.amount} {locked.currency} paid, "
+            f"{locked.balance} {locked.currency} written off.",
+            data=lambda old: {
+                "from": old,
+                "to": AccountStatus.SETTLED,
+                **data,
+                "payment_id": payment.pk,
+                "written_off": str(locked.balance),
+            },
+        )
+        plans_end(account=locked, status=PlanStatus.CANCELLED)
+    return locked

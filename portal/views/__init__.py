@@ -1,0 +1,46 @@
+"""The debtor's self-service pages (mounted at /p/ by `portal.urls`), one module per topic.
+
+- `access`: the link exchange, the identity check, signing out, the language switch.
+- `home`: the overview of the debtor's accounts, the history, receipts.
+- `payments`: the pay form, the checkout pages, the provider webhook, settlements.
+- `requests`: plans, pauses, disputes, contact preferences, call backs.
+
+Server-rendered, no JavaScript. Views read through `portal.selectors` (always scoped to the
+session's debtor) and write through `portal.services`; `portal.access.portal_page` guards each
+one (session, verification, idle expiry, language, security headers). `portal.urls` names
+them through this package, which re-exports every page.
+"""
+
+from portal.views.access import language, link_exchange, link_invalid, logout, verify
+from portal.views.home import history, overview, receipt
+from portal.views.payments import (
+    authenticate,
+    checkout,
+    checkout_return,
+    pay,
+    settle,
+    stripe_webhook,
+)
+from portal.views.requests import callback, dispute, pause, plan, preferences
+
+__all__ = [
+    "authenticate",
+    "callback",
+    "checkout",
+    "checkout_return",
+    "dispute",
+    "history",
+    "language",
+    "link_exchange",
+    "link_invalid",
+    "logout",
+    "overview",
+    "pause",
+    "pay",
+    "plan",
+    "preferences",
+    "receipt",
+    "settle",
+    "stripe_webhook",
+    "verify",
+]
