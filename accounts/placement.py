@@ -211,37 +211,49 @@ def _validate_debtor(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         except ValidationError:
             errors["email"] = ["Enter a valid email address."]
 
+    out.update(_debtor_locale(data, errors))
+    out["phone"] = _debtor_phone(data, errors, out["region"])
+    out["flags"] = _debtor_flags(data, errors)
+    return out, errors
+
+
+def _debtor_locale(data: dict[str, Any], errors: dict[str, Any]) -> dict[str, str]:
+    """The debtor's region, and time zone and language (given, else the region's)."""
     region = _text(data, "region", errors, required=True).upper()
     if region and not regions.is_valid(region):
         errors["region"] = [
             f"Unknown region code {region!r}: use ISO 3166-1 (FR) or ISO 3166-2 (US-MA)."
         ]
         region = ""
-    out["region"] = region
 
     tz = _text(data, "timezone", errors)
     if tz and not regions.timezone_is_valid(tz):
         errors["timezone"] = [f"Unknown IANA time zone {tz!r}."]
     elif not tz and region:
         tz = regions.timezone_for(region)
-    out["timezone"] = tz
 
     lang = _text(data, "language", errors).lower()
     if lang and lang not in _languages():
         errors["language"] = [f"Unknown ISO 639-1 language code {lang!r}."]
     elif not lang and region:
         lang = regions.language_for(region)
-    out["language"] = lang
+    return {"region": region, "timezone": tz, "language": lang}
 
+
+def _debtor_phone(data: dict[str, Any], errors: dict[str, Any], region: str) -> str:
+    """The phone number in E.164, read in the region's country; "" when none or invalid."""
     raw_phone = _text(data, "phone", errors)
-    out["phone"] = ""
-    if raw_phone:
-        e164 = phone_to_e164(raw_phone, regions.country_of(region) if region else None)
-        if e164 is None:
-            errors["phone"] = [PHONE_ERROR]
-        else:
-            out["phone"] = e164
+    if not raw_phone:
+        return ""
+    e164 = phone_to_e164(raw_phone, regions.country_of(region) if region else None)
+    if e164 is None:
+        errors["phone"] = [PHONE_ERROR]
+        return ""
+    return e164
 
+
+def _debtor_flags(data: dict[str, Any], errors: dict[str, Any]) -> list[str]:
+    """The known flags, from a list or a `;`/`|`-separated string; unknown ones are errors."""
     flags = data.get("flags") or []
     if isinstance(flags, str):
         flags = [f for f in (part.strip() for part in flags.replace("|", ";").split(";")) if f]
@@ -251,8 +263,7 @@ def _validate_debtor(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     unknown = sorted(set(flags) - _FLAGS)
     if unknown:
         errors["flags"] = [f"Unknown flag(s): {displayable(', '.join(unknown))}."]
-    out["flags"] = sorted(set(flags) & _FLAGS)
-    return out, errors
+    return sorted(set(flags) & _FLAGS)
 
 
 def validate_row(

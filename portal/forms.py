@@ -96,10 +96,13 @@ class SettleForm(CardFields):
 
 
 class PlanForm(forms.Form):
-    frequency = forms.ChoiceField(
-        label=_("How often?"), choices=PlanFrequency.choices, widget=forms.RadioSelect
+    """Parses the plan the debtor chooses; every rule about it (a known frequency included) is
+    `accounts.services.plan_check`'s, whose refusals the plan page puts next to these fields."""
+
+    frequency = forms.CharField(
+        label=_("How often?"), widget=forms.RadioSelect(choices=PlanFrequency.choices)
     )
-    count = forms.IntegerField(label=_("Number of instalments"), min_value=2, max_value=200)
+    count = forms.IntegerField(label=_("Number of instalments"))
     first_due = forms.DateField(
         label=_("First payment date"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

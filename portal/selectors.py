@@ -21,20 +21,16 @@ from accounts.models import (
     Account,
     Creditor,
     Debtor,
-    DomainError,
     Installment,
     Payment,
     PaymentPlan,
     PlanFrequency,
     PlanStatus,
 )
-from accounts.services import plan_check
+from accounts.services import plan_counts
 from compliance.services import debtor_zone as compliance_debtor_zone
 from messaging.models import Message
 from portal.models import Checkout, SettlementOffer
-
-# Longest plan, in instalments, that could fit in a month of each frequency.
-_PER_MONTH = {PlanFrequency.WEEKLY: 5, PlanFrequency.FORTNIGHTLY: 3, PlanFrequency.MONTHLY: 1}
 
 
 def debtor_zone(debtor: Debtor) -> ZoneInfo:
@@ -178,24 +174,15 @@ class PlanRange:
     maximum: int
 
 
-def plan_ranges(*, account: Account, first_due: date | None = None) -> list[PlanRange]:
-    """For each frequency, the instalment counts the creditor's policy allows (2 or more)."""
-    first_due = first_due or timezone.localdate()
+def plan_ranges(*, account: Account) -> list[PlanRange]:
+    """For each frequency, the range of instalment counts a debtor may choose for a plan
+    starting today (`accounts.services.plan_counts`, by the rules of `plan_check`)."""
     ranges = []
     for frequency in PlanFrequency:
-        upper = account.creditor.max_plan_months * _PER_MONTH[frequency] + 1
-        allowed = [n for n in range(2, upper + 1) if plan_allowed(account, frequency, n, first_due)]
+        allowed = plan_counts(account=account, frequency=frequency, self_service=True)
         if allowed:
             ranges.append(PlanRange(frequency.value, frequency.label, allowed[0], allowed[-1]))
     return ranges
-
-
-def plan_allowed(account: Account, frequency: str, count: int, first_due: date) -> bool:
-    try:
-        plan_check(account=account, frequency=frequency, count=count, first_due=first_due)
-    except DomainError:
-        return False
-    return True
 
 
 def messages_of(*, debtor_id: int, limit: int = 50) -> QuerySet[Message]:

@@ -1,4 +1,5 @@
-"""Which way imports run between the apps, and which modules stay Django-free.
+"""Which way imports run between the apps, which modules stay Django-free, and how long a
+product function or module may grow (the last section).
 
 Layers, lowest first: `accounts` <- `compliance` <- `messaging` <- `recommender`, `portal`
 <- `collections_site` (the project package: settings, URLs, parts that read across apps).
@@ -298,3 +299,105 @@ def test_the_scan_sees_a_test_file_reaching_django(tmp_path):
     sample.write_text("from accounts import money\nfrom accounts.tests.factories import row\n")
     assert _tests_a_core(sample)
     assert _reaches_a_framework(sample)  # the factories import Django's models
+
+
+# --- Size: functions and modules that fit in one sitting ---------------------------------------
+#
+# A product function over `FUNCTION_LINES` lines is split into named steps, or its docstring
+# says why it stays whole in a sentence containing "stays whole" (CONTRIBUTING.md, "House
+# conventions"). A product module over `MODULE_LINES` lines is listed, with its reason, in
+# docs/architecture.md's section "Modules over 600 lines".
+
+PRODUCT = ("accounts", "compliance", "messaging", "portal", "recommender", "collections_site")
+FUNCTION_LINES = 60
+MODULE_LINES = 600
+WHOLE = "stays whole"
+LONG_MODULES_SECTION = "### Modules over 600 lines"
+
+# Being split by other changes under way: not scanned until they land. Empty it then.
+SIZE_SCAN_SKIPS_WHILE_CHANGED = ("recommender/",)
+
+# Known long functions still to split (or to give a "stays whole" reason). Empty it.
+LONG_FUNCTIONS_TO_SPLIT = {
+    "collections_site/privacy/admin.py:_extend_debtor_admin",
+    "collections_site/privacy/services.py:debtor_erase",
+}
+
+
+def _product_files() -> list[Path]:
+    files = []
+    for app in PRODUCT:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            parts = path.relative_to(ROOT).parts
+            if "tests" in parts or "migrations" in parts or path.name.startswith("test_"):
+                continue
+            files.append(path)
+    return files
+
+
+def _long_functions(source: str, where: str) -> list[str]:
+    """`where:name (n lines)` of each function over `FUNCTION_LINES` whose docstring does not
+    say why it stays whole."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = node.end_lineno - node.lineno + 1
+            if length > FUNCTION_LINES and WHOLE not in (ast.get_docstring(node) or ""):
+                found.append(f"{where}:{node.name} ({length} lines)")
+    return found
+
+
+def _listed_long_modules() -> dict[str, str]:
+    """The modules docs/architecture.md lets grow past `MODULE_LINES`, with their reasons: the
+    bullets ``- `path`: reason`` of its section `LONG_MODULES_SECTION`."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert LONG_MODULES_SECTION in text, f"docs/architecture.md lost {LONG_MODULES_SECTION!r}"
+    section = text.split(LONG_MODULES_SECTION, 1)[1].split("\n#", 1)[0]
+    listed = {}
+    for line in section.splitlines():
+        if line.startswith("- `") and "`: " in line:
+            path, reason = line[3:].split("`: ", 1)
+            listed[path] = reason.strip()
+    return listed
+
+
+def _scanned(path: Path) -> bool:
+    return not str(path.relative_to(ROOT)).startswith(SIZE_SCAN_SKIPS_WHILE_CHANGED)
+
+
+def test_no_product_function_is_long_without_saying_why():
+    long = []
+    for path in filter(_scanned, _product_files()):
+        where = str(path.relative_to(ROOT))
+        long += _long_functions(path.read_text(encoding="utf-8"), where)
+    unexplained = [f for f in long if f.split(" (")[0] not in LONG_FUNCTIONS_TO_SPLIT]
+    assert unexplained == [], (
+        f"split these into named steps, or say in the docstring why each {WHOLE!r}"
+    )
+    # An entry split meanwhile leaves the list: the list only shrinks.
+    still_long = {f.split(" (")[0] for f in long}
+    assert still_long >= LONG_FUNCTIONS_TO_SPLIT, LONG_FUNCTIONS_TO_SPLIT - still_long
+
+
+def test_no_product_module_is_long_unless_listed_with_a_reason():
+    listed = _listed_long_modules()
+    assert all(listed.values()), "each long module listed needs its reason"
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in filter(_scanned, _product_files())
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_LINES
+    }
+    assert sorted(set(long) - set(listed)) == [], (
+        f"split these modules, or list them with a reason under {LONG_MODULES_SECTION!r} in "
+        "docs/architecture.md"
+    )
+
+
+def test_the_size_scan_sees_a_long_function_unless_it_says_why():
+    body = "\n".join(f"    x{i} = {i}" for i in range(FUNCTION_LINES))
+    assert _long_functions(f"def f():\n{body}\n", "m.py") == ["m.py:f (61 lines)"]
+    assert _long_functions(f"def f():\n{body[:-12]}\n", "m.py") == []
+    whole = f'def f():\n    """Why: it {WHOLE}, the steps share one lock."""\n{body}\n'
+    assert _long_functions(whole, "m.py") == []
+    method = f"class C:\n    async def g(self):\n{body.replace('    ', '        ')}\n"
+    assert _long_functions(method, "m.py") == ["m.py:g (61 lines)"]

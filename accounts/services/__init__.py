@@ -7,7 +7,8 @@ transaction with its timeline rows.
   `account_pause`, `account_dispute`, `account_settle`), each through
   `accounts.transitions.transition_save`, which cannot save a status without its entry.
 - `payments`: money received (`payment_record`) and its allocation to instalments.
-- `plans`: plan schedules and policy (`plan_schedule`, `plan_check`), `plan_create`, missed
+- `plans`: plan schedules (`plan_schedule`); `plan_check`, the one owner of every plan rule,
+  refusing with `PlanRefused` (its `rule` and `field`); `plan_counts`, `plan_create`, missed
   instalments and broken plans (`installments_miss`, `plan_break`).
 - `flags`: the debtor's own requests: opt-outs and contact preferences (`debtor_opt_out`,
   `debtor_opt_in`, `debtor_preferences_set`), the only writers of `opted_out_<channel>`.
@@ -29,9 +30,15 @@ from accounts.services.placement import (
     placement_upsert,
 )
 from accounts.services.plans import (
+    PLAN_RULES,
+    PLAN_START_DAYS,
+    PLANNABLE,
+    SELF_SERVICE_MIN_COUNT,
+    PlanRefused,
     installments_miss,
     plan_break,
     plan_check,
+    plan_counts,
     plan_create,
     plan_schedule,
 )
@@ -50,9 +57,14 @@ from accounts.services.status import (
 __all__ = [
     "DEBTOR_OWNED_FLAGS",
     "ERASED_DEBTOR_ERROR",
+    "PLANNABLE",
+    "PLAN_RULES",
+    "PLAN_START_DAYS",
+    "SELF_SERVICE_MIN_COUNT",
     "PaymentRefused",
     "PlacementResult",
     "PlacementTooLarge",
+    "PlanRefused",
     "account_close",
     "account_dispute",
     "account_lock",
@@ -71,6 +83,7 @@ __all__ = [
     "placement_upsert",
     "plan_break",
     "plan_check",
+    "plan_counts",
     "plan_create",
     "plan_schedule",
     "plans_end",

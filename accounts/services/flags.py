@@ -106,11 +106,11 @@ def debtor_preferences_set(
         added, removed = chosen - before, before - chosen
         flags -= {opt_out_flag(c) for c in removed}
         flags |= {opt_out_flag(c) for c in added}
-        changed = bool(added or removed)
-        if (locked.preferred_channel or "") != preferred_channel:
-            changed = True
-        if (locked.preferred_hours_start, locked.preferred_hours_end) != hours:
-            changed = True
+        changed = (
+            bool(added or removed)
+            or (locked.preferred_channel or "") != preferred_channel
+            or (locked.preferred_hours_start, locked.preferred_hours_end) != hours
+        )
         if not changed:
             return locked
         locked.flags = sorted(flags)
@@ -126,24 +126,47 @@ def debtor_preferences_set(
                 "updated_at",
             ]
         )
+        _preferences_record(
+            locked,
+            added=added,
+            removed=removed,
+            preferred_channel=preferred_channel,
+            actor=actor,
+            where=where,
+            data=data,
+        )
+    return locked
+
+
+def _preferences_record(
+    debtor: Debtor,
+    *,
+    added: set[str],
+    removed: set[str],
+    preferred_channel: str,
+    actor: str,
+    where: str,
+    data: dict[str, Any] | None,
+) -> None:
+    """The timeline entries of `debtor_preferences_set`, in its transaction: the change, and
+    one `opted_out` entry per channel newly opted out of."""
+    activity_record(
+        debtor=debtor,
+        kind=ActivityKind.PREFERENCE_CHANGE,
+        summary=f"Contact preferences changed {where}.",
+        data={
+            "opted_out": sorted(added),
+            "opted_in": sorted(removed),
+            "preferred_channel": preferred_channel,
+            **(data or {}),
+        },
+        actor=actor,
+    )
+    for channel in sorted(added):
         activity_record(
-            debtor=locked,
-            kind=ActivityKind.PREFERENCE_CHANGE,
-            summary=f"Contact preferences changed {where}.",
-            data={
-                "opted_out": sorted(added),
-                "opted_in": sorted(removed),
-                "preferred_channel": preferred_channel,
-                **(data or {}),
-            },
+            debtor=debtor,
+            kind=ActivityKind.OPTED_OUT,
+            summary=f"Opted out of {channel} {where}.",
+            data={"channel": channel},
             actor=actor,
         )
-        for channel in sorted(added):
-            activity_record(
-                debtor=locked,
-                kind=ActivityKind.OPTED_OUT,
-                summary=f"Opted out of {channel} {where}.",
-                data={"channel": channel},
-                actor=actor,
-            )
-    return locked

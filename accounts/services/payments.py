@@ -3,6 +3,7 @@ to the active plan's instalments."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -53,24 +54,11 @@ def payment_record(
             value = money.parse_amount(amount, locked.currency)
         except money.MoneyError as exc:
             raise PaymentRefused(str(exc)) from exc
-        previous = Payment.objects.filter(
-            creditor_id=locked.creditor_id, idempotency_key=idempotency_key
-        ).first()
+        # Under the account's lock, so a replay racing the first payment sees it.
+        previous = _payment_replayed(locked, idempotency_key, value)
         if previous is not None:
-            if previous.account_id != locked.pk or previous.amount != value:
-                raise PaymentRefused("This idempotency key was already used for another payment.")
             return previous, False
-        if value <= 0:
-            raise PaymentRefused("A payment must be greater than zero.")
-        if not locked.is_open:
-            raise PaymentRefused(
-                f"The account is {locked.get_status_display().lower()}; it takes no payments."
-            )
-        if value > locked.current_balance:
-            raise PaymentRefused(
-                f"{value} {locked.currency} is more than the balance of "
-                f"{locked.balance} {locked.currency}."
-            )
+        _payment_check(locked, value)
         now = timezone.now()
         payment = Payment.objects.create(
             creditor_id=locked.creditor_id,
@@ -84,27 +72,62 @@ def payment_record(
             received_at=received_at or now,
             created_at=now,
         )
-        locked.current_balance = locked.current_balance - value
-        locked.updated_at = now
-        _installments_apply(locked, payment)
-        entry = {
-            "kind": ActivityKind.PAYMENT,
-            "summary": f"Payment of {value} {locked.currency} received; balance "
-            f"{locked.balance} {locked.currency}.",
-            "actor": actor,
-        }
-        data = {"payment_id": payment.pk, "amount": str(value), "method": method}
-        if locked.current_balance == 0:
-            # Paid in full: the payment's entry is the record of the status change too.
-            plans_end(account=locked, status=PlanStatus.COMPLETED)
-            account_move(
-                locked, AccountStatus.PAID, data=lambda _old: data, fields=("current_balance",),
-                **entry,
-            )  # fmt: skip
-        else:
-            locked.save(update_fields=["current_balance", "updated_at"])
-            activity_record(debtor=locked.debtor, account=locked, data=data, **entry)
+        _payment_apply(locked, payment, actor=actor, now=now)
     return payment, True
+
+
+# The steps of `payment_record`, each run inside its transaction with the account locked.
+
+
+def _payment_replayed(account: Account, idempotency_key: str, value: Decimal) -> Payment | None:
+    """The payment already recorded under this key, or None; a key reused for another account
+    or amount is refused."""
+    previous = Payment.objects.filter(
+        creditor_id=account.creditor_id, idempotency_key=idempotency_key
+    ).first()
+    if previous is not None and (previous.account_id != account.pk or previous.amount != value):
+        raise PaymentRefused("This idempotency key was already used for another payment.")
+    return previous
+
+
+def _payment_check(account: Account, value: Decimal) -> None:
+    if value <= 0:
+        raise PaymentRefused("A payment must be greater than zero.")
+    if not account.is_open:
+        raise PaymentRefused(
+            f"The account is {account.get_status_display().lower()}; it takes no payments."
+        )
+    if value > account.current_balance:
+        raise PaymentRefused(
+            f"{value} {account.currency} is more than the balance of "
+            f"{account.balance} {account.currency}."
+        )
+
+
+def _payment_apply(account: Account, payment: Payment, *, actor: str, now: datetime) -> None:
+    """Lower the balance, settle instalments and write the payment's timeline entry; paid in
+    full, the account becomes `paid` and its plans complete, recorded by that same entry."""
+    value = payment.amount
+    account.current_balance = account.current_balance - value
+    account.updated_at = now
+    _installments_apply(account, payment)
+    entry = {
+        "kind": ActivityKind.PAYMENT,
+        "summary": f"Payment of {value} {account.currency} received; balance "
+        f"{account.balance} {account.currency}.",
+        "actor": actor,
+    }
+    data = {"payment_id": payment.pk, "amount": str(value), "method": payment.method}
+    if account.current_balance == 0:
+        # Paid in full: the payment's entry is the record of the status change too.
+        plans_end(account=account, status=PlanStatus.COMPLETED)
+        account_move(
+            account, AccountStatus.PAID, data=lambda _old: data, fields=("current_balance",),
+            **entry,
+        )  # fmt: skip
+    else:
+        account.save(update_fields=["current_balance", "updated_at"])
+        activity_record(debtor=account.debtor, account=account, data=data, **entry)
 
 
 def _installments_apply(account: Account, payment: Payment) -> None:

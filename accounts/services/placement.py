@@ -276,6 +276,59 @@ def _accounts_upsert(
 ) -> None:
     """Insert new accounts and update changed ones, with a `placed` or `updated` timeline
     entry each (an account whose debtor changed counts as updated)."""
+    new_accounts, changed_accounts, activities = _accounts_sort(
+        creditor,
+        accepted,
+        existing_accounts,
+        debtor_ids,
+        changed_debtor_fields,
+        actor=actor,
+        now=now,
+        result=result,
+    )
+    if new_accounts:
+        bulk_insert(Account, new_accounts)
+        new_ids = dict(
+            Account.objects.filter(
+                creditor=creditor, external_ref__in=[a.external_ref for a in new_accounts]
+            ).values_list("external_ref", "id")
+        )
+        activities.extend(
+            Activity(
+                creditor_id=creditor.pk,
+                debtor_id=account.debtor_id,
+                account_id=new_ids[account.external_ref],
+                kind=ActivityKind.PLACED,
+                summary=f"Account placed: {account.original_amount} {account.currency}.",
+                data={"external_ref": account.external_ref},
+                actor=actor,
+                occurred_at=now,
+            )
+            for account in new_accounts
+        )
+    if changed_accounts:
+        bulk_update_by_key(
+            Account,
+            changed_accounts,
+            key=["creditor", "external_ref"],
+            fields=[*ACCOUNT_UPDATABLE, "updated_at"],
+        )
+    bulk_insert(Activity, activities)
+
+
+def _accounts_sort(
+    creditor: Creditor,
+    accepted: Sequence[CleanRow],
+    existing_accounts: dict[str, dict[str, Any]],
+    debtor_ids: dict[str, int],
+    changed_debtor_fields: dict[str, list[str]],
+    *,
+    actor: str,
+    now,
+    result: PlacementResult,
+) -> tuple[list[Account], list[Account], list[Activity]]:
+    """Sort the accepted rows into accounts to insert, accounts to update and their `updated`
+    timeline entries, noting each reference in `result` (created, updated or unchanged)."""
     new_accounts: list[Account] = []
     changed_accounts: list[Account] = []
     activities: list[Activity] = []
@@ -319,32 +372,4 @@ def _accounts_upsert(
             )
         else:
             result.unchanged.append(ref)
-
-    if new_accounts:
-        bulk_insert(Account, new_accounts)
-        new_ids = dict(
-            Account.objects.filter(
-                creditor=creditor, external_ref__in=[a.external_ref for a in new_accounts]
-            ).values_list("external_ref", "id")
-        )
-        activities.extend(
-            Activity(
-                creditor_id=creditor.pk,
-                debtor_id=account.debtor_id,
-                account_id=new_ids[account.external_ref],
-                kind=ActivityKind.PLACED,
-                summary=f"Account placed: {account.original_amount} {account.currency}.",
-                data={"external_ref": account.external_ref},
-                actor=actor,
-                occurred_at=now,
-            )
-            for account in new_accounts
-        )
-    if changed_accounts:
-        bulk_update_by_key(
-            Account,
-            changed_accounts,
-            key=["creditor", "external_ref"],
-            fields=[*ACCOUNT_UPDATABLE, "updated_at"],
-        )
-    bulk_insert(Activity, activities)
+    return new_accounts, changed_accounts, activities

@@ -76,6 +76,8 @@ from portal.services.requests import (
     document_check,
     pause_request,
     plan_accept,
+    plan_preview,
+    plan_refusal,
 )
 from portal.services.settlement import (
     SETTLEABLE,
@@ -123,6 +125,8 @@ __all__ = [
     "lockout_steps",
     "pause_request",
     "plan_accept",
+    "plan_preview",
+    "plan_refusal",
     "postal_matches",
     "postal_normalise",
     "preferences_update",

@@ -153,8 +153,6 @@ def identity_verify(
     long. Every attempt is on the timeline with the lock step, no personal data; the outcome
     never says which answer was wrong.
     """
-    attempts = settings.PORTAL_LOCKOUT_ATTEMPTS
-    steps = lockout_steps()
     with transaction.atomic():
         debtor = Debtor.objects.get(pk=debtor_id)
         # Always the link's row first, then the IP's: two checks never wait on each other
@@ -164,20 +162,7 @@ def identity_verify(
         now = timezone.now()
         refused = _lock_refusal(link, by_ip, now)
         if refused is not None:
-            dead = refused.outcome is VerifyOutcome.DEAD
-            _portal_event(
-                debtor,
-                "verify_locked",
-                "Identity check refused: "
-                + (
-                    "the link was switched off after too many wrong answers."
-                    if dead
-                    else "locked after too many wrong answers."
-                ),
-                jti=jti,
-                step=link.step,
-                dead=dead,
-            )
+            _refusal_record(debtor, jti, link, refused)
             return refused
         dob_ok = date_of_birth is not None and debtor.date_of_birth == date_of_birth
         postal_ok = postal_matches(postal_code, debtor.postal_code)
@@ -187,53 +172,98 @@ def identity_verify(
                 link.save(update_fields=["failures"])
             _portal_event(debtor, "verified", "Identity verified in the portal.", jti=jti)
             return Verification(VerifyOutcome.VERIFIED)
-
-        link.failures += 1
-        attempt = link.failures
-        locked_now = link.failures >= attempts
-        if locked_now:
-            link.step, link.failures = link.step + 1, 0
-            if link.step > len(steps):
-                link.dead_at, link.locked_until = now, None
-            else:
-                link.locked_until = now + steps[link.step - 1]
-        link.save(update_fields=["failures", "step", "locked_until", "dead_at"])
-        ip_locked = False
-        if by_ip is not None:
-            window = timedelta(minutes=settings.PORTAL_LOCKOUT_MINUTES)
-            if by_ip.window_started_at < now - window:
-                by_ip.failures, by_ip.window_started_at = 0, now
-            by_ip.failures += 1
-            if by_ip.failures >= settings.PORTAL_LOCKOUT_IP_ATTEMPTS:
-                by_ip.locked_until, by_ip.failures, by_ip.window_started_at = now + window, 0, now
-                ip_locked = True
-            by_ip.save(update_fields=["failures", "window_started_at", "locked_until"])
-
-        if locked_now and link.dead_at is not None:
-            summary = (
-                "Identity check failed: the link is switched off; a new one must be asked for."
-            )
-        elif locked_now:
-            minutes = int(steps[link.step - 1].total_seconds() // 60)
-            summary = (
-                f"Identity check failed: link locked for {minutes} minutes "
-                f"(step {link.step} of {len(steps)})."
-            )
-        elif ip_locked:
-            summary = "Identity check failed: locked for now (too many from one address)."
-        else:
-            summary = "Identity check failed."
-        event: dict[str, Any] = {"jti": jti, "attempt": attempt, "locked": locked_now or ip_locked}
-        if locked_now:
-            event.update(step=link.step, dead=link.dead_at is not None)
-            if link.locked_until:
-                event["locked_until"] = link.locked_until.isoformat()
-            step = link.step
-            transaction.on_commit(
-                lambda: lock_notify_dispatch(debtor_id=debtor.pk, jti=jti, step=step)
-            )
-        _portal_event(debtor, "verify_failed", summary, **event)
+        attempt, locked_now = _link_failure_count(link, now)
+        ip_locked = _ip_failure_count(by_ip, now) if by_ip is not None else False
+        _failure_record(
+            debtor, jti, link, attempt=attempt, locked_now=locked_now, ip_locked=ip_locked
+        )
     return _lock_refusal(link, by_ip, now) or Verification(VerifyOutcome.WRONG)
+
+
+# The steps of `identity_verify`, each run inside its transaction with the rows locked.
+
+
+def _refusal_record(
+    debtor: Debtor, jti: str, link: VerificationLock, refused: Verification
+) -> None:
+    dead = refused.outcome is VerifyOutcome.DEAD
+    _portal_event(
+        debtor,
+        "verify_locked",
+        "Identity check refused: "
+        + (
+            "the link was switched off after too many wrong answers."
+            if dead
+            else "locked after too many wrong answers."
+        ),
+        jti=jti,
+        step=link.step,
+        dead=dead,
+    )
+
+
+def _link_failure_count(link: VerificationLock, now: datetime) -> tuple[int, bool]:
+    """Count a wrong answer on the link's row: (which attempt it was, whether it locked the
+    link, for the next step or, after the last, for good)."""
+    steps = lockout_steps()
+    link.failures += 1
+    attempt = link.failures
+    locked_now = link.failures >= settings.PORTAL_LOCKOUT_ATTEMPTS
+    if locked_now:
+        link.step, link.failures = link.step + 1, 0
+        if link.step > len(steps):
+            link.dead_at, link.locked_until = now, None
+        else:
+            link.locked_until = now + steps[link.step - 1]
+    link.save(update_fields=["failures", "step", "locked_until", "dead_at"])
+    return attempt, locked_now
+
+
+def _ip_failure_count(by_ip: VerificationLock, now: datetime) -> bool:
+    """Count a wrong answer on the IP's row, in its window; whether it locked the address."""
+    window = timedelta(minutes=settings.PORTAL_LOCKOUT_MINUTES)
+    if by_ip.window_started_at < now - window:
+        by_ip.failures, by_ip.window_started_at = 0, now
+    by_ip.failures += 1
+    locked = by_ip.failures >= settings.PORTAL_LOCKOUT_IP_ATTEMPTS
+    if locked:
+        by_ip.locked_until, by_ip.failures, by_ip.window_started_at = now + window, 0, now
+    by_ip.save(update_fields=["failures", "window_started_at", "locked_until"])
+    return locked
+
+
+def _failure_record(
+    debtor: Debtor,
+    jti: str,
+    link: VerificationLock,
+    *,
+    attempt: int,
+    locked_now: bool,
+    ip_locked: bool,
+) -> None:
+    """The wrong answer's timeline entry and, when it locked the link, the debtor's notice
+    (sent after commit)."""
+    steps = lockout_steps()
+    if locked_now and link.dead_at is not None:
+        summary = "Identity check failed: the link is switched off; a new one must be asked for."
+    elif locked_now:
+        minutes = int(steps[link.step - 1].total_seconds() // 60)
+        summary = (
+            f"Identity check failed: link locked for {minutes} minutes "
+            f"(step {link.step} of {len(steps)})."
+        )
+    elif ip_locked:
+        summary = "Identity check failed: locked for now (too many from one address)."
+    else:
+        summary = "Identity check failed."
+    event: dict[str, Any] = {"jti": jti, "attempt": attempt, "locked": locked_now or ip_locked}
+    if locked_now:
+        event.update(step=link.step, dead=link.dead_at is not None)
+        if link.locked_until:
+            event["locked_until"] = link.locked_until.isoformat()
+        step = link.step
+        transaction.on_commit(lambda: lock_notify_dispatch(debtor_id=debtor.pk, jti=jti, step=step))
+    _portal_event(debtor, "verify_failed", summary, **event)
 
 
 def _account_to_write_about(debtor: Debtor) -> Account | None:

@@ -16,6 +16,7 @@ from accounts.models import (
     DomainError,
 )
 from accounts.services import (
+    PLAN_START_DAYS,
     activity_record,
 )
 
@@ -28,14 +29,22 @@ __all__ = ["ACTOR", "CALLBACK_DAYS", "CHANNELS", "PLAN_START_DAYS", "PortalError
 STAGE_MISSED_INSTALMENT = "missed_instalment"
 STAGE_PAUSE_ENDING = "pause_ending"
 
-# How far ahead a plan's first payment and a call back may be booked (the pages say "within
-# the next 30 days" and "within the next two weeks").
-PLAN_START_DAYS = 30
+# How far ahead a call back may be booked (the page says "within the next two weeks"). A
+# plan's first payment: `accounts.services.PLAN_START_DAYS`, a rule of `plan_check`.
 CALLBACK_DAYS = 14
 
 
 class PortalError(DomainError):
-    """The debtor asked for something the rules do not allow; the message is translated."""
+    """The debtor asked for something the rules do not allow; the message is translated.
+
+    `field` names the form field the message belongs next to (None: the form as a whole);
+    `rule` is the refusing rule's name when an `accounts` rule refused (`PlanRefused.rule`).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None):
+        super().__init__(message)
+        self.field = field
+        self.rule = rule
 
 
 def _portal_event(

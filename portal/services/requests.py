@@ -6,6 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -22,10 +23,15 @@ from accounts.models import (
     PaymentPlan,
 )
 from accounts.services import (
+    PLANNABLE as PLANNABLE,  # the statuses `plan_check` lets a plan start from
+)
+from accounts.services import (
+    PlanRefused,
     account_dispute,
     account_pause,
     account_transition,
     activity_record,
+    plan_check,
     plan_create,
 )
 from portal.models import (
@@ -42,7 +48,6 @@ from portal.selectors import debtor_today, debtor_zone
 from portal.services.common import (
     ACTOR,
     CALLBACK_DAYS,
-    PLAN_START_DAYS,
     STAGE_PAUSE_ENDING,
     PortalError,
 )
@@ -54,18 +59,56 @@ logger = logging.getLogger(__name__)
 
 # --- Plans ------------------------------------------------------------------------------------
 
-PLANNABLE = (AccountStatus.ACTIVE, AccountStatus.PAUSED)
+
+def plan_refusal(exc: PlanRefused) -> PortalError:
+    """A plan rule's refusal in the debtor's words, next to the field it concerns.
+
+    `accounts.services.plan_check` owns the rules; the portal only words them (its catalogue
+    has the French and German), so its plan page and `plan_accept` say the same thing.
+    """
+    if exc.rule == "status":
+        message = _("A payment plan cannot be set up for this account now.")
+    elif exc.rule == "frequency":
+        message = _("Choose how often to pay.")
+    elif exc.rule == "min_count":
+        message = _("Choose at least two instalments.")
+    elif exc.rule in ("first_due_past", "first_due_late"):
+        message = _("Choose a date within the next 30 days.")
+    elif exc.field == "count":  # too long or too small an instalment, whatever the start
+        message = _("Choose between %(min)s and %(max)s instalments for this frequency.") % {
+            "min": exc.params["minimum"],
+            "max": exc.params["maximum"],
+        }
+    elif exc.rule == "max_months":  # the count fits from today; the start date pushes it out
+        message = _("This plan is outside what the creditor allows.")
+    else:
+        message = _("This plan is not possible: %(reason)s") % {"reason": exc}
+    return PortalError(message, field=exc.field, rule=exc.rule)
+
+
+def plan_preview(
+    *, account: Account, frequency: str, count: int, first_due: date
+) -> list[tuple[date, Decimal]]:
+    """The schedule of the plan the debtor is choosing, or the `PortalError` that refuses it."""
+    try:
+        return plan_check(
+            account=account,
+            frequency=frequency,
+            count=count,
+            first_due=first_due,
+            self_service=True,
+        )
+    except PlanRefused as exc:
+        raise plan_refusal(exc) from exc
 
 
 def plan_accept(*, account: Account, frequency: str, count: int, first_due: date) -> PaymentPlan:
-    """Agree the plan the debtor chose (policy checked by `plan_check` inside `plan_create`)."""
-    if account.status not in PLANNABLE:
-        raise PortalError(_("A payment plan cannot be set up for this account now."))
-    if count < 2:
-        raise PortalError(_("Choose at least two instalments."))
-    today = timezone.localdate()
-    if not today <= first_due <= today + timedelta(days=PLAN_START_DAYS):
-        raise PortalError(_("Choose a first payment date within the next 30 days."))
+    """Agree the plan the debtor chose; a refusal is a `PortalError` naming its field.
+
+    Every rule is `accounts.services.plan_check`'s, applied by `plan_create` to the locked
+    account with the self-service limits (at least two instalments, the first payment within
+    `PLAN_START_DAYS`).
+    """
     try:
         with transaction.atomic():
             # A plan ends a breathing space the debtor no longer needs.
@@ -76,8 +119,11 @@ def plan_accept(*, account: Account, frequency: str, count: int, first_due: date
                 first_due=first_due,
                 actor=ACTOR,
                 end_pause=True,
+                self_service=True,
             )
             _conversion_after_commit(account.pk, "plan", f"plan:{plan.pk}")
+    except PlanRefused as exc:
+        raise plan_refusal(exc) from exc
     except DomainError as exc:
         raise PortalError(_("This plan is not possible: %(reason)s") % {"reason": exc}) from exc
     return plan

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date
+from decimal import Decimal
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -14,11 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import (
+    Account,
     PlanFrequency,
     opt_out_flag,
 )
 from accounts.money import format_money
-from accounts.services import plan_schedule
 from portal import selectors, services
 from portal.access import portal_page
 from portal.formatting import date_format
@@ -43,14 +44,17 @@ logger = logging.getLogger(__name__)
 @portal_page()
 @require_http_methods(["GET", "POST"])
 def plan(request: HttpRequest, account_id: int) -> HttpResponse:
-    """Plan builder: choose frequency, count and first date, see the schedule, then accept."""
+    """Plan builder: choose frequency, count and first date, see the schedule, then accept.
+
+    The form only parses; every rule is `accounts.services.plan_check`'s, asked through
+    `services.plan_preview` (the schedule shown) and `services.plan_accept` (agreeing it),
+    whose refusal is shown next to the field it names.
+    """
     account = selectors.account_of(debtor_id=request.portal.debtor_id, account_id=account_id)
     if account.status not in services.PLANNABLE:
         messages.info(request, _("A payment plan cannot be set up for this account now."))
         return redirect("portal:overview")
     locale = _locale(request)
-    ranges = selectors.plan_ranges(account=account)
-    by_frequency = {r.frequency: r for r in ranges}
     data = request.POST if request.method == "POST" else (request.GET or None)
     form = PlanForm(
         data,
@@ -58,65 +62,22 @@ def plan(request: HttpRequest, account_id: int) -> HttpResponse:
     )
     schedule = None
     if data is not None and form.is_valid():
-        frequency = form.cleaned_data["frequency"]
-        count = form.cleaned_data["count"]
-        first_due = form.cleaned_data["first_due"]
-        allowed = by_frequency.get(frequency)
-        today = timezone.localdate()
-        if allowed is None or not allowed.minimum <= count <= allowed.maximum:
-            form.add_error(
-                "count",
-                _("Choose between %(min)s and %(max)s instalments for this frequency.")
-                % {
-                    "min": allowed.minimum if allowed else 2,
-                    "max": allowed.maximum if allowed else 2,
-                },
-            )
-        elif not today <= first_due <= today + timedelta(days=services.PLAN_START_DAYS):
-            form.add_error("first_due", _("Choose a date within the next 30 days."))
-        elif not selectors.plan_allowed(account, frequency, count, first_due):
-            form.add_error(None, _("This plan is outside what the creditor allows."))
-        elif request.method == "POST":
-            try:
-                services.plan_accept(
-                    account=account, frequency=frequency, count=count, first_due=first_due
-                )
-            except PortalError as exc:
-                form.add_error(None, str(exc))
-            else:
-                if first_due <= today:
-                    messages.success(
-                        request, _("Your plan is agreed. Please pay the first instalment now.")
-                    )
-                    url = reverse("portal:pay", args=[account.pk]) + "?purpose=instalment"
-                    return redirect(url)
-                messages.success(
-                    request,
-                    _("Your plan is agreed. The first instalment is due on %(date)s.")
-                    % {"date": date_format(first_due, locale)},
-                )
-                return redirect("portal:overview")
-        else:
-            schedule = [
-                {"n": i + 1, "due": date_format(due, locale), "amount": format_money(
-                    amount, account.currency, locale)}
-                for i, (due, amount) in enumerate(
-                    plan_schedule(
-                        total=account.balance,
-                        currency=account.currency,
-                        frequency=frequency,
-                        count=count,
-                        first_due=first_due,
-                    )
-                )
-            ]  # fmt: skip
+        chosen = {k: form.cleaned_data[k] for k in ("frequency", "count", "first_due")}
+        try:
+            if request.method == "POST":
+                services.plan_accept(account=account, **chosen)
+                return _plan_agreed(request, account, chosen["first_due"], locale)
+            preview = services.plan_preview(account=account, **chosen)
+            schedule = _schedule_rows(preview, account, locale)
+        except PortalError as exc:
+            form.add_error(exc.field, str(exc))
     return page(
         request,
         "portal/plan.html",
         {
             "account": account,
             "form": form,
-            "ranges": ranges,
+            "ranges": selectors.plan_ranges(account=account),
             "schedule": schedule,
             "balance": format_money(account.balance, account.currency, locale),
             "min_instalment": format_money(
@@ -124,6 +85,34 @@ def plan(request: HttpRequest, account_id: int) -> HttpResponse:
             ),
         },
     )
+
+
+def _plan_agreed(
+    request: HttpRequest, account: Account, first_due: date, locale: str
+) -> HttpResponse:
+    """After a plan is agreed: pay the first instalment now if it is due, else the overview."""
+    if first_due <= timezone.localdate():
+        messages.success(request, _("Your plan is agreed. Please pay the first instalment now."))
+        return redirect(reverse("portal:pay", args=[account.pk]) + "?purpose=instalment")
+    messages.success(
+        request,
+        _("Your plan is agreed. The first instalment is due on %(date)s.")
+        % {"date": date_format(first_due, locale)},
+    )
+    return redirect("portal:overview")
+
+
+def _schedule_rows(
+    schedule: list[tuple[date, Decimal]], account: Account, locale: str
+) -> list[dict[str, object]]:
+    return [
+        {
+            "n": i + 1,
+            "due": date_format(due, locale),
+            "amount": format_money(amount, account.currency, locale),
+        }
+        for i, (due, amount) in enumerate(schedule)
+    ]
 
 
 # --- Pause, dispute ---------------------------------------------------------------------------

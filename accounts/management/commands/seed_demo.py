@@ -147,6 +147,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, api_key: bool = False, **options) -> None:
         admin_password = self._admin_password()
+        creditor, demo_key = self._logins_ensure(admin_password, api_key=api_key)
+        result = services.placement_upsert(
+            creditor=creditor, rows=demo_rows(), actor="command:seed_demo"
+        )
+        self._apply_scenarios(creditor)
+        self._apps_seed(creditor)
+        self._report(result, creditor=creditor, admin_password=admin_password, demo_key=demo_key)
+
+    def _logins_ensure(self, admin_password: str, *, api_key: bool) -> tuple[Creditor, str | None]:
+        """The demo creditor, the admin user, the API user and (with DEBUG or `--api-key`) a
+        fresh API key, in one transaction."""
         with transaction.atomic():
             creditor, _ = Creditor.objects.get_or_create(
                 slug=DEMO_SLUG,
@@ -171,11 +182,9 @@ class Command(BaseCommand):
             api_user, _ = user_model.objects.get_or_create(username=API_USERNAME)
             CreditorUser.objects.get_or_create(user=api_user, defaults={"creditor": creditor})
             demo_key = self._demo_key(api_user) if settings.DEBUG or api_key else None
+        return creditor, demo_key
 
-        result = services.placement_upsert(
-            creditor=creditor, rows=demo_rows(), actor="command:seed_demo"
-        )
-        self._apply_scenarios(creditor)
+    def _apps_seed(self, creditor: Creditor) -> None:
         # Every app may add its own demo data in `<app>/demo.py` (`seed(creditor=, stdout=)`);
         # found by name, so accounts imports none of the apps that build on it.
         for config in apps.get_app_configs():
@@ -184,6 +193,15 @@ class Command(BaseCommand):
                 if hasattr(module, "seed"):
                     module.seed(creditor=creditor, stdout=self.stdout)
 
+    def _report(
+        self,
+        result: services.PlacementResult,
+        *,
+        creditor: Creditor,
+        admin_password: str,
+        demo_key: str | None,
+    ) -> None:
+        """What was seeded and how to get in: the admin login, the API key, a portal link."""
         summary = result.as_dict()["summary"]
         self.stdout.write(
             "Demo accounts: {created} created, {updated} updated, {unchanged} unchanged, "
