@@ -40,7 +40,6 @@ from compliance import services as compliance
 from messaging import selectors as messaging_selectors
 from messaging import services as messaging
 from messaging.models import MessageStatus
-from messaging.services.sending import precheck
 from recommender import evaluation, learning, selectors
 from recommender import features as F
 from recommender.models import (
@@ -219,7 +218,7 @@ def candidates_build(
             ch
             for ch in F.CHANNELS
             if (not debtor.preferred_channel or debtor.preferred_channel == ch)
-            and precheck(account=account, channel=ch, stage=item.stage) is None
+            and messaging.precheck(account=account, channel=ch, stage=item.stage) is None
         )
         preferred = (debtor.preferred_hours_start, debtor.preferred_hours_end)
         key = (item.stage, debtor.language, debtor.region, channels, debtor.timezone, preferred)
