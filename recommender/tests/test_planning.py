@@ -79,16 +79,16 @@ def test_a_rerun_in_the_same_local_day_finds_the_slot_taken(creditor, library, c
 def test_a_rerun_at_the_same_instant_finds_the_slot_taken(creditor, library, clock):
     """A clock that has not moved (or is behind) must not make a taken slot look new."""
     from messaging import selectors as messaging_selectors
-    from recommender import services
     from recommender.models import Decision
     from recommender.selectors import DueAccount
+    from recommender.services import planning
 
     accounts = place_accounts(creditor, 2)
     _plan()
     # The same accounts planned again by a worker whose clock has not moved on (the frozen
     # clock: the very same instant), e.g. a retried batch.
-    again = services.PlanResult()
-    services._plan_batch(
+    again = planning.PlanResult()
+    planning._plan_batch(
         due=[DueAccount(a, "first_contact") for a in accounts], now=NOW,
         variants=list(messaging_selectors.variants_live()), model=None, control_share=0.1,
         actor="test", result=again,
@@ -334,17 +334,17 @@ def test_a_run_keeps_what_was_alive_before_it_from_the_cyclic_collector_and_lets
 ):
     import gc
 
-    from recommender import services
+    from recommender.services import planning
 
     place_accounts(creditor, 2)
     frozen_during = []
-    batch = services._plan_batch
+    batch = planning._plan_batch
 
     def spy(**kwargs):
         frozen_during.append(gc.get_freeze_count())
         return batch(**kwargs)
 
-    monkeypatch.setattr(services, "_plan_batch", spy)
+    monkeypatch.setattr(planning, "_plan_batch", spy)
     assert gc.get_freeze_count() == 0
     assert _plan().planned == 2
     assert frozen_during and frozen_during[0] > 1000  # Django and the rest, frozen
@@ -353,7 +353,7 @@ def test_a_run_keeps_what_was_alive_before_it_from_the_cyclic_collector_and_lets
     def fail(**kwargs):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(services, "_plan_batch", fail)
+    monkeypatch.setattr(planning, "_plan_batch", fail)
     place_accounts(creditor, 1, start=50)
     with pytest.raises(RuntimeError):
         _plan()

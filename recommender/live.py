@@ -1,0 +1,134 @@
+"""The live model in this process: which model is live, loaded once per promotion.
+
+- `policy_live`: the live model, loaded once per process and reloaded when another is
+  promoted (a cached version check, at most every RECOMMENDER_MODEL_RECHECK_SECONDS).
+- `model_load`: a stored artifact read into a ready-to-decide model (feature version and
+  checksum checked).
+- `policy_forget`: drop what this process loaded (after a promotion; tests).
+
+Read by the planner and retraining (`recommender.services`) and by the uplift report
+(`recommender.selectors`); it imports neither, so both import it at module level.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.cache import cache
+
+from recommender import features as F
+from recommender import learning, selectors
+from recommender.models import ArtifactError, ModelVersion
+from recommender.policy import LoadedModel
+from recommender.selectors import setting
+
+log = logging.getLogger(__name__)
+
+LIVE_CACHE_KEY = "recommender:live-model"
+
+_lock = threading.Lock()
+_loaded: LoadedModel | None = None
+_loaded_id: int | None = None
+_checked_at = 0.0
+
+
+def _live_id() -> int | None:
+    """The live model's id: from the shared cache, else one indexed query (then cached)."""
+    value = cache.get(LIVE_CACHE_KEY)
+    if value is None:
+        live = selectors.model_live_id()
+        value = live or 0
+        cache.set(LIVE_CACHE_KEY, value, int(setting("RECOMMENDER_MODEL_CHECK_SECONDS", 60)))
+    return value or None
+
+
+def model_load(*, model: ModelVersion) -> LoadedModel:
+    """Read a stored artifact into a ready-to-decide model, or raise `ArtifactError`."""
+    if model.feature_version != F.FEATURE_VERSION or model.n_actions != F.N_ACTIONS:
+        raise ArtifactError(
+            f"Model {model.label} was trained on feature version {model.feature_version} "
+            f"({model.n_actions} actions); this code uses {F.FEATURE_VERSION} ({F.N_ACTIONS})."
+        )
+    data = bytes(model.artifact)
+    if hashlib.sha256(data).hexdigest() != model.artifact_sha256:
+        raise ArtifactError(f"Model {model.label}: artifact checksum mismatch.")
+    try:
+        policy = learning.Policy.from_bytes(data)
+    except ValueError as exc:
+        raise ArtifactError(f"Model {model.label}: {exc}") from exc
+    if policy.n_features != F.N_FEATURES:
+        raise ArtifactError(f"Model {model.label}: {policy.n_features} features, expected more.")
+    summary = (model.metrics or {}).get("context_summary") or {}
+    return LoadedModel.build(id=model.pk, label=model.label, policy=policy, summary=summary)
+
+
+def policy_live(*, max_age: float | None = None) -> LoadedModel | None:
+    """The live model, loaded at most once per promotion in this process.
+
+    Checks which model is live at most every `max_age` seconds (setting
+    RECOMMENDER_MODEL_RECHECK_SECONDS, default 5): a cache read, or one indexed query when
+    the cache is cold. A worker picks up a newly promoted model within that time.
+    """
+    global _loaded, _loaded_id, _checked_at
+    max_age = float(setting("RECOMMENDER_MODEL_RECHECK_SECONDS", 5) if max_age is None else max_age)
+    now = time.monotonic()
+    if _loaded_id is not None and now - _checked_at < max_age:
+        return _loaded
+    with _lock:
+        live_id = _live_id()
+        _checked_at = now
+        if live_id == _loaded_id and (_loaded is not None or live_id is None):
+            return _loaded
+        model = ModelVersion.objects.filter(pk=live_id).first() if live_id else None
+        if model is None:
+            _loaded, _loaded_id = None, None
+            return None
+        try:
+            _loaded = model_load(model=model)
+        except ArtifactError:
+            log.exception("live model %s cannot be used; deciding without a model", model.pk)
+            _loaded = None
+        _loaded_id = live_id
+        # Once per load: what is loaded now stays out of the cyclic collector's reach, so a
+        # full collection does not land inside a decision and multiply its tail latency.
+        _gc_settle()
+        return _loaded
+
+
+def _gc_settle() -> None:
+    """Collect garbage, then put everything alive out of the cyclic collector's reach (it is
+    still freed when nothing refers to it)."""
+    gc.collect()
+    gc.freeze()
+
+
+@contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Run the body with what is alive now out of the cyclic collector's reach.
+
+    A planning run allocates many objects that outlive a young collection, and every so many
+    of them Python scans its whole heap again, which in a worker with Django, Wagtail and
+    scikit-learn loaded is a large heap: a noticeable share of the planner's CPU per account
+    (docs/benchmarks.md, Messaging). Frozen, a full collection scans only what was allocated
+    since. Unfrozen at the end, so reference cycles among what
+    was frozen are still collected later.
+    """
+    _gc_settle()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def policy_forget() -> None:
+    """Drop this process's loaded model and cached live id (after a promotion; tests)."""
+    global _loaded, _loaded_id, _checked_at
+    with _lock:
+        _loaded, _loaded_id, _checked_at = None, None, 0.0
+    cache.delete(LIVE_CACHE_KEY)
