@@ -20,13 +20,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.core.cache import cache
 
 from recommender import features as F
 from recommender import learning, selectors
 from recommender.models import ArtifactError, ModelVersion
 from recommender.policy import LoadedModel
-from recommender.selectors import setting
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _live_id() -> int | None:
     if value is None:
         live = selectors.model_live_id()
         value = live or 0
-        cache.set(LIVE_CACHE_KEY, value, int(setting("RECOMMENDER_MODEL_CHECK_SECONDS", 60)))
+        cache.set(LIVE_CACHE_KEY, value, int(settings.RECOMMENDER_MODEL_CHECK_SECONDS))
     return value or None
 
 
@@ -76,7 +76,7 @@ def policy_live(*, max_age: float | None = None) -> LoadedModel | None:
     the cache is cold. A worker picks up a newly promoted model within that time.
     """
     global _loaded, _loaded_id, _checked_at
-    max_age = float(setting("RECOMMENDER_MODEL_RECHECK_SECONDS", 5) if max_age is None else max_age)
+    max_age = float(settings.RECOMMENDER_MODEL_RECHECK_SECONDS if max_age is None else max_age)
     now = time.monotonic()
     if _loaded_id is not None and now - _checked_at < max_age:
         return _loaded

@@ -48,12 +48,8 @@ STAGE_CADENCE_DAYS: dict[str, float] = {
 NOT_CONTACTS = (MessageStatus.CANCELLED, MessageStatus.BLOCKED, MessageStatus.FAILED)
 
 
-def setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
 def cadence_days() -> dict[str, float]:
-    return {**STAGE_CADENCE_DAYS, **setting("RECOMMENDER_CADENCE_DAYS", {})}
+    return {**STAGE_CADENCE_DAYS, **settings.RECOMMENDER_CADENCE_DAYS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +63,7 @@ class StageRules:
 
 
 def stage_rules() -> StageRules:
-    return StageRules(**setting("RECOMMENDER_STAGE_RULES", {}))
+    return StageRules(**settings.RECOMMENDER_STAGE_RULES)
 
 
 def journey_stage(
@@ -209,8 +205,8 @@ def accounts_due(
         )
         .order_by()
     }
-    daily = int(setting("RECOMMENDER_DAILY_BUDGET", 1))
-    weekly = int(setting("RECOMMENDER_WEEKLY_BUDGET", 3))
+    daily = int(settings.RECOMMENDER_DAILY_BUDGET)
+    weekly = int(settings.RECOMMENDER_WEEKLY_BUDGET)
     rules, cadence = stage_rules(), cadence_days()
     today = now.date()
     used: dict[int, int] = {}

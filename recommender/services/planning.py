@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,7 +33,6 @@ from recommender import selectors
 from recommender.live import gc_frozen, policy_live
 from recommender.models import Decision
 from recommender.policy import Candidate, Choice, LoadedModel, choose
-from recommender.selectors import setting
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def _slot(account: Account, now: datetime) -> str:
 
 
 def _rng_for(now: datetime, first_id: int) -> np.random.Generator:
-    seed = setting("RECOMMENDER_RANDOM_SEED", None)
+    seed = settings.RECOMMENDER_RANDOM_SEED
     if seed is None:
         return np.random.default_rng()
     return np.random.default_rng([int(seed), int(now.timestamp()) // 3600, first_id])
@@ -214,8 +214,8 @@ def _plan_contacts(
 ) -> PlanResult:
     started = time.perf_counter()
     now = now or timezone.now()
-    batch_size = int(batch_size or setting("RECOMMENDER_PLAN_BATCH", 500))
-    control_share = float(setting("RECOMMENDER_CONTROL_SHARE", 0.10))
+    batch_size = int(batch_size or settings.RECOMMENDER_PLAN_BATCH)
+    control_share = float(settings.RECOMMENDER_CONTROL_SHARE)
     variants = list(messaging_selectors.variants_live())
     model = policy_live()
     result = PlanResult()
@@ -247,7 +247,7 @@ def _plan_contacts(
             messaging.outbox_statistics_refresh(when_stale=True)  # as the outbox grows
         if limit is not None and result.due >= limit:
             break
-    if result.planned >= int(setting("RECOMMENDER_STATISTICS_AFTER", 1000)):
+    if result.planned >= int(settings.RECOMMENDER_STATISTICS_AFTER):
         messaging.outbox_statistics_refresh()  # the dispatcher's claim plans with them
     result.seconds = round(time.perf_counter() - started, 3)
     log.info("plan_contacts: %s", result.describe())
@@ -256,7 +256,7 @@ def _plan_contacts(
 
 def plan_parts() -> int:
     """How many planners the hourly job runs side by side (`RECOMMENDER_PLAN_PARTS`)."""
-    return max(1, int(setting("RECOMMENDER_PLAN_PARTS", 1)))
+    return max(1, int(settings.RECOMMENDER_PLAN_PARTS))
 
 
 def _plan_batch(

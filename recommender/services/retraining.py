@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -27,7 +28,6 @@ from recommender import features as F
 from recommender.live import LIVE_CACHE_KEY, model_load, policy_live
 from recommender.models import ArtifactError, ModelStatus, ModelVersion
 from recommender.policy import LoadedModel
-from recommender.selectors import setting
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class RetrainSkipped(DomainError):
 def learner_config() -> learning.LearnerConfig | None:
     """The learner's knobs from RECOMMENDER_LEARNER_CONFIG (a dict of `LearnerConfig` fields;
     empty: the learner's tuned defaults)."""
-    overrides = setting("RECOMMENDER_LEARNER_CONFIG", {}) or {}
+    overrides = settings.RECOMMENDER_LEARNER_CONFIG or {}
     if not overrides:
         return None
     known = {f.name for f in dataclasses.fields(learning.LearnerConfig)}
@@ -76,7 +76,7 @@ def _evaluate(
     if live is not None and live_since is not None:
         unseen = holdout.decided_at > live_since
         # Rows the live model was not trained on, when there are enough of them.
-        if unseen.sum() >= int(setting("RECOMMENDER_MIN_LIVE_COMPARISON_ROWS", 200)):
+        if unseen.sum() >= int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS):
             live_rows = unseen
     cand_t, unif_t, live_t, cand_l = [], [], [], []
     cand_p, unif_p, pred = [], [], []
@@ -139,17 +139,17 @@ def model_retrain(
     `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows.
     """
     now = now or timezone.now()
-    delay = timedelta(days=float(setting("RECOMMENDER_REWARD_DELAY_DAYS", 7)))
+    delay = timedelta(days=float(settings.RECOMMENDER_REWARD_DELAY_DAYS))
     logs = selectors.decision_logs(
         until=now - delay,
-        max_rows=int(setting("RECOMMENDER_TRAIN_MAX_ROWS", 200_000)),
-        chunk=int(setting("RECOMMENDER_TRAIN_CHUNK", 5_000)),
-        click_reward=float(setting("RECOMMENDER_CLICK_REWARD", 0.0)),
+        max_rows=int(settings.RECOMMENDER_TRAIN_MAX_ROWS),
+        chunk=int(settings.RECOMMENDER_TRAIN_CHUNK),
+        click_reward=float(settings.RECOMMENDER_CLICK_REWARD),
     )
-    minimum = int(setting("RECOMMENDER_MIN_TRAIN_ROWS", 500))
+    minimum = int(settings.RECOMMENDER_MIN_TRAIN_ROWS)
     if logs.n < minimum:
         raise RetrainSkipped(f"{logs.n} logged decisions; at least {minimum} are needed.")
-    cut = int(logs.n * (1 - float(setting("RECOMMENDER_HOLDOUT_SHARE", 0.2))))
+    cut = int(logs.n * (1 - float(settings.RECOMMENDER_HOLDOUT_SHARE)))
     train, holdout = logs.take(np.arange(cut)), logs.take(np.arange(cut, logs.n))
     started = time.perf_counter()
     policy = learning.fit_policy(
@@ -227,7 +227,7 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
     another feature version cannot be compared and is replaced.
     """
     vs_live = (model.metrics or {}).get("vs_live")
-    tolerance = float(setting("RECOMMENDER_PROMOTION_TOLERANCE", 0.0))
+    tolerance = float(settings.RECOMMENDER_PROMOTION_TOLERANCE)
     if vs_live and vs_live.get("upper") is not None and vs_live["upper"] < -tolerance:
         with transaction.atomic():
             locked = ModelVersion.objects.select_for_update().defer("artifact").get(pk=model.pk)
