@@ -24,8 +24,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from recommender import features as F
-from recommender import learning, selectors
-from recommender.models import ArtifactError, ModelVersion
+from recommender import learning
+from recommender.models import ArtifactError, ModelStatus, ModelVersion
 from recommender.policy import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,16 @@ _loaded_id: int | None = None
 _checked_at = 0.0
 
 
+def model_live_id() -> int | None:
+    """The live model's id, read from the database (one indexed query); None when none is."""
+    return ModelVersion.objects.filter(status=ModelStatus.LIVE).values_list("pk", flat=True).first()
+
+
 def _live_id() -> int | None:
     """The live model's id: from the shared cache, else one indexed query (then cached)."""
     value = cache.get(LIVE_CACHE_KEY)
     if value is None:
-        live = selectors.model_live_id()
+        live = model_live_id()
         value = live or 0
         cache.set(LIVE_CACHE_KEY, value, int(settings.RECOMMENDER_MODEL_CHECK_SECONDS))
     return value or None

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DomainError, TransitionError
 from messaging.models import Arm
+from recommender.typology import describe
 
 
 class DebtorTypology(models.Model):
@@ -47,8 +48,6 @@ class DebtorTypology(models.Model):
 
     @property
     def description(self) -> str:
-        from recommender.typology import describe
-
         return describe(self.code)
 
 

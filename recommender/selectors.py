@@ -32,6 +32,7 @@ from accounts.selectors import with_row_version
 from messaging.models import Message, MessageStatus
 from recommender import evaluation
 from recommender import features as F
+from recommender.live import policy_live
 from recommender.models import Decision, ModelStatus, ModelVersion
 
 STAGE_CADENCE_DAYS: dict[str, float] = {
@@ -241,10 +242,6 @@ def model_live() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelStatus.LIVE).first()
 
 
-def model_live_id() -> int | None:
-    return ModelVersion.objects.filter(status=ModelStatus.LIVE).values_list("pk", flat=True).first()
-
-
 # --- decision logs --------------------------------------------------------------------------
 
 
@@ -416,8 +413,6 @@ def off_policy_live_vs_random(
     *, since: datetime | None, until: datetime, max_rows: int = 50_000
 ) -> dict[str, Any] | None:
     """SNIPS value of the live model's exploit policy and of uniform random from the logs."""
-    from recommender.services import policy_live
-
     loaded = policy_live()
     if loaded is None:
         return None
