@@ -144,10 +144,27 @@ def _framework_imports(module: str) -> list[str]:
     return sorted(set(found))
 
 
+def _modules_of(module: str) -> list[str]:
+    """`module`, and every module inside it when it is a package (imported or not)."""
+    path = _file_of(module)
+    if path is None or path.name != "__init__.py":
+        return [module]
+    inside = (p.relative_to(ROOT).with_suffix("").parts for p in path.parent.rglob("*.py"))
+    return [module, *sorted(".".join(parts) for parts in inside if parts[-1] != "__init__")]
+
+
 @pytest.mark.parametrize("module", DJANGO_FREE)
 def test_a_django_free_core_reaches_no_framework(module):
     assert _file_of(module) is not None, f"{module} moved: update DJANGO_FREE"
-    assert _framework_imports(module) == []
+    for name in _modules_of(module):
+        assert _framework_imports(name) == [], name
+
+
+def test_a_django_free_package_is_scanned_module_by_module():
+    # A submodule the package's __init__ does not import is scanned too.
+    modules = _modules_of("recommender.learning")
+    assert "recommender.learning.selection" in modules
+    assert "recommender.learning.estimates" in modules
 
 
 def test_the_scan_follows_project_imports_to_django():
