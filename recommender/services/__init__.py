@@ -17,6 +17,7 @@ One module per topic; this package re-exports the public names, so callers write
 from recommender.live import LIVE_CACHE_KEY, model_load, policy_forget, policy_live
 from recommender.services.planning import PlanResult, candidates_build, plan_contacts, plan_parts
 from recommender.services.retraining import (
+    RetrainOptions,
     RetrainSkipped,
     learner_config,
     model_promote,
@@ -29,6 +30,7 @@ from recommender.services.typology import typology_refresh
 __all__ = [
     "LIVE_CACHE_KEY",
     "PlanResult",
+    "RetrainOptions",
     "RetrainSkipped",
     "candidates_build",
     "learner_config",

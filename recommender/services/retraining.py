@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,10 +37,12 @@ class RetrainSkipped(DomainError):
     """Not enough logged decisions to train on."""
 
 
-def learner_config() -> learning.LearnerConfig | None:
-    """The learner's knobs from RECOMMENDER_LEARNER_CONFIG (a dict of `LearnerConfig` fields;
-    empty: the learner's tuned defaults)."""
-    overrides = settings.RECOMMENDER_LEARNER_CONFIG or {}
+def learner_config(overrides: Any = None) -> learning.LearnerConfig | None:
+    """The learner's knobs from `overrides`, by default RECOMMENDER_LEARNER_CONFIG (a dict of
+    `LearnerConfig` fields; empty: the learner's tuned defaults)."""
+    if overrides is None:
+        overrides = settings.RECOMMENDER_LEARNER_CONFIG
+    overrides = overrides or {}
     if not overrides:
         return None
     known = {f.name for f in dataclasses.fields(learning.LearnerConfig)}
@@ -53,6 +56,33 @@ def learner_config() -> learning.LearnerConfig | None:
     return learning.LearnerConfig(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
     )
+
+
+@dataclass(frozen=True)
+class RetrainOptions:
+    """What retraining reads and how it splits it. `from_settings()` gives the configured
+    values; the simulator passes its own."""
+
+    reward_delay_days: float  # RECOMMENDER_REWARD_DELAY_DAYS
+    max_rows: int  # RECOMMENDER_TRAIN_MAX_ROWS
+    chunk: int  # RECOMMENDER_TRAIN_CHUNK
+    click_reward: float  # RECOMMENDER_CLICK_REWARD
+    min_rows: int  # RECOMMENDER_MIN_TRAIN_ROWS
+    holdout_share: float  # RECOMMENDER_HOLDOUT_SHARE
+    learner: dict[str, Any] | None = None  # None: RECOMMENDER_LEARNER_CONFIG
+
+    @classmethod
+    def from_settings(cls, **changes: Any) -> RetrainOptions:
+        """The configured options, with `changes` (field=value) applied."""
+        options = cls(
+            reward_delay_days=float(settings.RECOMMENDER_REWARD_DELAY_DAYS),
+            max_rows=int(settings.RECOMMENDER_TRAIN_MAX_ROWS),
+            chunk=int(settings.RECOMMENDER_TRAIN_CHUNK),
+            click_reward=float(settings.RECOMMENDER_CLICK_REWARD),
+            min_rows=int(settings.RECOMMENDER_MIN_TRAIN_ROWS),
+            holdout_share=float(settings.RECOMMENDER_HOLDOUT_SHARE),
+        )
+        return dataclasses.replace(options, **changes)
 
 
 def _evaluate(
@@ -71,45 +101,20 @@ def _evaluate(
     enough to decide a promotion; the self-normalised IPS estimate against random is reported
     beside it. Computed in chunks of rows, so memory stays bounded.
     """
+    terms = _evaluation_terms(
+        policy=policy, holdout=holdout, live=live, live_rows=_live_rows(holdout, live, live_since),
+        chunk=chunk,
+    )  # fmt: skip
     n = holdout.n
-    live_rows = np.ones(n, dtype=bool)
-    if live is not None and live_since is not None:
-        unseen = holdout.decided_at > live_since
-        # Rows the live model was not trained on, when there are enough of them.
-        if unseen.sum() >= int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS):
-            live_rows = unseen
-    cand_t, unif_t, live_t, cand_l = [], [], [], []
-    cand_p, unif_p, pred = [], [], []
-    for lo in range(0, n, chunk):
-        part = holdout.take(np.arange(lo, min(n, lo + chunk)))
-        idx = np.arange(part.n)
-        T = policy.probabilities(part.X, eligible=part.eligible, explore=False)
-        U = part.eligible / part.eligible.sum(axis=1, keepdims=True)
-        Q = policy.expected_rewards(part.X)
-        args = (part.rewards, part.actions, part.propensities)
-        cand_t.append(evaluation.dr_terms(*args, T, Q))
-        unif_t.append(evaluation.dr_terms(*args, U, Q))
-        cand_p.append(T[idx, part.actions])
-        unif_p.append(U[idx, part.actions])
-        pred.append(Q[idx, part.actions] / max(policy.reward_scale, 1e-12))
-        if live is not None:
-            sel = live_rows[lo : lo + part.n]
-            if sel.any():
-                sub = part.take(np.flatnonzero(sel))
-                L = live.policy.probabilities(sub.X, eligible=sub.eligible, explore=False)
-                sargs = (sub.rewards, sub.actions, sub.propensities)
-                live_t.append(evaluation.dr_terms(*sargs, L, Q[sel]))
-                cand_l.append(evaluation.dr_terms(*sargs, T[sel], Q[sel]))
-    cand, unif = np.concatenate(cand_t), np.concatenate(unif_t)
-    vs_random = evaluation.paired_difference(cand, unif)
+    vs_random = evaluation.paired_difference(terms["cand"], terms["unif"])
     snips = evaluation.snips_difference(
-        holdout.rewards, holdout.propensities, np.concatenate(cand_p), np.concatenate(unif_p)
+        holdout.rewards, holdout.propensities, terms["cand_p"], terms["unif_p"]
     )
     y = holdout.rewards > 0
     metrics: dict[str, Any] = {
         "estimator": "doubly robust (paired); SNIPS against random alongside",
         "holdout_rows": n,
-        "holdout_log_loss": evaluation.log_loss(y, np.concatenate(pred)),
+        "holdout_log_loss": evaluation.log_loss(y, terms["pred"]),
         "holdout_base_log_loss": evaluation.log_loss(y, np.full(n, max(1e-6, float(y.mean())))),
         "logged_value": float(holdout.rewards.mean()),
         "value": vs_random.value_a,
@@ -117,10 +122,60 @@ def _evaluate(
         "snips_vs_random": snips.as_dict(),
         "vs_live": None,
     }
-    if live is not None and live_t:
-        vs_live = evaluation.paired_difference(np.concatenate(cand_l), np.concatenate(live_t))
+    if live is not None and "live" in terms:
+        vs_live = evaluation.paired_difference(terms["cand_l"], terms["live"])
         metrics["vs_live"] = {"model": live.label, **vs_live.as_dict()}
     return metrics
+
+
+def _live_rows(
+    holdout: selectors.Logs, live: LoadedModel | None, live_since: float | None
+) -> np.ndarray:
+    """The holdout rows the candidate is compared with the live model on: those the live model
+    was not trained on, when there are enough of them; otherwise all."""
+    rows = np.ones(holdout.n, dtype=bool)
+    if live is not None and live_since is not None:
+        unseen = holdout.decided_at > live_since
+        if unseen.sum() >= int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS):
+            rows = unseen
+    return rows
+
+
+def _evaluation_terms(
+    *,
+    policy: learning.Policy,
+    holdout: selectors.Logs,
+    live: LoadedModel | None,
+    live_rows: np.ndarray,
+    chunk: int,
+) -> dict[str, np.ndarray]:
+    """Per-row doubly robust terms (candidate, uniform; candidate and live on `live_rows`),
+    the two policies' probabilities of the logged action and the candidate's reward estimate
+    of it, computed chunk by chunk."""
+    out: dict[str, list[np.ndarray]] = {
+        name: [] for name in ("cand", "unif", "cand_p", "unif_p", "pred", "live", "cand_l")
+    }
+    for lo in range(0, holdout.n, chunk):
+        part = holdout.take(np.arange(lo, min(holdout.n, lo + chunk)))
+        idx = np.arange(part.n)
+        T = policy.probabilities(part.X, eligible=part.eligible, explore=False)
+        U = part.eligible / part.eligible.sum(axis=1, keepdims=True)
+        Q = policy.expected_rewards(part.X)
+        args = (part.rewards, part.actions, part.propensities)
+        out["cand"].append(evaluation.dr_terms(*args, T, Q))
+        out["unif"].append(evaluation.dr_terms(*args, U, Q))
+        out["cand_p"].append(T[idx, part.actions])
+        out["unif_p"].append(U[idx, part.actions])
+        out["pred"].append(Q[idx, part.actions] / max(policy.reward_scale, 1e-12))
+        if live is not None:
+            sel = live_rows[lo : lo + part.n]
+            if sel.any():
+                sub = part.take(np.flatnonzero(sel))
+                L = live.policy.probabilities(sub.X, eligible=sub.eligible, explore=False)
+                sargs = (sub.rewards, sub.actions, sub.propensities)
+                out["live"].append(evaluation.dr_terms(*sargs, L, Q[sel]))
+                out["cand_l"].append(evaluation.dr_terms(*sargs, T[sel], Q[sel]))
+    return {name: np.concatenate(parts) for name, parts in out.items() if parts}
 
 
 def model_retrain(
@@ -129,6 +184,7 @@ def model_retrain(
     now: datetime | None = None,
     promote: bool = True,
     random_state: int = 0,
+    options: RetrainOptions | None = None,
 ) -> ModelVersion:
     """Train a candidate from the decision logs, evaluate it, and promote it if not worse.
 
@@ -136,21 +192,12 @@ def model_retrain(
     RECOMMENDER_REWARD_DELAY_DAYS ago (so conversions had time to be attributed), in chunks of
     RECOMMENDER_TRAIN_CHUNK rows. The oldest 80% train the model; the newest 20% evaluate it
     off-policy (SNIPS) against uniform random and against the live model. Raises
-    `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows.
+    `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows. `options` replaces those
+    settings (default: `RetrainOptions.from_settings()`).
     """
     now = now or timezone.now()
-    delay = timedelta(days=float(settings.RECOMMENDER_REWARD_DELAY_DAYS))
-    logs = selectors.decision_logs(
-        until=now - delay,
-        max_rows=int(settings.RECOMMENDER_TRAIN_MAX_ROWS),
-        chunk=int(settings.RECOMMENDER_TRAIN_CHUNK),
-        click_reward=float(settings.RECOMMENDER_CLICK_REWARD),
-    )
-    minimum = int(settings.RECOMMENDER_MIN_TRAIN_ROWS)
-    if logs.n < minimum:
-        raise RetrainSkipped(f"{logs.n} logged decisions; at least {minimum} are needed.")
-    cut = int(logs.n * (1 - float(settings.RECOMMENDER_HOLDOUT_SHARE)))
-    train, holdout = logs.take(np.arange(cut)), logs.take(np.arange(cut, logs.n))
+    options = options or RetrainOptions.from_settings()
+    train, holdout = _logs_split(options=options, now=now)
     started = time.perf_counter()
     policy = learning.fit_policy(
         train.X,
@@ -160,7 +207,7 @@ def model_retrain(
         n_actions=F.N_ACTIONS,
         action_features=F.action_features(),
         random_state=random_state,
-        config=learner_config(),
+        config=learner_config(options.learner),
     )
     fit_seconds = time.perf_counter() - started
     live = policy_live(max_age=0)
@@ -178,29 +225,56 @@ def model_retrain(
         conversions=int((train.rewards > 0).sum()),
         context_summary=F.summarise_contexts(train.X),
     )
+    model = _candidate_save(policy=policy, train=train, metrics=metrics, now=now, actor=actor)
+    if promote:
+        model = model_promote_if_better(model=model, actor=actor)
+    return model
+
+
+def _logs_split(*, options: RetrainOptions, now: datetime) -> tuple[selectors.Logs, selectors.Logs]:
+    """The logs to train on (oldest) and to evaluate on (newest), or `RetrainSkipped`."""
+    logs = selectors.decision_logs(
+        until=now - timedelta(days=options.reward_delay_days),
+        max_rows=options.max_rows,
+        chunk=options.chunk,
+        click_reward=options.click_reward,
+    )
+    if logs.n < options.min_rows:
+        raise RetrainSkipped(f"{logs.n} logged decisions; at least {options.min_rows} are needed.")
+    cut = int(logs.n * (1 - options.holdout_share))
+    return logs.take(np.arange(cut)), logs.take(np.arange(cut, logs.n))
+
+
+def _candidate_save(
+    *,
+    policy: learning.Policy,
+    train: selectors.Logs,
+    metrics: dict[str, Any],
+    now: datetime,
+    actor: str,
+) -> ModelVersion:
+    """Store the fitted policy as a candidate `ModelVersion`."""
     artifact = policy.to_bytes()
+    digest = hashlib.sha256(artifact).hexdigest()
+
+    def at(seconds: float) -> datetime:
+        return datetime.fromtimestamp(float(seconds), tz=UTC)
+
     with transaction.atomic():
-        model = ModelVersion.objects.create(
-            label=f"m{now:%Y%m%d%H%M%S}-{hashlib.sha256(artifact).hexdigest()[:8]}",
+        return ModelVersion.objects.create(
+            label=f"m{now:%Y%m%d%H%M%S}-{digest[:8]}",
             feature_version=F.FEATURE_VERSION,
             n_actions=F.N_ACTIONS,
             n_features=F.N_FEATURES,
             trained_at=now,
             rows_used=train.n,
-            data_from=datetime.fromtimestamp(float(train.decided_at[0]), tz=UTC)
-            if train.n
-            else None,
-            data_until=datetime.fromtimestamp(float(train.decided_at[-1]), tz=UTC)
-            if train.n
-            else None,
+            data_from=at(train.decided_at[0]) if train.n else None,
+            data_until=at(train.decided_at[-1]) if train.n else None,
             metrics=_json_safe(metrics),
             artifact=artifact,
-            artifact_sha256=hashlib.sha256(artifact).hexdigest(),
+            artifact_sha256=digest,
             created_by=actor[:100],
         )
-    if promote:
-        model = model_promote_if_better(model=model, actor=actor)
-    return model
 
 
 def _json_safe(value: Any) -> Any:
