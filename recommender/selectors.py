@@ -4,20 +4,22 @@
   per-debtor daily and weekly budgets), in keyset-paged batches: a constant number of
   queries per batch.
 - `decision_logs`: the learner's training rows, streamed in chunks (bounded memory).
+- `typology_inputs`: the behavioural evidence `recommender.typology` scores, per debtor.
 - `uplift_report`: per-arm rates with Wilson intervals, the relative uplift of the policy arm
   over the random control, and the off-policy value of the live model against random.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, IntegerField, Max, Min, Q
+from django.db.models import Count, IntegerField, Max, Min, Q, Sum
+from django.db.models import F as DbF
 from django.db.models.functions import Mod
 from django.utils import timezone
 
@@ -25,15 +27,23 @@ from accounts.models import (
     OPEN_INSTALLMENT_STATUSES,
     Account,
     AccountStatus,
+    Activity,
+    ActivityKind,
+    Debtor,
     Installment,
+    InstallmentStatus,
+    Payment,
+    PaymentPlan,
+    PaymentStatus,
     PlanStatus,
 )
 from accounts.selectors import with_row_version
-from messaging.models import Message, MessageStatus
+from messaging.models import EventKind, Message, MessageEvent, MessageStatus
 from recommender import evaluation
 from recommender import features as F
 from recommender.live import policy_live
 from recommender.models import Decision, ModelStatus, ModelVersion
+from recommender.typology import HARD_TONES, SOFT_TONES, TypologyInputs
 
 STAGE_CADENCE_DAYS: dict[str, float] = {
     "first_contact": 0,
@@ -148,6 +158,21 @@ def accounts_due(
     budgets and compliance counts stay whole."""
     if not 0 <= part < parts:
         raise ValueError(f"part must be in [0, {parts}); got {part}")
+    page, end = _open_accounts_page(after_id=after_id, limit=limit, part=part, parts=parts)
+    if not page:
+        # None of this part's accounts in the window: go on after it, if there is more.
+        return DueBatch([], end, 0)
+    due = _due_in_page(page, now=now)
+    # A short page of a part has read its window to the end.
+    last_id = end if end is not None and len(page) < limit else page[-1].pk
+    return DueBatch(due, last_id, len(page))
+
+
+def _open_accounts_page(
+    *, after_id: int, limit: int, part: int, parts: int
+) -> tuple[list[Account], int | None]:
+    """The next `limit` open accounts (of this part) after `after_id`, with their debtors and
+    row versions; and, with parts, the last key of the window the page was taken from."""
     open_accounts = Account.objects.filter(
         pk__gt=after_id,
         status__in=[AccountStatus.ACTIVE, AccountStatus.IN_PLAN, AccountStatus.PAUSED],
@@ -170,11 +195,13 @@ def accounts_due(
         .prefetch_related("creditor")  # one instance per creditor, not one per row
         .order_by("pk")[:limit]
     )
-    if not page:
-        # None of this part's accounts in the window: go on after it, if there is more.
-        return DueBatch([], end, 0)
+    return page, end
+
+
+def _due_in_page(page: list[Account], *, now: datetime) -> list[DueAccount]:
+    """The accounts of `page` due a message now, within their debtors' budgets (three
+    queries: last planned message, next instalment, messages in the last day and week)."""
     ids = [a.pk for a in page]
-    debtor_ids = list({a.debtor_id for a in page})
     last = dict(
         Message.objects.filter(account_id__any=ids)
         .exclude(status__in=NOT_CONTACTS)
@@ -194,18 +221,7 @@ def accounts_due(
         .order_by()
         .values_list("plan__account_id", "first")
     )
-    day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
-    budget = {
-        row["debtor_id"]: (row["day"], row["week"])
-        for row in Message.objects.filter(debtor_id__any=debtor_ids, planned_at__gt=week_ago)
-        .exclude(status__in=NOT_CONTACTS)
-        .values("debtor_id")
-        .annotate(
-            week=Count("id"),
-            day=Count("id", filter=Q(planned_at__gt=day_ago)),
-        )
-        .order_by()
-    }
+    budget = _budgets_used(debtor_ids=list({a.debtor_id for a in page}), now=now)
     daily = int(settings.RECOMMENDER_DAILY_BUDGET)
     weekly = int(settings.RECOMMENDER_WEEKLY_BUDGET)
     rules, cadence = stage_rules(), cadence_days()
@@ -230,9 +246,24 @@ def accounts_due(
             continue
         used[account.debtor_id] = extra + 1
         due.append(DueAccount(account, stage))
-    # A short page of a part has read its window to the end.
-    last_id = end if end is not None and len(page) < limit else page[-1].pk
-    return DueBatch(due, last_id, len(page))
+    return due
+
+
+def _budgets_used(*, debtor_ids: list[int], now: datetime) -> dict[int, tuple[int, int]]:
+    """Messages planned or sent per debtor in the last 24 hours and 7 days (cancelled,
+    blocked and failed ones do not count)."""
+    day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
+    return {
+        row["debtor_id"]: (row["day"], row["week"])
+        for row in Message.objects.filter(debtor_id__any=debtor_ids, planned_at__gt=week_ago)
+        .exclude(status__in=NOT_CONTACTS)
+        .values("debtor_id")
+        .annotate(
+            week=Count("id"),
+            day=Count("id", filter=Q(planned_at__gt=day_ago)),
+        )
+        .order_by()
+    }
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -427,3 +458,160 @@ def off_policy_live_vs_random(
     uniform = 1.0 / logs.eligible.sum(axis=1)
     diff = evaluation.snips_difference(logs.rewards, logs.propensities, live, uniform)
     return {"model": loaded.label, "rows": logs.n, **diff.as_dict()}
+
+
+# --- typology evidence ----------------------------------------------------------------------
+
+
+def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, TypologyInputs]:
+    """Evidence for a batch of debtors (`recommender.typology` scores it), in a constant
+    number of aggregate queries: one per kind of evidence below."""
+    ids = list(debtor_ids)
+    out = {d: TypologyInputs() for d in ids}
+    if not ids:
+        return out
+    for collect in (
+        _evidence_debtor,
+        _evidence_messages,
+        _evidence_replies,
+        _evidence_balances,
+        _evidence_payments,
+        _evidence_plans,
+        _evidence_instalments,
+        _evidence_activities,
+    ):
+        collect(out, ids=ids, now=now)
+    return out
+
+
+def _evidence_debtor(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
+    for d, flags, pref, start in Debtor.objects.filter(pk__in=ids).values_list(
+        "id", "flags", "preferred_channel", "preferred_hours_start"
+    ):
+        out[d].flags = list(flags or [])
+        out[d].preferences_set = bool(pref or start)
+
+
+def _evidence_messages(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
+    """Sends, opens and clicks, and those of soft and of hard tones."""
+    for row in (
+        Message.objects.filter(debtor_id__in=ids, sent_at__isnull=False, sent_at__lte=now)
+        .values("debtor_id", "variant__tone__slug")
+        .annotate(
+            n=Count("id"),
+            opens=Count("id", filter=Q(opened_at__isnull=False)),
+            clicks=Count("id", filter=Q(clicked_at__isnull=False)),
+        )
+        .order_by()
+    ):
+        t = out[row["debtor_id"]]
+        t.sends += row["n"]
+        t.opens += row["opens"]
+        t.clicks += row["clicks"]
+        family = F.tone_family(row["variant__tone__slug"] or "")
+        if family in SOFT_TONES:
+            t.soft_sends += row["n"]
+            t.soft_clicks += row["clicks"]
+        elif family in HARD_TONES:
+            t.hard_sends += row["n"]
+            t.hard_clicks += row["clicks"]
+
+
+def _evidence_replies(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
+    for row in (
+        MessageEvent.objects.filter(
+            message__debtor_id__in=ids,
+            kind__in=[EventKind.REPLIED, EventKind.COMPLAINED],
+            occurred_at__lte=now,
+        )
+        .values("message__debtor_id", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        t = out[row["message__debtor_id"]]
+        if row["kind"] == EventKind.REPLIED:
+            t.replies += row["n"]
+        else:
+            t.complaints += row["n"]
+
+
+def _evidence_balances(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
+    for row in (
+        Account.objects.filter(debtor_id__in=ids)
+        .values("debtor_id")
+        .annotate(orig=Sum("original_amount"), bal=Sum("current_balance"))
+        .order_by()
+    ):
+        t = out[row["debtor_id"]]
+        t.original_total, t.balance_total = float(row["orig"] or 0), float(row["bal"] or 0)
+
+
+def _evidence_payments(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
+    for row in (
+        Payment.objects.filter(
+            account__debtor_id__in=ids, status=PaymentStatus.SUCCEEDED, received_at__lte=now
+        )
+        .values("account__debtor_id")
+        .annotate(
+            n=Count("id"),
+            total=Sum("amount"),
+            late=Count("id", filter=Q(received_at__date__gt=DbF("account__due_date"))),
+        )
+        .order_by()
+    ):
+        t = out[row["account__debtor_id"]]
+        t.payments, t.amount_paid, t.paid_after_due = row["n"], float(row["total"]), row["late"]
+
+
+def _evidence_plans(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
+    for row in (
+        PaymentPlan.objects.filter(account__debtor_id__in=ids)
+        .values("account__debtor_id")
+        .annotate(n=Count("id"), broken=Count("id", filter=Q(status=PlanStatus.BROKEN)))
+        .order_by()
+    ):
+        t = out[row["account__debtor_id"]]
+        t.plans, t.plans_broken = row["n"], row["broken"]
+
+
+def _evidence_instalments(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
+    """Instalments due before today: paid on time, missed, partial."""
+    for row in (
+        Installment.objects.filter(plan__account__debtor_id__in=ids, due_date__lt=now.date())
+        .exclude(status=InstallmentStatus.CANCELLED)
+        .values("plan__account__debtor_id")
+        .annotate(
+            due=Count("id"),
+            on_time=Count(
+                "id",
+                filter=Q(status=InstallmentStatus.PAID, paid_at__date__lte=DbF("due_date")),
+            ),
+            missed=Count("id", filter=Q(status__in=OPEN_INSTALLMENT_STATUSES)),
+            partial=Count("id", filter=Q(status=InstallmentStatus.PARTIAL)),
+        )
+        .order_by()
+    ):
+        t = out[row["plan__account__debtor_id"]]
+        t.instalments_due, t.instalments_on_time = row["due"], row["on_time"]
+        t.instalments_missed, t.instalments_partial = row["missed"], row["partial"]
+
+
+_ACTIVITY_EVIDENCE = {
+    ActivityKind.DISPUTE: "disputes",
+    ActivityKind.PAUSE: "pauses",
+    ActivityKind.CALLBACK_REQUESTED: "callbacks",
+    ActivityKind.OPTED_OUT: "opt_outs",
+}
+"""Timeline entries counted as evidence, and the `TypologyInputs` field each one counts in."""
+
+
+def _evidence_activities(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
+    for row in (
+        Activity.objects.filter(
+            debtor_id__in=ids, kind__in=list(_ACTIVITY_EVIDENCE), occurred_at__lte=now
+        )
+        .values("debtor_id", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        setattr(out[row["debtor_id"]], _ACTIVITY_EVIDENCE[row["kind"]], row["n"])

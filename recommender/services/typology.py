@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts.models import OPEN_STATUSES, Account
 from recommender.models import DebtorTypology
-from recommender.typology import typology_inputs, typology_score
+from recommender.selectors import typology_inputs
+from recommender.typology import typology_score
 
 
 def typology_refresh(
