@@ -12,13 +12,10 @@ Read by the planner and retraining (`recommender.services`) and by the uplift re
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
@@ -100,35 +97,7 @@ def policy_live(*, max_age: float | None = None) -> LoadedModel | None:
             log.exception("live model %s cannot be used; deciding without a model", model.pk)
             _loaded = None
         _loaded_id = live_id
-        # Once per load: what is loaded now stays out of the cyclic collector's reach, so a
-        # full collection does not land inside a decision and multiply its tail latency.
-        _gc_settle()
         return _loaded
-
-
-def _gc_settle() -> None:
-    """Collect garbage, then put everything alive out of the cyclic collector's reach (it is
-    still freed when nothing refers to it)."""
-    gc.collect()
-    gc.freeze()
-
-
-@contextmanager
-def gc_frozen() -> Iterator[None]:
-    """Run the body with what is alive now out of the cyclic collector's reach.
-
-    A planning run allocates many objects that outlive a young collection, and every so many
-    of them Python scans its whole heap again, which in a worker with Django, Wagtail and
-    scikit-learn loaded is a large heap: a noticeable share of the planner's CPU per account
-    (docs/benchmarks.md, Messaging). Frozen, a full collection scans only what was allocated
-    since. Unfrozen at the end, so reference cycles among what
-    was frozen are still collected later.
-    """
-    _gc_settle()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def policy_forget() -> None:

@@ -30,7 +30,7 @@ from messaging import services as messaging
 from messaging.models import MessageStatus
 from recommender import features as F
 from recommender import selectors
-from recommender.live import gc_frozen, policy_live
+from recommender.live import policy_live
 from recommender.models import Decision
 from recommender.policy import Candidate, Choice, LoadedModel, choose
 
@@ -197,21 +197,6 @@ def plan_contacts(
     planners (one per worker, `plan_parts()`) share the work without sharing a debtor. Give
     them all the same `now`, so they agree on the debtors' planning day.
     """
-    with gc_frozen():
-        return _plan_contacts(
-            now=now, batch_size=batch_size, limit=limit, actor=actor, part=part, parts=parts
-        )
-
-
-def _plan_contacts(
-    *,
-    now: datetime | None,
-    batch_size: int | None,
-    limit: int | None,
-    actor: str,
-    part: int,
-    parts: int,
-) -> PlanResult:
     started = time.perf_counter()
     now = now or timezone.now()
     batch_size = int(batch_size or settings.RECOMMENDER_PLAN_BATCH)

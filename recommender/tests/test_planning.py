@@ -329,26 +329,27 @@ def test_a_large_run_refreshes_the_outbox_statistics_the_dispatcher_plans_with(
     assert _outbox_reltuples() == (3 if refreshed else -1)
 
 
-def test_a_run_keeps_what_was_alive_before_it_from_the_cyclic_collector_and_lets_go_after(
+def test_a_run_leaves_the_garbage_collector_as_python_runs_it(
     creditor, library, clock, monkeypatch
 ):
+    """Standard collection: nothing is frozen out of the collector's reach and automatic
+    collection stays on during a run, also when a run fails (docs/benchmarks.md, "gc.freeze
+    in the planner", has the measurement that took the freeze out)."""
     import gc
 
     from recommender.services import planning
 
     place_accounts(creditor, 2)
-    frozen_during = []
+    during = []
     batch = planning._plan_batch
 
     def spy(**kwargs):
-        frozen_during.append(gc.get_freeze_count())
+        during.append((gc.get_freeze_count(), gc.isenabled()))
         return batch(**kwargs)
 
     monkeypatch.setattr(planning, "_plan_batch", spy)
-    assert gc.get_freeze_count() == 0
     assert _plan().planned == 2
-    assert frozen_during and frozen_during[0] > 1000  # Django and the rest, frozen
-    assert gc.get_freeze_count() == 0  # and let go again
+    assert during == [(0, True)]
 
     def fail(**kwargs):
         raise RuntimeError("worker killed")
@@ -357,4 +358,4 @@ def test_a_run_keeps_what_was_alive_before_it_from_the_cyclic_collector_and_lets
     place_accounts(creditor, 1, start=50)
     with pytest.raises(RuntimeError):
         _plan()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
