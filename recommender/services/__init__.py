@@ -8,7 +8,7 @@ One module per topic; this package re-exports the public names, so callers write
 - `retraining.py`: `model_retrain` / `model_promote_if_better` / `model_promote` /
   `model_rollback`: training from the decision logs, off-policy evaluation on a time-split
   holdout, promotion only when the candidate is not worse than the live model;
-  `learner_config`.
+  `RetrainOptions` (what it reads, from the settings or given as values), `learner_config`.
 - `typology.py`: `typology_refresh`, debtor typologies recomputed from their behaviour.
 - `policy_live`, `model_load`, `policy_forget` live in `recommender.live` (the selectors read
   the live model too) and are re-exported here.
