@@ -1,4 +1,4 @@
-"""Offline evaluation of the recommender's bandit learner (``recommender/learning.py``).
+"""Offline evaluation of the recommender's bandit learner (``recommender/learning/``).
 
 What it is for: tuning and defending the learner on data we can score exactly. It builds bandit
 logs from (1) scikit-learn's bundled classification data and ``make_classification`` (actions =

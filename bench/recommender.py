@@ -414,11 +414,16 @@ def part_value(args) -> None:
     _django("collections_site.settings.test")
     import tempfile
 
-    from django.test.utils import setup_databases, teardown_databases
+    from django.test.utils import override_settings, setup_databases, teardown_databases
 
     from recommender import features as F
     from recommender import learning, services
-    from recommender.simulator import SIMULATOR_SETTINGS, SimulationConfig, simulate
+    from recommender.simulator import (
+        SIMULATOR_RETRAIN,
+        SIMULATOR_SETTINGS,
+        SimulationConfig,
+        simulate,
+    )
 
     # --sim-logs PATH: reuse that export if it exists, else simulate and keep it there.
     export = Path(args.sim_logs) if args.sim_logs else None
@@ -431,12 +436,13 @@ def part_value(args) -> None:
         )  # fmt: skip
         try:
             start = time.perf_counter()
-            simulate(
-                SimulationConfig(
-                    debtors=args.sim_debtors, days=args.sim_days, seed=args.sim_seed,
-                    retrain=False, export=export, progress=False,
-                )
-            )  # fmt: skip
+            with override_settings(**SIMULATOR_SETTINGS):
+                simulate(
+                    SimulationConfig(
+                        debtors=args.sim_debtors, days=args.sim_days, seed=args.sim_seed,
+                        retrain=False, export=export, progress=False,
+                    )
+                )  # fmt: skip
             sim_seconds = time.perf_counter() - start
         finally:
             teardown_databases(old, verbosity=0)
@@ -453,10 +459,7 @@ def part_value(args) -> None:
     def value(Pi):
         return float((Pi * T).sum(axis=1).mean())
 
-    from django.test import override_settings
-
-    with override_settings(**SIMULATOR_SETTINGS):
-        cfg = services.learner_config()
+    cfg = services.learner_config(SIMULATOR_RETRAIN["learner"])
     start = time.perf_counter()
     policy = learning.fit_policy(
         X[tr], A[tr], R[tr], P[tr], n_actions=F.N_ACTIONS, action_features=F.action_features()

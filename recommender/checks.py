@@ -7,11 +7,11 @@ from __future__ import annotations
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from recommender.services import learner_config
+
 
 @checks.register()
 def learner_config_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    from recommender.services import learner_config
-
     try:
         learner_config()
     except ImproperlyConfigured as exc:

@@ -287,7 +287,11 @@ class AccountStats:
 
 
 def account_stats(*, account_ids: Sequence[int], now: datetime) -> dict[int, AccountStats]:
-    """Message, payment and plan history per account, in five aggregate queries."""
+    """Message, payment and plan history per account, in five aggregate queries.
+
+    It stays whole on purpose: five independent aggregates over the same batch, each loop
+    filling its own `AccountStats` fields.
+    """
     from accounts.models import (
         OPEN_INSTALLMENT_STATUSES,
         Installment,
@@ -384,7 +388,11 @@ def context_vector(
     now: datetime,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The context of one account (already loaded, with its aggregates), as floats."""
+    """The context of one account (already loaded, with its aggregates), as floats.
+
+    It stays whole on purpose: it writes the feature vector in the order `CONTEXT_FEATURES`
+    declares it, one group after the other, so it reads against that list line by line.
+    """
     x = np.zeros(N_FEATURES) if out is None else out
     x[_F["bias"]] = 1.0
     x[_F[f"region={region_group(debtor.region)}"]] = 1.0

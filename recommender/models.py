@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import DomainError, TransitionError
 from accounts.transitions import StateMachine
 from messaging.models import Arm
+from recommender.typology import describe
 
 
 class DebtorTypology(models.Model):
@@ -48,8 +49,6 @@ class DebtorTypology(models.Model):
 
     @property
     def description(self) -> str:
-        from recommender.typology import describe
-
         return describe(self.code)
 
 

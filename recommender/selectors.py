@@ -32,6 +32,7 @@ from accounts.selectors import with_row_version
 from messaging.models import Message, MessageStatus
 from recommender import evaluation
 from recommender import features as F
+from recommender.live import policy_live
 from recommender.models import Decision, ModelStatus, ModelVersion
 
 STAGE_CADENCE_DAYS: dict[str, float] = {
@@ -48,12 +49,8 @@ STAGE_CADENCE_DAYS: dict[str, float] = {
 NOT_CONTACTS = (MessageStatus.CANCELLED, MessageStatus.BLOCKED, MessageStatus.FAILED)
 
 
-def setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
 def cadence_days() -> dict[str, float]:
-    return {**STAGE_CADENCE_DAYS, **setting("RECOMMENDER_CADENCE_DAYS", {})}
+    return {**STAGE_CADENCE_DAYS, **settings.RECOMMENDER_CADENCE_DAYS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +64,7 @@ class StageRules:
 
 
 def stage_rules() -> StageRules:
-    return StageRules(**setting("RECOMMENDER_STAGE_RULES", {}))
+    return StageRules(**settings.RECOMMENDER_STAGE_RULES)
 
 
 def journey_stage(
@@ -151,6 +148,21 @@ def accounts_due(
     budgets and compliance counts stay whole."""
     if not 0 <= part < parts:
         raise ValueError(f"part must be in [0, {parts}); got {part}")
+    page, end = _open_accounts_page(after_id=after_id, limit=limit, part=part, parts=parts)
+    if not page:
+        # None of this part's accounts in the window: go on after it, if there is more.
+        return DueBatch([], end, 0)
+    due = _due_in_page(page, now=now)
+    # A short page of a part has read its window to the end.
+    last_id = end if end is not None and len(page) < limit else page[-1].pk
+    return DueBatch(due, last_id, len(page))
+
+
+def _open_accounts_page(
+    *, after_id: int, limit: int, part: int, parts: int
+) -> tuple[list[Account], int | None]:
+    """The next `limit` open accounts (of this part) after `after_id`, with their debtors and
+    row versions; and, with parts, the last key of the window the page was taken from."""
     open_accounts = Account.objects.filter(
         pk__gt=after_id,
         status__in=[AccountStatus.ACTIVE, AccountStatus.IN_PLAN, AccountStatus.PAUSED],
@@ -173,11 +185,13 @@ def accounts_due(
         .prefetch_related("creditor")  # one instance per creditor, not one per row
         .order_by("pk")[:limit]
     )
-    if not page:
-        # None of this part's accounts in the window: go on after it, if there is more.
-        return DueBatch([], end, 0)
+    return page, end
+
+
+def _due_in_page(page: list[Account], *, now: datetime) -> list[DueAccount]:
+    """The accounts of `page` due a message now, within their debtors' budgets (three
+    queries: last planned message, next instalment, messages in the last day and week)."""
     ids = [a.pk for a in page]
-    debtor_ids = list({a.debtor_id for a in page})
     last = dict(
         Message.objects.filter(account_id__any=ids)
         .exclude(status__in=NOT_CONTACTS)
@@ -197,20 +211,9 @@ def accounts_due(
         .order_by()
         .values_list("plan__account_id", "first")
     )
-    day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
-    budget = {
-        row["debtor_id"]: (row["day"], row["week"])
-        for row in Message.objects.filter(debtor_id__any=debtor_ids, planned_at__gt=week_ago)
-        .exclude(status__in=NOT_CONTACTS)
-        .values("debtor_id")
-        .annotate(
-            week=Count("id"),
-            day=Count("id", filter=Q(planned_at__gt=day_ago)),
-        )
-        .order_by()
-    }
-    daily = int(setting("RECOMMENDER_DAILY_BUDGET", 1))
-    weekly = int(setting("RECOMMENDER_WEEKLY_BUDGET", 3))
+    budget = _budgets_used(debtor_ids=list({a.debtor_id for a in page}), now=now)
+    daily = int(settings.RECOMMENDER_DAILY_BUDGET)
+    weekly = int(settings.RECOMMENDER_WEEKLY_BUDGET)
     rules, cadence = stage_rules(), cadence_days()
     today = now.date()
     used: dict[int, int] = {}
@@ -233,9 +236,24 @@ def accounts_due(
             continue
         used[account.debtor_id] = extra + 1
         due.append(DueAccount(account, stage))
-    # A short page of a part has read its window to the end.
-    last_id = end if end is not None and len(page) < limit else page[-1].pk
-    return DueBatch(due, last_id, len(page))
+    return due
+
+
+def _budgets_used(*, debtor_ids: list[int], now: datetime) -> dict[int, tuple[int, int]]:
+    """Messages planned or sent per debtor in the last 24 hours and 7 days (cancelled,
+    blocked and failed ones do not count)."""
+    day_ago, week_ago = now - timedelta(days=1), now - timedelta(days=7)
+    return {
+        row["debtor_id"]: (row["day"], row["week"])
+        for row in Message.objects.filter(debtor_id__any=debtor_ids, planned_at__gt=week_ago)
+        .exclude(status__in=NOT_CONTACTS)
+        .values("debtor_id")
+        .annotate(
+            week=Count("id"),
+            day=Count("id", filter=Q(planned_at__gt=day_ago)),
+        )
+        .order_by()
+    }
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -243,10 +261,6 @@ def accounts_due(
 
 def model_live() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelStatus.LIVE).first()
-
-
-def model_live_id() -> int | None:
-    return ModelVersion.objects.filter(status=ModelStatus.LIVE).values_list("pk", flat=True).first()
 
 
 # --- decision logs --------------------------------------------------------------------------
@@ -420,8 +434,6 @@ def off_policy_live_vs_random(
     *, since: datetime | None, until: datetime, max_rows: int = 50_000
 ) -> dict[str, Any] | None:
     """SNIPS value of the live model's exploit policy and of uniform random from the logs."""
-    from recommender.services import policy_live
-
     loaded = policy_live()
     if loaded is None:
         return None
@@ -436,3 +448,6 @@ def off_policy_live_vs_random(
     uniform = 1.0 / logs.eligible.sum(axis=1)
     diff = evaluation.snips_difference(logs.rewards, logs.propensities, live, uniform)
     return {"model": loaded.label, "rows": logs.n, **diff.as_dict()}
+
+
+# --- typology evidence ----------------------------------------------------------------------

@@ -14,17 +14,16 @@ Each score is `tanh` of a weighted sum of evidence (weights and reasons in
 docs/recommender.md); with no evidence a score is 0 and `confidence` is 0. The type code is
 four letters, one per dimension: W/D, A/I, O/C, E/R (a score of exactly 0 takes the first).
 
-`typology_score` is pure (plain values in and out); `typology_inputs` gathers the evidence of a
-batch of debtors from the database with a constant number of queries. Written by
+`typology_score` is pure (plain values in and out; this module imports nothing of Django or
+of the project); `recommender.evidence.typology_inputs` gathers the evidence of a batch of
+debtors from the database with a constant number of queries. Written by
 `recommender.services.typology_refresh`, stored in `DebtorTypology`, read as context features.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 
 SOFT_TONES = frozenset({"friendly", "empathetic"})
 HARD_TONES = frozenset({"formal", "firm"})
@@ -154,133 +153,3 @@ TYPE_NAMES = {
 def describe(code: str) -> str:
     """`WAOE` -> `willing, able, organised, emotional`."""
     return ", ".join(TYPE_NAMES.get(c, c) for c in code)
-
-
-def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, TypologyInputs]:
-    """Evidence for a batch of debtors, in a constant number of aggregate queries."""
-    from django.db.models import Count, F, Q, Sum
-
-    from accounts.models import (
-        OPEN_INSTALLMENT_STATUSES,
-        Account,
-        Activity,
-        ActivityKind,
-        Debtor,
-        Installment,
-        InstallmentStatus,
-        Payment,
-        PaymentPlan,
-        PaymentStatus,
-        PlanStatus,
-    )
-    from messaging.models import EventKind, Message, MessageEvent
-    from recommender.features import tone_family
-
-    ids = list(debtor_ids)
-    out = {d: TypologyInputs() for d in ids}
-    if not ids:
-        return out
-    for d, flags, pref, start in Debtor.objects.filter(pk__in=ids).values_list(
-        "id", "flags", "preferred_channel", "preferred_hours_start"
-    ):
-        out[d].flags = list(flags or [])
-        out[d].preferences_set = bool(pref or start)
-    for row in (
-        Message.objects.filter(debtor_id__in=ids, sent_at__isnull=False, sent_at__lte=now)
-        .values("debtor_id", "variant__tone__slug")
-        .annotate(
-            n=Count("id"),
-            opens=Count("id", filter=Q(opened_at__isnull=False)),
-            clicks=Count("id", filter=Q(clicked_at__isnull=False)),
-        )
-        .order_by()
-    ):
-        t = out[row["debtor_id"]]
-        t.sends += row["n"]
-        t.opens += row["opens"]
-        t.clicks += row["clicks"]
-        family = tone_family(row["variant__tone__slug"] or "")
-        if family in SOFT_TONES:
-            t.soft_sends += row["n"]
-            t.soft_clicks += row["clicks"]
-        elif family in HARD_TONES:
-            t.hard_sends += row["n"]
-            t.hard_clicks += row["clicks"]
-    for row in (
-        MessageEvent.objects.filter(
-            message__debtor_id__in=ids,
-            kind__in=[EventKind.REPLIED, EventKind.COMPLAINED],
-            occurred_at__lte=now,
-        )
-        .values("message__debtor_id", "kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        t = out[row["message__debtor_id"]]
-        if row["kind"] == EventKind.REPLIED:
-            t.replies += row["n"]
-        else:
-            t.complaints += row["n"]
-    for row in (
-        Account.objects.filter(debtor_id__in=ids)
-        .values("debtor_id")
-        .annotate(orig=Sum("original_amount"), bal=Sum("current_balance"))
-        .order_by()
-    ):
-        t = out[row["debtor_id"]]
-        t.original_total, t.balance_total = float(row["orig"] or 0), float(row["bal"] or 0)
-    for row in (
-        Payment.objects.filter(
-            account__debtor_id__in=ids, status=PaymentStatus.SUCCEEDED, received_at__lte=now
-        )
-        .values("account__debtor_id")
-        .annotate(
-            n=Count("id"),
-            total=Sum("amount"),
-            late=Count("id", filter=Q(received_at__date__gt=F("account__due_date"))),
-        )
-        .order_by()
-    ):
-        t = out[row["account__debtor_id"]]
-        t.payments, t.amount_paid, t.paid_after_due = row["n"], float(row["total"]), row["late"]
-    for row in (
-        PaymentPlan.objects.filter(account__debtor_id__in=ids)
-        .values("account__debtor_id")
-        .annotate(n=Count("id"), broken=Count("id", filter=Q(status=PlanStatus.BROKEN)))
-        .order_by()
-    ):
-        t = out[row["account__debtor_id"]]
-        t.plans, t.plans_broken = row["n"], row["broken"]
-    today = now.date()
-    for row in (
-        Installment.objects.filter(plan__account__debtor_id__in=ids, due_date__lt=today)
-        .exclude(status=InstallmentStatus.CANCELLED)
-        .values("plan__account__debtor_id")
-        .annotate(
-            due=Count("id"),
-            on_time=Count(
-                "id",
-                filter=Q(status=InstallmentStatus.PAID, paid_at__date__lte=F("due_date")),
-            ),
-            missed=Count("id", filter=Q(status__in=OPEN_INSTALLMENT_STATUSES)),
-            partial=Count("id", filter=Q(status=InstallmentStatus.PARTIAL)),
-        )
-        .order_by()
-    ):
-        t = out[row["plan__account__debtor_id"]]
-        t.instalments_due, t.instalments_on_time = row["due"], row["on_time"]
-        t.instalments_missed, t.instalments_partial = row["missed"], row["partial"]
-    kinds = {
-        ActivityKind.DISPUTE: "disputes",
-        ActivityKind.PAUSE: "pauses",
-        ActivityKind.CALLBACK_REQUESTED: "callbacks",
-        ActivityKind.OPTED_OUT: "opt_outs",
-    }
-    for row in (
-        Activity.objects.filter(debtor_id__in=ids, kind__in=list(kinds), occurred_at__lte=now)
-        .values("debtor_id", "kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        setattr(out[row["debtor_id"]], kinds[row["kind"]], row["n"])
-    return out

@@ -170,6 +170,13 @@ def test_a_django_free_core_reaches_no_framework(module):
     assert _framework_imports(module) == []
 
 
+def test_a_django_free_package_is_scanned_module_by_module():
+    # A submodule the package's __init__ does not import is scanned too.
+    modules = _with_submodules("recommender.learning")
+    assert "recommender.learning.selection" in modules
+    assert "recommender.learning.estimates" in modules
+
+
 def test_the_scan_covers_every_module_of_a_core_package():
     assert "compliance.engine.evaluation" in _with_submodules("compliance.engine")
     assert _with_submodules("compliance.packs") == ["compliance.packs"]
@@ -315,7 +322,7 @@ WHOLE = "stays whole"
 LONG_MODULES_SECTION = "### Modules over 600 lines"
 
 # Being split by other changes under way: not scanned until they land. Empty it then.
-SIZE_SCAN_SKIPS_WHILE_CHANGED = ("recommender/",)
+SIZE_SCAN_SKIPS_WHILE_CHANGED: tuple[str, ...] = ()
 
 # Known long functions still to split (or to give a "stays whole" reason). Empty it.
 LONG_FUNCTIONS_TO_SPLIT = {

@@ -33,13 +33,10 @@ SCANNED = (
     "accounts/privacy.py",
     "portal/services/*.py",
     "portal/privacy.py",
-    "messaging/services.py",
     "messaging/services/*.py",
     "messaging/privacy.py",
-    "recommender/services.py",
     "recommender/services/*.py",
     "compliance/services.py",
-    "compliance/services/*.py",
 )
 
 TIMELINE = "transition_save with an accounts Activity"
@@ -81,8 +78,8 @@ STATUS_CHANGERS: dict[str, str] = {
     "with its message_blocked Activity",
     "messaging.privacy.debtor_erase": "message_cancelled Activities inserted with the update",
     # recommender: the trained model records its own changes
-    "recommender.services.model_promote": "transition_save; the row is its own audit",
-    "recommender.services.model_promote_if_better": "transition_save; the row is its own audit",
+    "recommender.services.retraining.model_promote": "transition_save; the row is its own audit",
+    "recommender.services.retraining.model_promote_if_better": "transition_save; the row is its own audit",
 }
 
 

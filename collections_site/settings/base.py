@@ -527,14 +527,36 @@ PORTAL_PLAN_BREAK_AFTER_DAYS = env.int("PORTAL_PLAN_BREAK_AFTER_DAYS", default=1
 # --- Recommender (docs/recommender.md) ------------------------------------------------------
 # Share of decisions made uniformly at random (the control arm the uplift is measured against).
 RECOMMENDER_CONTROL_SHARE = env.float("RECOMMENDER_CONTROL_SHARE", default=0.10)
+# Seeds the arm and variant draws when set (tests, benchmarks); unset: fresh randomness.
+RECOMMENDER_RANDOM_SEED = None
+# Accounts per planning batch (one transaction, one messages_send call each).
+RECOMMENDER_PLAN_BATCH = 500
+# After planning this many messages in one run, refresh the outbox statistics the
+# dispatcher's claim is planned with (PostgreSQL).
+RECOMMENDER_STATISTICS_AFTER = 1000
 # Messages per debtor in any 24 hours / 7 days, across all of their accounts.
 RECOMMENDER_DAILY_BUDGET = env.int("RECOMMENDER_DAILY_BUDGET", default=1)
 RECOMMENDER_WEEKLY_BUDGET = env.int("RECOMMENDER_WEEKLY_BUDGET", default=3)
+# Days between messages per journey stage: overrides merged over
+# recommender.selectors.STAGE_CADENCE_DAYS, e.g. {"early": 2}.
+RECOMMENDER_CADENCE_DAYS = {}
+# Journey-stage boundaries and notice periods: overrides of recommender.selectors.StageRules
+# fields, e.g. {"early_until": 14}.
+RECOMMENDER_STAGE_RULES = {}
 # Retraining: only decisions older than the attribution window, newest rows first, read in chunks.
 RECOMMENDER_REWARD_DELAY_DAYS = env.float("RECOMMENDER_REWARD_DELAY_DAYS", default=7)
 RECOMMENDER_TRAIN_MAX_ROWS = env.int("RECOMMENDER_TRAIN_MAX_ROWS", default=200_000)
 RECOMMENDER_TRAIN_CHUNK = env.int("RECOMMENDER_TRAIN_CHUNK", default=5_000)
 RECOMMENDER_MIN_TRAIN_ROWS = env.int("RECOMMENDER_MIN_TRAIN_ROWS", default=500)
+# Newest share of the logs kept out of training to evaluate the candidate on.
+RECOMMENDER_HOLDOUT_SHARE = 0.2
+# Reward of a click that did not convert (a conversion is 1).
+RECOMMENDER_CLICK_REWARD = 0.0
+# Overrides of recommender.learning.LearnerConfig fields; empty: the learner's tuned defaults.
+RECOMMENDER_LEARNER_CONFIG = {}
+# The candidate is compared with the live model on the holdout rows newer than the live
+# model's training data when there are at least this many; otherwise on every holdout row.
+RECOMMENDER_MIN_LIVE_COMPARISON_ROWS = 200
 # A candidate is rejected only when its off-policy value is surely (95%) below the live
 # model's by more than this; otherwise the fresher model goes live.
 RECOMMENDER_PROMOTION_TOLERANCE = env.float("RECOMMENDER_PROMOTION_TOLERANCE", default=0.0)
@@ -543,6 +565,8 @@ RECOMMENDER_PROMOTION_TOLERANCE = env.float("RECOMMENDER_PROMOTION_TOLERANCE", d
 RECOMMENDER_PLAN_PARTS = env.int("RECOMMENDER_PLAN_PARTS", default=1)
 # Seconds between a worker's checks for a newly promoted model.
 RECOMMENDER_MODEL_RECHECK_SECONDS = env.float("RECOMMENDER_MODEL_RECHECK_SECONDS", default=5)
+# Seconds the live model's id stays in the shared cache before it is read from the database.
+RECOMMENDER_MODEL_CHECK_SECONDS = 60
 
 # --- Compliance (docs/compliance.md) --------------------------------------------------------
 # Seconds a process trusts its cached rules before re-checking the rule-set version (the

@@ -1,7 +1,9 @@
 """Writes of the messaging app, and the only way anything leaves the system.
 
 - `message_send` / `messages_send` (sending.py): check (compliance, consent, flags, content),
-  render, write the `Message` and its timeline entry in one transaction, enqueue after commit.
+  render, write the `Message` and its timeline entry in one transaction, enqueue after commit;
+  `precheck`: the checks before compliance (account state, stop flags, opt-outs, consent, an
+  address), which the planner also runs to drop channels before it chooses.
 - `dispatch_due` / `message_deliver` (delivery.py): claim due messages, re-check compliance,
   hand them to the channel backends exactly once; `outbox_statistics_refresh` after bulk
   planning keeps the claim's query plan right.
@@ -29,7 +31,13 @@ from messaging.services.inbound import sms_inbound_handle, unsubscribe_apply
 from messaging.services.links import portal_link_send, portal_lock_notify
 from messaging.services.preferences import debtor_opt_in, debtor_opt_out
 from messaging.services.receipts import body_digest, webhook_receipt_claim
-from messaging.services.sending import MessageRefused, SendRequest, message_send, messages_send
+from messaging.services.sending import (
+    MessageRefused,
+    SendRequest,
+    message_send,
+    messages_send,
+    precheck,
+)
 
 __all__ = [
     "DispatchResult",
@@ -49,6 +57,7 @@ __all__ = [
     "outbox_statistics_refresh",
     "portal_link_send",
     "portal_lock_notify",
+    "precheck",
     "sms_inbound_handle",
     "unsubscribe_apply",
     "webhook_receipt_claim",

@@ -1,4 +1,4 @@
-"""Unit tests of the bandit learner (``recommender/learning.py``): plain numpy, no database."""
+"""Unit tests of the bandit learner (``recommender/learning/``): plain numpy, no database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The learner with hundreds of actions that share features (``recommender/learning.py``).
+"""The learner with hundreds of actions that share features (``recommender/learning/``).
 
 Plain numpy, no database. The worlds are built like the recommender's: actions are
 tone x CTA x channel x send-hour combinations described by one-hot action features, rewards

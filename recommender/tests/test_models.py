@@ -70,6 +70,25 @@ def test_retraining_needs_enough_logs(creditor, library, clock):
         services.model_retrain(actor="test")
 
 
+def test_retraining_options_given_as_values_replace_the_settings(creditor, library, clock):
+    from recommender import learning, services
+
+    logged_decisions(creditor, clock)  # enough for the settings (FAST: 20 rows)
+    strict = services.RetrainOptions.from_settings(reward_delay_days=0, min_rows=10_000)
+    with override_settings(**FAST):
+        assert services.RetrainOptions.from_settings().min_rows == 20
+    with pytest.raises(services.RetrainSkipped, match="at least 10000"):
+        retrain(clock, options=strict)
+    lenient = services.RetrainOptions.from_settings(
+        reward_delay_days=0, min_rows=20, learner={"max_iter": 30}
+    )
+    model = retrain(clock, options=lenient, promote=False)
+    assert model.metrics["train_rows"] > 0
+    assert model.status == "candidate"
+    policy = learning.Policy.from_bytes(bytes(model.artifact))
+    assert policy.meta["config"]["max_iter"] == 30  # the learner knobs given, not the setting
+
+
 def test_the_first_model_goes_live_with_its_metrics_and_workers_load_it(
     creditor, library, clock, django_assert_num_queries
 ):

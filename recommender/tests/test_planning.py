@@ -79,16 +79,16 @@ def test_a_rerun_in_the_same_local_day_finds_the_slot_taken(creditor, library, c
 def test_a_rerun_at_the_same_instant_finds_the_slot_taken(creditor, library, clock):
     """A clock that has not moved (or is behind) must not make a taken slot look new."""
     from messaging import selectors as messaging_selectors
-    from recommender import services
     from recommender.models import Decision
     from recommender.selectors import DueAccount
+    from recommender.services import planning
 
     accounts = place_accounts(creditor, 2)
     _plan()
     # The same accounts planned again by a worker whose clock has not moved on (the frozen
     # clock: the very same instant), e.g. a retried batch.
-    again = services.PlanResult()
-    services._plan_batch(
+    again = planning.PlanResult()
+    planning._plan_batch(
         due=[DueAccount(a, "first_contact") for a in accounts], now=NOW,
         variants=list(messaging_selectors.variants_live()), model=None, control_share=0.1,
         actor="test", result=again,
@@ -329,32 +329,33 @@ def test_a_large_run_refreshes_the_outbox_statistics_the_dispatcher_plans_with(
     assert _outbox_reltuples() == (3 if refreshed else -1)
 
 
-def test_a_run_keeps_what_was_alive_before_it_from_the_cyclic_collector_and_lets_go_after(
+def test_a_run_leaves_the_garbage_collector_as_python_runs_it(
     creditor, library, clock, monkeypatch
 ):
+    """Standard collection: nothing is frozen out of the collector's reach and automatic
+    collection stays on during a run, also when a run fails (docs/benchmarks.md, "gc.freeze
+    in the planner", has the measurement that took the freeze out)."""
     import gc
 
-    from recommender import services
+    from recommender.services import planning
 
     place_accounts(creditor, 2)
-    frozen_during = []
-    batch = services._plan_batch
+    during = []
+    batch = planning._plan_batch
 
     def spy(**kwargs):
-        frozen_during.append(gc.get_freeze_count())
+        during.append((gc.get_freeze_count(), gc.isenabled()))
         return batch(**kwargs)
 
-    monkeypatch.setattr(services, "_plan_batch", spy)
-    assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(planning, "_plan_batch", spy)
     assert _plan().planned == 2
-    assert frozen_during and frozen_during[0] > 1000  # Django and the rest, frozen
-    assert gc.get_freeze_count() == 0  # and let go again
+    assert during == [(0, True)]
 
     def fail(**kwargs):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(services, "_plan_batch", fail)
+    monkeypatch.setattr(planning, "_plan_batch", fail)
     place_accounts(creditor, 1, start=50)
     with pytest.raises(RuntimeError):
         _plan()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.isenabled()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+from pathlib import Path
 
 import pytest
 
@@ -11,13 +12,17 @@ from recommender import simulator
 
 
 def test_the_simulated_backend_does_not_import_messagings_backends():
-    tree = ast.parse(inspect.getsource(simulator))
+    package = Path(inspect.getfile(simulator)).parent
+    files = sorted(package.glob("*.py"))
+    assert {f.name for f in files} >= {"__init__.py", "backend.py", "run.py"}
     imported = [
         node.module if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(tree)
+        for path in files
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     ]
+    assert "accounts.regions" in imported  # the scan sees every module's imports
     assert not [m for m in imported if m and m.startswith("messaging.backends")]
 
 
@@ -35,8 +40,16 @@ def test_world_ground_truth_rewards_the_matching_tone_and_channel():
     assert min(probs) > 0 and max(probs) < 1
 
 
+@pytest.fixture
+def simulator_settings(settings):
+    """Messaging's settings the simulator runs under, as `manage.py simulate` applies them."""
+    for name, value in simulator.SIMULATOR_SETTINGS.items():
+        setattr(settings, name, value)
+    return settings
+
+
 @pytest.mark.django_db
-def test_a_small_simulation_sends_reacts_and_summarises(tmp_path):
+def test_a_small_simulation_sends_reacts_and_summarises(tmp_path, simulator_settings):
     config = simulator.SimulationConfig(
         debtors=40, days=3, seed=2, retrain=False, png=tmp_path / "curve.png", progress=False,
         placement_days=2,
@@ -55,6 +68,30 @@ def test_a_small_simulation_sends_reacts_and_summarises(tmp_path):
 
     assert Message.objects.filter(sent_at__isnull=False).count() == sends
     assert not Message.objects.filter(provider="").exclude(sent_at=None).exists()
+
+
+@pytest.mark.django_db
+def test_the_simulator_refuses_to_run_with_a_real_channel_backend(simulator_settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    simulator_settings.MESSAGING_SMS_BACKEND = "messaging.backends.sms.FileSmsBackend"
+    config = simulator.SimulationConfig(debtors=5, days=1, progress=False, png=None)
+    with pytest.raises(ImproperlyConfigured, match="MESSAGING_SMS_BACKEND"):
+        simulator.simulate(config)
+    from accounts.models import Creditor
+
+    assert not Creditor.objects.exists()  # refused before anything was written
+
+
+def test_the_simulators_nightly_retraining_is_given_as_values_not_settings(settings):
+    from recommender import services
+
+    options = services.RetrainOptions.from_settings(**simulator.SimulationConfig().retrain_options)
+    assert options.reward_delay_days == 2 and options.min_rows == 1000
+    assert options.max_rows == 30_000
+    assert services.learner_config(options.learner).max_iter == 80
+    assert options.chunk == settings.RECOMMENDER_TRAIN_CHUNK  # the rest as configured
+    assert not any(name.startswith("RECOMMENDER_") for name in simulator.SIMULATOR_SETTINGS)
 
 
 @pytest.mark.parametrize(

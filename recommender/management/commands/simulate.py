@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.test.utils import setup_databases, teardown_databases
+from django.test.utils import override_settings, setup_databases, teardown_databases
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="No per-day progress lines.")
 
     def handle(self, *args, **opts) -> None:
-        from recommender.simulator import SimulationConfig, dump, simulate
+        from recommender.simulator import SIMULATOR_SETTINGS, SimulationConfig, dump, simulate
 
         for name, least in (("debtors", 1), ("days", 1), ("seed", 0)):
             if opts[name] < least:
@@ -60,7 +60,10 @@ class Command(BaseCommand):
             serialized_aliases=set(),
         )  # fmt: skip
         try:
-            summary = simulate(config)
+            # Messaging reads its channel backends and disclosure facts from settings only:
+            # the simulated ones, for this throwaway database's lifetime.
+            with override_settings(**SIMULATOR_SETTINGS):
+                summary = simulate(config)
         finally:
             teardown_databases(old, verbosity=0)
         text = dump(summary)

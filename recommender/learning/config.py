@@ -1,0 +1,86 @@
+"""The learner's knobs (`LearnerConfig`) and the single-threaded BLAS the fit runs under."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+try:  # installed with scikit-learn (one of its hard dependencies)
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - then BLAS runs with its default threads
+    threadpool_limits = None
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """Knobs of :func:`fit_policy`. The defaults were tuned with ``bench/learner_offline.py``.
+
+    Prior scales are standard deviations of a Gaussian prior, in logit units, of the *total*
+    effect of a block on one action's score for a typical (standardised) context, so they do not
+    depend on the number of features.
+    """
+
+    #: Prior sd of the action-feature main effects ``f_a.c`` (few parameters, many rows each).
+    prior_action_feature: float = 3.0
+    #: Prior sd of the context main effect ``x.v`` (does not change the argmax; helps the fit).
+    prior_context: float = 2.0
+    #: Candidate prior sds (log grid) of the shared interactions ``x.W f_a`` and of the
+    #: per-action context weights ``x.u_a``; both are chosen on a held-out split.
+    prior_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+    #: Candidate prior sds of the per-action intercepts ``b_a``. The small values matter with
+    #: hundreds of actions and a few conversions each: the per-action deviations from what the
+    #: action features predict are then mostly noise, and a loose prior lets the argmax pick
+    #: the luckiest action (the winner's curse).
+    intercept_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+    #: Order in which the (shared, per-action, intercept) scales and the propensity power (3)
+    #: are searched.
+    search_axes: tuple[int, ...] = (0, 1, 2, 3, 0)
+    #: Inverse-propensity weights are clipped at this multiple of their median within an action.
+    weight_clip: float = 20.0
+    #: Rows are weighted by propensity ** -power (0 = plain direct method, 1 = full inverse
+    #: propensity weighting). None = chosen from ``power_grid`` on the held-out split.
+    propensity_power: float | None = None
+    power_grid: tuple[float, ...] = (0.0, 0.5, 1.0)
+    #: At most this many rows, and rows x features cells, are used to choose the prior scales
+    #: (the final fit uses all rows).
+    selection_rows: int = 40_000
+    selection_cells: int = 20_000_000
+    #: Below this many rows the prior scales are not searched; the defaults below are used.
+    min_rows_for_selection: int = 100
+    #: Share of the selection rows held out to score the candidates.
+    validation_fraction: float = 0.25
+    #: Logs with fewer selection rows than this (and under 4M cells) are scored by k-fold
+    #: cross-validation.
+    small_log_rows: int = 10_000
+    small_log_folds: int = 3
+    #: Defaults when there is no search (too few rows).
+    default_shared: float = 0.5
+    default_per_action: float = 0.3
+    default_intercept: float = 1.0
+    #: With action features, actions logged fewer times than this get no per-action context
+    #: weights of their own (they use the shared part).
+    min_rows_per_action_weights: int = 50
+    #: L-BFGS iterations of the final fit and of each candidate fit during the search.
+    max_iter: int = 250
+    selection_max_iter: int = 150
+    selection_ftol: float = 1e-9
+    #: After the search, the interaction prior is loosened while the held-out loss stays within
+    #: this many standard errors of the best (0 = plain argmin).
+    loosen_se: float = 1.0
+    #: Thompson draws used to turn the posterior into probabilities (explore=True).
+    thompson_samples: int = 128
+    #: Share of probability spread uniformly over eligible actions when exploring.
+    epsilon: float = 0.05
+    #: Multiplier on the posterior standard deviations when exploring (1 = plain Thompson).
+    posterior_scale: float = 1.0
+
+
+def _single_threaded_blas() -> contextlib.AbstractContextManager[object]:
+    """BLAS limited to one thread.
+
+    The fit is a long run of small matrix-vector products, for which OpenBLAS threads cost far
+    more than they save (measured: 3-10x slower with 2 threads on the 2-core machine).
+    """
+    if threadpool_limits is None:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")

@@ -1,0 +1,365 @@
+"""Retraining, promotion and rollback of the learned policy.
+
+`model_retrain` trains a candidate from the decision logs (read in chunks, bounded memory),
+evaluates it off-policy on a time-split holdout and promotes it unless it is worse than the
+live model (`model_promote_if_better`); `model_promote` and `model_rollback` are the
+operators' actions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import DomainError
+from accounts.transitions import transition_save
+from recommender import evaluation, learning, selectors
+from recommender import features as F
+from recommender.live import LIVE_CACHE_KEY, model_load, policy_live
+from recommender.models import ArtifactError, ModelStatus, ModelVersion
+from recommender.policy import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+class RetrainSkipped(DomainError):
+    """Not enough logged decisions to train on."""
+
+
+def learner_config(overrides: Any = None) -> learning.LearnerConfig | None:
+    """The learner's knobs from `overrides`, by default RECOMMENDER_LEARNER_CONFIG (a dict of
+    `LearnerConfig` fields; empty: the learner's tuned defaults)."""
+    if overrides is None:
+        overrides = settings.RECOMMENDER_LEARNER_CONFIG
+    overrides = overrides or {}
+    if not overrides:
+        return None
+    known = {f.name for f in dataclasses.fields(learning.LearnerConfig)}
+    unknown = sorted(set(overrides) - known) if isinstance(overrides, dict) else overrides
+    if unknown:
+        raise ImproperlyConfigured(
+            f"RECOMMENDER_LEARNER_CONFIG must be a dict of LearnerConfig fields; unknown: "
+            f"{unknown!r}. Known fields: {', '.join(sorted(known))}."
+        )
+    # Grids are tuples in the (frozen) config; settings may spell them as lists.
+    return learning.LearnerConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    )
+
+
+@dataclass(frozen=True)
+class RetrainOptions:
+    """What retraining reads and how it splits it. `from_settings()` gives the configured
+    values; the simulator passes its own."""
+
+    reward_delay_days: float  # RECOMMENDER_REWARD_DELAY_DAYS
+    max_rows: int  # RECOMMENDER_TRAIN_MAX_ROWS
+    chunk: int  # RECOMMENDER_TRAIN_CHUNK
+    click_reward: float  # RECOMMENDER_CLICK_REWARD
+    min_rows: int  # RECOMMENDER_MIN_TRAIN_ROWS
+    holdout_share: float  # RECOMMENDER_HOLDOUT_SHARE
+    learner: dict[str, Any] | None = None  # None: RECOMMENDER_LEARNER_CONFIG
+
+    @classmethod
+    def from_settings(cls, **changes: Any) -> RetrainOptions:
+        """The configured options, with `changes` (field=value) applied."""
+        options = cls(
+            reward_delay_days=float(settings.RECOMMENDER_REWARD_DELAY_DAYS),
+            max_rows=int(settings.RECOMMENDER_TRAIN_MAX_ROWS),
+            chunk=int(settings.RECOMMENDER_TRAIN_CHUNK),
+            click_reward=float(settings.RECOMMENDER_CLICK_REWARD),
+            min_rows=int(settings.RECOMMENDER_MIN_TRAIN_ROWS),
+            holdout_share=float(settings.RECOMMENDER_HOLDOUT_SHARE),
+        )
+        return dataclasses.replace(options, **changes)
+
+
+def _evaluate(
+    *,
+    policy: learning.Policy,
+    holdout: selectors.Logs,
+    live: LoadedModel | None,
+    live_since: float | None,
+    chunk: int = 5_000,
+) -> dict[str, Any]:
+    """Off-policy values on the holdout: the candidate's exploit policy against uniform random
+    and against the live model's.
+
+    Doubly robust (the candidate's reward model as the direct part, the logged propensities
+    for the correction), paired on the same rows, so the difference's interval is tight
+    enough to decide a promotion; the self-normalised IPS estimate against random is reported
+    beside it. Computed in chunks of rows, so memory stays bounded.
+    """
+    terms = _evaluation_terms(
+        policy=policy, holdout=holdout, live=live, live_rows=_live_rows(holdout, live, live_since),
+        chunk=chunk,
+    )  # fmt: skip
+    n = holdout.n
+    vs_random = evaluation.paired_difference(terms["cand"], terms["unif"])
+    snips = evaluation.snips_difference(
+        holdout.rewards, holdout.propensities, terms["cand_p"], terms["unif_p"]
+    )
+    y = holdout.rewards > 0
+    metrics: dict[str, Any] = {
+        "estimator": "doubly robust (paired); SNIPS against random alongside",
+        "holdout_rows": n,
+        "holdout_log_loss": evaluation.log_loss(y, terms["pred"]),
+        "holdout_base_log_loss": evaluation.log_loss(y, np.full(n, max(1e-6, float(y.mean())))),
+        "logged_value": float(holdout.rewards.mean()),
+        "value": vs_random.value_a,
+        "vs_random": vs_random.as_dict(),
+        "snips_vs_random": snips.as_dict(),
+        "vs_live": None,
+    }
+    if live is not None and "live" in terms:
+        vs_live = evaluation.paired_difference(terms["cand_l"], terms["live"])
+        metrics["vs_live"] = {"model": live.label, **vs_live.as_dict()}
+    return metrics
+
+
+def _live_rows(
+    holdout: selectors.Logs, live: LoadedModel | None, live_since: float | None
+) -> np.ndarray:
+    """The holdout rows the candidate is compared with the live model on: those the live model
+    was not trained on, when there are enough of them; otherwise all."""
+    rows = np.ones(holdout.n, dtype=bool)
+    if live is not None and live_since is not None:
+        unseen = holdout.decided_at > live_since
+        if unseen.sum() >= int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS):
+            rows = unseen
+    return rows
+
+
+def _evaluation_terms(
+    *,
+    policy: learning.Policy,
+    holdout: selectors.Logs,
+    live: LoadedModel | None,
+    live_rows: np.ndarray,
+    chunk: int,
+) -> dict[str, np.ndarray]:
+    """Per-row doubly robust terms (candidate, uniform; candidate and live on `live_rows`),
+    the two policies' probabilities of the logged action and the candidate's reward estimate
+    of it, computed chunk by chunk."""
+    out: dict[str, list[np.ndarray]] = {
+        name: [] for name in ("cand", "unif", "cand_p", "unif_p", "pred", "live", "cand_l")
+    }
+    for lo in range(0, holdout.n, chunk):
+        part = holdout.take(np.arange(lo, min(holdout.n, lo + chunk)))
+        idx = np.arange(part.n)
+        T = policy.probabilities(part.X, eligible=part.eligible, explore=False)
+        U = part.eligible / part.eligible.sum(axis=1, keepdims=True)
+        Q = policy.expected_rewards(part.X)
+        args = (part.rewards, part.actions, part.propensities)
+        out["cand"].append(evaluation.dr_terms(*args, T, Q))
+        out["unif"].append(evaluation.dr_terms(*args, U, Q))
+        out["cand_p"].append(T[idx, part.actions])
+        out["unif_p"].append(U[idx, part.actions])
+        out["pred"].append(Q[idx, part.actions] / max(policy.reward_scale, 1e-12))
+        if live is not None:
+            sel = live_rows[lo : lo + part.n]
+            if sel.any():
+                sub = part.take(np.flatnonzero(sel))
+                L = live.policy.probabilities(sub.X, eligible=sub.eligible, explore=False)
+                sargs = (sub.rewards, sub.actions, sub.propensities)
+                out["live"].append(evaluation.dr_terms(*sargs, L, Q[sel]))
+                out["cand_l"].append(evaluation.dr_terms(*sargs, T[sel], Q[sel]))
+    return {name: np.concatenate(parts) for name, parts in out.items() if parts}
+
+
+def model_retrain(
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
+    promote: bool = True,
+    random_state: int = 0,
+    options: RetrainOptions | None = None,
+) -> ModelVersion:
+    """Train a candidate from the decision logs, evaluate it, and promote it if not worse.
+
+    Reads the newest RECOMMENDER_TRAIN_MAX_ROWS decisions whose messages went out at least
+    RECOMMENDER_REWARD_DELAY_DAYS ago (so conversions had time to be attributed), in chunks of
+    RECOMMENDER_TRAIN_CHUNK rows. The oldest 80% train the model; the newest 20% evaluate it
+    off-policy (SNIPS) against uniform random and against the live model. Raises
+    `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows. `options` replaces those
+    settings (default: `RetrainOptions.from_settings()`).
+    """
+    now = now or timezone.now()
+    options = options or RetrainOptions.from_settings()
+    train, holdout = _logs_split(options=options, now=now)
+    started = time.perf_counter()
+    policy = learning.fit_policy(
+        train.X,
+        train.actions,
+        train.rewards,
+        train.propensities,
+        n_actions=F.N_ACTIONS,
+        action_features=F.action_features(),
+        random_state=random_state,
+        config=learner_config(options.learner),
+    )
+    fit_seconds = time.perf_counter() - started
+    live = policy_live(max_age=0)
+    # Only the live model's data horizon: its artifact is already loaded in `live`.
+    live_until = (
+        ModelVersion.objects.filter(pk=live.id).values_list("data_until", flat=True).first()
+        if live
+        else None
+    )
+    live_since = live_until.timestamp() if live_until else None
+    metrics = _evaluate(policy=policy, holdout=holdout, live=live, live_since=live_since)
+    metrics.update(
+        fit_seconds=round(fit_seconds, 2),
+        train_rows=train.n,
+        conversions=int((train.rewards > 0).sum()),
+        context_summary=F.summarise_contexts(train.X),
+    )
+    model = _candidate_save(policy=policy, train=train, metrics=metrics, now=now, actor=actor)
+    if promote:
+        model = model_promote_if_better(model=model, actor=actor)
+    return model
+
+
+def _logs_split(*, options: RetrainOptions, now: datetime) -> tuple[selectors.Logs, selectors.Logs]:
+    """The logs to train on (oldest) and to evaluate on (newest), or `RetrainSkipped`."""
+    logs = selectors.decision_logs(
+        until=now - timedelta(days=options.reward_delay_days),
+        max_rows=options.max_rows,
+        chunk=options.chunk,
+        click_reward=options.click_reward,
+    )
+    if logs.n < options.min_rows:
+        raise RetrainSkipped(f"{logs.n} logged decisions; at least {options.min_rows} are needed.")
+    cut = int(logs.n * (1 - options.holdout_share))
+    return logs.take(np.arange(cut)), logs.take(np.arange(cut, logs.n))
+
+
+def _candidate_save(
+    *,
+    policy: learning.Policy,
+    train: selectors.Logs,
+    metrics: dict[str, Any],
+    now: datetime,
+    actor: str,
+) -> ModelVersion:
+    """Store the fitted policy as a candidate `ModelVersion`."""
+    artifact = policy.to_bytes()
+    digest = hashlib.sha256(artifact).hexdigest()
+
+    def at(seconds: float) -> datetime:
+        return datetime.fromtimestamp(float(seconds), tz=UTC)
+
+    with transaction.atomic():
+        return ModelVersion.objects.create(
+            label=f"m{now:%Y%m%d%H%M%S}-{digest[:8]}",
+            feature_version=F.FEATURE_VERSION,
+            n_actions=F.N_ACTIONS,
+            n_features=F.N_FEATURES,
+            trained_at=now,
+            rows_used=train.n,
+            data_from=at(train.decided_at[0]) if train.n else None,
+            data_until=at(train.decided_at[-1]) if train.n else None,
+            metrics=_json_safe(metrics),
+            artifact=artifact,
+            artifact_sha256=digest,
+            created_by=actor[:100],
+        )
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as None, numpy scalars as Python numbers (JSONField-safe)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
+    """Promote a candidate unless the logs show it is worse than the live model.
+
+    Compared on the same holdout rows (`metrics.vs_live`: the paired doubly robust difference
+    candidate - live with its 95% interval). The candidate is rejected when the whole interval
+    lies below -RECOMMENDER_PROMOTION_TOLERANCE (default 0): it is then worse beyond the
+    noise. Otherwise the fresher model goes live, which keeps up with a changing population
+    instead of holding on to a model that merely looked better by chance. A live model of
+    another feature version cannot be compared and is replaced.
+    """
+    vs_live = (model.metrics or {}).get("vs_live")
+    tolerance = float(settings.RECOMMENDER_PROMOTION_TOLERANCE)
+    if vs_live and vs_live.get("upper") is not None and vs_live["upper"] < -tolerance:
+        with transaction.atomic():
+            locked = ModelVersion.objects.select_for_update().defer("artifact").get(pk=model.pk)
+            transition_save(
+                locked,
+                ModelStatus.REJECTED,
+                reason=f"Worse than the live model: value {vs_live['value_a']:.4f} against "
+                f"{vs_live['value_b']:.4f}, difference interval up to {vs_live['upper']:+.4f}.",
+                audit=lambda _old: locked,  # the row records its own status reason
+            )
+        return locked
+    return model_promote(model=model, actor=actor, reason="Not worse than the live model.")
+
+
+def model_promote(*, model: ModelVersion, actor: str, reason: str = "") -> ModelVersion:
+    """Make `model` the live one (the previous live model retires); workers reload it."""
+    candidate = model
+    try:
+        model_load(model=candidate)
+    except ArtifactError as exc:
+        raise DomainError(str(exc)) from exc
+    with transaction.atomic():
+        # The artifacts are not needed to change a status (it was checked above).
+        rows = ModelVersion.objects.select_for_update().defer("artifact")
+        current = list(rows.filter(status=ModelStatus.LIVE))
+        locked = rows.get(pk=model.pk)
+        if locked.status == ModelStatus.LIVE:
+            return locked
+        for old in current:
+            reason_old = f"Replaced by {locked.label} ({actor})."
+            transition_save(old, ModelStatus.RETIRED, reason=reason_old, audit=lambda _o, r=old: r)
+        reason_new = (reason or f"Promoted by {actor}.")[:300]
+        transition_save(locked, ModelStatus.LIVE, reason=reason_new, audit=lambda _old: locked)
+        # Readers fall back to the database now, and see the new id once this commits.
+        cache.delete(LIVE_CACHE_KEY)
+        transaction.on_commit(lambda: cache.set(LIVE_CACHE_KEY, locked.pk, None))
+    log.info("model %s promoted by %s", locked.pk, actor)
+    return locked
+
+
+def model_rollback(*, actor: str) -> ModelVersion:
+    """Put back the model that was live before the current one (the current one retires)."""
+    current = selectors.model_live()
+    if current is None:
+        raise DomainError("No model is live: there is nothing to roll back.")
+    previous = (
+        ModelVersion.objects.filter(
+            status=ModelStatus.RETIRED,
+            promoted_at__isnull=False,
+            feature_version=F.FEATURE_VERSION,
+            promoted_at__lt=current.promoted_at,
+        )
+        .order_by("-promoted_at")
+        .first()
+    )
+    if previous is None:
+        raise DomainError("No earlier live model of this feature version to roll back to.")
+    return model_promote(
+        model=previous, actor=actor, reason=f"Rollback from {current.label} by {actor}."
+    )

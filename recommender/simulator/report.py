@@ -1,0 +1,207 @@
+"""The simulation's summary (per arm and per week, with the world's true values), the export
+of its decisions for `bench/recommender.py`, and the learning-curve plot."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from messaging.models import Message
+from recommender import evaluation
+from recommender import features as F
+from recommender.models import Decision
+
+if TYPE_CHECKING:
+    from recommender.simulator.run import Simulation
+
+
+def summarise(sim: Simulation) -> dict[str, Any]:
+    """The JSON summary of a finished run: per arm in total and per week (sends, opens,
+    clicks, conversions with Wilson intervals, the uplift over the control arm), the world's
+    true expected conversion, the models trained; writes the export and the plot if asked."""
+    weeks, total = _counts(sim)
+    truth = _truth_by(sim.expected, key=lambda e: e["day"] // 7)
+    summary = {
+        "config": {
+            "debtors": sim.cfg.debtors,
+            "days": sim.cfg.days,
+            "seed": sim.cfg.seed,
+            "start": sim.cfg.start.isoformat(),
+        },
+        "runtime_seconds": round(getattr(sim, "seconds", 0.0), 1),
+        "timings_seconds": {k: round(v, 1) for k, v in sim.timings.items()},
+        "planning": dict(sim.planning),
+        "total": _arm_block(total),
+        "weeks": {str(w): _arm_block(weeks[w]) for w in sorted(weeks)},
+        "true_expected_conversion": {
+            "note": "World ground truth per decision: the chosen archetype, a uniform pick "
+            "among the eligible ones, and the best eligible one (mean per send).",
+            "total": _truth_by(sim.expected, key=lambda e: 0).get(0),
+            "weeks": {str(k): v for k, v in sorted(truth.items())},
+        },
+        "models": sim.models,
+    }
+    if sim.cfg.export is not None:
+        export(sim, sim.cfg.export)
+        summary["export"] = str(sim.cfg.export)
+    if sim.cfg.png is not None:
+        plot(sim, sim.cfg.png)
+        summary["learning_curve_png"] = str(sim.cfg.png)
+    return summary
+
+
+def _counts(
+    sim: Simulation,
+) -> tuple[dict[int, dict[str, dict[str, float]]], dict[str, dict[str, float]]]:
+    """Sends, opens, clicks, conversions (as the database recorded them) and amounts, per
+    week and arm and in total per arm."""
+    db = {
+        pk: (conv is not None)
+        for pk, conv in Message.objects.filter(pk__in=list(sim.outcomes)).values_list(
+            "pk", "converted_at"
+        )
+    }
+    weeks: dict[int, dict[str, dict[str, float]]] = defaultdict(
+        lambda: {arm: _blank() for arm in ("policy", "control")}
+    )
+    total = {arm: _blank() for arm in ("policy", "control")}
+    for pk, o in sim.outcomes.items():
+        for bucket in (weeks[o.day // 7][o.arm], total[o.arm]):
+            bucket["sends"] += 1
+            bucket["opens"] += o.opened
+            bucket["clicks"] += o.clicked
+            bucket["conversions"] += db.get(pk, False)
+            bucket["amount_recovered"] += o.amount
+    return weeks, total
+
+
+def _arm_block(arms: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Counts and rates per arm, and the policy arm's uplift over the control arm."""
+    rates = {
+        arm: {
+            metric: evaluation.wilson(int(c[key]), int(c["sends"]))
+            for metric, key in (("conversion", "conversions"), ("click", "clicks"))
+        }
+        for arm, c in arms.items()
+    }
+    out: dict[str, Any] = {
+        arm: {
+            **{k: (round(v, 2) if isinstance(v, float) else int(v)) for k, v in c.items()},
+            "conversion_rate": rates[arm]["conversion"].as_dict(),
+            "click_rate": rates[arm]["click"].as_dict(),
+        }
+        for arm, c in arms.items()
+    }
+    p, c = arms["policy"], arms["control"]
+    out["uplift_vs_random"] = {
+        **{
+            metric: evaluation.relative_uplift(
+                rates["policy"][metric], rates["control"][metric]
+            ).as_dict()
+            for metric in ("conversion", "click")
+        },
+        "amount_per_send": (
+            p["amount_recovered"] / p["sends"] / (c["amount_recovered"] / c["sends"]) - 1
+            if p["sends"] and c["sends"] and c["amount_recovered"]
+            else None
+        ),
+    }
+    return out
+
+
+def export(sim: Simulation, path: Path) -> None:
+    """Save the sent decisions with the world's true value of every eligible action
+    (`bench/recommender.py` evaluates policies on them exactly)."""
+
+    rows = Decision.objects.filter(message__sent_at__isnull=False).order_by("decided_at", "id")
+    X, A, P, R, E, T = [], [], [], [], [], []
+    for mid, ctx, el, action, prop, conv in rows.values_list(
+        "message_id", "context", "eligible", "action", "propensity", "message__converted_at"
+    ):
+        if mid not in sim.truth:
+            continue
+        X.append(Decision.unpack_context(ctx, F.N_FEATURES))
+        E.append(Decision.unpack_eligible(el, F.N_ACTIONS))
+        A.append(action)
+        P.append(prop)
+        R.append(1.0 if conv is not None else 0.0)
+        T.append(sim.truth[mid])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        path, X=np.array(X), actions=np.array(A), propensities=np.array(P),
+        rewards=np.array(R), eligible=np.array(E), truth=np.array(T),
+    )  # fmt: skip
+
+
+def plot(sim: Simulation, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    days = sorted({e["day"] for e in sim.expected})
+    if not days:
+        return
+    series: dict[str, list[float]] = {"policy arm": [], "uniform random": [], "best": []}
+    observed: dict[str, list[float]] = {"policy": [], "control": []}
+    for d in days:
+        window = [e for e in sim.expected if d - 6 <= e["day"] <= d and e["arm"] == "policy"]
+        series["policy arm"].append(_mean([e["chosen"] for e in window]))
+        series["uniform random"].append(_mean([e["uniform"] for e in window]))
+        series["best"].append(_mean([e["best"] for e in window]))
+        for arm in observed:
+            outs = [o for o in sim.outcomes.values() if d - 6 <= o.day <= d and o.arm == arm]
+            observed[arm].append(_mean([float(o.converted) for o in outs]))
+    fig, ax = plt.subplots(figsize=(9, 5))
+    ax.plot(days, series["best"], "k--", label="best eligible (oracle)")
+    ax.plot(days, series["policy arm"], "C0-", lw=2, label="policy arm (true expected)")
+    ax.plot(days, series["uniform random"], "C1-", label="uniform random (true expected)")
+    ax.plot(days, observed["policy"], "C0:", label="policy arm (observed, 7-day)")
+    ax.plot(days, observed["control"], "C1:", label="control arm (observed, 7-day)")
+    for m in sim.models:
+        if m["status"] == "live":
+            ax.axvline(m["day"], color="0.85", lw=0.8, zorder=0)
+    ax.set_xlabel("simulated day")
+    ax.set_ylabel("conversion probability per message")
+    ax.set_title(
+        f"Recommender learning curve ({sim.cfg.debtors} debtors, seed {sim.cfg.seed}); "
+        "grey lines: promotions"
+    )
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _blank() -> dict[str, float]:
+    return {"sends": 0, "opens": 0, "clicks": 0, "conversions": 0, "amount_recovered": 0.0}
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else math.nan
+
+
+def _truth_by(expected: list[dict[str, Any]], key) -> dict[Any, dict[str, Any]]:
+    groups: dict[Any, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for e in expected:
+        g = groups[key(e)]
+        g[f"{e['arm']}_chosen"].append(e["chosen"])
+        g["uniform"].append(e["uniform"])
+        g["best"].append(e["best"])
+    out = {}
+    for k, g in groups.items():
+        row = {name: round(_mean(v), 5) for name, v in g.items()}
+        if row.get("policy_chosen") and row.get("uniform"):
+            row["policy_vs_uniform"] = round(row["policy_chosen"] / row["uniform"] - 1, 4)
+            gap = row["best"] - row["uniform"]
+            row["gap_closed"] = (
+                round((row["policy_chosen"] - row["uniform"]) / gap, 4) if gap else None
+            )
+        out[k] = row
+    return out
