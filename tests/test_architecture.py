@@ -321,15 +321,6 @@ MODULE_LINES = 600
 WHOLE = "stays whole"
 LONG_MODULES_SECTION = "### Modules over 600 lines"
 
-# Being split by other changes under way: not scanned until they land. Empty it then.
-SIZE_SCAN_SKIPS_WHILE_CHANGED: tuple[str, ...] = ()
-
-# Known long functions still to split (or to give a "stays whole" reason). Empty it.
-LONG_FUNCTIONS_TO_SPLIT = {
-    "collections_site/privacy/admin.py:_extend_debtor_admin",
-    "collections_site/privacy/services.py:debtor_erase",
-}
-
 
 def _product_files() -> list[Path]:
     files = []
@@ -368,22 +359,12 @@ def _listed_long_modules() -> dict[str, str]:
     return listed
 
 
-def _scanned(path: Path) -> bool:
-    return not str(path.relative_to(ROOT)).startswith(SIZE_SCAN_SKIPS_WHILE_CHANGED)
-
-
 def test_no_product_function_is_long_without_saying_why():
     long = []
-    for path in filter(_scanned, _product_files()):
+    for path in _product_files():
         where = str(path.relative_to(ROOT))
         long += _long_functions(path.read_text(encoding="utf-8"), where)
-    unexplained = [f for f in long if f.split(" (")[0] not in LONG_FUNCTIONS_TO_SPLIT]
-    assert unexplained == [], (
-        f"split these into named steps, or say in the docstring why each {WHOLE!r}"
-    )
-    # An entry split meanwhile leaves the list: the list only shrinks.
-    still_long = {f.split(" (")[0] for f in long}
-    assert still_long >= LONG_FUNCTIONS_TO_SPLIT, LONG_FUNCTIONS_TO_SPLIT - still_long
+    assert long == [], f"split these into named steps, or say in the docstring why each {WHOLE!r}"
 
 
 def test_no_product_module_is_long_unless_listed_with_a_reason():
@@ -391,7 +372,7 @@ def test_no_product_module_is_long_unless_listed_with_a_reason():
     assert all(listed.values()), "each long module listed needs its reason"
     long = {
         str(path.relative_to(ROOT)): n
-        for path in filter(_scanned, _product_files())
+        for path in _product_files()
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_LINES
     }
     assert sorted(set(long) - set(listed)) == [], (

@@ -77,149 +77,162 @@ class EraseForm(forms.Form):
             del self.fields["force"]
 
 
+class PrivacyDebtorAdminMixin:
+    """The privacy pages and actions on the Debtor admin: export and erase, each behind its
+    permission, and no edits to an erased debtor. Mixed into whatever admin class the
+    accounts app registered (`_extend_debtor_admin`), which knows nothing of them."""
+
+    privacy_extended = True
+    change_form_template = "admin/privacy/debtor_change_form.html"
+    # The registered admin's own change form, which the privacy template extends.
+    privacy_base_template = "admin/change_form.html"
+
+    # --- permissions (admin actions name them in `permissions=`) ----------------------
+
+    def has_privacy_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("privacy.export_debtor")
+
+    def has_privacy_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("privacy.erase_debtor")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # An erased debtor is never filled in again, from here either.
+        if obj is not None and obj.erased_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    # --- the change page -----------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {
+            **(extra_context or {}),
+            "privacy_base_template": self.privacy_base_template,
+            "privacy_can_export": self.has_privacy_export_permission(request),
+            "privacy_can_erase": self.has_privacy_erase_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/privacy-export/",
+                view(self.privacy_export_view),
+                name="accounts_debtor_privacy_export",
+            ),
+            path(
+                "<path:object_id>/privacy-erase/",
+                view(self.privacy_erase_view),
+                name="accounts_debtor_privacy_erase",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _debtor(self, request: HttpRequest, object_id: str) -> Debtor:
+        # The user's creditor scope: another creditor's debtor answers 404.
+        return self.get_object(request, unquote(object_id))
+
+    def privacy_export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_privacy_export_permission(request):
+            raise PermissionDenied
+        debtor = self._debtor(request, object_id)
+        if request.method == "POST":
+            return _download(services.debtor_export(
+                debtor=debtor, actor=_actor(request), user=request.user
+            ))  # fmt: skip
+        return self._page(request, debtor, "export", None)
+
+    def privacy_erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_privacy_erase_permission(request):
+            raise PermissionDenied
+        debtor = self._debtor(request, object_id)
+        may_force = services.may_force(request.user)
+        form = EraseForm(request.POST or None, may_force=may_force)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.debtor_erase(
+                    debtor=debtor,
+                    actor=_actor(request),
+                    reason=form.cleaned_data["reason"],
+                    force=form.cleaned_data.get("force", False),
+                    allow_force=may_force,
+                    user=request.user,
+                )
+            except services.ErasureRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                if result.already:
+                    note = f"Already erased on {result.erased_at:%Y-%m-%d %H:%M} UTC."
+                    self.message_user(request, note + " Nothing changed.", messages.WARNING)
+                else:
+                    self.message_user(
+                        request,
+                        f"Debtor #{debtor.pk}: personal data erased (privacy action "
+                        f"{result.action_id}).",
+                        messages.SUCCESS,
+                    )
+                return HttpResponseRedirect(
+                    reverse("admin:accounts_debtor_change", args=[debtor.pk])
+                )
+        return self._page(request, debtor, "erase", form)
+
+    def _page(self, request, debtor: Debtor, what: str, form) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": debtor,
+            "what": what,
+            "form": form,
+            "open_accounts": debtor.accounts.filter(status__in=list(OPEN_STATUSES)).count(),
+            "title": "Export personal data" if what == "export" else "Erase personal data",
+        }
+        return render(request, "admin/privacy/confirm.html", context)
+
+    # --- list actions --------------------------------------------------------------
+
+    @admin.action(
+        description="Export personal data of the selected debtor (.zip)",
+        permissions=["privacy_export"],
+    )
+    def privacy_export(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one debtor.", messages.WARNING)
+            return None
+        return _download(services.debtor_export(
+            debtor=queryset.select_related("creditor").get(), actor=_actor(request),
+            user=request.user,
+        ))  # fmt: skip
+
+    @admin.action(
+        description="Erase personal data of the selected debtor…",
+        permissions=["privacy_erase"],
+    )
+    def privacy_erase(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Erase one debtor at a time.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:accounts_debtor_privacy_erase", args=[queryset.get().pk])
+        )
+
+
 def _extend_debtor_admin() -> None:
+    """Register the Debtor admin again with `PrivacyDebtorAdminMixin` in front of it."""
     base = type(admin.site.get_model_admin(Debtor))
     if getattr(base, "privacy_extended", False):
         return
-    base_template = base.change_form_template or "admin/change_form.html"
-
-    class PrivacyDebtorAdmin(base):
-        privacy_extended = True
-        change_form_template = "admin/privacy/debtor_change_form.html"
-        actions = [*(base.actions or []), "privacy_export", "privacy_erase"]
-
-        # --- permissions (admin actions name them in `permissions=`) ----------------------
-
-        def has_privacy_export_permission(self, request: HttpRequest) -> bool:
-            return request.user.has_perm("privacy.export_debtor")
-
-        def has_privacy_erase_permission(self, request: HttpRequest) -> bool:
-            return request.user.has_perm("privacy.erase_debtor")
-
-        def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-            # An erased debtor is never filled in again, from here either.
-            if obj is not None and obj.erased_at is not None:
-                return False
-            return super().has_change_permission(request, obj)
-
-        # --- the change page -----------------------------------------------------------
-
-        def change_view(self, request, object_id, form_url="", extra_context=None):
-            extra = {
-                **(extra_context or {}),
-                "privacy_base_template": base_template,
-                "privacy_can_export": self.has_privacy_export_permission(request),
-                "privacy_can_erase": self.has_privacy_erase_permission(request),
-            }
-            return super().change_view(request, object_id, form_url, extra)
-
-        def get_urls(self):
-            view = self.admin_site.admin_view
-            return [
-                path(
-                    "<path:object_id>/privacy-export/",
-                    view(self.privacy_export_view),
-                    name="accounts_debtor_privacy_export",
-                ),
-                path(
-                    "<path:object_id>/privacy-erase/",
-                    view(self.privacy_erase_view),
-                    name="accounts_debtor_privacy_erase",
-                ),
-                *super().get_urls(),
-            ]
-
-        def _debtor(self, request: HttpRequest, object_id: str) -> Debtor:
-            # The user's creditor scope: another creditor's debtor answers 404.
-            return self.get_object(request, unquote(object_id))
-
-        def privacy_export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-            if not self.has_privacy_export_permission(request):
-                raise PermissionDenied
-            debtor = self._debtor(request, object_id)
-            if request.method == "POST":
-                return _download(services.debtor_export(
-                    debtor=debtor, actor=_actor(request), user=request.user
-                ))  # fmt: skip
-            return self._page(request, debtor, "export", None)
-
-        def privacy_erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-            if not self.has_privacy_erase_permission(request):
-                raise PermissionDenied
-            debtor = self._debtor(request, object_id)
-            may_force = services.may_force(request.user)
-            form = EraseForm(request.POST or None, may_force=may_force)
-            if request.method == "POST" and form.is_valid():
-                try:
-                    result = services.debtor_erase(
-                        debtor=debtor,
-                        actor=_actor(request),
-                        reason=form.cleaned_data["reason"],
-                        force=form.cleaned_data.get("force", False),
-                        allow_force=may_force,
-                        user=request.user,
-                    )
-                except services.ErasureRefused as exc:
-                    form.add_error(None, str(exc))
-                else:
-                    if result.already:
-                        note = f"Already erased on {result.erased_at:%Y-%m-%d %H:%M} UTC."
-                        self.message_user(request, note + " Nothing changed.", messages.WARNING)
-                    else:
-                        self.message_user(
-                            request,
-                            f"Debtor #{debtor.pk}: personal data erased (privacy action "
-                            f"{result.action_id}).",
-                            messages.SUCCESS,
-                        )
-                    return HttpResponseRedirect(
-                        reverse("admin:accounts_debtor_change", args=[debtor.pk])
-                    )
-            return self._page(request, debtor, "erase", form)
-
-        def _page(self, request, debtor: Debtor, what: str, form) -> HttpResponse:
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "original": debtor,
-                "what": what,
-                "form": form,
-                "open_accounts": debtor.accounts.filter(status__in=list(OPEN_STATUSES)).count(),
-                "title": "Export personal data" if what == "export" else "Erase personal data",
-            }
-            return render(request, "admin/privacy/confirm.html", context)
-
-        # --- list actions --------------------------------------------------------------
-
-        @admin.action(
-            description="Export personal data of the selected debtor (.zip)",
-            permissions=["privacy_export"],
-        )
-        def privacy_export(self, request, queryset):
-            if queryset.count() != 1:
-                self.message_user(request, "Select exactly one debtor.", messages.WARNING)
-                return None
-            return _download(services.debtor_export(
-                debtor=queryset.select_related("creditor").get(), actor=_actor(request),
-                user=request.user,
-            ))  # fmt: skip
-
-        @admin.action(
-            description="Erase personal data of the selected debtor…",
-            permissions=["privacy_erase"],
-        )
-        def privacy_erase(self, request, queryset):
-            if queryset.count() != 1:
-                self.message_user(request, "Erase one debtor at a time.", messages.WARNING)
-                return None
-            return HttpResponseRedirect(
-                reverse("admin:accounts_debtor_privacy_erase", args=[queryset.get().pk])
-            )
-
-    PrivacyDebtorAdmin.__name__ = PrivacyDebtorAdmin.__qualname__ = base.__name__
-    PrivacyDebtorAdmin.__module__ = base.__module__
+    extended = type(
+        base.__name__,
+        (PrivacyDebtorAdminMixin, base),
+        {
+            "__module__": base.__module__,
+            "__qualname__": base.__qualname__,
+            "actions": [*(base.actions or []), "privacy_export", "privacy_erase"],
+            "privacy_base_template": base.change_form_template or "admin/change_form.html",
+        },
+    )
     admin.site.unregister(Debtor)
-    admin.site.register(Debtor, PrivacyDebtorAdmin)
+    admin.site.register(Debtor, extended)
 
 
 def _download(export: services.Export) -> HttpResponse:

@@ -190,16 +190,7 @@ def debtor_erase(
     first. A debtor already erased is left as it is (`Erasure.already`), except that files an
     earlier erasure could not delete are deleted now.
     """
-    reason = (reason or "").strip()
-    if not reason:
-        raise ErasureRefused("Say why the personal data is erased: the reason is audited.")
-    if len(reason) > REASON_MAX:
-        raise ErasureRefused(f"Keep the reason under {REASON_MAX} characters.")
-    if force and not allow_force:
-        raise ErasureRefused(
-            "Only an agency admin with the permission to erase debtors with open accounts "
-            "may force an erasure."
-        )
+    reason = _erasure_reason(reason, force=force, allow_force=allow_force)
     with transaction.atomic():
         locked = Debtor.objects.select_for_update().select_related("creditor").get(pk=debtor.pk)
         if locked.erased_at is not None:
@@ -222,44 +213,85 @@ def debtor_erase(
             if still_open
             else []
         )
-        counts: dict[str, Any] = {}
-        try:
-            counts["messaging"] = messaging_privacy.debtor_erase(
-                debtor=locked, names=names, actor=actor, at=now
-            )
-        except messaging_privacy.MessagesInFlight as exc:
-            raise ErasureRefused(str(exc)) from exc
-        counts["portal"], documents = portal_privacy.debtor_erase(debtor=locked, at=now)
-        counts["recommender"] = recommender_privacy.debtor_erase(debtor=locked)
-        counts["compliance"] = compliance_privacy.debtor_erase(debtor=locked)
-        counts["admin_log"] = _admin_log_scrub(locked)
-        # After the other apps: the timeline rows they wrote (cancelled messages) are covered.
-        counts["accounts"] = accounts_privacy.debtor_erase(debtor=locked, names=names, at=now)
-        action = PrivacyAction.objects.create(
-            kind=PrivacyActionKind.ERASURE,
-            creditor_id=locked.creditor_id,
-            debtor=locked,
+        counts, documents = _erase_in_every_app(locked, names=names, actor=actor, at=now)
+        action = _erasure_audit(
+            locked,
             at=now,
-            actor=actor[:100],
-            user=user if getattr(user, "pk", None) else None,
+            actor=actor,
+            user=user,
             reason=reason,
             forced=bool(still_open),
             details={"counts": counts, "accounts_closed": closed, "documents": documents},
-        )
-        activity_record(
-            debtor=locked,
-            kind=ActivityKind.DATA_ERASED,
-            summary="Personal data erased"
-            + (f"; {len(closed)} open account(s) closed first." if closed else "."),
-            data={"privacy_action_id": action.pk, "accounts_closed": closed},
-            actor=actor,
-            occurred_at=now,
         )
         # Files just before the commit: a committed erasure never leaves a file behind (if
         # the commit itself failed, the rows are still there and the erasure is run again).
         _files_delete(locked, documents)
     return Erasure(locked.pk, now, already=False, action_id=action.pk, forced=bool(closed),
                    counts=counts)  # fmt: skip
+
+
+def _erasure_reason(reason: str, *, force: bool, allow_force: bool) -> str:
+    """The audited reason, stripped; refused when missing, too long, or forcing unallowed."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ErasureRefused("Say why the personal data is erased: the reason is audited.")
+    if len(reason) > REASON_MAX:
+        raise ErasureRefused(f"Keep the reason under {REASON_MAX} characters.")
+    if force and not allow_force:
+        raise ErasureRefused(
+            "Only an agency admin with the permission to erase debtors with open accounts "
+            "may force an erasure."
+        )
+    return reason
+
+
+def _erase_in_every_app(
+    locked: Debtor, *, names: Any, actor: str, at: Any
+) -> tuple[dict[str, Any], list[str]]:
+    """Each app's own erasure of the locked debtor: the rows erased per app, and the files
+    to delete once the rows are gone."""
+    counts: dict[str, Any] = {}
+    try:
+        counts["messaging"] = messaging_privacy.debtor_erase(
+            debtor=locked, names=names, actor=actor, at=at
+        )
+    except messaging_privacy.MessagesInFlight as exc:
+        raise ErasureRefused(str(exc)) from exc
+    counts["portal"], documents = portal_privacy.debtor_erase(debtor=locked, at=at)
+    counts["recommender"] = recommender_privacy.debtor_erase(debtor=locked)
+    counts["compliance"] = compliance_privacy.debtor_erase(debtor=locked)
+    counts["admin_log"] = _admin_log_scrub(locked)
+    # After the other apps: the timeline rows they wrote (cancelled messages) are covered.
+    counts["accounts"] = accounts_privacy.debtor_erase(debtor=locked, names=names, at=at)
+    return counts, documents
+
+
+def _erasure_audit(
+    locked: Debtor, *, at: Any, actor: str, user: Any, reason: str, forced: bool, details: dict
+) -> PrivacyAction:
+    """The erasure's `PrivacyAction` and the debtor's `data_erased` timeline entry."""
+    action = PrivacyAction.objects.create(
+        kind=PrivacyActionKind.ERASURE,
+        creditor_id=locked.creditor_id,
+        debtor=locked,
+        at=at,
+        actor=actor[:100],
+        user=user if getattr(user, "pk", None) else None,
+        reason=reason,
+        forced=forced,
+        details=details,
+    )
+    closed = details["accounts_closed"]
+    activity_record(
+        debtor=locked,
+        kind=ActivityKind.DATA_ERASED,
+        summary="Personal data erased"
+        + (f"; {len(closed)} open account(s) closed first." if closed else "."),
+        data={"privacy_action_id": action.pk, "accounts_closed": closed},
+        actor=actor,
+        occurred_at=at,
+    )
+    return action
 
 
 def _files_delete(debtor: Debtor, documents: list[str] | None = None) -> int:
