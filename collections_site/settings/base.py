@@ -123,7 +123,7 @@ TEMPLATES = [
     {
         # The debtor portal's pages (portal/templating.py says why they are Jinja2).
         "NAME": "portal",
-        "BACKEND": "portal.templating.PortalJinja2",
+        "BACKEND": "portal.compiled_translations.PortalJinja2",
         "DIRS": [BASE_DIR / "portal" / "jinja2"],
         "APP_DIRS": False,
         "OPTIONS": {
