@@ -19,8 +19,7 @@ each in turn on the same database (`--reuse`), several times over.
     .venv/bin/python bench/plan_cpu.py --reuse --standard lock   # a standard mechanism
 
 `--standard PIECES` plans with the standard mechanisms named (bench/standard.py) in place of
-the project's own; `--ab PIECES` alternates runs without and with them in one process
-(the code pieces only: `lock`, `money`), printing the medians of each.
+the project's own; run it and a run without under callgrind to compare the two.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) on this machine.
 """
@@ -80,18 +79,15 @@ def main() -> None:
     parser.add_argument("--database-url", default=URL)
     parser.add_argument("--standard", default="", metavar="PIECES",
                         help="standard mechanisms in place of the project's own")  # fmt: skip
-    parser.add_argument("--ab", default="", metavar="PIECES",
-                        help="alternate runs: the project's own, then the standard")  # fmt: skip
     args = parser.parse_args()
 
     bm = bench_messaging()
     if not args.reuse:
         recreate_database(args.database_url)
-    if args.standard or args.ab:
+    if args.standard:
         os.environ["DJANGO_SETTINGS_MODULE"] = "bench.standard_settings"
         os.environ["BENCH_STANDARD"] = args.standard
     bm.setup_django(args.database_url, tempfile.mkdtemp(prefix="bench-plan-cpu-"))
-    swap = ab_switch(args.ab)
     from django.conf import settings
     from django.db import connection, transaction
 
@@ -114,11 +110,7 @@ def main() -> None:
         (pid,) = cursor.fetchone()
     print(f"{accounts:,} due accounts, batches of {args.batch:,}; CPU ms per planned account")
     own, backend = [], []
-    standard = [False]
     for run in range(args.repeat + 1):  # run 0 warms caches and is not counted
-        if args.ab:
-            standard.append(run % 2 == 0)  # 1: own, 2: standard, 3: own, ...
-            swap(standard[-1])
         profiler = cProfile.Profile() if args.profile and run == 1 else None
         with instructions_counted(args.callgrind and run > 0), transaction.atomic():
             pg0, cpu0 = backend_cpu(pid), time.process_time()
@@ -134,53 +126,17 @@ def main() -> None:
         if run:
             own.append((cpu1 - cpu0) * 1000 / accounts)
             backend.append((pg1 - pg0) * 1000 / accounts)
-            label = (" standard" if standard[-1] else " own") if args.ab else ""
-            print(
-                f"run {run}{label}: planner {own[-1]:.3f} ms, "
-                f"PostgreSQL backend {backend[-1]:.3f} ms"
-            )
+            print(f"run {run}: planner {own[-1]:.3f} ms, PostgreSQL backend {backend[-1]:.3f} ms")
         if profiler:
             pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(
                 args.profile
             )
-    groups = {"": list(range(len(own)))}
-    if args.ab:
-        flags = standard[2:]
-        groups = {
-            " own": [i for i, f in enumerate(flags) if not f],
-            f" standard ({args.ab})": [i for i, f in enumerate(flags) if f],
-        }
-    for name, runs in groups.items():
-        o, b = [own[i] for i in runs], [backend[i] for i in runs]
-        both = [x + y for x, y in zip(o, b, strict=True)]
-        print(
-            f"median{name}: planner {statistics.median(o):.3f} ms, PostgreSQL backend "
-            f"{statistics.median(b):.3f} ms, together {statistics.median(both):.3f} ms"
-        )
-
-
-def ab_switch(pieces: str):
-    """A function that turns the code pieces named on (True) or back off (False)."""
-    if not pieces:
-        return lambda on: None
-    import standard as std  # bench/standard.py, next to this script
-
-    from accounts import money
-    from recommender import selectors as recommender_selectors
-
-    chosen = set(pieces.split(","))
-    unknown = chosen - {"lock", "money"}
-    if unknown:
-        raise SystemExit(f"--ab takes lock and money only, not {sorted(unknown)}")
-    own = (money.format_money, recommender_selectors.with_row_version)
-
-    def swap(on: bool) -> None:
-        if "money" in chosen:
-            money.format_money = std._format_money if on else own[0]
-        if "lock" in chosen:
-            recommender_selectors.with_row_version = (lambda qs: qs) if on else own[1]
-
-    return swap
+    both = [o + b for o, b in zip(own, backend, strict=True)]
+    print(
+        f"median: planner {statistics.median(own):.3f} ms, PostgreSQL backend "
+        f"{statistics.median(backend):.3f} ms, together {statistics.median(both):.3f} ms"
+        + (f"; standard: {args.standard}" if args.standard else "")
+    )
 
 
 if __name__ == "__main__":

@@ -11,17 +11,16 @@ kept"). Production code never reads it.
   with Django's gettext (`install_gettext_callables`), in one environment, on Django's own
   Jinja2 backend.
 - `sessions`: Django's own session engine (`db`, or `cached_db` with `REDIS_URL`).
-- `db`: Django's PostgreSQL backend (`django.db.backends.postgresql`), with
-  `CONN_HEALTH_CHECKS` as set in settings.
 - `accounts_query`: the portal's `accounts_of` as an ORM queryset.
-- `lock`: `accounts_lock` re-reads every locked account with `select_for_update` (the
-  planner's read carries no row versions).
-- `money`: `format_money` is `babel.numbers.format_currency` of the quantized amount.
 - `gc`: gunicorn workers without `gc.freeze()` after start-up (`bench/portal.py` only).
+- `db`, `lock`, `money`: Django's PostgreSQL backend with `CONN_HEALTH_CHECKS`,
+  `accounts_lock` re-reading with `select_for_update`, babel's `format_currency`. The
+  project has gone back to these standard mechanisms, so the names are accepted and change
+  nothing; their figures were taken on the commit that still had its own
+  (docs/benchmarks.md).
 
 The settings pieces take effect through `bench.standard_settings` (`DJANGO_SETTINGS_MODULE`),
-which also installs this module's app; its `ready()` applies the code pieces. A piece the
-project has since gone back to the standard for is accepted and changes nothing.
+which also installs this module's app; its `ready()` applies the code pieces.
 """
 
 from __future__ import annotations
@@ -85,14 +84,6 @@ def _accounts_of(*, debtor_id: int):
     return accounts
 
 
-def _format_money(amount, currency: str, locale: str = "en") -> str:
-    from babel.numbers import format_currency
-
-    from accounts.money import quantize
-
-    return format_currency(quantize(amount, currency), currency, locale=locale.replace("-", "_"))
-
-
 class Standard(AppConfig):
     name = "bench.standard"
     label = "bench_standard"
@@ -103,16 +94,3 @@ class Standard(AppConfig):
             from portal import selectors
 
             selectors.accounts_of = _accounts_of
-        if "money" in chosen:
-            from accounts import money
-            from portal import views
-
-            money.format_money = _format_money
-            views.format_money = _format_money
-        if "lock" in chosen:
-            from accounts import selectors as account_selectors
-            from recommender import selectors as recommender_selectors
-
-            for module in (account_selectors, recommender_selectors):
-                if hasattr(module, "with_row_version"):
-                    module.with_row_version = lambda qs: qs

@@ -3,7 +3,7 @@ the project's own (`bench/standard.py` lists them). For benches only:
 `DJANGO_SETTINGS_MODULE=bench.standard_settings`."""
 
 from collections_site.settings.base import *  # noqa: F403
-from collections_site.settings.base import DATABASES, INSTALLED_APPS, REDIS_URL, TEMPLATES
+from collections_site.settings.base import INSTALLED_APPS, REDIS_URL, TEMPLATES
 
 from .standard import pieces
 
@@ -17,9 +17,6 @@ if "sessions" in _CHOSEN:
         if REDIS_URL
         else "django.contrib.sessions.backends.db"
     )
-
-if "db" in _CHOSEN and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
-    DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 
 if "templates" in _CHOSEN:
     TEMPLATES = [
