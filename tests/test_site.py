@@ -56,7 +56,8 @@ def test_without_database_url_and_redis_url_sqlite_locmem_and_orm_broker():
     )
     assert run.returncode == 0, run.stderr
     engine, cache, orm, has_redis, sessions = json.loads(run.stdout)
-    # Database sessions (Django's engine with a cheaper read), never a per-process cache.
+    # Database sessions (Django's engine refusing keys it never issues), never a per-process
+    # cache.
     assert sessions == "portal.sessions"
     assert engine == "django.db.backends.sqlite3"
     assert cache.endswith("LocMemCache")

@@ -181,8 +181,8 @@ else:
     Q_CLUSTER["orm"] = "default"
 # Sessions live in the database; with Redis they are also read through the shared cache, which
 # saves a query per page. Never through a per-process cache: another worker would keep serving
-# a session that was ended or changed. `portal.sessions` is Django's database engine with a
-# cheaper read (no ORM compilation per request); both engines refuse keys Django never issues.
+# a session that was ended or changed. `portal.sessions` and `portal.sessions.cached_db` are
+# Django's engines that refuse keys Django never issues.
 SESSION_ENGINE = "portal.sessions.cached_db" if REDIS_URL else "portal.sessions"
 
 # --- Auth -----------------------------------------------------------------------------------
