@@ -16,11 +16,14 @@ backlog = 2048
 
 
 def post_worker_init(worker):
-    """Move everything the worker loaded (Django, Wagtail, the project: ~200,000 objects)
-    out of the garbage collector's reach, so a full collection while serving scans only what
-    was allocated since, several times shorter (docs/benchmarks.md, Portal); both threads of
-    the worker stop for it. Frozen objects are never freed, which is what
-    module-level objects are anyway."""
+    """Move everything the worker loaded (Django, Wagtail, the project) out of the garbage
+    collector's reach with `gc.freeze()`, so a full collection while serving scans only what
+    was allocated since; both threads of the worker stop for it. What it replaces is
+    gunicorn's default, a worker whose collections scan its whole start-up heap: kept because
+    the portal bench shows it pays (docs/benchmarks.md, "Standard mechanisms and the
+    exceptions kept"). Frozen objects are never freed, which is what module-level objects
+    are anyway; objects allocated later are collected as usual
+    (`tests/test_gunicorn_conf.py`)."""
     import gc
 
     gc.collect()

@@ -3,13 +3,11 @@
 Django-free. Used by the models, the placement validator and anything that displays money.
 """
 
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
 import pycountry
-from babel import Locale
-from babel.numbers import NumberPattern, get_currency_precision
+from babel.numbers import format_currency, get_currency_precision
 
 # CLDR (through babel) gives display precision; for a few currencies it differs from the ISO
 # 4217 minor unit that payment systems use. ISO wins here.
@@ -121,96 +119,9 @@ def split_evenly(total: Decimal, parts: int, currency: str) -> list[Decimal]:
 
 
 def format_money(amount: Decimal, currency: str, locale: str = "en") -> str:
-    """`amount` formatted for a locale, e.g. `1.234,50 €` for de_DE.
+    """`amount` formatted for a locale, e.g. `1.234,50 €` for de_DE: babel's `format_currency`
+    of the amount rounded to the currency's ISO 4217 minor units (`quantize`).
 
-    The same text as babel's `format_currency`. Babel re-reads its pattern on every call,
-    which is slow next to formatting itself; the planner formats a balance for every message
-    it renders and the portal several per page, so a (locale, currency) pair whose layout
-    `_layout` could read off babel's own output is formatted from that layout instead, and
-    anything else by babel."""
-    value = quantize(amount, currency)
-    layout = _layout(locale, currency)
-    if layout is None or value < 0:
-        return _babel_format(value, currency, locale)
-    return layout.format(value)
-
-
-def _babel_format(value: Decimal, currency: str, locale: str) -> str:
-    loc, pattern = _currency_format(locale)
-    return pattern.apply(value, loc, currency=currency, currency_digits=True)
-
-
-@lru_cache(maxsize=256)
-def _currency_format(locale: str) -> tuple[Locale, NumberPattern]:
-    loc = Locale.parse(locale.replace("-", "_"))
-    return loc, loc.currency_formats["standard"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """How one locale writes one currency: text around the number, separators, grouping."""
-
-    prefix: str
-    suffix: str
-    group: str
-    decimal: str
-    digits: int
-    primary: int
-    secondary: int
-
-    def format(self, value: Decimal) -> str:
-        text = f"{value:.{self.digits}f}"
-        whole, _, fraction = text.partition(".")
-        if len(whole) > self.primary:
-            head, groups = whole[: -self.primary], [whole[-self.primary :]]
-            while len(head) > self.secondary:
-                groups.append(head[-self.secondary :])
-                head = head[: -self.secondary]
-            groups.append(head)
-            whole = self.group.join(reversed(groups))
-        number = f"{whole}{self.decimal}{fraction}" if fraction else whole
-        return f"{self.prefix}{number}{self.suffix}"
-
-
-# Amounts whose babel text must come out the same from a layout before it is used: 1 to 10
-# and 13 digits, so each grouping step (and any locale that leaves 4-digit numbers
-# ungrouped) is seen.
-_PROBES = tuple(
-    Decimal(p)
-    for p in ("0", "7", "42", "805", "1234", "56789", "123456", "1234567", "12345678",
-              "123456789", "1234567890123")
-)  # fmt: skip
-
-
-@lru_cache(maxsize=1024)
-def _layout(locale: str, currency: str) -> _Layout | None:
-    """The layout babel uses for `currency` in `locale`, read off its own output for
-    1234567 and checked against it on every probe; None (babel formats) when it differs."""
-    digits = minor_units(currency)
-    if get_currency_precision(currency) != digits:  # babel would round again: leave it be
-        return None
-    fraction = "89123"[:digits]
-    probe = _babel_format(Decimal(f"1234567.{fraction}" if digits else "1234567"), currency,
-                          locale)  # fmt: skip
-    start, end = probe.find("1"), probe.rfind(fraction[-1] if digits else "7") + 1
-    if start < 0 or end <= start:
-        return None
-    prefix, number, suffix = probe[:start], probe[start:end], probe[end:]
-    if digits:
-        whole, decimal = number[: -digits - 1], number[-digits - 1]
-        if not number.endswith(fraction):
-            return None
-    else:
-        whole, decimal = number, ""
-    separators = {c for c in whole if not c.isdigit()}
-    if len(separators) > 1:
-        return None
-    group = separators.pop() if separators else ""
-    parts = whole.split(group) if group else [whole]
-    primary = len(parts[-1])
-    secondary = len(parts[-2]) if len(parts) > 2 else primary
-    layout = _Layout(prefix, suffix, group, decimal, digits, primary, secondary)
-    for p in _PROBES:
-        if layout.format(p) != _babel_format(p, currency, locale):
-            return None
-    return layout
+    A faster layout of its own was measured against babel and removed (docs/benchmarks.md,
+    "Standard mechanisms and the exceptions kept")."""
+    return format_currency(quantize(amount, currency), currency, locale=locale.replace("-", "_"))

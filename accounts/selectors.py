@@ -6,16 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.expressions import RawSQL
 
 from accounts.models import (
     OPEN_INSTALLMENT_STATUSES,
     Account,
     Activity,
     Creditor,
-    Debtor,
     Installment,
     Payment,
     PlanStatus,
@@ -91,57 +88,16 @@ def instalment_next(*, account_id: int) -> Installment | None:
     )
 
 
-# --- reading accounts, then locking them without reading them twice --------------------------
-
-_VERSION = "_row_version"
-
-
-def with_row_version(qs: QuerySet[Account]) -> QuerySet[Account]:
-    """`qs` (which must `select_related("debtor")`) with each row's version on PostgreSQL:
-    the transaction ids that wrote the account row and its debtor row as they were read
-    (`xmin`). `accounts_lock` uses it to skip re-reading rows that did not change since."""
-    if connection.vendor != "postgresql":
-        return qs
-    qn = connection.ops.quote_name
-    account, debtor = qn(Account._meta.db_table), qn(Debtor._meta.db_table)
-    # Only quoted table names from the models go into the SQL.
-    version = RawSQL(f"{account}.xmin::text || '/' || {debtor}.xmin::text", ())  # noqa: S611
-    return qs.annotate(**{_VERSION: version})
-
-
 def accounts_lock(accounts: Iterable[Account]) -> dict[int, Account]:
-    """Lock the accounts and their debtors (`FOR UPDATE`, in the caller's transaction) and
-    return them as they are now, by id (an account deleted meanwhile is missing).
-
-    An account read through `with_row_version` whose account and debtor rows are the very
-    versions it was read from (PostgreSQL's `xmin`: every UPDATE writes a new row version
-    with the writer's transaction id, whatever it changed and however it was issued) is
-    returned as it is; any other account is read again under the lock. The planner reads
-    1,000 accounts, then sends to them: this saves reading them all twice."""
-    given = {a.pk: a for a in accounts}
-    fresh: dict[int, Account] = {}
-    stale = list(given)
-    versions = {pk: getattr(a, _VERSION, None) for pk, a in given.items()}
-    if connection.vendor == "postgresql" and given and all(versions.values()):
-        qn = connection.ops.quote_name
-        account, debtor = qn(Account._meta.db_table), qn(Debtor._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(  # only quoted table names from the models go into the SQL
-                f"SELECT a.id, a.xmin::text || '/' || d.xmin::text FROM {account} a "  # noqa: S608
-                f"JOIN {debtor} d ON d.id = a.debtor_id WHERE a.id = ANY(%s) "
-                "ORDER BY a.id FOR UPDATE OF a, d",
-                [list(given)],
-            )
-            now = dict(cursor.fetchall())
-        fresh = {pk: a for pk, a in given.items() if now.get(pk) == versions[pk]}
-        stale = [pk for pk in given if pk in now and pk not in fresh]
-    if stale:
-        fresh.update(
-            (a.pk, a)
-            for a in Account.objects.select_for_update(of=("self", "debtor"))
-            .select_related("debtor")
-            .prefetch_related("creditor")  # one instance per creditor, not one per row
-            .filter(pk__any=stale)
-            .order_by("pk")
-        )
-    return fresh
+    """Lock the accounts and their debtors (`SELECT ... FOR UPDATE`, in the caller's
+    transaction) and return them read again as they are now, by id (an account deleted
+    meanwhile is missing)."""
+    ids = [a.pk for a in accounts]
+    return {
+        a.pk: a
+        for a in Account.objects.select_for_update(of=("self", "debtor"))
+        .select_related("debtor")
+        .prefetch_related("creditor")  # one instance per creditor, not one per row
+        .filter(pk__any=ids)
+        .order_by("pk")
+    }

@@ -16,6 +16,10 @@ each in turn on the same database (`--reuse`), several times over.
     .venv/bin/python bench/plan_cpu.py --reuse --repeat 5    # same data, no new setup
     .venv/bin/python bench/plan_cpu.py --profile 40          # cProfile of one run, top 40
     BENCH_SORT=cumulative .venv/bin/python bench/plan_cpu.py --profile 60   # by cumulative
+    .venv/bin/python bench/plan_cpu.py --reuse --standard lock   # a standard mechanism
+
+`--standard PIECES` plans with the standard mechanisms named (bench/standard.py) in place of
+the project's own; run it and a run without under callgrind to compare the two.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) on this machine.
 """
@@ -72,12 +76,18 @@ def main() -> None:
         help="under valgrind --tool=callgrind --instr-atstart=no: count the instructions of "
         "the timed runs only (switched on and off around each with callgrind_control)",
     )
+    parser.add_argument("--database-url", default=URL)
+    parser.add_argument("--standard", default="", metavar="PIECES",
+                        help="standard mechanisms in place of the project's own")  # fmt: skip
     args = parser.parse_args()
 
     bm = bench_messaging()
     if not args.reuse:
-        recreate_database(URL)
-    bm.setup_django(URL, tempfile.mkdtemp(prefix="bench-plan-cpu-"))
+        recreate_database(args.database_url)
+    if args.standard:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.standard_settings"
+        os.environ["BENCH_STANDARD"] = args.standard
+    bm.setup_django(args.database_url, tempfile.mkdtemp(prefix="bench-plan-cpu-"))
     from django.conf import settings
     from django.db import connection, transaction
 
@@ -125,6 +135,7 @@ def main() -> None:
     print(
         f"median: planner {statistics.median(own):.3f} ms, PostgreSQL backend "
         f"{statistics.median(backend):.3f} ms, together {statistics.median(both):.3f} ms"
+        + (f"; standard: {args.standard}" if args.standard else "")
     )
 
 

@@ -13,6 +13,11 @@ Stops gunicorn and drops the database.
     .venv/bin/python bench/portal.py --requests 100 --worker-class sync
     .venv/bin/python bench/portal.py --rate 300       # latency at an offered 300 req/s
     .venv/bin/python bench/portal.py --shared-socket  # without SO_REUSEPORT, to compare
+    .venv/bin/python bench/portal.py --ab db --rounds 5   # the project's own vs the standard
+
+`--ab PIECES` starts gunicorn in turn with the project's own mechanisms and with the standard
+ones named (bench/standard.py: `db`, `sessions`, `templates`, `gc`, ...), `--rounds` times
+each on the same database and sessions, and prints the medians of each.
 
 Closed loop (the default) measures the most the server does; by Little's law 50 clients
 with no pause between requests see a mean latency of 50 / throughput, so p99 under 150 ms
@@ -188,14 +193,14 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def server_pids(master: int) -> tuple[list[int], list[int]]:
+def server_pids(master: int, database: str) -> tuple[list[int], list[int]]:
     """gunicorn's master and workers, and the PostgreSQL backends serving the bench database."""
     import psycopg
 
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         backends = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB]
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [database]
         ).fetchall()
     return [master, *map(int, children)], [pid for (pid,) in backends]
 
@@ -203,6 +208,60 @@ def server_pids(master: int) -> tuple[list[int], list[int]]:
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def server_start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.2)
+
+
+def server_stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+def measure(server, port: int, sessions, args, database: str) -> dict[str, float]:
+    """One timed load against a running server: its figures, printed and returned."""
+    asyncio.run(load(port, sessions, 10))  # warm-up: connections, caches
+    gunicorn_pids, pg_pids = server_pids(server.pid, database)
+    cpu_before = (cpu_seconds(gunicorn_pids), cpu_seconds(pg_pids), time.process_time())
+    load_before = os.getloadavg()[0]
+    elapsed, latencies, errors = asyncio.run(load(port, sessions, args.requests, args.rate))
+    cpu_after = (cpu_seconds(gunicorn_pids), cpu_seconds(pg_pids), time.process_time())
+    total = len(latencies)
+    cpu_ms = [(b - a) * 1000 / total for a, b in zip(cpu_before, cpu_after, strict=True)]
+    figures = {
+        "req/s": total / elapsed,
+        "p50": percentile(latencies, 50) * 1000,
+        "p90": percentile(latencies, 90) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+        "mean": statistics.fmean(latencies) * 1000,
+        "gunicorn CPU": cpu_ms[0],
+        "PostgreSQL CPU": cpu_ms[1],
+    }
+    print(f"  requests/s  {figures['req/s']:8.1f}")
+    print(f"  p50         {figures['p50']:8.1f} ms")
+    print(f"  p90         {figures['p90']:8.1f} ms")
+    print(f"  p99         {figures['p99']:8.1f} ms")
+    print(f"  mean        {figures['mean']:8.1f} ms")
+    print(f"  errors      {len(errors):8d}")
+    print(
+        f"  CPU per request: gunicorn {cpu_ms[0]:.2f} ms, PostgreSQL {cpu_ms[1]:.2f} ms, "
+        f"load generator {cpu_ms[2]:.2f} ms (2 cores: at most {2000 / sum(cpu_ms):.0f} "
+        "req/s if nothing else ran)"
+    )
+    print(f"  load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    assert not errors, errors[:5]
+    return figures
 
 
 def main() -> None:
@@ -225,6 +284,15 @@ def main() -> None:
         default=0.0,
         help="offered requests/s in total (open loop); 0: every client as fast as it can",
     )
+    parser.add_argument(
+        "--ab",
+        default="",
+        metavar="PIECES",
+        help="alternate servers with the project's own mechanisms and with the standard ones "
+        "named (bench/standard.py), --rounds times each, and print the medians of each",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --ab: runs of each")
+    parser.add_argument("--database", default=DB, help="the throwaway database's name")
     args = parser.parse_args()
 
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
@@ -232,10 +300,11 @@ def main() -> None:
     threads = 1 if args.worker_class == "sync" else args.threads or conf.get("threads", 1)
     port = free_port()
     static_root = tempfile.mkdtemp(prefix="portal-bench-static-")
+    url = f"{PG}/{args.database}"
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}},
         "DJANGO_SETTINGS_MODULE": "collections_site.settings.base",
-        "DATABASE_URL": f"{PG}/{DB}",
+        "DATABASE_URL": url,
         "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SITE_URL": f"http://127.0.0.1:{port}",
@@ -246,7 +315,7 @@ def main() -> None:
         "STATIC_ROOT": static_root,
         "LOG_LEVEL": "WARNING",
     }
-    recreate_database(f"{PG}/{DB}")
+    recreate_database(url)
     server = None
     try:
         for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
@@ -265,59 +334,73 @@ def main() -> None:
             gunicorn += ["--threads", str(args.threads)]
         if args.worker_class == "sync":
             gunicorn += ["--threads", "1"]  # with threads > 1 gunicorn runs gthread instead
+        overrides = []
         if args.shared_socket:  # gunicorn has no flag to turn reuse_port off again
-            shared = Path(static_root) / "gunicorn-shared.conf.py"
-            shared.write_text(f"exec(open({str(ROOT / 'gunicorn.conf.py')!r}).read())\n"
-                              "reuse_port = False\n")  # fmt: skip
-            gunicorn[gunicorn.index("-c") + 1] = str(shared)
-        server = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
-        sessions = []
-        for token in tokens:
-            session = Session(port)
-            session.sign_in(token)
-            sessions.append(session.cookie_header())
-        asyncio.run(load(port, sessions, 10))  # warm-up: connections, caches
-        gunicorn_pids, pg_pids = server_pids(server.pid)
-        cpu_before = (cpu_seconds(gunicorn_pids), cpu_seconds(pg_pids), time.process_time())
-        load_before = os.getloadavg()[0]
-        elapsed, latencies, errors = asyncio.run(load(port, sessions, args.requests, args.rate))
-        cpu_after = (cpu_seconds(gunicorn_pids), cpu_seconds(pg_pids), time.process_time())
-        total = len(latencies)
-        cpu_ms = [(b - a) * 1000 / total for a, b in zip(cpu_before, cpu_after, strict=True)]
-        print(
-            f"portal overview: {args.clients} clients, {total} requests, gunicorn "
-            f"{args.workers} x {worker_class}"
-            + (f" ({threads} threads)" if worker_class == "gthread" else "")
-            + (", one shared socket" if args.shared_socket else ", SO_REUSEPORT")
-            + ", PostgreSQL"
-            + (f", offered {args.rate:.0f} req/s" if args.rate else ", closed loop")
-        )
-        print(f"  requests/s  {total / elapsed:8.1f}")
-        print(f"  p50         {percentile(latencies, 50) * 1000:8.1f} ms")
-        print(f"  p90         {percentile(latencies, 90) * 1000:8.1f} ms")
-        print(f"  p99         {percentile(latencies, 99) * 1000:8.1f} ms")
-        print(f"  mean        {statistics.fmean(latencies) * 1000:8.1f} ms")
-        print(f"  errors      {len(errors):8d}")
-        print(
-            f"  CPU per request: gunicorn {cpu_ms[0]:.2f} ms, PostgreSQL {cpu_ms[1]:.2f} ms, "
-            f"load generator {cpu_ms[2]:.2f} ms (2 cores: at most {2000 / sum(cpu_ms):.0f} "
-            "req/s if nothing else ran)"
-        )
-        print(f"  load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+            overrides.append("reuse_port = False")
+        variants = {"own": (gunicorn, env)}
+        if args.ab:
+            standard_env = {
+                **env,
+                "DJANGO_SETTINGS_MODULE": "bench.standard_settings",
+                "BENCH_STANDARD": args.ab,
+            }
+            standard = list(gunicorn)
+            if "gc" in args.ab.split(",") or args.ab == "all":
+                standard[standard.index("-c") + 1] = conf_file(
+                    static_root, "standard", [*overrides, "def post_worker_init(worker):\n    pass"]
+                )
+            variants["standard"] = (standard, standard_env)
+        if overrides:
+            for command, _ in variants.values():
+                if command[command.index("-c") + 1] == str(ROOT / "gunicorn.conf.py"):
+                    command[command.index("-c") + 1] = conf_file(static_root, "own", overrides)
+        sessions: list[str] = []
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+        for round_ in range(args.rounds if args.ab else 1):
+            for name, (command, variant_env) in variants.items():
+                server = server_start(command, variant_env, port)
+                if not sessions:  # sessions live in the database: signed in once
+                    for token in tokens:
+                        session = Session(port)
+                        session.sign_in(token)
+                        sessions.append(session.cookie_header())
+                print(
+                    f"portal overview: {args.clients} clients, {len(sessions) * args.requests} "
+                    f"requests, gunicorn {args.workers} x {worker_class}"
+                    + (f" ({threads} threads)" if worker_class == "gthread" else "")
+                    + (", one shared socket" if args.shared_socket else ", SO_REUSEPORT")
+                    + ", PostgreSQL"
+                    + (f", offered {args.rate:.0f} req/s" if args.rate else ", closed loop")
+                    + (
+                        f"; round {round_ + 1}, {name}"
+                        + (f" (standard: {args.ab})" if name == "standard" else "")
+                        if args.ab
+                        else ""
+                    )
+                )
+                results[name].append(measure(server, port, sessions, args, args.database))
+                server_stop(server)
+                server = None
+        if args.ab:
+            print(f"medians of {args.rounds} alternating runs each (standard: {args.ab}):")
+            for name, runs in results.items():
+                medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                print(
+                    f"  {name:9s} {medians['req/s']:7.1f} req/s, p50 {medians['p50']:.1f} ms, "
+                    f"p99 {medians['p99']:.1f} ms, gunicorn CPU {medians['gunicorn CPU']:.2f} "
+                    f"ms, PostgreSQL CPU {medians['PostgreSQL CPU']:.2f} ms per request"
+                )
     finally:
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
-        drop_database(f"{PG}/{DB}")
+            server_stop(server)
+        drop_database(url)
+
+
+def conf_file(folder: str, name: str, lines: list[str]) -> str:
+    """gunicorn.conf.py with `lines` appended, as a file of its own."""
+    path = Path(folder) / f"gunicorn-{name}.conf.py"
+    path.write_text(f"exec(open({str(ROOT / 'gunicorn.conf.py')!r}).read())\n" + "\n".join(lines))
+    return str(path)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ bench's gunicorn workers add on top (HTTP parsing, sockets, threads) is not in i
     .venv/bin/python bench/portal_page_cpu.py --profile 30       # cProfile, top 30 by own time
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.out \
         .venv/bin/python bench/portal_page_cpu.py --callgrind --pages 200   # instructions
+    .venv/bin/python bench/portal_page_cpu.py --standard money   # babel's format_currency
+
+`--standard PIECES` runs the page with the standard mechanisms named (bench/standard.py) in
+place of the project's own, to compare the two.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) unless `--sqlite`.
 """
@@ -37,13 +41,16 @@ DB = "collections_bench_portal_cpu"
 PG = "postgres://postgres@127.0.0.1:5432"
 
 
-def environment(database_url: str) -> None:
+def environment(database_url: str, standard: str = "") -> None:
     """The environment `bench/portal.py` gives gunicorn, with the test client's host name."""
     for name in ("REDIS_URL", "DEBUG"):
         os.environ.pop(name, None)
     os.environ.update(
         {
-            "DJANGO_SETTINGS_MODULE": "collections_site.settings.base",
+            "DJANGO_SETTINGS_MODULE": (
+                "bench.standard_settings" if standard else "collections_site.settings.base"
+            ),
+            "BENCH_STANDARD": standard,
             "DATABASE_URL": database_url,
             "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "ALLOWED_HOSTS": "testserver",
@@ -105,15 +112,20 @@ def main() -> None:
     parser.add_argument("--callgrind", action="store_true",
                         help="under valgrind --tool=callgrind --instr-atstart=no: count the "
                         "instructions of one batch only")  # fmt: skip
+    parser.add_argument("--standard", default="", metavar="PIECES",
+                        help="standard mechanisms instead of the project's own, comma-separated "
+                        "(bench/standard.py)")  # fmt: skip
+    parser.add_argument("--database", default=DB, help="the throwaway database's name")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
+    url = f"{PG}/{args.database}"
     if args.sqlite:
         folder = tempfile.mkdtemp(prefix="portal-cpu-db-")
-        environment(f"sqlite:///{folder}/db.sqlite3")
+        environment(f"sqlite:///{folder}/db.sqlite3", args.standard)
     else:
-        recreate_database(f"{PG}/{DB}")
-        environment(f"{PG}/{DB}")
+        recreate_database(url)
+        environment(url, args.standard)
     try:
         import django
         from django.conf import settings
@@ -142,7 +154,7 @@ def main() -> None:
             with instructions_counted():
                 for _ in range(args.pages):
                     client.get("/p/")
-            print(f"counted {args.pages} pages")
+            print(f"counted {args.pages} pages; standard: {args.standard or 'none'}")
             return
         per_page = []
         for _ in range(args.batches):
@@ -154,7 +166,8 @@ def main() -> None:
             print(f"  batch: {per_page[-1]:.3f} ms CPU, {wall * 1000 / args.pages:.3f} ms wall")
         database = "SQLite" if args.sqlite else "PostgreSQL"
         print(
-            f"GET /p/ ({args.language}, {database}, {args.batches} x {args.pages} pages): "
+            f"GET /p/ ({args.language}, {database}, {args.batches} x {args.pages} pages, "
+            f"standard: {args.standard or 'none'}): "
             f"median {statistics.median(per_page):.3f} ms CPU per page "
             f"(min {min(per_page):.3f}, max {max(per_page):.3f}); "
             f"load average {os.getloadavg()[0]:.2f}"
@@ -164,7 +177,7 @@ def main() -> None:
             from django.db import connections
 
             connections.close_all()
-            drop_database(f"{PG}/{DB}")
+            drop_database(url)
 
 
 if __name__ == "__main__":

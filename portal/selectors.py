@@ -6,20 +6,17 @@ finds nothing (404), exactly like an id that does not exist.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from django.db import DEFAULT_DB_ALIAS, connection, models
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import (
     Account,
-    Creditor,
     Debtor,
     Installment,
     Payment,
@@ -30,6 +27,7 @@ from accounts.models import (
 from accounts.services import plan_counts
 from compliance.services import debtor_zone as compliance_debtor_zone
 from messaging.models import Message
+from portal.accounts_read import accounts_of
 from portal.models import Checkout, SettlementOffer
 
 
@@ -44,76 +42,10 @@ def debtor_today(debtor: Debtor) -> date:
     return timezone.localtime(timezone=debtor_zone(debtor)).date()
 
 
+__all__ = ["accounts_of"]  # the overview's read, prepared (portal/accounts_read.py)
+
 # Statuses in which an account can have an active plan (a paused plan keeps its schedule).
 PLAN_STATUSES = frozenset({"in_plan", "paused"})
-
-
-@functools.cache
-def _accounts_query() -> tuple[str, list[tuple[type[models.Model], list[str], list, int]]]:
-    """The SQL of `accounts_of` and, per model, its attnames, converters and column count.
-
-    Built once per process from the models' metadata: compiling the equivalent ORM query
-    (three models, ~50 columns) cost more CPU than everything else on the overview page.
-    """
-    qn = connection.ops.quote_name
-    debtor_fk = qn(Account._meta.get_field("debtor").column)
-    columns: list[str] = []
-    shape = []
-    for alias, model in (("a", Account), ("d", Debtor), ("c", Creditor)):
-        fields = model._meta.concrete_fields
-        converters = []
-        for field in fields:
-            col = field.get_col(alias)
-            convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            converters.append((col, convs))
-            columns.append(f"{alias}.{qn(field.column)}")
-        shape.append((model, [f.attname for f in fields], converters, len(fields)))
-    placed_at = qn(Account._meta.get_field("placed_at").column)
-    # Only quoted identifiers from model metadata are formatted in; the debtor id is a parameter.
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {qn(Account._meta.db_table)} a"  # noqa: S608
-        f" JOIN {qn(Debtor._meta.db_table)} d ON d.{qn(Debtor._meta.pk.column)} = a.{debtor_fk}"
-        f" JOIN {qn(Creditor._meta.db_table)} c ON c.{qn(Creditor._meta.pk.column)}"
-        f" = a.{qn(Account._meta.get_field('creditor').column)}"
-        f" WHERE a.{debtor_fk} = %s ORDER BY a.{placed_at} DESC"
-    )
-    return sql, shape
-
-
-def accounts_of(*, debtor_id: int) -> list[Account]:
-    """The debtor's accounts (with debtor and creditor), open ones first, newest first.
-
-    Same rows and objects as `Account.objects.filter(debtor_id=...).select_related("creditor",
-    "debtor")`, read with SQL prepared once per process (the overview page's hot path; a test
-    compares it with the ORM query).
-    """
-    sql, shape = _accounts_query()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [debtor_id])
-        rows = cursor.fetchall()
-    accounts: list[Account] = []
-    debtor: Debtor | None = None
-    creditors: dict[int, Creditor] = {}
-    for row in rows:
-        objects = []
-        start = 0
-        for model, attnames, converters, count in shape:
-            values = list(row[start : start + count])
-            for i, (col, convs) in enumerate(converters):
-                for conv in convs:
-                    values[i] = conv(values[i], col, connection)
-            objects.append(model.from_db(DEFAULT_DB_ALIAS, attnames, values))
-            start += count
-        account, row_debtor, creditor = objects
-        creditor = creditors.setdefault(creditor.pk, creditor)
-        debtor = debtor or row_debtor  # one debtor: every row shares the same instance
-        account._state.fields_cache["debtor"] = debtor
-        account._state.fields_cache["creditor"] = creditor
-        if debtor.creditor_id in creditors:
-            debtor._state.fields_cache["creditor"] = creditors[debtor.creditor_id]
-        accounts.append(account)
-    accounts.sort(key=lambda a: not a.is_open)
-    return accounts
 
 
 def account_of(*, debtor_id: int, account_id: int) -> Account:

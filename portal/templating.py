@@ -1,31 +1,23 @@
-"""The portal's pages are Jinja2 templates (`portal/jinja2/portal/`), translated when compiled.
+"""The portal's pages are Jinja2 templates (`portal/jinja2/portal/`): the `portal` engine's
+environment, its `url()` and `static()`, and `page()`, which renders a portal page.
 
 Why not Django's template language: the overview page is the portal's busiest page, and
-rendering it with Django's templates was about two thirds of its CPU (docs/benchmarks.md,
-Portal). Jinja2 compiles a template to Python code once per process.
-
-Why translated when compiled: a template's own text is written `{{ _("Balance") }}` (or
-`{{ _("Hello %(name)s")|format(name=debtor.first_name) }}` with placeholders), and each
-`_("...")` is replaced by its translation when the template is compiled, so a page costs no
-`gettext` calls at all. That needs one compiled copy of each template per language:
-`PortalJinja2` keeps one Jinja2 environment per language and picks the active language's.
-The copies are dropped whenever Django loads its catalogues again (the `LANGUAGES`,
-`LANGUAGE_CODE` or `LOCALE_PATHS` settings change in tests, or runserver sees a recompiled
-`.mo` file).
+Django's templates cost markedly more CPU for it. Jinja2 compiles a template to Python code
+once per process. Text is written `{{ _("Balance") }}` (or `{{ _("Hello %(name)s")|format(
+name=debtor.first_name) }}` with placeholders) and translated when the template is compiled,
+by `portal.compiled_translations` (the engine's backend, `PortalJinja2`).
 
 Translators' workflow is unchanged: `makemessages` reads `_("...")` with a quoted string
 in `{{ }}` and `{% %}` of any `.html` file, Jinja2 or not (checked by
 `portal/tests/test_templates.py`), and the message ids are the ones the portal's Django
-templates had. `_` takes exactly one quoted string; anything else is a syntax error when the
-template compiles. The translation is trusted text (not escaped, as in Django's
+templates had. The translation is trusted text (not escaped, as in Django's
 `{% translate %}`); values given to `|format` are escaped.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import jinja2
@@ -34,44 +26,13 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.template import engines
-from django.template.backends.jinja2 import Jinja2
 from django.templatetags.static import static
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import translation
-from django.utils.autoreload import file_changed
-from jinja2.ext import Extension
-from jinja2.lexer import Token, TokenStream
+
+from portal.compiled_translations import LiteralTranslations
 
 ENGINE = "portal"  # the alias of the portal's engine in settings.TEMPLATES
-
-
-class LiteralTranslations(Extension):
-    """`_("...")` becomes `("<translation>"|safe)` in the environment's `portal_language`."""
-
-    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
-        language = getattr(self.environment, "portal_language", None)
-        tokens = iter(stream)
-        for token in tokens:
-            if not token.test("name:_"):
-                yield token
-                continue
-            found = [next(tokens, token) for _ in range(3)]
-            if [t.type for t in found] != ["lparen", "string", "rparen"]:
-                raise jinja2.TemplateSyntaxError(
-                    '_() takes exactly one quoted string: _("...")',
-                    token.lineno,
-                    stream.name,
-                    stream.filename,
-                )
-            with translation.override(language):
-                text = translation.gettext(found[1].value)
-            line = token.lineno
-            yield Token(line, "lparen", "(")
-            yield Token(line, "string", text)
-            yield Token(line, "pipe", "|")
-            yield Token(line, "name", "safe")
-            yield Token(line, "rparen", ")")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -110,53 +71,12 @@ def environment(**options: Any) -> jinja2.Environment:
     return env
 
 
-class PortalJinja2(Jinja2):
-    """Django's Jinja2 backend with one environment per language (see the module's text).
-
-    `self.env` is the active language's environment, so every method of Django's backend
-    (`get_template`, `from_string`) compiles and caches templates per language."""
-
-    @property
-    def env(self) -> jinja2.Environment:
-        language = translation.get_language()
-        found = self._by_language.get(language)
-        if found is None:
-            found = self._base.overlay()
-            found.portal_language = language  # read by LiteralTranslations
-            found = self._by_language.setdefault(language, found)
-        return found
-
-    @env.setter
-    def env(self, value: jinja2.Environment) -> None:
-        self._base = value
-        self._by_language: dict[str | None, jinja2.Environment] = {}
-
-    def forget_translations(self) -> None:
-        self._by_language.clear()
-
-
-def _portal_engines() -> Iterator[PortalJinja2]:
-    return (e for e in engines.all() if isinstance(e, PortalJinja2))
-
-
 @receiver(setting_changed)
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    # The settings after which Django itself loads the catalogues again.
-    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}:
-        for engine in _portal_engines():
-            engine.forget_translations()
-    elif setting in {"STATIC_URL", "STATIC_ROOT", "STORAGES"}:  # as Django's own receiver
+    if setting in {"STATIC_URL", "STATIC_ROOT", "STORAGES"}:  # as Django's own receiver
         _static.cache_clear()
     elif setting == "ROOT_URLCONF":  # the default URLconf is not part of the links' key
         _reverse.cache_clear()
-
-
-@receiver(file_changed)
-def _catalogue_changed(*, file_path: Path, **kwargs: Any) -> None:
-    # runserver loads a recompiled catalogue without restarting (Django's own receiver).
-    if file_path.suffix == ".mo":
-        for engine in _portal_engines():
-            engine.forget_translations()
 
 
 def page(

@@ -28,7 +28,6 @@ from accounts.models import (
     Installment,
     PlanStatus,
 )
-from accounts.selectors import with_row_version
 from messaging.models import Message, MessageStatus
 from recommender import evaluation
 from recommender import features as F
@@ -179,9 +178,8 @@ def _open_accounts_page(
         ).filter(debtor_part=part)
         if end is not None:
             open_accounts = open_accounts.filter(pk__lte=end)
-    # With their row versions, so messages_send locks them without reading them again.
     page = list(
-        with_row_version(open_accounts.select_related("debtor"))
+        open_accounts.select_related("debtor")
         .prefetch_related("creditor")  # one instance per creditor, not one per row
         .order_by("pk")[:limit]
     )

@@ -1,4 +1,5 @@
-"""The PostgreSQL backend's health check (collections_site/db/postgresql), on a real server."""
+"""Kept PostgreSQL connections and Django's health check (`CONN_HEALTH_CHECKS`), on a real
+server."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ import psycopg
 import pytest
 from django.core.signals import request_started
 from django.db import connection
-from django.db.backends.postgresql.base import DatabaseWrapper as DjangoDatabaseWrapper
-
-from collections_site.db.postgresql.base import _readable
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -25,7 +23,7 @@ def _fresh_connection_after():
 
 
 def _admin() -> psycopg.Connection:
-    """A second connection to the test database (notifications stay within a database)."""
+    """A second connection to the test database."""
     s = connection.settings_dict
     return psycopg.connect(
         host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], password=s["PASSWORD"],
@@ -40,59 +38,24 @@ def _backend_pid() -> int:
 
 
 def _end(pid: int) -> None:
-    """End a backend as an operator or a restart would, and wait until its socket says so."""
+    """End a backend as an operator or a restart would, and wait until it is gone."""
     with _admin() as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
-    deadline = time.monotonic() + 10
-    while not _readable(connection.connection.fileno()):
-        assert time.monotonic() < deadline, "the ended backend's socket never became readable"
-        time.sleep(0.01)
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone():
+            assert time.monotonic() < deadline, "the ended backend never went away"
+            time.sleep(0.01)
 
 
-def _asked_server(monkeypatch) -> list[bool]:
-    """Record each time Django's own check (the `SELECT 1` round trip) runs, and its answer."""
-    answers: list[bool] = []
-    djangos = DjangoDatabaseWrapper.is_usable
-
-    def recorded(self) -> bool:
-        answers.append(djangos(self))
-        return answers[-1]
-
-    monkeypatch.setattr(DjangoDatabaseWrapper, "is_usable", recorded)
-    return answers
-
-
-def test_a_healthy_idle_connection_is_usable_without_a_round_trip(monkeypatch):
+def test_a_healthy_connection_is_usable():
     assert connection.health_check_enabled
     _backend_pid()
-    asked = _asked_server(monkeypatch)
     assert connection.is_usable() is True
-    assert asked == []
 
 
-def test_a_connection_the_server_ended_is_unusable(monkeypatch):
+def test_a_connection_the_server_ended_is_unusable():
     _end(_backend_pid())
-    asked = _asked_server(monkeypatch)
     assert connection.is_usable() is False
-    assert asked == [False]  # the socket had something to say, so the server was asked
-
-
-def test_something_unprompted_on_the_socket_means_asking_the_server(monkeypatch):
-    pid = _backend_pid()
-    with connection.cursor() as cursor:
-        cursor.execute("LISTEN portal_health_check")
-    with _admin() as admin:
-        admin.execute("NOTIFY portal_health_check")
-    deadline = time.monotonic() + 10
-    while not _readable(connection.connection.fileno()):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    asked = _asked_server(monkeypatch)
-    assert connection.is_usable() is True
-    assert asked == [True]  # a notification, not an ending: the connection is kept
-    assert _backend_pid() == pid
-    with connection.cursor() as cursor:
-        cursor.execute("UNLISTEN *")
 
 
 def test_the_next_request_replaces_a_connection_the_server_ended():

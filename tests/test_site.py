@@ -56,7 +56,8 @@ def test_without_database_url_and_redis_url_sqlite_locmem_and_orm_broker():
     )
     assert run.returncode == 0, run.stderr
     engine, cache, orm, has_redis, sessions = json.loads(run.stdout)
-    # Database sessions (Django's engine with a cheaper read), never a per-process cache.
+    # Database sessions (Django's engine refusing keys it never issues), never a per-process
+    # cache.
     assert sessions == "portal.sessions"
     assert engine == "django.db.backends.sqlite3"
     assert cache.endswith("LocMemCache")
@@ -76,7 +77,7 @@ def test_with_redis_url_redis_cache_and_broker_and_no_orm_key():
     assert run.returncode == 0, run.stderr
     engine, cache, has_orm, redis, sessions = json.loads(run.stdout)
     assert sessions.endswith("cached_db")  # shared cache: safe to read sessions through it
-    assert engine == "collections_site.db.postgresql"  # Django's, with a cheaper health check
+    assert engine == "django.db.backends.postgresql"
     assert cache.endswith("RedisCache")
     assert has_orm is False and redis == "redis://127.0.0.1:6379/3"
 

@@ -40,6 +40,7 @@ SCANNED = (
 )
 
 TIMELINE = "transition_save with an accounts Activity"
+OWN_AUDIT = "transition_save; the row is its own audit"
 STATUS_CHANGERS: dict[str, str] = {
     # accounts: the building blocks and the services that use them
     "accounts.services.status.account_move": TIMELINE,
@@ -78,8 +79,8 @@ STATUS_CHANGERS: dict[str, str] = {
     "with its message_blocked Activity",
     "messaging.privacy.debtor_erase": "message_cancelled Activities inserted with the update",
     # recommender: the trained model records its own changes
-    "recommender.services.retraining.model_promote": "transition_save; the row is its own audit",
-    "recommender.services.retraining.model_promote_if_better": "transition_save; the row is its own audit",
+    "recommender.services.retraining.model_promote": OWN_AUDIT,
+    "recommender.services.retraining.model_promote_if_better": OWN_AUDIT,
 }
 
 

@@ -1,18 +1,17 @@
-"""accounts_lock: accounts locked and returned as they are now, read again only if changed."""
+"""accounts_lock: accounts locked and returned as they are now."""
 
 import pytest
 from django.db import connection, transaction
 
 from accounts.models import Account, Debtor
-from accounts.selectors import accounts_lock, with_row_version
+from accounts.selectors import accounts_lock
 from accounts.tests.factories import CreditorFactory, place, row
 
 pytestmark = pytest.mark.django_db
 
 
 def _read(ids):
-    qs = Account.objects.filter(pk__in=ids).select_related("debtor").order_by("pk")
-    return list(with_row_version(qs))
+    return list(Account.objects.filter(pk__in=ids).select_related("debtor").order_by("pk"))
 
 
 def _placed(n):
@@ -20,7 +19,7 @@ def _placed(n):
     return place(creditor, *(row(i) for i in range(n)))
 
 
-def test_unchanged_accounts_are_not_read_again_changed_ones_are():
+def test_locked_accounts_are_as_they_are_now_not_as_the_caller_read_them():
     accounts = _read([a.pk for a in _placed(3)])
     a0, a1, a2 = accounts
     # Changes made behind the reader's back, the way that bypasses every model hook.
@@ -31,19 +30,7 @@ def test_unchanged_accounts_are_not_read_again_changed_ones_are():
     assert set(locked) == {a0.pk, a1.pk, a2.pk}
     assert locked[a1.pk].debtor.flags == ["opted_out_sms"]
     assert locked[a2.pk].current_balance == a2.current_balance - 1
-    if connection.vendor == "postgresql":
-        assert locked[a0.pk] is a0  # the row versions match: the caller's object, not re-read
-        assert locked[a1.pk] is not a1 and locked[a2.pk] is not a2
-    else:  # no row versions: everything is read again
-        assert locked[a0.pk] is not a0
-
-
-def test_accounts_read_without_their_version_are_read_again():
-    placed = _placed(2)
-    with transaction.atomic():
-        locked = accounts_lock(placed)
-    assert set(locked) == {a.pk for a in placed}
-    assert all(locked[a.pk] is not a for a in placed)
+    assert locked[a0.pk].current_balance == a0.current_balance
 
 
 @pytest.mark.postgres

@@ -123,7 +123,7 @@ TEMPLATES = [
     {
         # The debtor portal's pages (portal/templating.py says why they are Jinja2).
         "NAME": "portal",
-        "BACKEND": "portal.templating.PortalJinja2",
+        "BACKEND": "portal.compiled_translations.PortalJinja2",
         "DIRS": [BASE_DIR / "portal" / "jinja2"],
         "APP_DIRS": False,
         "OPTIONS": {
@@ -149,10 +149,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # A kept connection is checked (SELECT 1) before each request's first query.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's, with a health check that asks the server only when the socket says something.
-    DATABASES["default"]["ENGINE"] = "collections_site.db.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and task queue -------------------------------------------------------------------
@@ -183,8 +181,8 @@ else:
     Q_CLUSTER["orm"] = "default"
 # Sessions live in the database; with Redis they are also read through the shared cache, which
 # saves a query per page. Never through a per-process cache: another worker would keep serving
-# a session that was ended or changed. `portal.sessions` is Django's database engine with a
-# cheaper read (no ORM compilation per request); both engines refuse keys Django never issues.
+# a session that was ended or changed. `portal.sessions` and `portal.sessions.cached_db` are
+# Django's engines that refuse keys Django never issues.
 SESSION_ENGINE = "portal.sessions.cached_db" if REDIS_URL else "portal.sessions"
 
 # --- Auth -----------------------------------------------------------------------------------

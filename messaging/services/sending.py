@@ -119,8 +119,7 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
         # The accounts and their debtors are locked and read as they are now (a payment or an
         # opt-out waits for this batch, or this batch for it); the creditor row is not, or
         # planners working side by side on one creditor's accounts would queue behind each
-        # other. Accounts the caller read with their row version are only read again if they
-        # changed (accounts.selectors.accounts_lock).
+        # other.
         accounts = accounts_lock(r.account for r in requests)
         for request in requests:  # refused before anything is written (rolled back)
             region = accounts[request.account.pk].debtor.region

@@ -1,4 +1,5 @@
-"""The overview page's hot path: the prepared accounts read and the session engine."""
+"""The overview page's hot path: the prepared accounts read (portal/accounts_read.py) and the
+session engine."""
 
 from __future__ import annotations
 
