@@ -293,6 +293,12 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="with --ab: runs of each")
     parser.add_argument("--database", default=DB, help="the throwaway database's name")
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="serve with REDIS_URL=URL, as production does (the cache, and sessions read "
+        "through it); without it the site runs on database sessions and a local cache",
+    )
     args = parser.parse_args()
 
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
@@ -314,6 +320,7 @@ def main() -> None:
         "SECURE_HSTS_SECONDS": "0",
         "STATIC_ROOT": static_root,
         "LOG_LEVEL": "WARNING",
+        **({"REDIS_URL": args.redis} if args.redis else {}),
     }
     recreate_database(url)
     server = None
