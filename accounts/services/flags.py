@@ -45,20 +45,10 @@ def debtor_opt_out(
 ) -> bool:
     """Opt `debtor` out of `channel` with an `opted_out` entry (`data` adds the source);
     True if that changed anything (repeats are no-ops)."""
-    with transaction.atomic():
-        locked = _opt_out_flag_set(debtor, channel, opted_out=True)
-        if locked is None:
-            return False
-        activity_record(
-            debtor=locked,
-            account=account,
-            kind=ActivityKind.OPTED_OUT,
-            summary=summary,
-            actor=actor,
-            data={"channel": channel, **(data or {})},
-        )
-    debtor.flags = locked.flags
-    return True
+    return _opt_out_change(
+        debtor, channel, opted_out=True, kind=ActivityKind.OPTED_OUT, actor=actor,
+        summary=summary, account=account, data=data,
+    )  # fmt: skip
 
 
 def debtor_opt_in(
@@ -66,13 +56,33 @@ def debtor_opt_in(
 ) -> bool:
     """Undo an opt-out of `channel` with a `preference_change` entry; True if that changed
     anything."""
+    return _opt_out_change(
+        debtor, channel, opted_out=False, kind=ActivityKind.PREFERENCE_CHANGE, actor=actor,
+        summary=summary, account=None, data=data,
+    )  # fmt: skip
+
+
+def _opt_out_change(
+    debtor: Debtor,
+    channel: str,
+    *,
+    opted_out: bool,
+    kind: str,
+    actor: str,
+    summary: str,
+    account: Account | None,
+    data: dict[str, Any] | None,
+) -> bool:
+    """Set or clear the opt-out flag and write its timeline entry, in one transaction; True
+    if that changed anything (and then `debtor.flags` is the new flags)."""
     with transaction.atomic():
-        locked = _opt_out_flag_set(debtor, channel, opted_out=False)
+        locked = _opt_out_flag_set(debtor, channel, opted_out=opted_out)
         if locked is None:
             return False
         activity_record(
             debtor=locked,
-            kind=ActivityKind.PREFERENCE_CHANGE,
+            account=account,
+            kind=kind,
             summary=summary,
             actor=actor,
             data={"channel": channel, **(data or {})},
