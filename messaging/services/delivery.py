@@ -116,12 +116,11 @@ def outbox_statistics_refresh(*, when_stale: bool = False) -> bool:
     once. Without statistics for `account_id`, PostgreSQL expects `account_id IN (1,000 ids)`
     to match every row and reads the whole outbox for each batch of the planner. With
     statistics taken before a big run, it estimates a few hundred due rows, so the claim reads
-    every due row and sorts them for each batch instead of walking `message_due` in order:
-    with 100,000 messages due, one claim took 0.3-0.5 s instead of 0.05 s
-    (docs/benchmarks.md). Only these columns are sampled: about 0.3 s on 100,000 rows, against
-    2 s for the whole table and its rendered content; the refreshes during a run (`when_stale`)
-    take a tenth of the sample (statistics target 10: 0.02 s), enough for the planner's
-    estimates until the run's final refresh.
+    every due row and sorts them for each batch instead of walking `message_due` in order,
+    several times slower (docs/benchmarks.md, Messaging). Only these columns are sampled, far
+    cheaper than the whole table with its rendered content; the refreshes during a run
+    (`when_stale`) take a tenth of the sample (statistics target 10), enough for the
+    planner's estimates until the run's final refresh.
     """
     return table_analyze(
         Message, OUTBOX_STATISTICS_COLUMNS, when_stale=when_stale, target=10 if when_stale else None

@@ -189,7 +189,7 @@ class Policy:
         z_sh, z_ac = s["z_shared"], s["z_action"]  # (S, k), (S, A)
         S, A, k = z_ac.shape[0], self.n_actions, G.shape[1]
         # Draws in float32 (the Monte Carlo error, ~1/sqrt(S), dwarfs its rounding; BLAS runs
-        # 4x faster). When rows have few eligible actions (candidates are often a few dozen of
+        # several times faster). When rows have few eligible actions (candidates are often a few dozen of
         # hundreds of actions), only those are drawn: gathered, eligible first, into (m, E)
         # with E the most eligible actions of a row, the padding masked out. An ineligible
         # action never wins, so both paths give the same probabilities.
