@@ -188,11 +188,11 @@ class Policy:
             sd_shared = np.sqrt((Xs**2) @ s["var_W"] + s["var_c"])  # (m, k)
         z_sh, z_ac = s["z_shared"], s["z_action"]  # (S, k), (S, A)
         S, A, k = z_ac.shape[0], self.n_actions, G.shape[1]
-        # Draws in float32 (the Monte Carlo error, ~1/sqrt(S), dwarfs its rounding; BLAS runs
-        # several times faster). When rows have few eligible actions (candidates are often a few dozen of
-        # hundreds of actions), only those are drawn: gathered, eligible first, into (m, E)
-        # with E the most eligible actions of a row, the padding masked out. An ineligible
-        # action never wins, so both paths give the same probabilities.
+        # Draws in float32 (the Monte Carlo error, ~1/sqrt(S), dwarfs its rounding; BLAS
+        # runs several times faster). When rows have few eligible actions (candidates are
+        # often a few dozen of hundreds of actions), only those are drawn: gathered, eligible
+        # first, into (m, E) with E the most eligible actions of a row, the padding masked
+        # out. An ineligible action never wins, so both paths give the same probabilities.
         f32 = np.float32
         z_sh, z_ac, G32 = z_sh.astype(f32), z_ac.astype(f32), G.astype(f32)
         logits, sd_action = logits.astype(f32), sd_action.astype(f32)
