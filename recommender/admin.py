@@ -132,7 +132,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         Figures over every creditor's messages: agency staff only."""
         if not self.has_view_permission(request) or not is_agency_staff(request.user):
             raise PermissionDenied
-        report = selectors.uplift_report()
+        report = selectors.uplift_report(for_display=True)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

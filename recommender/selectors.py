@@ -5,7 +5,8 @@
   queries per batch.
 - `decision_logs`: the learner's training rows, streamed in chunks (bounded memory).
 - `uplift_report`: per-arm rates with Wilson intervals, the relative uplift of the policy arm
-  over the random control, and the off-policy value of the live model against random.
+  over the random control (with the sends per arm it needs before it means anything), and the
+  off-policy value of the live model against random.
 """
 
 from __future__ import annotations
@@ -384,16 +385,63 @@ _RATES = (("open", "opened"), ("click", "clicked"), ("conversion", "converted"))
 """(rate, count) pairs of the report: `<rate>_rate` is `<count>` over the sends."""
 
 
+def _uplift_guard(
+    metric: str, *, policy: evaluation.Rate, control: evaluation.Rate
+) -> dict[str, Any]:
+    """Whether both arms have the sends a two-sided two-proportion test (alpha 0.05, power
+    0.8) needs to detect `RECOMMENDER_UPLIFT_MIN_DETECTABLE` over the control's rate, split
+    as `RECOMMENDER_CONTROL_SHARE` splits the traffic.
+
+    The control's observed rate is the baseline once it has both a success and a failure;
+    until then (0 of n, n of n, no sends) `RECOMMENDER_UPLIFT_BASELINE_RATE[metric]`."""
+    observed = control.rate is not None and 0 < control.successes < control.trials
+    baseline = control.rate if observed else settings.RECOMMENDER_UPLIFT_BASELINE_RATE[metric]
+    share = float(settings.RECOMMENDER_CONTROL_SHARE)
+    minimum = float(settings.RECOMMENDER_UPLIFT_MIN_DETECTABLE)
+    size = evaluation.two_proportion_sample_size(
+        baseline_rate=baseline,
+        relative_uplift=minimum,
+        # Without a control arm configured the split is unknown: plan for an even one.
+        control_share=share if 0 < share < 1 else 0.5,
+    )
+    needed = {"policy": size.policy, "control": size.control}
+    sent = {"policy": policy.trials, "control": control.trials}
+    more = {arm: max(0, needed[arm] - sent[arm]) for arm in needed}
+    enough = not any(more.values())
+    message = None
+    if not enough:
+        message = (
+            f"not enough data yet: {more['control']:,} more sends in the control arm and "
+            f"{more['policy']:,} in the policy arm to detect a {minimum:.0%} uplift"
+        )
+    return {
+        "enough": enough,
+        "needed_per_arm": needed,
+        "more_per_arm": more,
+        "baseline_rate": baseline,
+        "baseline_observed": observed,
+        "min_detectable": minimum,
+        "message": message,
+    }
+
+
 def uplift_report(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     max_log_rows: int = 50_000,
+    for_display: bool = False,
 ) -> dict[str, Any]:
     """Per arm: sends, open, click and conversion rates with 95% Wilson intervals; the
     relative uplift of the policy arm over the random control (delta-method interval); and
     the self-normalised IPS value of the live model (exploit policy) against uniform random
-    over the same logs, with a paired bootstrap interval of the difference."""
+    over the same logs, with a paired bootstrap interval of the difference.
+
+    Each uplift also says whether the sample suffices (`_uplift_guard`): `enough`,
+    `needed_per_arm` and `more_per_arm` (sends), and a `message` when it does not.
+    `for_display` (the `uplift_report` command, the admin page) withholds the value and
+    interval of an uplift whose sample does not suffice; without it they stay, for callers
+    that weigh the evidence themselves."""
     until = until or timezone.now()
     # Only the planner's decisions: a message sent for another reason (a fresh portal link
     # the debtor asked for, an operator's message) is in neither arm.
@@ -415,9 +463,16 @@ def uplift_report(
         }
     policy, control = rates["policy"], rates["control"]
     uplift = {
-        metric: evaluation.relative_uplift(policy[metric], control[metric]).as_dict()
+        metric: {
+            **evaluation.relative_uplift(policy[metric], control[metric]).as_dict(),
+            **_uplift_guard(metric, policy=policy[metric], control=control[metric]),
+        }
         for metric in ("conversion", "click")
     }
+    if for_display:
+        for u in uplift.values():
+            if not u["enough"]:
+                u.update(value=None, lower=None, upper=None)
     report: dict[str, Any] = {
         "since": since.isoformat() if since else None,
         "until": until.isoformat(),

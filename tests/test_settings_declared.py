@@ -76,3 +76,13 @@ def test_the_scan_sees_reads_and_defaults():
     )
     assert names == {"PORTAL_GATEWAY"}
     assert defaulted == ["getattr(settings, 'NOPE', 3)"]
+
+
+def test_every_setting_the_recommender_selectors_read_is_declared():
+    """`recommender.selectors` reads the `RECOMMENDER_*` settings (the uplift report's
+    `RECOMMENDER_UPLIFT_*` among them)."""
+    path = ROOT / "recommender" / "selectors.py"
+    names, defaulted = _settings_reads(path.read_text(encoding="utf-8"))
+    declared = set(dir(global_settings)) | set(vars(base))
+    assert {"RECOMMENDER_UPLIFT_MIN_DETECTABLE", "RECOMMENDER_UPLIFT_BASELINE_RATE"} <= names
+    assert sorted(names - declared) == [] and defaulted == []

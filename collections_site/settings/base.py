@@ -566,6 +566,13 @@ RECOMMENDER_MODEL_RECHECK_SECONDS = env.float("RECOMMENDER_MODEL_RECHECK_SECONDS
 # Seconds the live model's id stays in the shared cache before it is read from the database.
 RECOMMENDER_MODEL_CHECK_SECONDS = 60
 
+# The uplift report shows an uplift only once both arms have the sends a two-sided test
+# (alpha 0.05, power 0.8) needs to detect this relative uplift over the control's rate:
+# 0.2 is a 20% lift, e.g. a 2.0% conversion rate to 2.4%.
+RECOMMENDER_UPLIFT_MIN_DETECTABLE = env.float("RECOMMENDER_UPLIFT_MIN_DETECTABLE", default=0.2)
+# The control rate assumed per metric until the control arm has both a success and a failure.
+RECOMMENDER_UPLIFT_BASELINE_RATE = {"conversion": 0.02, "click": 0.05}
+
 # --- Compliance (docs/compliance.md) --------------------------------------------------------
 # Seconds a process trusts its cached rules before re-checking the rule-set version (the
 # process that edits rules drops its cache at once).

@@ -122,3 +122,87 @@ def test_uplift_report_command_refuses_a_period_that_is_not_positive(days):
 
     with pytest.raises(CommandError, match="--days must be at least 1"):
         call_command("uplift_report", "--days", days, stdout=StringIO())
+
+
+def _planned_sends(
+    creditor, library, *, policy: int, control: int, converted_policy: int = 0, start: int = 1
+):
+    """`policy` + `control` planner messages to fresh accounts (references from `start`), a
+    minute apart; the first `converted_policy` policy messages convert."""
+    now = utc(2026, 3, 10, 14, 0)
+    email = next(v for v in library if v.channel == "email" and "early" in v.stages)
+    for k, account in enumerate(place_accounts(creditor, policy + control, start=start)):
+        m = send_and_dispatch(
+            account, email, at=now + timedelta(minutes=k), arm="policy" if k < policy else "control"
+        )
+        _decision_for(m)
+        if k < converted_policy:
+            record_event(m, "converted", now + timedelta(hours=2))
+
+
+def test_an_uplift_from_23_policy_and_1_control_send_is_withheld(
+    creditor, library, sim_backends, clock, admin_client, settings
+):
+    """Without the guard this printed "conversion uplift -94% [-100%, 123%]"."""
+    from recommender.selectors import uplift_report
+
+    settings.RECOMMENDER_CONTROL_SHARE = 0.1
+    settings.RECOMMENDER_UPLIFT_MIN_DETECTABLE = 0.2
+    settings.RECOMMENDER_UPLIFT_BASELINE_RATE = {"conversion": 0.02, "click": 0.05}
+    clock.move_to(utc(2026, 3, 10, 14, 0))
+    _planned_sends(creditor, library, policy=23, control=1)
+
+    raw = uplift_report()["uplift"]["conversion"]
+    assert raw["value"] == pytest.approx(-0.94, abs=0.01)  # kept for callers that weigh it
+    shown = uplift_report(for_display=True)["uplift"]["conversion"]
+    # No conversion in the control arm: the assumed 2% baseline; 2.0% -> 2.4% with one send
+    # in ten in the control arm needs 12,047 control and 108,417 policy sends.
+    assert shown["baseline_rate"] == 0.02 and not shown["baseline_observed"]
+    assert shown["needed_per_arm"] == {"policy": 108_417, "control": 12_047}
+    assert shown["more_per_arm"] == {"policy": 108_394, "control": 12_046}
+    assert shown["enough"] is False
+    assert (shown["value"], shown["lower"], shown["upper"]) == (None, None, None)
+    assert shown["message"] == (
+        "not enough data yet: 12,046 more sends in the control arm and 108,394 in the policy "
+        "arm to detect a 20% uplift"
+    )
+
+    out = StringIO()
+    call_command("uplift_report", stdout=out)
+    printed = json.loads(out.getvalue())["uplift"]["conversion"]
+    assert printed["value"] is None and printed["message"] == shown["message"]
+
+    page = admin_client.get("/django-admin/recommender/modelversion/uplift/")
+    assert page.status_code == 200
+    assert b"not enough data yet: 12,046 more sends in the control arm" in page.content
+    assert b"-94%" not in page.content and b"123%" not in page.content
+
+
+def test_an_uplift_is_shown_once_both_arms_have_the_sample(
+    creditor, library, sim_backends, clock, admin_client, settings
+):
+    from recommender.selectors import uplift_report
+
+    # A 50% baseline and a 100% minimum uplift (50% -> 100%) with even arms: 11 sends each.
+    settings.RECOMMENDER_CONTROL_SHARE = 0.5
+    settings.RECOMMENDER_UPLIFT_MIN_DETECTABLE = 1.0
+    settings.RECOMMENDER_UPLIFT_BASELINE_RATE = {"conversion": 0.5, "click": 0.5}
+    clock.move_to(utc(2026, 3, 10, 14, 0))
+    _planned_sends(creditor, library, policy=11, control=10, converted_policy=3)
+    short = uplift_report(for_display=True)["uplift"]["conversion"]
+    assert short["needed_per_arm"] == {"policy": 11, "control": 11}
+    assert short["more_per_arm"] == {"policy": 0, "control": 1}
+    assert not short["enough"] and short["value"] is None
+
+    _planned_sends(creditor, library, policy=0, control=1, start=22)  # the 11th control send
+    shown = uplift_report(for_display=True)["uplift"]["conversion"]
+    assert shown["enough"] and shown["more_per_arm"] == {"policy": 0, "control": 0}
+    assert shown["message"] is None
+    # 3 of 11 against 0 of 11, half a count added to every count: (3.5/11.5) / (0.5/11.5) - 1.
+    assert shown["value"] == pytest.approx(6.0)
+    out = StringIO()
+    call_command("uplift_report", stdout=out)
+    assert json.loads(out.getvalue())["uplift"]["conversion"]["value"] == shown["value"]
+    page = admin_client.get("/django-admin/recommender/modelversion/uplift/")
+    assert b"not enough data yet" not in page.content
+    assert f"{round(shown['value'] * 100)}%".encode() in page.content

@@ -1,5 +1,8 @@
 """`manage.py uplift_report`: per-arm rates with 95% intervals, the policy's relative uplift
-over the random control, and the live model's off-policy value against random, as JSON."""
+over the random control, and the live model's off-policy value against random, as JSON.
+
+An uplift whose arms are short of the sends its test needs has no value or interval, only
+its `message` ("not enough data yet: ...")."""
 
 from __future__ import annotations
 
@@ -24,4 +27,4 @@ class Command(BaseCommand):
         if days is not None and days < 1:
             raise CommandError(f"--days must be at least 1; got {days}.")
         since = timezone.now() - timedelta(days=days) if days else None
-        self.stdout.write(json.dumps(uplift_report(since=since), indent=2))
+        self.stdout.write(json.dumps(uplift_report(since=since, for_display=True), indent=2))
