@@ -191,6 +191,20 @@ def test_the_verdict_needs_attention_when_the_oldest_due_message_is_late(
     assert 'class="ops-warn"' in html
 
 
+def test_times_are_shown_in_the_viewers_time_zone(clock, outbox):
+    from wagtail.users.models import UserProfile
+
+    client = _staff(agency=True)
+    user = client.session["_auth_user_id"]
+    UserProfile.objects.update_or_create(
+        user_id=user, defaults={"current_time_zone": "America/New_York"}
+    )
+    clock.set(clock.now + timedelta(minutes=12))
+    page = client.get(URL)
+    assert "due 2026-03-10 11:00" in _figure(page, "Oldest due message is late by")  # 15:00 UTC
+    assert "(America/New_York)" in page.content.decode()
+
+
 def test_the_verdict_needs_attention_when_a_task_failed(
     clock, outbox, schedules_succeeded, cluster
 ):

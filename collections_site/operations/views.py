@@ -45,7 +45,6 @@ def health(request: HttpRequest) -> HttpResponse:
     reasons = verdict.outbox_reasons(outbox)
     agency = is_agency_staff(user)
     context = {
-        "page_title": _("Health"),
         "now": now,
         "zone": timezone.get_current_timezone_name(),
         "agency": agency,
