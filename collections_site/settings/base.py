@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     # The debtor's privacy rights across the apps (docs/privacy.md); after them, so its admin
     # extends the debtor's page as they registered it.
     "collections_site.privacy",
+    # The operations cockpit in the Wagtail admin (/admin/operations/, docs/operations.md).
+    "collections_site.operations",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -577,6 +579,25 @@ RECOMMENDER_UPLIFT_BASELINE_RATE = {"conversion": 0.02, "click": 0.05}
 # Seconds a process trusts its cached rules before re-checking the rule-set version (the
 # process that edits rules drops its cache at once).
 COMPLIANCE_RULES_RECHECK_SECONDS = env.float("COMPLIANCE_RULES_RECHECK_SECONDS", default=2.0)
+
+# --- Operations cockpit (docs/operations.md) -------------------------------------------------
+# The thresholds of the Health page's verdict (/admin/operations/): past any of them it reads
+# "Needs attention" with the reason. Counts are "more than N", over the last 24 hours.
+# The oldest planned message due now may wait this long: the dispatcher runs every minute, so
+# ten minutes late means it is stopped, failing or far behind.
+OPERATIONS_DUE_LAG_WARN_SECONDS = 600
+# Failed messages (providers refused them after every retry): a few a day are bounces.
+OPERATIONS_FAILED_MESSAGES_WARN = 25
+# Unconfirmed hand-offs are never re-sent automatically: each one needs a person to look.
+OPERATIONS_HANDOFF_UNCONFIRMED_WARN = 0
+# django-q2 tasks that raised: any one is worth reading.
+OPERATIONS_FAILED_TASKS_WARN = 0
+# Tasks waiting in the queue: far more than the workers clear in a minute means they stopped.
+OPERATIONS_QUEUED_TASKS_WARN = 200
+# Hours since the hourly planning schedule last succeeded.
+OPERATIONS_PLAN_STALE_HOURS = 2
+# Hours since the nightly retraining schedule last succeeded.
+OPERATIONS_RETRAIN_STALE_HOURS = 36
 
 # --- Privacy (docs/privacy.md) --------------------------------------------------------------
 # Retention periods per region, over the shipped defaults (collections_site/privacy/

@@ -1,0 +1,183 @@
+"""The Health page (`/admin/operations/`): one screen that says whether the system is well.
+
+Wired by `wagtail_hooks.py`; Wagtail's admin URLs require admin access and switch to the
+viewer's time zone and language before this view runs. Every viewer sees the outbox they may
+see (`accounts.tenancy`); the task queue, the schedules and the model are the platform's and
+are shown, and weigh in the verdict, for agency staff only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.translation import gettext as _
+from wagtail.permissions import policy_registry
+
+from accounts.tenancy import is_agency_staff
+from collections_site.operations import selectors, verdict
+from messaging.models import Message, MessageStatus
+
+M = MessageStatus
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the page: a plain label, its value, and where its rows are listed."""
+
+    label: str
+    value: str
+    url: str = ""
+    note: str = ""
+    warn: bool = False
+
+
+def health(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    user = request.user
+    outbox = selectors.outbox_health(user=user, now=now)
+    reasons = verdict.outbox_reasons(outbox)
+    agency = is_agency_staff(user)
+    context = {
+        "now": now,
+        "zone": timezone.get_current_timezone_name(),
+        "agency": agency,
+        "outbox_statuses": _status_figures(user, outbox),
+        "outbox_url": _outbox_url(user),
+    }
+    if agency:
+        queue = selectors.queue_health(now=now)
+        reasons |= verdict.queue_reasons(queue, now=now)
+        context["queue"] = _queue_figures(user, queue, reasons)
+        context["model"] = _model_figures(user, selectors.model_health())
+    context["outbox_flow"] = _flow_figures(user, outbox, reasons)
+    context["reasons"] = list(reasons.values())
+    return TemplateResponse(request, "operations/health.html", context)
+
+
+# --- links -----------------------------------------------------------------------------------
+
+
+def _outbox_url(user, **filters: str) -> str:
+    """The outbox listing with its filters, if `user` may open it."""
+    if not policy_registry.get_by_type(Message).user_has_permission(user, "view"):
+        return ""
+    url = reverse("messaging_outbox:index")
+    return f"{url}?{urlencode(filters)}" if filters else url
+
+
+def _admin_url(user, app: str, model: str) -> str:
+    """A Django admin listing, if `user` may see it there."""
+    if not (user.is_staff and user.has_perm(f"{app}.view_{model}")):
+        return ""
+    try:
+        return reverse(f"admin:{app}_{model}_changelist")
+    except NoReverseMatch:
+        return ""
+
+
+def _when(value: datetime | None, never: str = "") -> str:
+    """A stored time in the viewer's zone (Wagtail activated it for this request)."""
+    return date_format(timezone.localtime(value), "Y-m-d H:i") if value else never
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def _status_figures(user, outbox: selectors.OutboxHealth) -> list[Figure]:
+    return [
+        Figure(str(label), str(outbox.by_status[status]), _outbox_url(user, status=status))
+        for status, label in M.choices
+    ]
+
+
+def _flow_figures(user, outbox: selectors.OutboxHealth, reasons: dict[str, str]) -> list[Figure]:
+    lag = outbox.lag_seconds
+    failed = _outbox_url(user, status=M.FAILED)
+    return [
+        Figure(
+            _("Oldest due message is late by"),
+            verdict.duration(lag) if lag is not None else _("nothing is due"),
+            _outbox_url(user, status=M.PLANNED) if lag is not None else "",
+            note=_("due %(when)s") % {"when": _when(outbox.oldest_due_at)} if lag else "",
+            warn="lag" in reasons,
+        ),
+        # The outbox has no time filter: these open it newest first.
+        Figure(_("Sent in the last 15 minutes"), str(outbox.sent_15m), _outbox_url(user)),
+        Figure(_("Sent in the last hour"), str(outbox.sent_1h), _outbox_url(user)),
+        Figure(
+            _("Failed in the last 24 hours"),
+            str(outbox.failed_24h),
+            failed,
+            warn="failed_messages" in reasons,
+        ),
+        Figure(
+            _("Unconfirmed hand-offs in the last 24 hours"),
+            str(outbox.unconfirmed_24h),
+            failed,
+            note=_("failed, may have gone out: check with the provider, never re-send blindly"),
+            warn="unconfirmed" in reasons,
+        ),
+    ]
+
+
+def _queue_figures(user, queue: selectors.QueueHealth, reasons: dict[str, str]) -> list[Figure]:
+    broker = _("database (ORM)") if queue.broker == "orm" else _("Redis")
+    schedules = _admin_url(user, "django_q", "schedule")
+    return [
+        Figure(
+            _("Tasks waiting in the queue"),
+            _("not available") if queue.queued is None else str(queue.queued),
+            _admin_url(user, "django_q", "ormq") if queue.broker == "orm" else "",
+            note=_("broker: %(broker)s") % {"broker": broker},
+            warn="queued" in reasons,
+        ),
+        Figure(
+            _("Failed tasks in the last 24 hours"),
+            str(queue.failed_24h),
+            _admin_url(user, "django_q", "failure"),
+            warn="failed_tasks" in reasons,
+        ),
+        Figure(
+            _("Planning last succeeded"),
+            _when(queue.plan.last_success, _("never")),
+            schedules,
+            note=_("next run %(when)s") % {"when": _when(queue.plan.next_run, _("not scheduled"))},
+            warn="plan" in reasons,
+        ),
+        Figure(
+            _("Retraining last succeeded"),
+            _when(queue.retrain.last_success, _("never")),
+            schedules,
+            note=_("next run %(when)s")
+            % {"when": _when(queue.retrain.next_run, _("not scheduled"))},
+            warn="retrain" in reasons,
+        ),
+    ]
+
+
+def _model_figures(user, model: selectors.ModelHealth) -> list[Figure]:
+    models = _admin_url(user, "recommender", "modelversion")
+    live, latest = model.live, model.latest
+    return [
+        Figure(
+            _("Live model"),
+            live["label"]
+            if live
+            else _("none: the planner chooses uniformly among allowed candidates"),
+            models,
+            note=_("promoted %(when)s") % {"when": _when(live["promoted_at"], "?")} if live else "",
+        ),
+        Figure(
+            _("Last retrain"),
+            _when(latest["trained_at"]) if latest else _("never"),
+            models,
+            note=f"{latest['label']} ({latest['status']})" if latest else "",
+        ),
+    ]

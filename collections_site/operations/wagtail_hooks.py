@@ -1,0 +1,34 @@
+"""The operations cockpit in the Wagtail admin: its URLs under `/admin/operations/` (Wagtail
+wraps them in its admin-access check) and a top-level "Operations" menu item.
+
+The Health page is `/admin/operations/` (URL name `operations:health`); outside checks use
+that address. Later pages go under `/admin/operations/<section>/`.
+"""
+
+from __future__ import annotations
+
+from django.urls import include, path, reverse
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.menu import MenuItem
+
+from collections_site.operations import views
+
+app_name = "operations"
+urlpatterns = [path("", views.health, name="health")]
+
+
+@hooks.register("register_admin_urls")
+def register_operations_urls():
+    return [path("operations/", include((urlpatterns, app_name), namespace=app_name))]
+
+
+@hooks.register("register_admin_menu_item")
+def register_operations_menu_item():
+    return MenuItem(
+        _("Operations"),
+        reverse("operations:health"),
+        name="operations",
+        icon_name="tasks",
+        order=150,
+    )

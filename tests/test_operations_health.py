@@ -1,0 +1,303 @@
+"""The operations cockpit's Health page (`/admin/operations/`): one screen that says whether
+the system is healthy, with each count linked to its rows, scoped to what the viewer may see.
+
+State is made through the real services (placement, sending, dispatch) and through django-q2
+itself (tasks run synchronously record their success or failure as the cluster would)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+from django_q.tasks import async_task
+
+from accounts.models import CreditorUser
+from accounts.tests.factories import UserFactory, place, row
+from collections_site.operations import selectors
+from messaging import services
+from messaging.tests import conftest as messaging_fixtures
+from messaging.tests.backends import Killed, Recorder
+
+pytestmark = pytest.mark.django_db
+
+# The messaging tests' fixtures: a clock inside contact hours, approved variants, placements.
+_compliance_rules_fresh = messaging_fixtures._compliance_rules_fresh
+clock = messaging_fixtures.clock
+make_variant = messaging_fixtures.make_variant
+place_one = messaging_fixtures.place_one
+reviewer = messaging_fixtures.reviewer
+
+URL = "/admin/operations/"
+# Nine for the admin itself (the session, the user, the second factor, permissions, the user's
+# profile, locales and the menu's page and collection permissions) and ten for the figures:
+# four for the outbox, four for the queue and schedules, two for the model.
+QUERIES = 19
+
+
+def _staff(creditor=None, *, agency: bool = False) -> Client:
+    """A staff user with admin access and every view permission, bound to `creditor` (or,
+    with `agency`, allowed every creditor)."""
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__startswith="view_").exclude(
+            codename="view_all_creditors"
+        )
+    )
+    user.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    if agency:
+        user.user_permissions.add(Permission.objects.get(codename="view_all_creditors"))
+    if creditor is not None:
+        CreditorUser.objects.create(user=user, creditor=creditor)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    """Runs tasks as the django-q2 cluster does: enqueued to the ORM broker, taken by its
+    worker, recorded (Success or Failure) by its monitor. The worker would close the database
+    connection between tasks, ending the test's transaction: here it keeps it."""
+    from multiprocessing import Queue, Value
+
+    from django_q.brokers import get_broker
+    from django_q.models import OrmQ
+    from django_q.monitor import monitor
+    from django_q.signing import SignedPackage
+    from django_q.worker import worker
+
+    for module in ("django_q.worker", "django_q.monitor"):
+        monkeypatch.setattr(f"{module}.close_old_django_connections", lambda: None)
+
+    def run(func: str, *args) -> None:
+        async_task(func, *args, sync=False)  # the test settings run tasks in place
+        broker = get_broker()
+        tasks, results = Queue(), Queue()
+        # What the broker's dequeue hands the worker (its lock compares with a clock the
+        # tests stop).
+        for queued in OrmQ.objects.order_by("id"):
+            tasks.put({**SignedPackage.loads(queued.payload), "ack_id": queued.pk})
+        tasks.put("STOP")
+        worker(tasks, results, Value("f", -1))
+        results.put("STOP")
+        monitor(results, broker)
+
+    return run
+
+
+@pytest.fixture
+def schedules_succeeded(cluster):
+    """The planning and retraining schedules' tasks ran (on an empty book planning plans
+    nothing and retraining is skipped: both succeed)."""
+    cluster(selectors.PLAN_FUNC)
+    cluster(selectors.RETRAIN_FUNC)
+
+
+def _figure(page, label: str) -> str:
+    """The text of the figure row labelled `label`."""
+    html = page.content.decode()
+    start = html.index(f">{label}</th>")
+    return html[start : html.index("</tr>", start)]
+
+
+@pytest.fixture
+def outbox(clock, make_variant, place_one, other_creditor):
+    """Two messages planned now for the first creditor, one for the other."""
+    variant = make_variant("email")
+    for account in (place_one(), place_one()):
+        services.message_send(account=account, variant=variant, planned_at=clock.now)
+    (theirs,) = place(other_creditor, row("other"))
+    services.message_send(account=theirs, variant=variant, planned_at=clock.now)
+    return variant
+
+
+def test_agency_staff_see_every_figure_and_a_healthy_verdict(clock, outbox, schedules_succeeded):
+    page = _staff(agency=True).get(URL)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-verdict="healthy"' in html
+    assert "Healthy" in html
+    planned = _figure(page, "Planned")
+    assert ">3</a>" in planned
+    assert 'href="/admin/messaging/outbox/?status=planned"' in planned
+    assert ">0</a>" in _figure(page, "Failed")
+    assert "nothing is due" not in _figure(page, "Oldest due message is late by")
+    for label in (
+        "Sent in the last 15 minutes",
+        "Sent in the last hour",
+        "Failed in the last 24 hours",
+        "Unconfirmed hand-offs in the last 24 hours",
+        "Tasks waiting in the queue",
+        "Failed tasks in the last 24 hours",
+        "Planning last succeeded",
+        "Retraining last succeeded",
+        "Live model",
+        "Last retrain",
+    ):
+        assert _figure(page, label), label
+    assert "never" not in _figure(page, "Planning last succeeded")
+    assert "broker: database (ORM)" in _figure(page, "Tasks waiting in the queue")
+
+
+def test_sent_messages_count_in_the_dispatch_rate_and_leave_the_due_lag(clock, outbox):
+    clock.set(clock.now + timedelta(minutes=1))
+    services.dispatch_due(now=clock.now)
+    page = _staff(agency=True).get(URL)
+    assert ">3</a>" in _figure(page, "Sent in the last 15 minutes")
+    assert ">3</a>" in _figure(page, "Sent in the last hour")
+    assert "nothing is due" in _figure(page, "Oldest due message is late by")
+    clock.set(clock.now + timedelta(minutes=30))
+    page = _staff(agency=True).get(URL)
+    assert ">0</a>" in _figure(page, "Sent in the last 15 minutes")
+    assert ">3</a>" in _figure(page, "Sent in the last hour")
+
+
+def test_creditor_staff_see_their_creditors_counts_and_no_system_figures(
+    clock, outbox, creditor, schedules_succeeded, cluster
+):
+    cluster("math.sqrt", -1)  # a failed task: the platform's, not theirs
+    page = _staff(creditor).get(URL)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert ">2</a>" in _figure(page, "Planned")
+    for hidden in ("Tasks waiting in the queue", "Live model", "Planning last succeeded"):
+        assert hidden not in html
+    assert 'data-verdict="healthy"' in html  # the failed task is not theirs to weigh
+
+
+def test_staff_bound_to_no_creditor_count_nothing(clock, outbox):
+    page = _staff().get(URL)
+    assert ">0</a>" in _figure(page, "Planned")
+    assert "Live model" not in page.content.decode()
+
+
+def test_the_verdict_needs_attention_when_the_oldest_due_message_is_late(
+    clock, outbox, settings, schedules_succeeded
+):
+    settings.OPERATIONS_DUE_LAG_WARN_SECONDS = 600
+    clock.set(clock.now + timedelta(minutes=9))
+    assert 'data-verdict="healthy"' in _staff(agency=True).get(URL).content.decode()
+    clock.set(clock.now + timedelta(minutes=3))  # 12 minutes after they were due
+    page = _staff(agency=True).get(URL)
+    html = page.content.decode()
+    assert 'data-verdict="attention"' in html
+    assert "The oldest due message is 12 min late" in html
+    lag = _figure(page, "Oldest due message is late by")
+    assert "12 min" in lag
+    assert 'href="/admin/messaging/outbox/?status=planned"' in lag
+    assert 'class="ops-warn"' in html
+
+
+def test_times_are_shown_in_the_viewers_time_zone(clock, outbox):
+    from wagtail.users.models import UserProfile
+
+    client = _staff(agency=True)
+    user = client.session["_auth_user_id"]
+    UserProfile.objects.update_or_create(
+        user_id=user, defaults={"current_time_zone": "America/New_York"}
+    )
+    clock.set(clock.now + timedelta(minutes=12))
+    page = client.get(URL)
+    assert "due 2026-03-10 11:00" in _figure(page, "Oldest due message is late by")  # 15:00 UTC
+    assert "(America/New_York)" in page.content.decode()
+
+
+def test_the_verdict_needs_attention_when_a_task_failed(
+    clock, outbox, schedules_succeeded, cluster
+):
+    assert 'data-verdict="healthy"' in _staff(agency=True).get(URL).content.decode()
+    cluster("math.sqrt", -1)  # raises ValueError
+    page = _staff(agency=True).get(URL)
+    html = page.content.decode()
+    assert 'data-verdict="attention"' in html
+    assert "1 tasks failed in the last 24 hours" in html
+    assert ">1</a>" in _figure(page, "Failed tasks in the last 24 hours")
+    assert reverse("admin:django_q_failure_changelist") in _figure(
+        page, "Failed tasks in the last 24 hours"
+    )
+
+
+def test_the_verdict_needs_attention_when_planning_never_succeeded(clock, outbox):
+    html = _staff(agency=True).get(URL).content.decode()
+    assert 'data-verdict="attention"' in html
+    assert "Planning has never succeeded" in html
+
+
+@pytest.fixture
+def recording(settings):
+    """SMS through the messaging tests' recording backend, which can die mid-dispatch."""
+    Recorder.reset()
+    settings.MESSAGING_SMS_BACKEND = "messaging.tests.backends.RecordingBackend"
+    yield Recorder
+    Recorder.reset()
+
+
+def test_an_unconfirmed_hand_off_needs_attention_and_links_to_the_failed_outbox(
+    clock, make_variant, place_one, recording, schedules_succeeded
+):
+    variant = make_variant("sms")
+    for _ in range(2):
+        services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
+    recording.die_at = 1  # the dispatcher dies right after the first hand-off...
+    recording.can_reconcile = False  # ...and the provider cannot say whether it went out
+    with pytest.raises(Killed):
+        services.dispatch_due()
+    clock.set(clock.now + timedelta(seconds=301))  # the dead dispatcher's lease ran out
+    services.dispatch_due()
+    page = _staff(agency=True).get(URL)
+    html = page.content.decode()
+    assert 'data-verdict="attention"' in html
+    assert "1 unconfirmed hand-offs in the last 24 hours" in html
+    for label in ("Unconfirmed hand-offs in the last 24 hours", "Failed in the last 24 hours"):
+        figure = _figure(page, label)
+        assert ">1</a>" in figure, label
+        assert 'href="/admin/messaging/outbox/?status=failed"' in figure, label
+
+
+def test_the_page_reads_each_figure_in_one_query(
+    clock, outbox, place_one, schedules_succeeded, django_assert_max_num_queries
+):
+    client = _staff(agency=True)
+    client.get(URL)  # the session's and the admin menu's first reads
+    with django_assert_max_num_queries(QUERIES):
+        assert client.get(URL).status_code == 200
+    for _ in range(10):  # more rows, more statuses: not one query more
+        services.message_send(account=place_one(), variant=outbox, planned_at=clock.now)
+    clock.set(clock.now + timedelta(minutes=1))
+    services.dispatch_due(now=clock.now)
+    with django_assert_max_num_queries(QUERIES):
+        assert client.get(URL).status_code == 200
+
+
+def test_with_redis_the_queue_length_is_the_brokers_or_not_available(monkeypatch, settings):
+    settings.Q_CLUSTER = {k: v for k, v in settings.Q_CLUSTER.items() if k != "orm"}
+
+    class Broker:
+        def __init__(self, size):
+            self.size = size
+
+        def queue_size(self):
+            if self.size is None:
+                raise ConnectionError("no Redis here")
+            return self.size
+
+    monkeypatch.setattr("django_q.brokers.get_broker", lambda: Broker(7))
+    assert selectors.queued_tasks() == ("redis", 7)
+    monkeypatch.setattr("django_q.brokers.get_broker", lambda: Broker(None))
+    assert selectors.queued_tasks() == ("redis", None)
+
+
+def test_staff_without_admin_access_are_turned_away():
+    user = UserFactory(is_staff=True)
+    client = Client()
+    client.force_login(user)
+    assert client.get(URL).status_code in (302, 403)
+    assert Client().get(URL)["Location"].startswith("/admin/login/")
+
+
+def test_the_menu_has_an_operations_item():
+    page = _staff(agency=True).get("/admin/")
+    assert URL in page.content.decode()
