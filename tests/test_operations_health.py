@@ -9,13 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django_q.tasks import async_task
 
-from accounts.models import CreditorUser
-from accounts.tests.factories import UserFactory, place, row
+from accounts.tests.factories import UserFactory, place, row, staff_client
 from collections_site.operations import selectors
 from messaging import services
 from messaging.tests import conftest as messaging_fixtures
@@ -35,25 +33,6 @@ URL = "/admin/operations/"
 # profile, locales and the menu's page and collection permissions) and ten for the figures:
 # four for the outbox, four for the queue and schedules, two for the model.
 QUERIES = 19
-
-
-def _staff(creditor=None, *, agency: bool = False) -> Client:
-    """A staff user with admin access and every view permission, bound to `creditor` (or,
-    with `agency`, allowed every creditor)."""
-    user = UserFactory(is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(codename__startswith="view_").exclude(
-            codename="view_all_creditors"
-        )
-    )
-    user.user_permissions.add(Permission.objects.get(codename="access_admin"))
-    if agency:
-        user.user_permissions.add(Permission.objects.get(codename="view_all_creditors"))
-    if creditor is not None:
-        CreditorUser.objects.create(user=user, creditor=creditor)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -115,7 +94,7 @@ def outbox(clock, make_variant, place_one, other_creditor):
 
 
 def test_agency_staff_see_every_figure_and_a_healthy_verdict(clock, outbox, schedules_succeeded):
-    page = _staff(agency=True).get(URL)
+    page = staff_client(agency=True).get(URL)
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-verdict="healthy"' in html
@@ -145,12 +124,12 @@ def test_agency_staff_see_every_figure_and_a_healthy_verdict(clock, outbox, sche
 def test_sent_messages_count_in_the_dispatch_rate_and_leave_the_due_lag(clock, outbox):
     clock.set(clock.now + timedelta(minutes=1))
     services.dispatch_due(now=clock.now)
-    page = _staff(agency=True).get(URL)
+    page = staff_client(agency=True).get(URL)
     assert ">3</a>" in _figure(page, "Sent in the last 15 minutes")
     assert ">3</a>" in _figure(page, "Sent in the last hour")
     assert "nothing is due" in _figure(page, "Oldest due message is late by")
     clock.set(clock.now + timedelta(minutes=30))
-    page = _staff(agency=True).get(URL)
+    page = staff_client(agency=True).get(URL)
     assert ">0</a>" in _figure(page, "Sent in the last 15 minutes")
     assert ">3</a>" in _figure(page, "Sent in the last hour")
 
@@ -159,7 +138,7 @@ def test_creditor_staff_see_their_creditors_counts_and_no_system_figures(
     clock, outbox, creditor, schedules_succeeded, cluster
 ):
     cluster("math.sqrt", -1)  # a failed task: the platform's, not theirs
-    page = _staff(creditor).get(URL)
+    page = staff_client(creditor).get(URL)
     assert page.status_code == 200
     html = page.content.decode()
     assert ">2</a>" in _figure(page, "Planned")
@@ -169,7 +148,7 @@ def test_creditor_staff_see_their_creditors_counts_and_no_system_figures(
 
 
 def test_staff_bound_to_no_creditor_count_nothing(clock, outbox):
-    page = _staff().get(URL)
+    page = staff_client().get(URL)
     assert ">0</a>" in _figure(page, "Planned")
     assert "Live model" not in page.content.decode()
 
@@ -179,9 +158,9 @@ def test_the_verdict_needs_attention_when_the_oldest_due_message_is_late(
 ):
     settings.OPERATIONS_DUE_LAG_WARN_SECONDS = 600
     clock.set(clock.now + timedelta(minutes=9))
-    assert 'data-verdict="healthy"' in _staff(agency=True).get(URL).content.decode()
+    assert 'data-verdict="healthy"' in staff_client(agency=True).get(URL).content.decode()
     clock.set(clock.now + timedelta(minutes=3))  # 12 minutes after they were due
-    page = _staff(agency=True).get(URL)
+    page = staff_client(agency=True).get(URL)
     html = page.content.decode()
     assert 'data-verdict="attention"' in html
     assert "The oldest due message is 12 min late" in html
@@ -194,7 +173,7 @@ def test_the_verdict_needs_attention_when_the_oldest_due_message_is_late(
 def test_times_are_shown_in_the_viewers_time_zone(clock, outbox):
     from wagtail.users.models import UserProfile
 
-    client = _staff(agency=True)
+    client = staff_client(agency=True)
     user = client.session["_auth_user_id"]
     UserProfile.objects.update_or_create(
         user_id=user, defaults={"current_time_zone": "America/New_York"}
@@ -208,9 +187,9 @@ def test_times_are_shown_in_the_viewers_time_zone(clock, outbox):
 def test_the_verdict_needs_attention_when_a_task_failed(
     clock, outbox, schedules_succeeded, cluster
 ):
-    assert 'data-verdict="healthy"' in _staff(agency=True).get(URL).content.decode()
+    assert 'data-verdict="healthy"' in staff_client(agency=True).get(URL).content.decode()
     cluster("math.sqrt", -1)  # raises ValueError
-    page = _staff(agency=True).get(URL)
+    page = staff_client(agency=True).get(URL)
     html = page.content.decode()
     assert 'data-verdict="attention"' in html
     assert "1 tasks failed in the last 24 hours" in html
@@ -221,7 +200,7 @@ def test_the_verdict_needs_attention_when_a_task_failed(
 
 
 def test_the_verdict_needs_attention_when_planning_never_succeeded(clock, outbox):
-    html = _staff(agency=True).get(URL).content.decode()
+    html = staff_client(agency=True).get(URL).content.decode()
     assert 'data-verdict="attention"' in html
     assert "Planning has never succeeded" in html
 
@@ -247,7 +226,7 @@ def test_an_unconfirmed_hand_off_needs_attention_and_links_to_the_failed_outbox(
         services.dispatch_due()
     clock.set(clock.now + timedelta(seconds=301))  # the dead dispatcher's lease ran out
     services.dispatch_due()
-    page = _staff(agency=True).get(URL)
+    page = staff_client(agency=True).get(URL)
     html = page.content.decode()
     assert 'data-verdict="attention"' in html
     assert "1 unconfirmed hand-offs in the last 24 hours" in html
@@ -260,7 +239,7 @@ def test_an_unconfirmed_hand_off_needs_attention_and_links_to_the_failed_outbox(
 def test_the_page_reads_each_figure_in_one_query(
     clock, outbox, place_one, schedules_succeeded, django_assert_max_num_queries
 ):
-    client = _staff(agency=True)
+    client = staff_client(agency=True)
     client.get(URL)  # the session's and the admin menu's first reads
     with django_assert_max_num_queries(QUERIES):
         assert client.get(URL).status_code == 200
@@ -299,5 +278,5 @@ def test_staff_without_admin_access_are_turned_away():
 
 
 def test_the_menu_has_an_operations_item():
-    page = _staff(agency=True).get("/admin/")
+    page = staff_client(agency=True).get("/admin/")
     assert URL in page.content.decode()

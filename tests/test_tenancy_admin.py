@@ -15,12 +15,11 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib import admin
-from django.contrib.auth.models import Permission
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import reverse
 
 from accounts.tenancy import AgencyOnlyAdmin, CreditorScopedAdmin
-from accounts.tests.factories import CreditorFactory, UserFactory, api_user
+from accounts.tests.factories import CreditorFactory, api_user, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -126,27 +125,6 @@ def two_creditors(settings):
     return mine, theirs
 
 
-def _staff(creditor=None, *, agency: bool = False) -> Client:
-    """A staff user holding every view permission (and Wagtail admin access), bound to
-    `creditor` (or to none)."""
-    from accounts.models import CreditorUser
-
-    user = UserFactory(is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(codename__startswith="view_").exclude(
-            codename="view_all_creditors"
-        )
-    )
-    user.user_permissions.add(Permission.objects.get(codename="access_admin"))
-    if agency:
-        user.user_permissions.add(Permission.objects.get(codename="view_all_creditors"))
-    if creditor is not None:
-        CreditorUser.objects.create(user=user, creditor=creditor)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def _scoped_admins(*, agency_only: bool = False):
     return [
         (model, model_admin)
@@ -162,7 +140,7 @@ def _of(model, path: str, creditor):
 
 def test_creditor_staff_see_only_their_creditor_in_every_admin(two_creditors):
     mine, theirs = two_creditors
-    client = _staff(mine)
+    client = staff_client(mine)
     for model, model_admin in _scoped_admins():
         path, label = model_admin.creditor_path, model._meta.label
         assert _of(model, path, theirs).exists(), f"the seed made no {label} for the other"
@@ -182,13 +160,13 @@ def test_creditor_staff_see_only_their_creditor_in_every_admin(two_creditors):
 
 def test_creditor_staff_choose_only_their_creditor_debtors_and_accounts(two_creditors):
     mine, _theirs = two_creditors
-    client = _staff(mine)
+    client = staff_client(mine)
     upload = client.get(reverse("admin:accounts_account_upload_csv"))
     assert [str(c) for c in upload.context["form"].fields["creditor"].queryset] == ["Mine"]
 
 
 def test_agency_staff_see_every_creditor_and_unbound_staff_see_none(two_creditors):
-    agency, unbound = _staff(agency=True), _staff()
+    agency, unbound = staff_client(agency=True), staff_client()
     for model, _admin in _scoped_admins():
         changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         key = model._meta.pk.attname
@@ -199,7 +177,11 @@ def test_agency_staff_see_every_creditor_and_unbound_staff_see_none(two_creditor
 
 
 def test_agency_only_admins_refuse_everyone_but_agency_staff(two_creditors):
-    agency, mine, unbound = _staff(agency=True), _staff(two_creditors[0]), _staff()
+    agency, mine, unbound = (
+        staff_client(agency=True),
+        staff_client(two_creditors[0]),
+        staff_client(),
+    )
     assert _scoped_admins(agency_only=True), "no agency-only admin to check"
     for model, _admin in _scoped_admins(agency_only=True):
         changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
@@ -214,7 +196,7 @@ def test_the_outbox_shows_creditor_staff_their_messages_only(two_creditors):
     from messaging.models import Message
 
     mine, theirs = two_creditors
-    client = _staff(mine)
+    client = staff_client(mine)
     page = client.get(reverse("messaging_outbox:index"))
     assert page.status_code == 200
     listed = {m.pk for m in page.context["object_list"]}
@@ -229,5 +211,5 @@ def test_the_outbox_shows_creditor_staff_their_messages_only(two_creditors):
 def test_the_uplift_report_over_every_creditor_is_for_agency_staff(two_creditors):
     mine, _ = two_creditors
     url = reverse("admin:recommender_uplift_report")
-    assert _staff(mine).get(url).status_code == 403
-    assert _staff(agency=True).get(url).status_code == 200
+    assert staff_client(mine).get(url).status_code == 403
+    assert staff_client(agency=True).get(url).status_code == 200

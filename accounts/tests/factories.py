@@ -8,6 +8,8 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.test import Client
 
 from accounts import services
 from accounts.api_keys.services import api_key_issue
@@ -40,6 +42,25 @@ def api_user(creditor: Creditor, username: str | None = None):
     CreditorUser.objects.create(user=user, creditor=creditor)
     _key, plaintext = api_key_issue(user=user, name="test key", actor="test")
     return user, plaintext
+
+
+def staff_client(creditor: Creditor | None = None, *, agency: bool = False) -> Client:
+    """A signed-in staff user with Wagtail admin access and every view permission, bound to
+    `creditor` (or to none); `agency` adds the permission to see every creditor."""
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__startswith="view_").exclude(
+            codename="view_all_creditors"
+        )
+    )
+    user.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    if agency:
+        user.user_permissions.add(Permission.objects.get(codename="view_all_creditors"))
+    if creditor is not None:
+        CreditorUser.objects.create(user=user, creditor=creditor)
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def row(n: int | str = 1, **overrides: Any) -> dict[str, Any]:
