@@ -187,8 +187,12 @@ def _start_make_run(demo: dict[str, str]) -> tuple[subprocess.Popen, int, Path]:
 )
 def test_make_run_stops_site_and_worker_within_ten_seconds(demo, signum, make_status):
     make, port, log = _start_make_run(demo)
-    children = _descendants(make.pid)
-    assert len(children) >= 4  # the runner, the web server, the worker and its processes
+    # The runner, the web server, the worker and its processes; the worker forks its own
+    # processes once it is up, which may be a moment after the site answers.
+    deadline = time.monotonic() + 30
+    while len(children := _descendants(make.pid)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(children) >= 4, children
     os.killpg(make.pid, signum)  # what Ctrl-C (or a supervisor's SIGTERM) does to the group
     started = time.monotonic()
     make.wait(timeout=15)
