@@ -388,6 +388,10 @@ class Message(models.Model):
             models.Index(fields=["provider", "provider_id"], name="message_provider_id"),
             models.Index(fields=["debtor", "-sent_at"], name="message_debtor_sent"),
             models.Index(fields=["account", "-sent_at"], name="message_account_sent"),
+            # The cockpit's rollups read a day's sends, and the messages changed since their
+            # last refresh (collections_site.operations.rollups).
+            models.Index(fields=["sent_at"], name="message_sent_at"),
+            models.Index(fields=["updated_at"], name="message_updated_at"),
         ]
 
     def __str__(self) -> str:

@@ -14,7 +14,7 @@ latter.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import django_filters
@@ -32,6 +32,7 @@ from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets import AdminDateInput
 from wagtail.admin.widgets.button import HeaderButton
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import policy_registry
@@ -104,7 +105,23 @@ _STATUS_PRIMARY = {MessageStatus.SENT, MessageStatus.DELIVERED}
 # --- listing ---------------------------------------------------------------------------------
 
 
+_REACHED = [
+    ("delivered", _("Delivered")),
+    ("opened", _("Opened")),
+    ("clicked", _("Clicked")),
+    ("converted", _("Converted")),
+]
+
+
+def _utc_day_start(day) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 class MessageFilterSet(WagtailFilterSet):
+    """The outbox's filters. The cockpit's charts link here with the ones that list the rows a
+    mark counts: the UTC days a message was sent (`sent_from`, `sent_to`, the rollups' days),
+    its variant, the debtor's region and how far it got (`reached`)."""
+
     status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     arm = django_filters.ChoiceFilter(choices=Arm.choices)
@@ -115,10 +132,34 @@ class MessageFilterSet(WagtailFilterSet):
             Creditor.objects.order_by("name"), request.user, "pk"
         )
     )
+    sent_from = django_filters.DateFilter(
+        label=_("Sent on or after (UTC day)"), method="_sent_from", widget=AdminDateInput
+    )
+    sent_to = django_filters.DateFilter(
+        label=_("Sent on or before (UTC day)"), method="_sent_to", widget=AdminDateInput
+    )
+    reached = django_filters.ChoiceFilter(
+        label=_("Got as far as"), choices=_REACHED, method="_reached"
+    )
+    region = django_filters.CharFilter(label=_("Debtor's region"), field_name="debtor__region")
+    variant = django_filters.NumberFilter(label=_("Variant id"), field_name="variant_id")
+    stage = django_filters.CharFilter(label=_("Journey stage"))
+    planned = django_filters.BooleanFilter(
+        label=_("Chosen by the planner"), field_name="decision", lookup_expr="isnull", exclude=True
+    )
 
     class Meta:
         model = Message
         fields = ["status", "channel", "arm", "language", "creditor"]
+
+    def _sent_from(self, queryset, name, value):
+        return queryset.filter(sent_at__gte=_utc_day_start(value))
+
+    def _sent_to(self, queryset, name, value):
+        return queryset.filter(sent_at__lt=_utc_day_start(value) + timedelta(days=1))
+
+    def _reached(self, queryset, name, value):
+        return queryset.filter(**{f"{value}_at__isnull": False})
 
 
 class MessageIndexView(generic.IndexView):

@@ -2,7 +2,8 @@
 wraps them in its admin-access check) and a top-level "Operations" menu item.
 
 The Health page is `/admin/operations/` (URL name `operations:health`); outside checks use
-that address. Later pages go under `/admin/operations/<section>/`.
+that address. The other sections are `/admin/operations/<section>/` (`operations:<section>`,
+`cockpit/`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 
 from collections_site.operations import views
+from collections_site.operations.cockpit import engagement
 
 app_name = "operations"
-urlpatterns = [path("", views.health, name="health")]
+urlpatterns = [
+    path("", views.health, name="health"),
+    path("engagement/", engagement.engagement, name="engagement"),
+]
 
 
 @hooks.register("register_admin_urls")
