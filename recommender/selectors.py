@@ -385,7 +385,7 @@ _RATES = (("open", "opened"), ("click", "clicked"), ("conversion", "converted"))
 """(rate, count) pairs of the report: `<rate>_rate` is `<count>` over the sends."""
 
 
-def _uplift_guard(
+def uplift_guard(
     metric: str, *, policy: evaluation.Rate, control: evaluation.Rate
 ) -> dict[str, Any]:
     """Whether both arms have the sends a two-sided two-proportion test (alpha 0.05, power
@@ -437,7 +437,7 @@ def uplift_report(
     the self-normalised IPS value of the live model (exploit policy) against uniform random
     over the same logs, with a paired bootstrap interval of the difference.
 
-    Each uplift also says whether the sample suffices (`_uplift_guard`): `enough`,
+    Each uplift also says whether the sample suffices (`uplift_guard`): `enough`,
     `needed_per_arm` and `more_per_arm` (sends), and a `message` when it does not.
     `for_display` (the `uplift_report` command, the admin page) withholds the value and
     interval of an uplift whose sample does not suffice; without it they stay, for callers
@@ -465,7 +465,7 @@ def uplift_report(
     uplift = {
         metric: {
             **evaluation.relative_uplift(policy[metric], control[metric]).as_dict(),
-            **_uplift_guard(metric, policy=policy[metric], control=control[metric]),
+            **uplift_guard(metric, policy=policy[metric], control=control[metric]),
         }
         for metric in ("conversion", "click")
     }

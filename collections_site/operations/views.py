@@ -22,6 +22,7 @@ from wagtail.permissions import policy_registry
 
 from accounts.tenancy import is_agency_staff
 from collections_site.operations import selectors, verdict
+from collections_site.operations.cockpit.pages import tabs
 from messaging.models import Message, MessageStatus
 
 M = MessageStatus
@@ -50,6 +51,7 @@ def health(request: HttpRequest) -> HttpResponse:
         "agency": agency,
         "outbox_statuses": _status_figures(user, outbox),
         "outbox_url": _outbox_url(user),
+        "tabs": tabs("health"),
     }
     if agency:
         queue = selectors.queue_health(now=now)

@@ -14,12 +14,14 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 
 from collections_site.operations import views
-from collections_site.operations.cockpit import engagement
+from collections_site.operations.cockpit import engagement, recommender
+from collections_site.operations.panels import CockpitPanel
 
 app_name = "operations"
 urlpatterns = [
     path("", views.health, name="health"),
     path("engagement/", engagement.engagement, name="engagement"),
+    path("recommender/", recommender.recommender, name="recommender"),
 ]
 
 
@@ -37,3 +39,10 @@ def register_operations_menu_item():
         icon_name="tasks",
         order=150,
     )
+
+
+@hooks.register("construct_homepage_panels")
+def add_cockpit_panel(request, panels):
+    """The cockpit's headline first on the admin's home page, for staff who may see it."""
+    if request.user.is_staff:
+        panels.append(CockpitPanel(request))

@@ -21,10 +21,13 @@ from itertools import count
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 44
 _ids = count(1)
+FOLD_ROWS = 12
+"""A table longer than this folds away under its chart (`<details>`, open on a click)."""
 
 
 def _n(value: float) -> str:
@@ -78,12 +81,20 @@ class ChartTable:
                 for row in self.rows
             ),
         )
-        return format_html(
+        table = format_html(
             '<table class="ops-table"><caption>{}</caption><thead><tr>{}</tr></thead>'
             "<tbody>{}</tbody></table>",
             self.caption,
             head,
             body,
+        )
+        if len(self.rows) <= FOLD_ROWS:
+            return table
+        return format_html(
+            '<details class="ops-fold"><summary>{}</summary>{}</details>',
+            _("%(caption)s: the table (%(rows)s rows)")
+            % {"caption": self.caption, "rows": len(self.rows)},
+            table,
         )
 
     __html__ = __str__
@@ -180,6 +191,16 @@ def _svg(title: str, body: SafeString, legend: SafeString) -> SafeString:
     )
 
 
+def _empty(title: str) -> SafeString:
+    """What a chart with nothing to draw shows instead."""
+    return format_html(
+        '<figure class="ops-chart ops-chart--empty"><figcaption>{}</figcaption>'
+        '<p class="ops-section-note">{}</p></figure>',
+        title,
+        _("Nothing to show for these filters yet."),
+    )
+
+
 def _mark(url: str, tip: str, shape: SafeString) -> SafeString:
     """A mark with its tooltip; a link to its rows when there is a page listing them."""
     inner = format_html("<title>{}</title>{}", tip, shape)
@@ -207,6 +228,8 @@ class LineChart:
 
     def __str__(self) -> SafeString:
         values = [v for s in self.series for v in s.values if v is not None]
+        if not values:
+            return _empty(self.title)
         values += [b for s in self.series for p in (s.band or []) if p for b in p]
         frame = _frame(values, self.fmt, self.zero)
         xs = self._xs()
@@ -265,7 +288,9 @@ class BarChart:
     table: ChartTable | None = None
 
     def __str__(self) -> SafeString:
-        n = max(1, len(self.labels))
+        if not self.labels or not any(v for s in self.series for v in s.values):
+            return _empty(self.title)
+        n = len(self.labels)
         totals = [sum((s.values[i] or 0) for s in self.series) for i in range(len(self.labels))]
         values = totals if self.stacked else [v or 0 for s in self.series for v in s.values]
         frame = _frame(values, self.fmt)
@@ -314,6 +339,8 @@ class Heatmap:
     table: ChartTable | None = None
 
     def __str__(self) -> SafeString:
+        if all(v is None for r in self.values for v in r):
+            return _empty(self.title)
         top = max((v for r in self.values for v in r if v is not None), default=0.0) or 1.0
         cw = (WIDTH - LEFT - RIGHT) / max(1, len(self.cols))
         ch = (HEIGHT - TOP - BOTTOM) / max(1, len(self.rows))

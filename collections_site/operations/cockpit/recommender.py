@@ -1,0 +1,305 @@
+"""The Recommender page (`/admin/operations/recommender/`): does the policy beat the random
+control arm, by how much, and is there enough data to say?
+
+- The conversion uplift of the policy arm over the control arm, cumulated day by day over
+  the period with its 95% interval, shown only from the day both arms hold the sample a
+  power calculation needs (`recommender.selectors.uplift_guard`); until then the page says
+  how many more conversions each arm needs instead of a number.
+- Each arm's cumulative conversion rate with its 95% band, and the arms' weekly shares of
+  the planner's sends.
+- The live model, the latest candidates and their off-policy values on held-out logs.
+- Conversion by debtor typology.
+
+Counts come from the rollups (`EngagementDay`, `TypologyDay`, planner's messages only: those
+with an arm); the models from `ModelVersion` (a few rows).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from itertools import accumulate
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+
+from collections_site.operations.cockpit import charts
+from collections_site.operations.cockpit.charts import Cell, ChartTable, Series
+from collections_site.operations.cockpit.engagement import outbox_link
+from collections_site.operations.cockpit.filters import CockpitFilters
+from collections_site.operations.cockpit.pages import cockpit_render, filters_for
+from collections_site.operations.models import EngagementDay, TypologyDay
+from messaging.models import Arm
+from recommender.evaluation import Rate, relative_uplift, wilson
+from recommender.models import ModelStatus, ModelVersion
+from recommender.selectors import uplift_guard
+
+ARMS = (Arm.POLICY, Arm.CONTROL)
+MODELS_SHOWN = 8
+
+
+def _rate(r: Rate) -> str:
+    if r.rate is None:
+        return "-"
+    return f"{charts.percent(r.rate)} [{charts.percent(r.lower)}, {charts.percent(r.upper)}]"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.0%}" if abs(value) >= 0.1 else f"{value:+.1%}"
+
+
+def daily_arms(filters: CockpitFilters) -> dict[str, dict[date, tuple[int, int]]]:
+    """(sent, converted) per arm per day of the period."""
+    out: dict[str, dict[date, tuple[int, int]]] = {arm: {} for arm in ARMS}
+    rows = (
+        filters.rollup(EngagementDay.objects.filter(arm__in=ARMS))
+        .values("arm", "day")
+        .annotate(sent=Sum("sent"), converted=Sum("converted"))
+    )
+    for r in rows:
+        out[r["arm"]][r["day"]] = (r["sent"], r["converted"])
+    return out
+
+
+def guard_text(guard: dict[str, Any], control: Rate) -> str:
+    """'Not enough data yet' in conversions each arm still needs (sends at the expected
+    rate), with the sends behind them."""
+    baseline = guard["baseline_rate"]
+    expected = {"control": baseline, "policy": baseline * (1 + guard["min_detectable"])}
+    more = guard["more_per_arm"]
+    conversions = {arm: math.ceil(more[arm] * expected[arm]) for arm in more}
+    return _(
+        "Not enough data yet: about %(control)s more conversions in the control arm and "
+        "%(policy)s in the policy arm (%(control_sends)s and %(policy_sends)s more sends) "
+        "before an uplift of %(minimum)s could be told from chance."
+    ) % {
+        "control": f"{conversions['control']:,}",
+        "policy": f"{conversions['policy']:,}",
+        "control_sends": f"{more['control']:,}",
+        "policy_sends": f"{more['policy']:,}",
+        "minimum": f"{guard['min_detectable']:.0%}",
+    }
+
+
+def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
+    """The headline, the cumulative uplift (only where the sample suffices) and the arms'
+    cumulative rates, over the period's days."""
+    days = filters.days()
+    labels = [d.strftime("%m-%d") for d in days]
+    cum = {
+        arm: list(
+            accumulate(
+                (per_day[arm].get(d, (0, 0)) for d in days),
+                lambda a, b: (a[0] + b[0], a[1] + b[1]),
+            )
+        )
+        for arm in ARMS
+    }
+    uplift: list[float | None] = []
+    band: list[tuple[float, float] | None] = []
+    rates: dict[str, list[Rate]] = {arm: [wilson(c, s) for s, c in cum[arm]] for arm in ARMS}
+    for i in range(len(days)):
+        policy, control = rates[Arm.POLICY][i], rates[Arm.CONTROL][i]
+        guard = uplift_guard("conversion", policy=policy, control=control)
+        u = relative_uplift(policy, control)
+        shown = guard["enough"] and u.value is not None
+        uplift.append(u.value if shown else None)
+        band.append((u.lower, u.upper) if shown else None)
+    final_policy, final_control = rates[Arm.POLICY][-1], rates[Arm.CONTROL][-1]
+    guard = uplift_guard("conversion", policy=final_policy, control=final_control)
+    final = relative_uplift(final_policy, final_control)
+    headline = (
+        {
+            "value": _signed(final.value),
+            "interval": f"[{_signed(final.lower)}, {_signed(final.upper)}]",
+        }
+        if guard["enough"] and final.value is not None
+        else {"message": guard_text(guard, final_control)}
+    )
+
+    def arm_links(arm: str, **more: Any) -> list[str]:
+        return [outbox_link(filters, arm=arm, planned="true", sent_to=d, **more) for d in days]
+
+    table_rows = [
+        [
+            d.isoformat(),
+            *(f"{cum[arm][i][1]:,} / {cum[arm][i][0]:,}" for arm in ARMS),
+            _signed(uplift[i]) + f" [{_signed(band[i][0])}, {_signed(band[i][1])}]"
+            if uplift[i] is not None and band[i]
+            else _("not enough data"),
+        ]
+        for i, d in enumerate(days)
+        if cum[Arm.POLICY][i][0] or cum[Arm.CONTROL][i][0]
+    ]
+    return {
+        "headline": headline,
+        "guard": guard,
+        "final": {arm: f"{rates[arm][-1].successes:,} / {rates[arm][-1].trials:,}" for arm in ARMS},
+        "uplift": charts.LineChart(
+            title=_("Cumulative conversion uplift of the policy over the random control"),
+            labels=labels,
+            series=[Series(_("Uplift"), uplift, band=band)],
+            fmt=_signed,
+            zero=False,
+            table=ChartTable(
+                _("Cumulative conversions over sends per arm; the uplift with its 95% interval"),
+                [_("Up to day (UTC)"), _("Policy"), _("Random control"), _("Uplift")],
+                table_rows[-31:],  # the last month of days; the chart holds the rest
+            ),
+        ),
+        "rates": charts.LineChart(
+            title=_("Cumulative conversion rate per arm, with 95% bands"),
+            labels=labels,
+            series=[
+                Series(
+                    str(Arm(arm).label),
+                    [r.rate for r in rates[arm]],
+                    band=[(r.lower, r.upper) if r.rate is not None else None for r in rates[arm]],
+                    urls=arm_links(arm, reached="converted"),
+                )
+                for arm in ARMS
+            ],
+            fmt=charts.percent,
+        ),
+    }
+
+
+def _weeks(days: list[date]) -> list[date]:
+    return sorted({d - timedelta(days=d.weekday()) for d in days})
+
+
+def shares_chart(filters: CockpitFilters, per_day) -> charts.BarChart:
+    """Sends per arm per week (stacked), with the policy's share in the table."""
+    weeks = _weeks(filters.days())
+    sent = {arm: dict.fromkeys(weeks, 0) for arm in ARMS}
+    for arm in ARMS:
+        for d, (s, _c) in per_day[arm].items():
+            sent[arm][d - timedelta(days=d.weekday())] += s
+    rows = []
+    for w in weeks:
+        total = sent[Arm.POLICY][w] + sent[Arm.CONTROL][w]
+        if total:
+            share = sent[Arm.CONTROL][w] / total
+            rows.append([
+                w.isoformat(), f"{sent[Arm.POLICY][w]:,}", f"{sent[Arm.CONTROL][w]:,}",
+                charts.percent(share),
+            ])  # fmt: skip
+    return charts.BarChart(
+        title=_("The planner's sends per week, by arm"),
+        labels=[w.strftime("%m-%d") for w in weeks],
+        series=[
+            Series(
+                str(Arm(arm).label),
+                [sent[arm][w] for w in weeks],
+                urls=[
+                    outbox_link(
+                        filters,
+                        arm=arm,
+                        planned="true",
+                        sent_from=max(w, filters.start),
+                        sent_to=min(w + timedelta(days=6), filters.end),
+                    )
+                    for w in weeks
+                ],
+            )
+            for arm in ARMS
+        ],
+        stacked=True,
+        table=ChartTable(
+            _("Sends per week by arm (weeks start on Monday)"),
+            [_("Week"), _("Policy"), _("Random control"), _("Control share")],
+            rows,
+        ),
+    )
+
+
+def _model_url(model: ModelVersion) -> str:
+    try:
+        return reverse("admin:recommender_modelversion_change", args=[model.pk])
+    except NoReverseMatch:
+        return ""
+
+
+def _difference(d: dict[str, Any] | None) -> str:
+    if not d:
+        return "-"
+    return f"{d['difference']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}]"
+
+
+def models_table() -> ChartTable:
+    """The live model and the latest candidates, with their off-policy values on held-out
+    logs: the value of the model's policy (conversions per decision) and its difference from
+    uniform random and from the model that was live, with 95% intervals."""
+    models = ModelVersion.objects.defer("artifact").order_by("-trained_at")[:MODELS_SHOWN]
+    live = ModelVersion.objects.defer("artifact").filter(status=ModelStatus.LIVE).first()
+    shown = list(models)
+    if live and live.pk not in {m.pk for m in shown}:
+        shown.insert(0, live)
+    rows = []
+    for m in shown:
+        metrics = m.metrics or {}
+        value = metrics.get("value")
+        rows.append([
+            Cell(m.label, _model_url(m)),
+            m.get_status_display(),
+            m.trained_at.strftime("%Y-%m-%d %H:%M"),
+            f"{m.rows_used:,}",
+            f"{value:.4f}" if isinstance(value, int | float) else "-",
+            _difference(metrics.get("vs_random")),
+            _difference(metrics.get("vs_live")),
+        ])  # fmt: skip
+    return ChartTable(
+        _("Models, newest first: off-policy values on held-out logs (95% intervals)"),
+        [
+            _("Model"), _("Status"), _("Trained (UTC)"), _("Decisions fitted"),
+            _("Value (conversions per decision)"), _("Versus random"), _("Versus the live model"),
+        ],
+        rows,
+    )  # fmt: skip
+
+
+def typology_chart(filters: CockpitFilters) -> charts.BarChart:
+    groups = list(
+        filters.rollup(TypologyDay.objects.all())
+        .values("typology")
+        .annotate(sent=Sum("sent"), converted=Sum("converted"))
+        .order_by("typology")
+    )
+    names = [g["typology"] or _("not computed") for g in groups]
+    rates = [wilson(g["converted"], g["sent"]) for g in groups]
+    return charts.BarChart(
+        title=_("Conversion rate by debtor typology"),
+        labels=names,
+        series=[Series(_("Conversion rate"), [r.rate or 0 for r in rates])],
+        fmt=charts.percent,
+        table=ChartTable(
+            _("Conversion by typology (W/D willing or defiant, A/I able or insolvent, O/C "
+              "organised or chaotic, E/R emotional or rational), with 95% intervals"),
+            [_("Typology"), _("Sent"), _("Converted"), _("Conversion rate")],
+            [
+                [n, f"{g['sent']:,}", f"{g['converted']:,}", _rate(r)]
+                for n, g, r in zip(names, groups, rates, strict=True)
+            ],
+        ),
+    )  # fmt: skip
+
+
+def recommender(request: HttpRequest) -> HttpResponse:
+    form, filters = filters_for(request)
+    per_day = daily_arms(filters)
+    live = ModelVersion.objects.defer("artifact", "metrics").filter(status=ModelStatus.LIVE).first()
+    context = {
+        **uplift_charts(filters, per_day),
+        "shares": shares_chart(filters, per_day),
+        "control_share_pct": charts.percent(float(settings.RECOMMENDER_CONTROL_SHARE)),
+        "live": live,
+        "models": models_table(),
+        "typology": typology_chart(filters),
+    }
+    return cockpit_render(
+        request, section="recommender", form=form, filters=filters, context=context
+    )
