@@ -177,7 +177,15 @@ if REDIS_URL:
         }
     }
     # django-q2 checks for an `orm` key before `redis`, so it is left out entirely here.
-    Q_CLUSTER["redis"] = REDIS_URL
+    # Timeouts (redis-py reads them from the URL's query): a Redis that cannot be reached
+    # fails a call in seconds instead of hanging a worker or the Health page. The socket
+    # timeout stays above the one-second blocking read with which workers wait for tasks.
+    _sep = "&" if "?" in REDIS_URL else "?"
+    Q_CLUSTER["redis"] = (
+        REDIS_URL
+        if "socket_timeout" in REDIS_URL
+        else f"{REDIS_URL}{_sep}socket_connect_timeout=2&socket_timeout=5"
+    )
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     Q_CLUSTER["orm"] = "default"
