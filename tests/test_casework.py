@@ -74,7 +74,6 @@ def _inspect(name: str, pk: int) -> str:
 
 
 def test_each_list_shows_the_viewers_creditor_only(book, creditor, other_creditor):
-    life, other = book
     mine, theirs = staff_client(creditor), staff_client(other_creditor)
     agency = staff_client(agency=True)
     for name in ("debtors", "accounts"):
