@@ -10,10 +10,12 @@ one debtor of `other_creditor` with an account, a payment and a plan.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -189,3 +191,45 @@ def test_an_unknown_or_malformed_id_is_not_found(book, creditor):
         assert client.get(f"{prefix}999999999/").status_code == 404
         assert client.get(f"{prefix}abc/").status_code == 404
         assert client.get(f"{prefix}99999999999999999999999/").status_code == 404
+
+
+def test_an_open_accounts_status_changes_in_the_django_admin_actions(book, creditor):
+    """The account's page links to the Django admin's list of this one account, whose actions
+    call `accounts.services.account_transition`; only for users who may change accounts."""
+    life, _ = book
+    account = life.accounts[0]
+    client = staff_client(creditor)
+    assert "Change status" not in client.get(_inspect("accounts", account.pk)).content.decode()
+    user = get_user_model().objects.get(pk=client.session["_auth_user_id"])
+    user.user_permissions.add(Permission.objects.get(codename="change_account"))
+    page = client.get(_inspect("accounts", account.pk)).content.decode()
+    link = f"/django-admin/accounts/account/?id__exact={account.pk}"
+    assert link in page.replace("&amp;", "&")
+    changelist = client.get(link)
+    assert changelist.status_code == 200
+    listed = changelist.context["cl"].result_list
+    assert [a.pk for a in listed] == [account.pk]
+    assert "mark_recalled" in changelist.content.decode()
+
+
+def _configuration_links(client) -> set[str]:
+    page = client.get(reverse("casework_debtors:index")).content.decode()
+    return set(re.findall(r'"(/django-admin/[a-z_]+/[a-z]+/)"', page))
+
+
+def test_the_configuration_menu_links_only_what_the_user_may_open(book, creditor):
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    admin = Client()
+    admin.force_login(superuser)
+    assert _configuration_links(admin) >= {
+        "/django-admin/compliance/region/", "/django-admin/accounts/creditor/",
+        "/django-admin/api_keys/apikey/", "/django-admin/auth/user/",
+        "/django-admin/django_q/schedule/", "/django-admin/accounts/debtordataaccess/",
+    }  # fmt: skip
+    client = staff_client(creditor)  # every view permission, one creditor
+    links = _configuration_links(client)
+    assert "/django-admin/accounts/creditor/" in links
+    assert "/django-admin/accounts/debtordataaccess/" not in links  # agency staff only
+    user = get_user_model().objects.get(pk=client.session["_auth_user_id"])
+    user.user_permissions.remove(*Permission.objects.filter(codename="view_region"))
+    assert "/django-admin/compliance/region/" not in _configuration_links(client)

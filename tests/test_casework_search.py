@@ -111,7 +111,7 @@ def test_the_list_search_never_crosses_creditors(people, creditor, other_credito
 def _sidebar_search(client) -> str | None:
     """Where the admin sidebar's search box sends its query (Wagtail: the first search area
     the user may see)."""
-    page = client.get(reverse("wagtailadmin_home")).content.decode()
+    page = client.get(reverse("casework_payments:index")).content.decode()
     found = re.search(r'"wagtail.sidebar.SearchModule", "_args": \["([^"]*)"\]', page)
     return found and found.group(1)
 

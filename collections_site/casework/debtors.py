@@ -13,6 +13,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail.admin.filters import WagtailFilterSet
@@ -56,6 +57,12 @@ class DebtorIndexView(ScopedIndexView):
 
     def base_queryset(self) -> QuerySet:
         return Debtor.objects.select_related("creditor").order_by("-id")
+
+    @cached_property
+    def columns(self):
+        columns = super().columns  # the title column is the reference
+        columns[0].label = gettext_lazy("Reference")
+        return columns
 
     def search_queryset(self, queryset: QuerySet) -> QuerySet:
         if not self.is_searching:

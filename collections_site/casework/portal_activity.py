@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from accounts.models import Debtor
@@ -86,8 +87,8 @@ def callbacks_table(viewer: Viewer, debtor: Debtor, zone: ZoneInfo | None) -> Ta
         ],
         [
             [
-                f"{local(c.window_start)} - {local(c.window_end, 'H:i')}",
-                f"{on_clock(c.window_start, zone)} - {on_clock(c.window_end, zone)[-5:]}",
+                format_html("{} - {}", local(c.window_start), local(c.window_end, "H:i")),
+                format_html("{} - {}", on_clock(c.window_start, zone), _hour(c.window_end, zone)),
                 _account_link(viewer, c.account),
                 c.get_status_display(),
                 local(c.created_at),
@@ -98,6 +99,10 @@ def callbacks_table(viewer: Viewer, debtor: Debtor, zone: ZoneInfo | None) -> Ta
         empty=_("No call-back requests."),
         note=note,
     )
+
+
+def _hour(value, zone: ZoneInfo | None) -> str:
+    return value.astimezone(zone).strftime("%H:%M") if zone else ""
 
 
 def link_requests_table(debtor: Debtor) -> Table:
