@@ -127,3 +127,21 @@ def test_the_page_reads_in_a_bounded_number_of_queries(
     with django_assert_max_num_queries(QUERIES):
         page = _page(client, life.debtor)
     assert page.count("/admin/messaging/outbox/") >= before + 4
+
+
+def test_a_blocked_contact_shows_its_reasons_and_citations(life, creditor):
+    """A call at 03:00 on the debtor's clock is refused by the region's hours: the page shows
+    the answer, the rule's code and its citation."""
+    from datetime import UTC, datetime
+
+    from compliance import services as compliance
+
+    result = compliance.contact_check(
+        debtor=life.debtor, channel="call", at=datetime(2026, 3, 11, 7, 0, tzinfo=UTC)
+    )
+    assert not result.allowed
+    checks = _section(_page(staff_client(creditor), life.debtor), "compliance")
+    assert "blocked" in checks
+    for reason in result.reasons:
+        assert f"<code>{reason['code']}</code>" in checks
+        assert reason["citation_text"] in checks.replace("&#x27;", "'")
