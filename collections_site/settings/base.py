@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "collections_site.privacy",
     # The operations cockpit in the Wagtail admin (/admin/operations/, docs/operations.md).
     "collections_site.operations",
+    # Operators' daily work in the Wagtail admin: debtors, accounts, payments, plans, decisions
+    # and the search that finds a debtor (docs/casework.md).
+    "collections_site.casework",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -78,6 +81,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Trigram lookups for the casework search (its indexes: casework migration 0001).
+    "django.contrib.postgres",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
 ]
