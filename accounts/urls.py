@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from accounts import apis
+from accounts import apis, report_apis
 
 
 class RefConverter:
@@ -36,4 +36,6 @@ urlpatterns = [
         name="account-recall",
     ),
     path("payments/", apis.PaymentListApi.as_view(), name="payments"),
+    path("reports/summary/", report_apis.ReportSummaryApi.as_view(), name="reports-summary"),
+    path("statements/", report_apis.StatementApi.as_view(), name="statements"),
 ]
