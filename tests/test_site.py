@@ -79,7 +79,18 @@ def test_with_redis_url_redis_cache_and_broker_and_no_orm_key():
     assert sessions.endswith("cached_db")  # shared cache: safe to read sessions through it
     assert engine == "django.db.backends.postgresql"
     assert cache.endswith("RedisCache")
-    assert has_orm is False and redis == "redis://127.0.0.1:6379/3"
+    # The broker's connection times out instead of hanging when Redis does not answer.
+    assert has_orm is False
+    assert redis == "redis://127.0.0.1:6379/3?socket_connect_timeout=2&socket_timeout=5"
+
+
+def test_a_redis_url_with_its_own_timeouts_keeps_them():
+    url = "redis://127.0.0.1:6379/3?socket_timeout=9"
+    run = _settings_in_subprocess(
+        {"DEBUG": "1", "REDIS_URL": url}, "settings.Q_CLUSTER.get('redis')"
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == url
 
 
 def test_secret_key_is_required_when_not_debugging():
