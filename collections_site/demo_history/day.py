@@ -47,6 +47,8 @@ OPERATOR = "demo:operator"
 PLAN_HOUR, NIGHTLY_HOUR, OPERATOR_HOUR, INSTALMENT_HOUR = 4, 1, 10, 18
 INITIAL_SHARE, PLACEMENT_DAYS = 0.5, 21  # half on day 0, the rest over three weeks
 DISPUTE_DAYS, UPHELD_SHARE = 10, 0.3  # operators resolve disputes after ten days
+# The simulator's nightly retraining options (a 2-day reward delay, a lighter fit).
+RETRAIN = dict(SIMULATOR_RETRAIN)
 CURRENCY = {"US": "USD", "GB": "GBP", "CA": "CAD"}
 LOCALE = {"US": "en_US", "GB": "en_GB", "CA": "en_CA", "FR": "fr_FR", "DE": "de_DE"}
 
@@ -209,7 +211,7 @@ def _nightly(now: datetime) -> Counter:
     if ModelVersion.objects.filter(trained_at=at).exists():
         return counts  # this night's model was trained before an interruption
     with time_machine.travel(at, tick=False):
-        options = recommender.RetrainOptions.from_settings(**SIMULATOR_RETRAIN)
+        options = recommender.RetrainOptions.from_settings(**RETRAIN)
         try:
             model = recommender.model_retrain(actor=ACTOR, options=options, now=at)
         except recommender.RetrainSkipped as exc:

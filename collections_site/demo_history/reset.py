@@ -16,9 +16,12 @@ from accounts.models import Creditor
 
 def _purge(queryset: QuerySet, stack: tuple[type, ...]) -> None:
     model = queryset.model
-    for rel in model._meta.related_objects:
+    # Every reverse relation, the hidden ones (related_name="+") included.
+    for rel in model._meta.get_fields(include_hidden=True):
+        if not (rel.auto_created and not rel.concrete) or rel.many_to_many:
+            continue
         related = rel.related_model
-        if related in stack or rel.many_to_many:
+        if related in stack or related is model:
             continue
         dependents = related._base_manager.filter(**{f"{rel.field.name}__in": queryset})
         if dependents.exists():
