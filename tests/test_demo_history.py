@@ -177,6 +177,7 @@ def test_reset_deletes_the_history_and_starts_again(small):
     assert (row.days, row.debtors, row.status) == (1, 20, "done")
 
 
+@pytest.mark.postgres
 def test_seed_demo_queues_it_once_and_the_task_builds_it(demo_settings, monkeypatch):
     # Test settings run tasks in place: the queued task builds the whole (tiny) history.
     monkeypatch.setattr(demo_settings, "DEMO_HISTORY_DAYS", 2, raising=False)
