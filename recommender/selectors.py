@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -138,17 +138,26 @@ class DueBatch:
 
 
 def accounts_due(
-    *, now: datetime, after_id: int = 0, limit: int = 500, part: int = 0, parts: int = 1
+    *,
+    now: datetime,
+    after_id: int = 0,
+    limit: int = 500,
+    part: int = 0,
+    parts: int = 1,
+    creditor_ids: Sequence[int] | None = None,
 ) -> DueBatch:
     """Accounts with ids after `after_id` that are due a message now (one page of `limit`
     open accounts scanned). Four queries per page, whatever its size (five with parts).
 
     With `parts` > 1, only the accounts of debtors whose id is `part` modulo `parts`: planners
     running side by side on different parts never share a debtor, so each one's per-debtor
-    budgets and compliance counts stay whole."""
+    budgets and compliance counts stay whole. `creditor_ids`: only those creditors' accounts
+    (the demo history plans its own creditor's debtors only)."""
     if not 0 <= part < parts:
         raise ValueError(f"part must be in [0, {parts}); got {part}")
-    page, end = _open_accounts_page(after_id=after_id, limit=limit, part=part, parts=parts)
+    page, end = _open_accounts_page(
+        after_id=after_id, limit=limit, part=part, parts=parts, creditor_ids=creditor_ids
+    )
     if not page:
         # None of this part's accounts in the window: go on after it, if there is more.
         return DueBatch([], end, 0)
@@ -159,7 +168,7 @@ def accounts_due(
 
 
 def _open_accounts_page(
-    *, after_id: int, limit: int, part: int, parts: int
+    *, after_id: int, limit: int, part: int, parts: int, creditor_ids: Sequence[int] | None = None
 ) -> tuple[list[Account], int | None]:
     """The next `limit` open accounts (of this part) after `after_id`, with their debtors and
     row versions; and, with parts, the last key of the window the page was taken from."""
@@ -167,6 +176,8 @@ def _open_accounts_page(
         pk__gt=after_id,
         status__in=[AccountStatus.ACTIVE, AccountStatus.IN_PLAN, AccountStatus.PAUSED],
     )
+    if creditor_ids is not None:
+        open_accounts = open_accounts.filter(creditor_id__in=list(creditor_ids))
     end = None
     if parts > 1:
         # The page ends at the (limit x parts)-th open account, whichever part it is in: a

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from wagtail.permissions import policy_registry
 
 from accounts.tenancy import is_agency_staff
+from collections_site.demo_history.progress import demo_progress
 from collections_site.operations import selectors, verdict
 from collections_site.operations.cockpit.pages import tabs
 from messaging.models import Message, MessageStatus
@@ -58,6 +59,8 @@ def health(request: HttpRequest) -> HttpResponse:
         reasons |= verdict.queue_reasons(queue, now=now)
         context["queue"] = _queue_figures(user, queue, reasons)
         context["model"] = _model_figures(user, selectors.model_health())
+        # The demo history's progress (demo installations only; docs/demo.md).
+        context["demo"] = demo_progress()
     context["outbox_flow"] = _flow_figures(user, outbox, reasons)
     context["reasons"] = list(reasons.values())
     return TemplateResponse(request, "operations/health.html", context)

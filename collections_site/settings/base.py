@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     # Operators' daily work in the Wagtail admin: debtors, accounts, payments, plans, decisions
     # and the search that finds a debtor (docs/casework.md).
     "collections_site.casework",
+    # The demo's simulated 90-day history, built by the worker (docs/demo.md).
+    "collections_site.demo_history",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -618,3 +620,11 @@ OPERATIONS_RETRAIN_STALE_HOURS = 36
 PRIVACY_RETENTION = env.json("PRIVACY_RETENTION", default={})
 # Rows per transaction when retention removes content, decisions or erases debtors.
 PRIVACY_RETENTION_BATCH = env.int("PRIVACY_RETENTION_BATCH", default=500)
+
+# --- Demo history (docs/demo.md) --------------------------------------------------------------
+# The worker builds a simulated history for the demo (`make run`) through the real pipeline:
+# only with DEBUG on unless set; refused whenever a channel would reach a real provider.
+DEMO_HISTORY = env.bool("DEMO_HISTORY", default=DEBUG)
+# Its size: simulated days (ending today) and debtors.
+DEMO_HISTORY_DAYS = env.int("DEMO_HISTORY_DAYS", default=90)
+DEMO_HISTORY_DEBTORS = env.int("DEMO_HISTORY_DEBTORS", default=2000)

@@ -186,6 +186,7 @@ def plan_contacts(
     actor: str = "system:planner",
     part: int = 0,
     parts: int = 1,
+    creditor_ids: Sequence[int] | None = None,
 ) -> PlanResult:
     """Plan the next message of every account due a contact (the hourly job).
 
@@ -195,9 +196,9 @@ def plan_contacts(
 
     `part`/`parts`: plan only the debtors whose id is `part` modulo `parts`, so that `parts`
     planners (one per worker, `plan_parts()`) share the work without sharing a debtor. Give
-    them all the same `now`, so they agree on the debtors' planning day.
-    """
-    started = time.perf_counter()
+    them all the same `now`, so they agree on the debtors' planning day. `creditor_ids`: only
+    those creditors' accounts (None: every creditor's, as the hourly job does)."""
+    started, only = time.perf_counter(), creditor_ids
     now = now or timezone.now()
     batch_size = int(batch_size or settings.RECOMMENDER_PLAN_BATCH)
     control_share = float(settings.RECOMMENDER_CONTROL_SHARE)
@@ -209,7 +210,7 @@ def plan_contacts(
     after = 0
     while True:
         page = selectors.accounts_due(
-            now=now, after_id=after, limit=batch_size, part=part, parts=parts
+            now=now, after_id=after, limit=batch_size, part=part, parts=parts, creditor_ids=only
         )
         if page.last_id is None:
             break

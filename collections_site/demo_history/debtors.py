@@ -1,0 +1,232 @@
+"""How the demo history's debtors behave: the simulator's world, acting through the services.
+
+The hidden traits and the response funnel are `recommender.simulator.World`'s (docs/simulator.md:
+open, click and conversion probabilities by channel, hour, tone and call to action). What a
+debtor does is drawn from a generator seeded by the message (or instalment) id, so a day run
+again after an interruption draws the same reactions; every write is guarded (idempotency keys,
+or "already done at this instant" checks), so it records nothing twice.
+
+Besides paying and agreeing plans, some debtors who clicked use the portal's other doors, through
+the portal's services: a dispute (rare), a call-back request (mostly after "contact us"), or a
+breathing-space pause (those least able to pay).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from accounts import services as accounts_services
+from accounts.models import (
+    Account,
+    AccountStatus,
+    DomainError,
+    Installment,
+    InstallmentStatus,
+    Payment,
+    PaymentPlan,
+    PlanStatus,
+)
+from accounts.selectors import instalment_next
+from compliance.services import debtor_zone
+from messaging import services as messaging
+from messaging.models import EventKind, Message
+from portal.models import CallbackRequest, PauseRequest, PortalDispute
+from portal.services import requests as portal_requests
+from recommender import features as F
+from recommender.simulator.world import World, bucket_of
+
+log = logging.getLogger(__name__)
+
+ACTOR = "debtor"
+REF_PREFIX = "DH-"
+DISPUTE_SHARE = 0.03  # of the debtors who click and do not pay
+CALLBACK_SHARE_TALK = 0.45  # of those who click "contact us" and do not act on it
+CALLBACK_SHARE = 0.04  # of the other clickers who do not pay
+PAUSE_ABLE_BELOW = 0.2  # debtors this unable to pay ask for a pause when they do not pay
+PAUSE_SHARE = 0.35
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """Something a debtor does at `when` in answer to a message: open, click, or act."""
+
+    when: datetime
+    kind: str  # "open", "click", "convert:<cta family>", "request"
+    message_id: int
+
+
+def world_index(external_ref: str) -> int | None:
+    """The world's debtor number of a demo-history debtor (`DH-00042` -> 42)."""
+    if not external_ref.startswith(REF_PREFIX):
+        return None
+    return int(external_ref[len(REF_PREFIX) :])
+
+
+def reactions(*, world: World, seed: int, message: Any, index: int, sends_before: int):
+    """What the debtor `index` does with `message` (a row with pk, channel, tone, cta, sent_at,
+    timezone): the funnel of docs/simulator.md with the simulator's delays."""
+    r = np.random.default_rng([seed, 1, message.pk])
+    local = message.sent_at.astimezone(F.zone_of(message.timezone))
+    if r.random() >= world.p_open(index, message.channel, bucket_of(local.hour), sends_before):
+        return []
+    opened = message.sent_at + timedelta(minutes=float(r.exponential(90)))
+    out = [Reaction(opened, "open", message.pk)]
+    tone, cta = F.tone_family(message.tone), F.cta_family(message.cta)
+    if r.random() >= world.p_click(index, tone, cta):
+        return out
+    clicked = opened + timedelta(minutes=float(r.exponential(10)) + 1)
+    out.append(Reaction(clicked, "click", message.pk))
+    acted = clicked + timedelta(minutes=float(r.exponential(20)) + 2)
+    if r.random() < world.p_convert(index, cta):
+        out.append(Reaction(acted, f"convert:{cta}", message.pk))
+    else:
+        out.append(Reaction(acted, "request", message.pk))
+    return out
+
+
+def event_apply(*, reaction: Reaction, world: World, seed: int) -> str | None:
+    """Record one reaction through the services; returns what it became (for the counts)."""
+    message = Message.objects.select_related("account", "debtor").get(pk=reaction.message_id)
+    if reaction.kind == "open":
+        messaging.event_record(
+            message=message, kind=EventKind.OPENED, event_key=f"open:{message.pk}",
+            source="tracking", occurred_at=reaction.when,
+        )  # fmt: skip
+        return "opened"
+    if reaction.kind == "click":
+        messaging.event_record(
+            message=message, kind=EventKind.CLICKED, event_key=f"click:{message.pk}:0",
+            source="tracking", occurred_at=reaction.when, data={"link": 0},
+        )  # fmt: skip
+        return "clicked"
+    index = world_index(message.debtor.external_ref)
+    if index is None:
+        return None
+    account = Account.objects.select_related("creditor", "debtor").get(pk=message.account_id)
+    rng = np.random.default_rng([seed, 2, message.pk])
+    if reaction.kind == "request":
+        cta = F.cta_family(message.variant.cta) if message.variant_id else ""
+        return _request(account=account, world=world, index=index, cta=cta, rng=rng,
+                        when=reaction.when)  # fmt: skip
+    return _convert(account=account, world=world, index=index, rng=rng, when=reaction.when,
+                    cta=reaction.kind.split(":", 1)[1])  # fmt: skip
+
+
+def _convert(
+    *, account: Account, world: World, index: int, rng: np.random.Generator, cta: str,
+    when: datetime,
+) -> str | None:  # fmt: skip
+    """Pay in full, in part, an instalment, or agree a plan (as in the simulator), then credit
+    the message as the portal does (`conversion_attribute`)."""
+    if account.status not in (AccountStatus.ACTIVE, AccountStatus.IN_PLAN):
+        return None
+    if (
+        Payment.objects.filter(account=account, received_at=when).exists()
+        or PaymentPlan.objects.filter(account=account, created_at=when).exists()
+    ):
+        return None  # done before this day was interrupted
+    able = world.able[index]
+    try:
+        if account.status == AccountStatus.IN_PLAN:
+            inst = instalment_next(account_id=account.pk)
+            if inst is None:
+                return None
+            payment = _pay(account, inst.amount_due, f"dh-inst-{inst.pk}", when)
+            kind, ref, what = "payment", f"pay-{payment.pk}", "instalment paid"
+        elif cta == "plan" or able < 0.35:
+            plan = accounts_services.plan_create(
+                account=account, frequency="fortnightly", count=6 if able < 0.3 else 3,
+                first_due=when.date() + timedelta(days=3), actor=ACTOR,
+            )  # fmt: skip
+            kind, ref, what = "plan", f"plan-{plan.pk}", "plan agreed"
+        else:
+            share = Decimal(1) if able > 0.5 or rng.random() < 0.5 else Decimal("0.5")
+            amount = (account.current_balance * share).quantize(Decimal("0.01"))
+            payment = _pay(account, amount, f"dh-{when.timestamp():.0f}-{account.pk}", when)
+            kind, ref, what = "payment", f"pay-{payment.pk}", "paid"
+    except DomainError as exc:
+        log.info("demo history: conversion refused: %s", exc)
+        return None
+    messaging.conversion_attribute(account=account, at=when, kind=kind, reference=ref)
+    return what
+
+
+def _pay(account: Account, amount: Decimal, key: str, when: datetime) -> Payment:
+    payment, _ = accounts_services.payment_record(
+        account=account, amount=amount, idempotency_key=key, method="card", actor=ACTOR,
+        provider="demo-history", received_at=when,
+    )  # fmt: skip
+    return payment
+
+
+def _request(
+    *, account: Account, world: World, index: int, cta: str, rng: np.random.Generator,
+    when: datetime,
+) -> str | None:  # fmt: skip
+    """A clicker who did not pay may dispute, ask for a call back or ask for a pause."""
+    draw = rng.random()
+    debtor = account.debtor
+    try:
+        if draw < DISPUTE_SHARE and account.status in portal_requests.DISPUTABLE:
+            if PortalDispute.objects.filter(account=account, created_at=when).exists():
+                return None
+            reason = str(rng.choice(["not_mine", "paid", "amount", "other"]))
+            portal_requests.dispute_raise(account=account, reason=reason)
+            return "disputed"
+        share = CALLBACK_SHARE_TALK if cta == "talk" else CALLBACK_SHARE
+        if draw < DISPUTE_SHARE + share and debtor.phone:
+            if CallbackRequest.objects.filter(debtor=debtor, created_at=when).exists():
+                return None
+            day = _local_date(debtor, when) + timedelta(days=int(rng.integers(1, 4)))
+            window = ("morning", "afternoon", "evening")[int(world.peak_bucket[index]) % 3]
+            portal_requests.callback_request(debtor=debtor, account=account, day=day,
+                                             window=window)  # fmt: skip
+            return "call-back requested"
+        if world.able[index] < PAUSE_ABLE_BELOW and rng.random() < PAUSE_SHARE:
+            if PauseRequest.objects.filter(account=account, created_at=when).exists():
+                return None
+            days = min(30, account.creditor.max_pause_days)
+            portal_requests.pause_request(account=account, reason="job_loss", days=days)
+            return "paused"
+    except (DomainError, portal_requests.PortalError) as exc:
+        log.info("demo history: request refused: %s", exc)
+    return None
+
+
+def _local_date(debtor: Any, when: datetime) -> date:
+    return when.astimezone(debtor_zone(debtor)[1]).date()
+
+
+def instalments_pay(*, world: World, seed: int, creditor_id: int, today: date) -> int:
+    """Debtors with an instalment due today pay it or not, by how organised and able they are
+    (the simulator's rule; 18:00 UTC). Returns how many paid."""
+    due = Installment.objects.filter(
+        plan__account__creditor_id=creditor_id,
+        plan__status=PlanStatus.ACTIVE,
+        due_date=today,
+        status__in=[InstallmentStatus.PENDING, InstallmentStatus.PARTIAL],
+    ).select_related("plan__account", "plan__account__debtor", "plan__account__creditor")
+    paid = 0
+    for inst in due:
+        account = inst.plan.account
+        i = world_index(account.debtor.external_ref)
+        if i is None:
+            continue
+        p = 0.35 + 0.55 * world.organised[i] * (0.5 + 0.5 * world.able[i])
+        if np.random.default_rng([seed, 3, inst.pk]).random() >= p:
+            continue
+        try:
+            accounts_services.payment_record(
+                account=account, amount=inst.amount_due, idempotency_key=f"dh-inst-{inst.pk}",
+                method="direct_debit", actor=ACTOR, provider="demo-history",
+            )  # fmt: skip
+        except DomainError:
+            continue
+        paid += 1
+    return paid
