@@ -1,7 +1,7 @@
 """The `seed_demo` hook (`<app>.demo.seed`): queue the demo history for the worker.
 
 Only in a demo (`runner.refusal()`): with DEBUG on or DEMO_HISTORY=1 and local channel
-backends; and only on PostgreSQL (on SQLite it would hold the one write lock beside the site).
+backends.
 Idempotent: a history already built, or being built, is left as it is.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TextIO
 
 from django.conf import settings
-from django.db import connection
 from django_q.tasks import async_task
 
 from collections_site.demo_history import runner, tasks
@@ -19,14 +18,6 @@ from collections_site.demo_history.models import DemoHistoryStatus
 
 def seed(*, creditor, stdout: TextIO) -> None:
     if not settings.DEMO_HISTORY or runner.refusal():
-        return
-    if connection.vendor == "sqlite":
-        # SQLite has one writer at a time: a history written beside the site and the worker's
-        # broker makes them wait for the lock, and under load fail with "database is locked".
-        stdout.write(
-            "Demo history: not queued on SQLite; with PostgreSQL (DATABASE_URL) the worker "
-            "builds it, or run `manage.py demo_history` (docs/demo.md).\n"
-        )
         return
     existing = runner.history_get()
     if existing is None:

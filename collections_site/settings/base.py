@@ -152,9 +152,16 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default serves a web process and a worker at once: wait for locks rather
-    # than fail, and use WAL so readers never block the writer.
+    # than fail, and use WAL so readers never block the writer. Transactions take the write
+    # lock when they begin (IMMEDIATE): a deferred one that reads and then writes cannot wait
+    # for the lock (SQLite answers "database is locked" at once to avoid a deadlock), while
+    # one that begins by waiting for it simply waits its turn.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
