@@ -55,8 +55,12 @@ STATUS_CHANGERS: dict[str, str] = {
     # portal: only its own models' statuses; account changes go through accounts.services
     "portal.services.requests.pause_request": "accounts.services.account_pause",
     "portal.services.requests.dispute_raise": "accounts.services.account_dispute",
-    "portal.services.requests.dispute_resolve": "accounts.services.account_transition",
+    "portal.services.disputes.dispute_resolve": "accounts.services.account_transition; the "
+    "dispute's own transition_save with a dispute Activity",
+    "portal.services.disputes.dispute_wait": TIMELINE + " (dispute)",
     "portal.services.requests.callback_mark_done": "an admin_change Activity, same transaction",
+    "portal.services.callbacks.callback_outcome_log": "contact_record's contact_recorded "
+    "Activity, same transaction",
     "portal.services.settlement._settlement_apply": "accounts.services.account_settle; a void "
     "offer writes a portal Activity",
     "portal.services.checkout.checkout_apply": "a checkout's state; payments are recorded by "
