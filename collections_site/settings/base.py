@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "collections_site.privacy",
     # The operations cockpit in the Wagtail admin (/admin/operations/, docs/operations.md).
     "collections_site.operations",
+    # The work queues in the Wagtail admin: disputes, call-backs, failed hand-offs
+    # (/admin/queues/, docs/queues.md).
+    "collections_site.queues",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
