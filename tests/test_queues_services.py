@@ -27,16 +27,6 @@ clock = queues_setup.clock
 make_variant = queues_setup.make_variant
 notices = queues_setup.notices
 reviewer = queues_setup.reviewer
-    _compliance_rules_fresh,
-    callback_of,
-    clock,
-    dispute_of,
-    failed_message,
-    make_variant,
-    notices,
-    placed,
-    reviewer,
-)
 
 pytestmark = pytest.mark.django_db
 
