@@ -158,6 +158,9 @@ class HandoffInspectView(generic.InspectView):
         if not may_act(request.user, HandoffReview):
             messages.error(request, _("You may look at failed messages but not answer them."))
             return redirect(request.path)
+        if HandoffReview.objects.filter(message=self.object).exists():  # a second click
+            messages.info(request, _("This message was already answered."))
+            return redirect(request.path)
         action = request.POST.get("action", "")
         try:
             if action == "resend":
