@@ -145,6 +145,8 @@ def test_logging_a_call_with_bad_input_shows_form_errors(two, creditor):
     assert page.status_code == 302
     callback.refresh_from_db()
     assert callback.status == CallbackStatus.DONE and callback.promise_status == "pending"
+    body = client.get(url).content.decode()
+    assert "Call contact logged: conversation." in body and "Promise to pay 25.00 USD" in body
 
 
 def test_the_call_back_page_answers_may_i_call_now_on_both_clocks(two, creditor):

@@ -13,14 +13,14 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column
 from wagtail.admin.views import generic
 
-from accounts.models import DomainError
+from accounts.models import ActivityKind, DomainError
 from accounts.services import debtor_data_access_record
 from collections_site.queues.common import (
     QueueBulkAction,
@@ -34,6 +34,7 @@ from collections_site.queues.common import (
     scoped,
 )
 from collections_site.queues.disputes import AssignedFilter
+from compliance.models import ContactAttempt
 from portal import services
 from portal.models import CallbackRequest, CallbackStatus, CallOutcome
 
@@ -208,11 +209,22 @@ class CallbackInspectView(generic.InspectView):
             zone=operator_zone_name(),
             may_act=may_act(self.request.user, CallbackRequest),
             outcome_form=kwargs.get("outcome_form") or OutcomeForm(),
-            timeline=callback.debtor.activities.filter(data__callback_id=callback.pk).order_by(
-                "occurred_at", "id"
-            ),
+            timeline=_timeline(callback),
         )
         return context
+
+
+def _timeline(callback: CallbackRequest):
+    """The call back's timeline entries: its own, and the contact its call was logged as."""
+    attempts = list(
+        ContactAttempt.objects.filter(reference=f"callback:{callback.pk}").values_list(
+            "pk", flat=True
+        )
+    )
+    return callback.debtor.activities.filter(
+        Q(data__callback_id=callback.pk)
+        | Q(kind=ActivityKind.CONTACT_RECORDED, data__contact_attempt__in=attempts)
+    ).order_by("occurred_at", "id")
 
 
 class CallbackViewSet(QueueViewSet):
