@@ -15,12 +15,13 @@ from django import forms
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column
 from wagtail.admin.views import generic
 
-from accounts.models import ActivityKind, DomainError
+from accounts.models import ActivityKind, Channel, DomainError
 from accounts.services import debtor_data_access_record
 from collections_site.queues.common import (
     QueueBulkAction,
@@ -34,6 +35,7 @@ from collections_site.queues.common import (
     scoped,
 )
 from collections_site.queues.disputes import AssignedFilter
+from compliance import services as compliance
 from compliance.models import ContactAttempt
 from portal import services
 from portal.models import CallbackRequest, CallbackStatus, CallOutcome
@@ -61,10 +63,13 @@ def _window(callback: CallbackRequest, clock: str) -> str:
 
 
 def _may_call(callback: CallbackRequest) -> str:
-    """The engine's answer right now (not audited: a list; the item's page audits it)."""
+    """The engine's answer right now (not audited: a list; the item's page audits it). The
+    index asks for its whole page at once (`CallbackIndexView`)."""
     if callback.status != CallbackStatus.OPEN:
         return ""
-    check = services.callback_call_check(callback=callback, audit=False)
+    check = getattr(callback, "call_check", None)
+    if check is None:
+        check = services.callback_call_check(callback=callback, audit=False)
     if check.allowed:
         return str(_("Yes"))
     reason = check.reasons[0]["message"] if check.reasons else ""
@@ -93,6 +98,26 @@ class CallbackIndexView(QueueIndexView):
         if not self.request.GET.get("status"):
             queryset = queryset.filter(status=CallbackStatus.OPEN)
         return queryset
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # One batch of compliance checks for the page's open call backs (a constant number of
+        # queries), read by the "May I call now?" column when the table renders.
+        page = [c for c in context["object_list"] if c.status == CallbackStatus.OPEN]
+        now = timezone.now()
+        checks = compliance.contacts_check_many(
+            checks=[
+                compliance.CheckRequest(
+                    debtor=c.debtor, channel=Channel.CALL, at=now, account=c.account,
+                    purpose="callback",
+                )
+                for c in page
+            ],
+            audit=False,
+        )  # fmt: skip
+        for callback, check in zip(page, checks, strict=True):
+            callback.call_check = check
+        return context
 
 
 class AssignCallbacksToMeBulk(QueueBulkAction):
