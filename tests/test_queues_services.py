@@ -16,7 +16,13 @@ from compliance.models import ComplianceDecision, ContactAttempt
 from messaging import services as messaging
 from messaging.models import HandoffReview, Message, MessageStatus, ReviewAction
 from portal import services as portal
-from portal.models import CallbackRequest, CallbackStatus, DisputeStatus, PromiseStatus
+from portal.models import (
+    CallbackRequest,
+    CallbackStatus,
+    DisputeStatus,
+    PortalDispute,
+    PromiseStatus,
+)
 from portal.selectors import debtor_today
 from tests import queues_setup
 from tests.queues_setup import callback_of, dispute_of, failed_message, placed
@@ -268,3 +274,21 @@ def test_the_contact_ledger_check_names_the_callback_purpose(clock, creditor):
     callback = callback_of(creditor)
     check = portal.callback_call_check(callback=callback)
     assert ComplianceDecision.objects.get(pk=check.decision_id).purpose == "callback"
+
+
+def test_the_migration_names_the_outcome_of_disputes_resolved_before(clock, creditor):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("portal.migrations.0005_dispute_statuses_named")
+    upheld, stands, still_open = (dispute_of(creditor) for _ in range(3))
+    accounts.account_transition(account=upheld.account, status="closed", actor="t")
+    accounts.account_transition(account=stands.account, status="active", actor="t")
+    PortalDispute.objects.filter(pk__in=[upheld.pk, stands.pk]).update(status="resolved")
+    PortalDispute.objects.filter(pk=still_open.pk).update(due_at=None)
+    migration.forwards(apps, None)
+    statuses = dict(PortalDispute.objects.values_list("pk", "status"))
+    assert statuses == {upheld.pk: "upheld", stands.pk: "debt_stands", still_open.pk: "open"}
+    still_open.refresh_from_db()
+    assert still_open.due_at == still_open.created_at + timedelta(days=30)
