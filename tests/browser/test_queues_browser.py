@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from messaging.services.handoff import HANDOFF_UNCONFIRMED
 from portal.models import CallbackRequest, CallbackStatus, DisputeStatus, PortalDispute
 from portal.selectors import debtor_today
 from tests.browser import test_csp_browser as csp_browser
-from tests.queues_setup import callback_of, dispute_of, notices
+from tests.queues_setup import callback_of, dispute_of, failed_message, notices
 
 staff_page = csp_browser.staff_page
 clock = csp_browser.clock
@@ -84,4 +85,16 @@ def test_an_operator_resolves_a_dispute_and_logs_a_call(
     csp_browser._collect(page)
     _screenshot(page, f"queues-callback-logged-{scheme}.png")
     assert CallbackRequest.objects.get(pk=callback.pk).status == CallbackStatus.DONE
+
+    failed = failed_message(creditor, notices["collection"], reason=HANDOFF_UNCONFIRMED + ": x")
+    page.goto(live_server.url + "/admin/queues/handoffs/")
+    page.wait_for_selector(f"text=Message {failed.pk}")
+    _screenshot(page, f"queues-handoffs-{scheme}.png")
+    page.goto(live_server.url + f"/admin/queues/handoffs/{failed.pk}/")
+    page.wait_for_selector("[data-unconfirmed]")
+    page.click("[data-resend]")
+    page.wait_for_selector("[data-review=resent]")
+    page.wait_for_load_state("networkidle")
+    csp_browser._collect(page)
+    _screenshot(page, f"queues-handoff-resent-{scheme}.png")
     assert not page.csp_problems, "\n".join(page.csp_problems)
