@@ -292,3 +292,20 @@ def test_the_migration_names_the_outcome_of_disputes_resolved_before(clock, cred
     assert statuses == {upheld.pk: "upheld", stands.pk: "debt_stands", still_open.pk: "open"}
     still_open.refresh_from_db()
     assert still_open.due_at == still_open.created_at + timedelta(days=30)
+
+
+def test_erasure_removes_the_staff_notes_on_disputes_and_calls(clock, creditor, notices, isolated):
+    from portal import privacy as portal_privacy
+
+    dispute = dispute_of(creditor)
+    portal.dispute_resolve(
+        dispute=dispute, upheld=True, actor="a", note="Ada Lovelace sent her ID."
+    )
+    callback = callback_of(creditor, account=dispute.account)
+    portal.callback_outcome_log(
+        callback=callback, outcome="conversation", actor="a", note="Ada says she moved."
+    )
+    portal_privacy.debtor_erase(debtor=dispute.account.debtor, at=clock.now)
+    dispute.refresh_from_db()
+    callback.refresh_from_db()
+    assert "Ada" not in dispute.resolution_note and "Ada" not in callback.outcome_note
