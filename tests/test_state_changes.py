@@ -216,6 +216,25 @@ def _dispute_resolve_case(account: Account):
     )
 
 
+def _dispute_wait_case(account: Account):
+    dispute = portal.dispute_raise(account=account, reason="not_mine")
+    return (
+        lambda: portal.dispute_wait(dispute=dispute, actor="admin:1"),
+        lambda: type(dispute).objects.values_list("status", flat=True).get(pk=dispute.pk),
+    )
+
+
+def _callback_outcome_case(account: Account):
+    day = timezone.localdate() + timedelta(days=1)
+    callback = portal.callback_request(
+        debtor=account.debtor, account=account, day=day, window="afternoon"
+    )
+    return (
+        lambda: portal.callback_outcome_log(callback=callback, outcome="voicemail", actor="t"),
+        lambda: type(callback).objects.values_list("status", flat=True).get(pk=callback.pk),
+    )
+
+
 CASES: dict[str, Callable[[Account], tuple[Callable[[], object], Callable[[], object]]]] = {
     "account_transition": lambda a: (
         lambda: accounts.account_transition(account=a, status="paused", actor="t"),
@@ -253,6 +272,8 @@ CASES: dict[str, Callable[[Account], tuple[Callable[[], object], Callable[[], ob
         _account_status(a),
     ),
     "portal dispute_resolve": _dispute_resolve_case,
+    "portal dispute_wait": _dispute_wait_case,
+    "portal callback_outcome_log": _callback_outcome_case,
     "debtor_opt_out": lambda a: (
         lambda: accounts.debtor_opt_out(debtor=a.debtor, channel="sms", actor="t", summary="s"),
         _flags(a.debtor),
