@@ -9,6 +9,8 @@
   recommender's decision record), the frozen content that goes out, and its delivery status.
 - `MessageEvent`: delivered, opened, clicked, bounced, ... from providers and our tracking
   endpoints; unique by `event_key`, so webhook replays are idempotent.
+- `HandoffReview`: an operator dealt with a failed (or unconfirmed) message: re-sent it as a
+  new message, or closed it with a reason; reviewed messages leave the hand-offs queue.
 - `WebhookReceipt`: a provider request already acted on, by the provider's own id (Twilio's
   MessageSid, Mailgun's signature token), for webhooks whose effects are not message events.
 
@@ -62,11 +64,20 @@ class CallToAction(models.TextChoices):
     # Not a collection message: the portal tells the debtor a link of theirs was locked after
     # wrong identity answers (messaging.services.portal_lock_notify).
     PORTAL_LOCKED = "portal_locked", _("Security notice: portal link locked")
+    # Not collection messages either: an operator resolved the debtor's dispute
+    # (messaging.services.dispute_outcome_send).
+    DISPUTE_UPHELD = "dispute_upheld", _("Notice: dispute resolved for the debtor")
+    DISPUTE_DEBT_STANDS = "dispute_debt_stands", _("Notice: dispute resolved, the debt stands")
 
 
 # Calls to action of notices sent for a reason of their own, never chosen by the planner as a
 # collection message whatever stages their variants name.
-NOTICE_CTAS = frozenset({CallToAction.PORTAL_LOCKED})
+NOTICE_CTAS = frozenset(
+    {CallToAction.PORTAL_LOCKED, CallToAction.DISPUTE_UPHELD, CallToAction.DISPUTE_DEBT_STANDS}
+)
+# Notices that go whatever the account's status (a dispute upheld closes the account, and the
+# debtor must still be told); stop flags, opt-outs, consent and compliance still apply.
+ANY_STATUS_CTAS = frozenset({CallToAction.DISPUTE_UPHELD, CallToAction.DISPUTE_DEBT_STANDS})
 
 
 class JourneyStage(models.TextChoices):
@@ -486,3 +497,36 @@ class WebhookReceipt(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ReviewAction(models.TextChoices):
+    RESENT = "resent", _("Re-sent as a new message")
+    CLOSED = "closed", _("Closed")
+
+
+class HandoffReview(models.Model):
+    """An operator's answer to a failed message (hand-off failed, provider failure, or an
+    unconfirmed hand-off that may have gone out): one per message, so a second click finds it.
+
+    Written only by `messaging.services.handoff_resend` / `handoff_close`, in the transaction
+    that writes the debtor's timeline entry. `resent` links the new message, which went
+    through `message_send` and its checks like any other.
+    """
+
+    message = models.OneToOneField(
+        Message, on_delete=models.PROTECT, primary_key=True, related_name="review"
+    )
+    creditor = models.ForeignKey("accounts.Creditor", on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=8, choices=ReviewAction.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    resent = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "hand-off review"
+
+    def __str__(self) -> str:
+        return f"Review of message {self.message_id}: {self.action}"

@@ -1,7 +1,9 @@
 """Operators' views of the portal (Django admin): call-back tasks, disputes, link requests.
 
 Status changes go through `portal.services` (admin actions call them), so every change is on
-the debtor's timeline.
+the debtor's timeline. Operators' daily work on disputes and call backs is in the Wagtail
+admin's work queues (`collections_site/queues/`, docs/queues.md); the actions here call the
+same services.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class CallbackRequestAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelA
 class PortalDisputeAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdmin):
     debtor_path = "account.debtor"
     creditor_path = "account__creditor"
-    """Disputes raised in the portal; resolving one moves the account on (see actions)."""
+    """Disputes raised in the portal; resolving one moves the account on (see actions, which
+    call the same `dispute_resolve` as the Wagtail disputes queue: the outcome is sent)."""
 
     list_display = ["created_at", "account", "reason", "status", "document_link"]
     list_filter = ["status", "reason"]

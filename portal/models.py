@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import MONEY, Account, Debtor, Payment
+from accounts.models import MONEY, Account, Debtor, DomainError, Payment
+from accounts.transitions import StateMachine
 
 
 class LockScope(models.TextChoices):
@@ -196,11 +198,43 @@ class DisputeReason(models.TextChoices):
 
 class DisputeStatus(models.TextChoices):
     OPEN = "open", _("Open")
-    RESOLVED = "resolved", _("Resolved")
+    AWAITING_EVIDENCE = "awaiting_evidence", _("Waiting for the creditor's evidence")
+    UPHELD = "upheld", _("Resolved for the debtor (upheld)")
+    DEBT_STANDS = "debt_stands", _("Resolved: the debt stands")
+
+
+D = DisputeStatus
+DISPUTE_RESOLVED = frozenset({D.UPHELD, D.DEBT_STANDS})
+# Open and waiting move between each other; either resolves; a resolved dispute is final.
+DISPUTE_TRANSITIONS: dict[str, frozenset[str]] = {
+    D.OPEN: frozenset({D.AWAITING_EVIDENCE, D.UPHELD, D.DEBT_STANDS}),
+    D.AWAITING_EVIDENCE: frozenset({D.OPEN, D.UPHELD, D.DEBT_STANDS}),
+    D.UPHELD: frozenset(),
+    D.DEBT_STANDS: frozenset(),
+}
+
+
+class DisputeTransitionError(DomainError):
+    """A dispute status change its state machine does not allow."""
+
+
+DISPUTE_MACHINE = StateMachine(
+    edges=DISPUTE_TRANSITIONS,
+    choices=DisputeStatus,
+    error=DisputeTransitionError,
+    refused="A dispute that is {old} cannot become {new}.",
+    unknown="Unknown dispute status {new!r}.",
+)
 
 
 class PortalDispute(models.Model):
-    """A dispute the debtor raised; collection contact stops until an operator resolves it."""
+    """A dispute the debtor raised; collection contact stops until an operator resolves it.
+
+    `due_at` is when the operators mean to have answered it (the region's response period,
+    `PORTAL_DISPUTE_RESPONSE_DAYS`, docs/queues.md); the account stays disputed, and every
+    collection contact blocked, until it is resolved, however late. Status changes go through
+    `portal.services` (`transition_save` with a timeline entry).
+    """
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=10, choices=DisputeReason.choices)
@@ -210,16 +244,48 @@ class PortalDispute(models.Model):
     document_type = models.CharField(max_length=40, blank=True)
     document_size = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(
-        max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
+        max_length=20, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
     )
     created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField("respond by", null=True, blank=True, db_index=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=100, blank=True)
+    resolution_note = models.TextField(
+        blank=True, help_text="The operator's note on the outcome (staff only, not sent)."
+    )
+    outcome_message = models.ForeignKey(
+        "messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    STATE_FIELDS = ("status", "status_changed_at", "resolved_at")
 
     class Meta:
         verbose_name = "dispute"
 
     def __str__(self) -> str:
         return f"Dispute {self.pk} on {self.account_id}"
+
+    @property
+    def resolved(self) -> bool:
+        return self.status in DISPUTE_RESOLVED
+
+    def transition(self, new_status: str) -> str:
+        """Move to `new_status` in memory, or raise `DisputeTransitionError`; the old status.
+        Services call it through `transition_save`."""
+        DISPUTE_MACHINE.check(self.status, new_status)
+        old, now = self.status, timezone.now()
+        self.status, self.status_changed_at = new_status, now
+        if new_status in DISPUTE_RESOLVED:
+            self.resolved_at = now
+        return old
 
 
 class CallbackStatus(models.TextChoices):
@@ -240,6 +306,28 @@ CALLBACK_HOURS: dict[str, tuple[int, int]] = {
 }
 
 
+class CallOutcome(models.TextChoices):
+    NO_ANSWER = "no_answer", _("No answer")
+    VOICEMAIL = "voicemail", _("Voicemail left")
+    CONVERSATION = "conversation", _("Conversation")
+    PROMISE = "promise", _("Promise to pay")
+
+
+# What each call outcome is in the compliance ledger (a promise was a conversation).
+CALL_LEDGER_OUTCOME: dict[str, str] = {
+    CallOutcome.NO_ANSWER: "no_answer",
+    CallOutcome.VOICEMAIL: "voicemail",
+    CallOutcome.CONVERSATION: "conversation",
+    CallOutcome.PROMISE: "conversation",
+}
+
+
+class PromiseStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for the promised date")
+    KEPT = "kept", _("Kept")
+    BROKEN = "broken", _("Broken")
+
+
 class CallbackRequest(models.Model):
     """An operator task: call the debtor back on the number on file within the window."""
 
@@ -256,6 +344,23 @@ class CallbackRequest(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.CharField(max_length=100, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The call's outcome, logged by the operator (portal.services.callback_outcome_log).
+    outcome = models.CharField(max_length=14, choices=CallOutcome.choices, blank=True)
+    outcome_note = models.TextField(blank=True)
+    promise_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    promise_date = models.DateField(null=True, blank=True)
+    promise_status = models.CharField(max_length=8, choices=PromiseStatus.choices, blank=True)
+    # A broken promise books a follow-up call back; it points at the call it follows up.
+    follows_up = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["status", "window_start"]

@@ -4,8 +4,9 @@
   go into the archive through `debtor_documents`), call-backs, pauses, settlement offers,
   checkouts, fresh-link requests, and the lockout counters of the debtor's links (the
   identity attempts themselves are on the timeline, exported by `accounts`).
-- `debtor_erase`: a dispute's free text and uploaded document, a pause's reason (it may say
-  "illness"), and open call-back tasks (there is no number left to call) go. Kept: what was
+- `debtor_erase`: a dispute's free text and uploaded document, the staff notes on disputes and
+  calls (they may repeat what the debtor said), a pause's reason (it may say "illness"), and
+  open call-back tasks (there is no number left to call) go. Kept: what was
   asked and when, and amounts (settlement offers and checkouts are payment records).
 - `documents_delete`: uploaded files, deleted from storage just before the erasure commits.
 - `ip_digests_remove`: the per-IP lockout counters hold a keyed digest of an address, never
@@ -111,6 +112,9 @@ def debtor_erase(*, debtor: Debtor, at: datetime) -> tuple[dict[str, int], list[
             dispute.details = ERASED
             fields.append("details")
             details += 1
+        if dispute.resolution_note:
+            dispute.resolution_note = ERASED
+            fields.append("resolution_note")
         if dispute.document:
             documents.append(dispute.document.name)
             dispute.document = ""
@@ -119,6 +123,9 @@ def debtor_erase(*, debtor: Debtor, at: datetime) -> tuple[dict[str, int], list[
             dispute.save(update_fields=fields)
     pauses = PauseRequest.objects.filter(account__debtor=debtor).exclude(reason=ERASED)
     pauses = pauses.update(reason=ERASED)
+    CallbackRequest.objects.filter(debtor=debtor).exclude(outcome_note="").update(
+        outcome_note=ERASED
+    )
     callbacks = CallbackRequest.objects.filter(debtor=debtor, status=CallbackStatus.OPEN).update(
         status=CallbackStatus.DONE, done_at=at, done_by=ERASURE_ACTOR
     )

@@ -1,6 +1,7 @@
 """Scheduled portal work (django-q2). Tasks load, call one service, and are safe to repeat.
 
-The daily schedule is created idempotently by migration `portal.0002_schedules`.
+The daily schedules are created idempotently by migrations `portal.0002_schedules` and
+`portal.0006_promises_schedule`.
 """
 
 from __future__ import annotations
@@ -17,4 +18,14 @@ def installments_mark_missed() -> dict[str, int]:
     counts = services.installments_mark_missed()
     if any(counts.values()):
         logger.info("installments_mark_missed: %(missed)d missed, %(broken)d plans broken", counts)
+    return counts
+
+
+def promises_check() -> dict[str, int]:
+    """Decide promises to pay whose date has passed; book follow-ups for broken ones."""
+    counts = services.promises_check()
+    if any(counts.values()):
+        logger.info(
+            "promises_check: %(kept)d kept, %(broken)d broken, %(follow_ups)d follow-ups", counts
+        )
     return counts

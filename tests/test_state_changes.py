@@ -55,8 +55,12 @@ STATUS_CHANGERS: dict[str, str] = {
     # portal: only its own models' statuses; account changes go through accounts.services
     "portal.services.requests.pause_request": "accounts.services.account_pause",
     "portal.services.requests.dispute_raise": "accounts.services.account_dispute",
-    "portal.services.requests.dispute_resolve": "accounts.services.account_transition",
+    "portal.services.disputes.dispute_resolve": "accounts.services.account_transition; the "
+    "dispute's own transition_save with a dispute Activity",
+    "portal.services.disputes.dispute_wait": TIMELINE + " (dispute)",
     "portal.services.requests.callback_mark_done": "an admin_change Activity, same transaction",
+    "portal.services.callbacks.callback_outcome_log": "contact_record's contact_recorded "
+    "Activity, same transaction",
     "portal.services.settlement._settlement_apply": "accounts.services.account_settle; a void "
     "offer writes a portal Activity",
     "portal.services.checkout.checkout_apply": "a checkout's state; payments are recorded by "
@@ -212,6 +216,25 @@ def _dispute_resolve_case(account: Account):
     )
 
 
+def _dispute_wait_case(account: Account):
+    dispute = portal.dispute_raise(account=account, reason="not_mine")
+    return (
+        lambda: portal.dispute_wait(dispute=dispute, actor="admin:1"),
+        lambda: type(dispute).objects.values_list("status", flat=True).get(pk=dispute.pk),
+    )
+
+
+def _callback_outcome_case(account: Account):
+    day = timezone.localdate() + timedelta(days=1)
+    callback = portal.callback_request(
+        debtor=account.debtor, account=account, day=day, window="afternoon"
+    )
+    return (
+        lambda: portal.callback_outcome_log(callback=callback, outcome="voicemail", actor="t"),
+        lambda: type(callback).objects.values_list("status", flat=True).get(pk=callback.pk),
+    )
+
+
 CASES: dict[str, Callable[[Account], tuple[Callable[[], object], Callable[[], object]]]] = {
     "account_transition": lambda a: (
         lambda: accounts.account_transition(account=a, status="paused", actor="t"),
@@ -249,6 +272,8 @@ CASES: dict[str, Callable[[Account], tuple[Callable[[], object], Callable[[], ob
         _account_status(a),
     ),
     "portal dispute_resolve": _dispute_resolve_case,
+    "portal dispute_wait": _dispute_wait_case,
+    "portal callback_outcome_log": _callback_outcome_case,
     "debtor_opt_out": lambda a: (
         lambda: accounts.debtor_opt_out(debtor=a.debtor, channel="sms", actor="t", summary="s"),
         _flags(a.debtor),

@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     "collections_site.casework",
     # The demo's simulated 90-day history, built by the worker (docs/demo.md).
     "collections_site.demo_history",
+    # The work queues in the Wagtail admin: disputes, call-backs, failed hand-offs
+    # (/admin/queues/, docs/queues.md).
+    "collections_site.queues",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -545,6 +548,17 @@ PORTAL_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 # account returns to the contact cycle) when a missed instalment is this many days overdue.
 PORTAL_MISSED_AFTER_DAYS = env.int("PORTAL_MISSED_AFTER_DAYS", default=3)
 PORTAL_PLAN_BREAK_AFTER_DAYS = env.int("PORTAL_PLAN_BREAK_AFTER_DAYS", default=14)
+# Days the operators give themselves to answer a dispute, by region (the longest matching
+# prefix of the debtor's region wins: "US-MA" uses "US"), from when it was raised; the queue
+# sorts by it and marks it overdue after. Collection stays paused until the dispute is resolved
+# however long it takes. US: no statutory deadline to verify (FDCPA 809(b)); 30 days is our
+# service level. GB: eight weeks for a final response (FCA DISP 1.6.2R). AU: 30 days for an
+# internal dispute resolution answer (ASIC RG 271). docs/queues.md.
+PORTAL_DISPUTE_RESPONSE_DAYS = {"default": 30, "US": 30, "GB": 56, "AU": 30}
+# A promise to pay taken on a call counts as kept when the account received at least the
+# promised amount between the promise and the promised day plus this many days of grace
+# (debtor's calendar); otherwise it is broken and a follow-up call back is booked.
+PORTAL_PROMISE_GRACE_DAYS = env.int("PORTAL_PROMISE_GRACE_DAYS", default=2)
 
 # --- Recommender (docs/recommender.md) ------------------------------------------------------
 # Share of decisions made uniformly at random (the control arm the uplift is measured against).

@@ -11,6 +11,8 @@
 - `debtor_opt_out` / `debtor_opt_in` (preferences.py): opt-outs; `sms_inbound_handle`,
   `unsubscribe_apply` (inbound.py): what debtors send back.
 - `webhook_receipt_claim` (receipts.py): a provider request acted on once, by its own id.
+- `dispute_outcome_send` (notices.py): the debtor told how their dispute was resolved.
+- `handoff_resend` / `handoff_close` (review.py): an operator's answer to a failed message.
 - `portal_link_send` (links.py): a fresh portal link the debtor asked for, through
   `message_send`; `portal_lock_notify`: the debtor is told a portal link was locked.
 """
@@ -29,8 +31,10 @@ from messaging.services.events import (
 )
 from messaging.services.inbound import sms_inbound_handle, unsubscribe_apply
 from messaging.services.links import portal_link_send, portal_lock_notify
+from messaging.services.notices import dispute_outcome_send
 from messaging.services.preferences import debtor_opt_in, debtor_opt_out
 from messaging.services.receipts import body_digest, webhook_receipt_claim
+from messaging.services.review import HandoffReviewError, handoff_close, handoff_resend
 from messaging.services.sending import (
     MessageRefused,
     SendRequest,
@@ -41,6 +45,7 @@ from messaging.services.sending import (
 
 __all__ = [
     "DispatchResult",
+    "HandoffReviewError",
     "MessageRefused",
     "SendRequest",
     "body_digest",
@@ -48,7 +53,10 @@ __all__ = [
     "debtor_opt_in",
     "debtor_opt_out",
     "dispatch_due",
+    "dispute_outcome_send",
     "event_record",
+    "handoff_close",
+    "handoff_resend",
     "message_click",
     "message_deliver",
     "message_open",

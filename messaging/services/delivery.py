@@ -132,14 +132,14 @@ def outbox_statistics_refresh(*, when_stale: bool = False) -> bool:
 
 def _deliver_claimed(token: str, ids: Sequence[int], *, at: datetime, result: DispatchResult):
     messages = _load(Message.objects.filter(pk__in=ids, claim=token, status=M.QUEUED))
-    live = set(
+    live = dict(  # the live variants' calls to action, by id
         MessageVariant.objects.filter(
             pk__in={m.variant_id for m in messages}, live=True
-        ).values_list("pk", flat=True)
+        ).values_list("pk", "cta")
     )
     ready: list[Message] = []
     for message in messages:
-        problem = _delivery_precheck(message, variant_live=message.variant_id in live)
+        problem = _delivery_precheck(message, cta=live.get(message.variant_id))
         if problem:
             finish(message, M.CANCELLED, problem, at=at, kind=ActivityKind.MESSAGE_CANCELLED)
             result.cancelled += 1
@@ -190,10 +190,14 @@ def _load(queryset) -> list[Message]:
     return messages
 
 
-def _delivery_precheck(message: Message, *, variant_live: bool) -> str:
-    if not variant_live:
+def _delivery_precheck(message: Message, *, cta: str | None) -> str:
+    """Why `message` must not go now ("" when it may); `cta` is its variant's call to action,
+    None when the variant is no longer live."""
+    if cta is None:
         return "The variant was withdrawn (unpublished) after the message was planned."
-    problem = precheck(account=message.account, channel=message.channel, stage=message.stage)
+    problem = precheck(
+        account=message.account, channel=message.channel, stage=message.stage, cta=cta
+    )
     return problem[1] if problem else ""
 
 

@@ -62,7 +62,7 @@ def _variant_for(
     ]
     for channel in _CHANNELS:
         # No address on file, opted out, no consent: try the next channel.
-        if precheck(account=account, channel=channel, stage="") is not None:
+        if precheck(account=account, channel=channel, stage="", cta=cta) is not None:
             continue
         for variant in pool:
             text = " ".join(getattr(variant, f) or "" for f in CHANNEL_FIELDS[channel])

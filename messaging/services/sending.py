@@ -37,6 +37,7 @@ from accounts.selectors import accounts_lock
 from compliance import services as compliance
 from messaging import content, rendering, selectors
 from messaging.models import (
+    ANY_STATUS_CTAS,
     Arm,
     JourneyStage,
     Message,
@@ -172,14 +173,19 @@ def _slot(request: SendRequest, now: datetime) -> str:
     return (request.planned_at or now).astimezone(UTC).date().isoformat()
 
 
-def precheck(*, account: Account, channel: str, stage: str) -> tuple[str, str] | None:
+def precheck(
+    *, account: Account, channel: str, stage: str, cta: str = ""
+) -> tuple[str, str] | None:
     """(code, message) when a message must not go out whatever compliance says.
 
-    Run when a message is planned and again just before hand-off (delivery.py).
+    Run when a message is planned and again just before hand-off (delivery.py). A notice
+    whose call to action is in `ANY_STATUS_CTAS` (a dispute's outcome) skips the account's
+    status, and only that.
     """
     debtor = account.debtor
     paused_ok = account.status == AccountStatus.PAUSED and stage == JourneyStage.PAUSE_ENDING
-    if account.status not in _OPEN_FOR_MESSAGES and not paused_ok:
+    status_ok = paused_ok or cta in ANY_STATUS_CTAS
+    if account.status not in _OPEN_FOR_MESSAGES and not status_ok:
         return "account_status", f"The account is {account.get_status_display().lower()}."
     flags = set(debtor.flags or ())
     for flag in _STOP_FLAGS:
@@ -248,7 +254,12 @@ def _requests_check(
     checks: list[tuple[tuple[int, str], compliance.CheckRequest]] = []
     for key, request in todo.items():
         account = accounts[request.account.pk]
-        problem = precheck(account=account, channel=request.variant.channel, stage=request.stage)
+        problem = precheck(
+            account=account,
+            channel=request.variant.channel,
+            stage=request.stage,
+            cta=request.variant.cta,
+        )
         if problem:
             blocked[key] = ([{"code": problem[0], "message": problem[1]}], None)
             continue

@@ -31,6 +31,10 @@ def test_seed_library_approves_a_varied_starter_library_idempotently():
     # The portal's lock notice goes out in every language of the demo.
     notices = live.filter(cta="portal_locked")
     assert set(notices.values_list("language", flat=True)) == {"en", "fr", "de"}
+    # So do the two outcomes of a dispute (docs/queues.md).
+    for cta in ("dispute_upheld", "dispute_debt_stands"):
+        outcome = live.filter(cta=cta)
+        assert set(outcome.values_list("language", flat=True)) == {"en", "fr", "de"}, cta
     # Approved through the workflow, not published around it.
     assert all(v.workflow_states.filter(status="approved").exists() for v in live)
     revisions = sum(v.revisions.count() for v in live)

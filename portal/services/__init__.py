@@ -5,6 +5,9 @@ writes in one transaction together with the debtor's timeline entry.
 - `checkout`: card payments through the gateway, exactly once; the gateway's webhook.
 - `settlement`: settlement offers and settling an account paid in full at a discount.
 - `requests`: plans, pauses, disputes (and their documents), call backs.
+- `disputes`: the disputes queue: assign, wait for evidence, resolve (the outcome sent).
+- `callbacks`: the call-backs queue: assign, "may I call now", the call's outcome in the
+  contact ledger, promises to pay followed up.
 - `preferences`: contact channels, time windows, language.
 - `instalments`: the scheduled check of missed instalments and broken plans.
 - `conversion`: telling messaging that a payment or plan happened.
@@ -35,6 +38,13 @@ from portal.services.access import (
     postal_normalise,
     verification_state,
 )
+from portal.services.callbacks import (
+    CallbackError,
+    callback_assign,
+    callback_call_check,
+    callback_outcome_log,
+    promises_check,
+)
 from portal.services.checkout import (
     checkout_amount,
     checkout_apply,
@@ -55,6 +65,12 @@ from portal.services.common import (
 from portal.services.conversion import (
     conversion_notify,
 )
+from portal.services.disputes import (
+    dispute_assign,
+    dispute_resolve,
+    dispute_response_days,
+    dispute_wait,
+)
 from portal.services.instalments import (
     installments_mark_missed,
 )
@@ -72,7 +88,6 @@ from portal.services.requests import (
     callback_mark_done,
     callback_request,
     dispute_raise,
-    dispute_resolve,
     document_check,
     pause_request,
     plan_accept,
@@ -97,11 +112,15 @@ __all__ = [
     "STAGE_MISSED_INSTALMENT",
     "STAGE_PAUSE_ENDING",
     "TIME_WINDOWS",
+    "CallbackError",
     "DocumentKind",
     "PortalError",
     "Verification",
     "VerifyOutcome",
+    "callback_assign",
+    "callback_call_check",
     "callback_mark_done",
+    "callback_outcome_log",
     "callback_request",
     "checkout_amount",
     "checkout_apply",
@@ -109,8 +128,11 @@ __all__ = [
     "checkout_refresh",
     "checkout_start",
     "conversion_notify",
+    "dispute_assign",
     "dispute_raise",
     "dispute_resolve",
+    "dispute_response_days",
+    "dispute_wait",
     "document_check",
     "identity_verify",
     "installments_mark_missed",
@@ -130,6 +152,7 @@ __all__ = [
     "postal_matches",
     "postal_normalise",
     "preferences_update",
+    "promises_check",
     "settlement_offer_make",
     "settlement_offer_valid",
     "time_window_of",

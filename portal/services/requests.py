@@ -29,7 +29,6 @@ from accounts.services import (
     PlanRefused,
     account_dispute,
     account_pause,
-    account_transition,
     activity_record,
     plan_check,
     plan_create,
@@ -39,7 +38,6 @@ from portal.models import (
     CallbackRequest,
     CallbackStatus,
     DisputeReason,
-    DisputeStatus,
     PauseReason,
     PauseRequest,
     PortalDispute,
@@ -54,6 +52,7 @@ from portal.services.common import (
 from portal.services.conversion import (
     _conversion_after_commit,
 )
+from portal.services.disputes import dispute_response_days
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +217,12 @@ def dispute_raise(
         locked = Account.objects.select_for_update().select_related("debtor").get(pk=account.pk)
         if locked.status not in DISPUTABLE:
             raise PortalError(_("This account cannot be disputed here now."))
-        dispute = PortalDispute(account=locked, reason=reason, details=details)
+        dispute = PortalDispute(
+            account=locked,
+            reason=reason,
+            details=details,
+            due_at=timezone.now() + timedelta(days=dispute_response_days(locked.debtor.region)),
+        )
         if document is not None and kind is not None:
             dispute.document.save(f"{uuid.uuid4().hex}.{kind.extension}", document, save=False)
             dispute.document_type = kind.content_type
@@ -232,28 +236,6 @@ def dispute_raise(
             data={"dispute_id": dispute.pk, "reason": reason, "document": document is not None},
         )
     account.status = locked.status
-    return dispute
-
-
-def dispute_resolve(*, dispute: PortalDispute, upheld: bool, actor: str) -> PortalDispute:
-    """An operator resolves a dispute: the debt stands (back to active) or is withdrawn
-    (closed). Used by the admin actions."""
-    if dispute.status != DisputeStatus.OPEN:
-        raise DomainError("This dispute is already resolved.")
-    with transaction.atomic():
-        status = AccountStatus.CLOSED if upheld else AccountStatus.ACTIVE
-        account_transition(
-            account=dispute.account,
-            status=status,
-            actor=actor,
-            reason="Dispute upheld: debt withdrawn."
-            if upheld
-            else "Dispute resolved: debt stands.",
-            kind=ActivityKind.DISPUTE,
-        )
-        dispute.status = DisputeStatus.RESOLVED
-        dispute.resolved_at = timezone.now()
-        dispute.save(update_fields=["status", "resolved_at"])
     return dispute
 
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_privacy'),
-        ('messaging', '0006_message_rollup_indexes'),
+        ('messaging', '0007_message_rollup_indexes'),
     ]
 
     operations = [

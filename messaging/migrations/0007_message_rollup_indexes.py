@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_privacy'),
-        ('messaging', '0005_variant_cta_portal_locked'),
+        ('messaging', '0006_handoff_review_and_dispute_notices'),
         ('wagtailcore', '0098_apitoken'),
     ]
 

@@ -1,0 +1,175 @@
+"""What the three work queues share: who may look and who may act, the creditor scope, the
+actor name written on the timeline, times on two clocks, and the queue's view set shape
+(an index and one page per item; no add, edit or delete pages: items change only through
+the owning app's services)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.admin.utils import quote
+from django.contrib.auth import get_permission_codename, get_user_model
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import path
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.functional import cached_property
+from wagtail.admin.ui.tables import BulkActionsCheckboxColumn
+from wagtail.admin.views import generic
+from wagtail.admin.views.bulk_action import BulkAction
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.permission_policies import ModelPermissionPolicy
+
+from accounts.tenancy import scope_queryset
+from compliance.services import debtor_zone
+
+# Looking needs the model's "view" (or "change") permission; every action its "change".
+_ACTIONS = frozenset({"view", "change"})
+
+
+def actor(request: HttpRequest) -> str:
+    """Who did it, as the timeline records staff: `admin:<user id>`."""
+    return f"admin:{request.user.pk}"
+
+
+class QueuePermissionPolicy(ModelPermissionPolicy):
+    """Staff with the model's view permission see the queue; with its change permission they
+    act on it. Nobody adds or deletes items here."""
+
+    def user_has_permission(self, user, action: str) -> bool:
+        if action not in _ACTIONS:
+            return False
+        if not (user.is_active and user.is_staff):
+            return False
+        if action == "view" and user.has_perm(self._get_permission_name("change")):
+            return True
+        return user.has_perm(self._get_permission_name(action))
+
+    def users_with_any_permission(self, actions):
+        actions = [a for a in actions if a in _ACTIONS]
+        if not actions:
+            return get_user_model().objects.none()
+        return super().users_with_any_permission(actions).filter(is_active=True, is_staff=True)
+
+
+def may_act(user, model) -> bool:
+    """May `user` act on items of `model` (its change permission)?"""
+    codename = get_permission_codename("change", model._meta)
+    return bool(
+        user.is_active and user.is_staff and user.has_perm(f"{model._meta.app_label}.{codename}")
+    )
+
+
+def scoped(queryset: QuerySet, user, creditor_path: str) -> QuerySet:
+    """Only the rows of the creditors `user` may see (agency staff: all)."""
+    return scope_queryset(queryset, user, creditor_path)
+
+
+def operator_time(value: datetime | None, fmt: str = "D Y-m-d H:i") -> str:
+    """A stored UTC time on the signed-in operator's clock (Wagtail activates their zone)."""
+    return date_format(timezone.localtime(value), fmt) if value else ""
+
+
+def debtor_time(value: datetime | None, debtor, fmt: str = "D Y-m-d H:i") -> str:
+    """A stored UTC time on the debtor's clock, with the zone's name: the zone compliance
+    reads their local time in."""
+    if value is None:
+        return ""
+    name, zone = debtor_zone(debtor)
+    return f"{date_format(value.astimezone(zone), fmt)} ({name})"
+
+
+def operator_zone_name() -> str:
+    return timezone.get_current_timezone_name()
+
+
+class QueueViewSet(ModelViewSet):
+    """An index and an inspect page that also takes the item's actions (POST); the model's
+    permissions decide who may look and who may act (`QueuePermissionPolicy`, registered for
+    the model in `wagtail_hooks`)."""
+
+    add_to_reference_index = False
+    copy_view_enabled = False
+    inspect_view_enabled = True
+    list_per_page = 50
+
+    def get_urlpatterns(self):
+        conv = self.pk_path_converter
+        return [
+            path("", self.index_view, name="index"),
+            path("results/", self.index_results_view, name="index_results"),
+            path(f"<{conv}:pk>/", self.inspect_view, name="inspect"),
+        ]
+
+    def get_common_view_kwargs(self, **kwargs):
+        view_kwargs = super().get_common_view_kwargs(**kwargs)
+        for name in ("add", "edit", "delete", "history", "usage"):
+            view_kwargs[f"{name}_url_name"] = None
+        return view_kwargs
+
+    def get_permissions_to_register(self):
+        codenames = [get_permission_codename(a, self.model_opts) for a in ("view", "change")]
+        return super().get_permissions_to_register().filter(codename__in=codenames)
+
+
+class QueueIndexView(generic.IndexView):
+    """A queue's list: a checkbox per row for the bulk actions when the user may act."""
+
+    template_name = "queues/index.html"
+    bulk_type = "QUEUE"
+
+    @cached_property
+    def may_act(self) -> bool:
+        return may_act(self.request.user, self.model)
+
+    @cached_property
+    def columns(self):
+        columns = super().columns
+        if self.may_act:
+            columns = [BulkActionsCheckboxColumn("bulk_actions", obj_type="queue"), *columns]
+        return columns
+
+    def _get_title_column(self, *args, **kwargs):
+        return super()._get_title_column(
+            *args, **kwargs, get_title_id=lambda item: f"queue_{quote(item.pk)}_title"
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(may_act=self.may_act, bulk_item_type=self.bulk_type)
+        return context
+
+
+class QueueBulkAction(BulkAction):
+    """A bulk action on one queue's items: only the items of the user's creditors are found,
+    and only users who may act on the model may run it. Subclasses set `models`,
+    `creditor_path`, `action_type`, `display_name` and `execute_action`."""
+
+    template_name = "queues/bulk_confirm.html"
+    creditor_path = ""
+    aria_label = ""
+    confirm_text = ""
+
+    def get_queryset(self, model, object_ids):
+        return list(scoped(model.objects.filter(pk__in=object_ids), self.request.user,
+                           self.creditor_path))  # fmt: skip
+
+    def get_all_objects_in_listing_query(self, parent_id):
+        return scoped(self.model.objects.all(), self.request.user, self.creditor_path).values_list(
+            "pk", flat=True
+        )
+
+    def check_perm(self, obj) -> bool:
+        return may_act(self.request.user, self.model)
+
+    def get_execution_context(self):
+        return {"request": self.request, "form": self.cleaned_form}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(action=self, header_icon="tasks")
+        return context
+
+    def get_success_message(self, num_parent_objects, num_child_objects):
+        return f"{self.display_name}: {num_parent_objects} done."

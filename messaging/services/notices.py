@@ -1,0 +1,59 @@
+"""`dispute_outcome_send`: the debtor is told how an operator resolved their dispute.
+
+A notice, not a collection message, but it leaves like every other message: through
+`message_send`, with its stop flags, opt-outs, consent, an address on file, the region's
+compliance rules (an audited decision) and the content checks. Only the account's status is
+not a reason to hold it (`ANY_STATUS_CTAS`): a dispute resolved for the debtor closes the
+account, and the debtor must still hear that the debt was withdrawn.
+
+The content is a live variant whose call to action is "Notice: dispute resolved for the
+debtor" or "Notice: dispute resolved, the debt stands", in the debtor's language and region,
+email first, then SMS (the library's seed has both in English, French and German). Outside
+the region's hours it is planned for the next moment the rules allow, rather than dropped.
+One message per dispute: a retry returns the same row.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from accounts.models import Account
+from compliance import services as compliance
+from messaging.models import CallToAction, Message
+from messaging.services.links import _variant_for
+from messaging.services.sending import message_send
+
+
+def dispute_outcome_send(
+    *, account: Account, dispute_id: int, upheld: bool, actor: str
+) -> Message | None:
+    """Plan the outcome notice of dispute `dispute_id` on `account`. Returns the message
+    (planned, or blocked with its reasons on the timeline), or None when no live variant or
+    no address fits (nothing is written then: the caller records that no notice went)."""
+    cta = CallToAction.DISPUTE_UPHELD if upheld else CallToAction.DISPUTE_DEBT_STANDS
+    debtor = account.debtor
+    variant = _variant_for(debtor=debtor, account=account, cta=cta)
+    if variant is None:
+        return None
+    now = timezone.now()
+    (check,) = compliance.contacts_check_many(
+        checks=[
+            compliance.CheckRequest(
+                debtor=debtor, channel=variant.channel, at=now, account=account, purpose="send"
+            )
+        ],
+        audit=False,
+    )
+    later = check.next_allowed_at if not check.allowed and check.next_allowed_at else None
+    return message_send(
+        account=account,
+        variant=variant,
+        planned_at=later,
+        slot=f"dispute-outcome-{dispute_id}"[:64],
+        explanation={
+            "why": "dispute resolved " + ("for the debtor" if upheld else "(the debt stands)"),
+            "transactional": True,
+            "dispute_id": dispute_id,
+        },
+        actor=actor,
+    )

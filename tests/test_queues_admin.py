@@ -1,0 +1,204 @@
+"""The work queues' pages in the Wagtail admin: what each creditor's staff see (only their
+own items, in every queue, page, panel and bulk action), what a read-only user may not do,
+and bad form input answered with form errors, never a 500."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from collections_site.queues.panels import queue_rows
+from messaging.models import HandoffReview, Message
+from portal import services as portal_services
+from portal.models import CallbackRequest, CallbackStatus, DisputeStatus, PortalDispute
+from portal.selectors import debtor_today
+from tests import queues_setup
+from tests.queues_setup import callback_of, dispute_of, failed_message, staff
+
+_compliance_rules_fresh = queues_setup._compliance_rules_fresh
+clock = queues_setup.clock
+make_variant = queues_setup.make_variant
+notices = queues_setup.notices
+reviewer = queues_setup.reviewer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two(clock, creditor, other_creditor, notices):
+    """One dispute, call back and failed message for each of two creditors."""
+    return {
+        c.slug: {
+            "dispute": dispute_of(c),
+            "callback": callback_of(c),
+            "failed": failed_message(c, notices["collection"]),
+        }
+        for c in (creditor, other_creditor)
+    }
+
+
+def _inspect(queue: str, pk: int) -> str:
+    return reverse(f"queues_{queue}:inspect", args=[pk])
+
+
+def test_each_queue_lists_only_the_creditors_own_items(two, creditor):
+    client, _ = staff(creditor)
+    mine, theirs = two["acme"], two["globex"]
+    for queue, key, text in (
+        ("disputes", "dispute", lambda o: o.account.external_ref),
+        ("callbacks", "callback", lambda o: str(o)),
+        ("handoffs", "failed", lambda o: o.account.external_ref),
+    ):
+        page = client.get(reverse(f"queues_{queue}:index"))
+        assert page.status_code == 200, queue
+        body = page.content.decode()
+        assert text(mine[key]) in body, queue
+        assert text(theirs[key]) not in body, queue
+        assert client.get(_inspect(queue, mine[key].pk)).status_code == 200
+        assert client.get(_inspect(queue, theirs[key].pk)).status_code == 404
+        assert (
+            client.post(_inspect(queue, theirs[key].pk), {"action": "assign_me"}).status_code == 404
+        )
+
+
+def test_the_home_panel_counts_only_the_creditors_items(two, creditor):
+    client, user = staff(creditor)
+    dispute = two["acme"]["dispute"]
+    client.post(_inspect("disputes", dispute.pk), {"action": "assign_me"})
+    page = client.get(reverse("wagtailadmin_home"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "data-work-queues" in body
+    figures = {str(r.name): r for r in queue_rows(user)}
+    assert (
+        figures["Disputes"].total,
+        figures["Disputes"].mine,
+        figures["Disputes"].unassigned,
+    ) == (1, 1, 0)
+    assert (figures["Call-backs"].total, figures["Call-backs"].unassigned) == (1, 1)
+    assert figures["Failed hand-offs"].total == 1
+    _, agency_user = staff(agency=True)
+    agency = {str(r.name): r for r in queue_rows(agency_user)}
+    assert agency["Disputes"].total == 2 and agency["Disputes"].mine == 0
+
+
+def test_a_read_only_user_sees_the_queue_but_cannot_act(two, creditor):
+    client, _ = staff(creditor, act=False)
+    dispute = two["acme"]["dispute"]
+    page = client.get(_inspect("disputes", dispute.pk))
+    assert page.status_code == 200 and b"data-resolve-form" not in page.content
+    answer = client.post(
+        _inspect("disputes", dispute.pk), {"action": "resolve", "outcome": "upheld"}
+    )
+    assert answer.status_code == 302
+    dispute.refresh_from_db()
+    assert dispute.status == DisputeStatus.OPEN
+    failed = two["acme"]["failed"]
+    client.post(_inspect("handoffs", failed.pk), {"action": "resend"})
+    assert not HandoffReview.objects.exists()
+    url = reverse("wagtail_bulk_action", args=["portal", "portaldispute", "assign_to_me"])
+    client.post(f"{url}?id={dispute.pk}")
+    dispute.refresh_from_db()
+    assert dispute.assigned_to_id is None
+
+
+def test_resolving_from_the_page_with_bad_input_shows_form_errors(two, creditor):
+    client, _ = staff(creditor)
+    dispute = two["acme"]["dispute"]
+    url = _inspect("disputes", dispute.pk)
+    for data in ({"action": "resolve"}, {"action": "resolve", "outcome": "maybe"},
+                 {"action": "resolve", "outcome": "upheld", "note": "x" * 2001}):  # fmt: skip
+        page = client.post(url, data)
+        assert page.status_code == 200 and page.context["resolve_form"].errors, data
+    dispute.refresh_from_db()
+    assert dispute.status == DisputeStatus.OPEN
+    done = client.post(url, {"action": "resolve", "outcome": "debt_stands", "note": "Contract."})
+    assert done.status_code == 302
+    dispute.refresh_from_db()
+    assert dispute.status == DisputeStatus.DEBT_STANDS and dispute.outcome_message_id
+    assert client.post(url, {"action": "bogus"}).status_code == 302  # a message, not a 500
+
+
+def test_logging_a_call_with_bad_input_shows_form_errors(two, creditor):
+    client, _ = staff(creditor)
+    callback = two["acme"]["callback"]
+    url = _inspect("callbacks", callback.pk)
+    today = debtor_today(callback.debtor)
+    bad = [
+        {"action": "outcome"},
+        {"action": "outcome", "outcome": "promise"},
+        {"action": "outcome", "outcome": "promise", "promise_amount": "abc",
+         "promise_date": today.isoformat()},
+        {"action": "outcome", "outcome": "promise", "promise_amount": "99999",
+         "promise_date": today.isoformat()},
+        {"action": "outcome", "outcome": "promise", "promise_amount": "10",
+         "promise_date": (today - timedelta(days=3)).isoformat()},
+    ]  # fmt: skip
+    for data in bad:
+        page = client.post(url, data)
+        assert page.status_code == 200 and page.context["outcome_form"].errors, data
+    callback.refresh_from_db()
+    assert callback.status == CallbackStatus.OPEN
+    page = client.post(url, {"action": "outcome", "outcome": "promise", "promise_amount": "25",
+                             "promise_date": (today + timedelta(days=5)).isoformat()})  # fmt: skip
+    assert page.status_code == 302
+    callback.refresh_from_db()
+    assert callback.status == CallbackStatus.DONE and callback.promise_status == "pending"
+    body = client.get(url).content.decode()
+    assert "Call contact logged: conversation." in body and "Promise to pay 25.00 USD" in body
+
+
+def test_the_call_back_page_answers_may_i_call_now_on_both_clocks(two, creditor, monkeypatch):
+    client, _ = staff(creditor)
+    page = client.get(_inspect("callbacks", two["acme"]["callback"].pk))
+    body = page.content.decode()
+    assert 'data-may-call="yes"' in body
+    assert "America/New_York" in body  # the debtor's clock, named
+    # The list asks for its whole page in one batch, never one check per row.
+    monkeypatch.setattr(portal_services, "callback_call_check", None)
+    index = client.get(reverse("queues_callbacks:index")).content.decode()
+    assert "May I call now?" in index and "Yes" in index
+
+
+def test_a_double_clicked_resend_sends_once(two, creditor):
+    client, _ = staff(creditor)
+    failed = two["acme"]["failed"]
+    url = _inspect("handoffs", failed.pk)
+    before = Message.objects.count()
+    assert client.post(url, {"action": "resend"}).status_code == 302
+    assert client.post(url, {"action": "resend"}).status_code == 302
+    assert Message.objects.count() == before + 1
+    listed = client.get(reverse("queues_handoffs:index")).context["object_list"]
+    assert failed.pk not in [m.pk for m in listed]
+    page = client.post(url, {"action": "close", "reason": ""})
+    assert page.status_code == 302  # already answered: the page says so, nothing changes
+
+
+def test_closing_a_hand_off_without_a_reason_is_a_form_error(two, creditor):
+    client, _ = staff(creditor)
+    failed = two["acme"]["failed"]
+    page = client.post(_inspect("handoffs", failed.pk), {"action": "close", "reason": ""})
+    assert page.status_code == 200 and page.context["close_form"].errors
+    assert not HandoffReview.objects.exists()
+
+
+def test_bulk_actions_reach_only_the_creditors_items(two, creditor):
+    client, user = staff(creditor)
+    mine, theirs = two["acme"], two["globex"]
+    url = reverse("wagtail_bulk_action", args=["portal", "portaldispute", "assign_to_me"])
+    ids = f"id={mine['dispute'].pk}&id={theirs['dispute'].pk}"
+    assert client.get(f"{url}?{ids}").status_code in (200, 404)
+    client.post(f"{url}?id={mine['dispute'].pk}", {})
+    assert PortalDispute.objects.get(pk=mine["dispute"].pk).assigned_to_id == user.pk
+    client.post(f"{url}?id=all", {})
+    assert PortalDispute.objects.get(pk=theirs["dispute"].pk).assigned_to_id is None
+    close = reverse("wagtail_bulk_action", args=["messaging", "message", "close_handoff"])
+    client.post(f"{close}?id=all", {"reason": "Duplicates of a letter."})
+    assert HandoffReview.objects.filter(message=mine["failed"]).exists()
+    assert not HandoffReview.objects.filter(message=theirs["failed"]).exists()
+    cb = reverse("wagtail_bulk_action", args=["portal", "callbackrequest", "assign_to_me"])
+    client.post(f"{cb}?id=all", {})
+    assert CallbackRequest.objects.get(pk=mine["callback"].pk).assigned_to_id == user.pk
+    assert CallbackRequest.objects.get(pk=theirs["callback"].pk).assigned_to_id is None
