@@ -98,5 +98,7 @@ def page(
         "LANGUAGES": settings.LANGUAGES,
     }
     ctx.update(context or {})
-    ctx.setdefault("page_error", any(isinstance(v, BaseForm) and v.errors for v in ctx.values()))
+    ctx["page_error"] = ctx.get("page_error") or any(
+        isinstance(v, BaseForm) and v.errors for v in ctx.values()
+    )
     return render(request, template, ctx, status=status, using=ENGINE)

@@ -118,7 +118,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             return _refused(request, result)
         wrong = True
         form = VerifyForm()
-    return page(request, "portal/verify.html", {"form": form, "wrong": wrong})
+    return page(request, "portal/verify.html", {"form": form, "wrong": wrong, "page_error": wrong})
 
 
 @portal_page()
