@@ -257,8 +257,8 @@ def test_axe_reports_what_it_finds(browser):
 
 WORDS_SPLIT = """() => {
   const split = [];
-  for (const th of document.querySelectorAll('th')) {
-    const text = th.firstChild;
+  for (const cell of document.querySelectorAll('th, td')) {
+    const text = cell.firstChild;
     if (!text || text.nodeType !== Node.TEXT_NODE) continue;
     for (const match of text.data.matchAll(/\\S+/g)) {
       const word = document.createRange();
@@ -272,7 +272,7 @@ WORDS_SPLIT = """() => {
 }"""
 
 
-def test_german_table_headers_keep_their_words_whole_at_320_pixels(page, live_server, settings):
+def test_german_tables_keep_their_words_whole_at_320_pixels(page, live_server, settings):
     settings.SESSION_COOKIE_SECURE = False
     creditor = CreditorFactory(name="Acme Energy", slug="acme", default_currency="EUR")
     (account,) = place(creditor, row(1, currency="EUR", debtor={"language": "de"}))
