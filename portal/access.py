@@ -30,6 +30,8 @@ SESSION_KEY = "portal"
 RELINK_KEY = "portal_relink"
 # Refresh the idle clock at most once a minute, so reading a page does not write the session.
 _TOUCH_EVERY = 60
+# The idle warning ("Do you want to stay signed in?") opens this long before the session ends.
+IDLE_WARNING_SECONDS = 120
 # Whether this process has said that requests arrive through a proxy it was not told about.
 _forwarded_logged = False
 
@@ -74,10 +76,24 @@ class PortalSession:
     jti: str
     verified: bool
     language: str
+    seen: int = 0  # last activity, epoch seconds
 
     @cached_property
     def debtor(self) -> Debtor:
         return Debtor.objects.select_related("creditor").get(pk=self.debtor_id)
+
+    @property
+    def idle(self) -> dict[str, int]:
+        """What the pages say and the idle warning needs: the timeout (`seconds`,
+        `minutes`), the seconds `left` before this session ends unless the debtor does
+        something, and how long before the end the warning opens (`warn`)."""
+        seconds = idle_seconds()
+        return {
+            "seconds": seconds,
+            "minutes": max(1, seconds // 60),
+            "left": max(0, seconds - (int(time.time()) - self.seen)),
+            "warn": min(IDLE_WARNING_SECONDS, seconds // 2),
+        }
 
 
 def session_start(request: HttpRequest, *, debtor: Debtor, jti: str, verified: bool) -> None:
@@ -125,7 +141,15 @@ def session_read(request: HttpRequest) -> PortalSession | None:
         jti=str(state["j"]),
         verified=bool(state.get("v")),
         language=state.get("lang") or settings.LANGUAGE_CODE,
+        seen=int(request.session[SESSION_KEY]["seen"]),
     )
+
+
+def session_touch(request: HttpRequest) -> None:
+    """Restart the idle clock now ("Stay signed in")."""
+    state = request.session[SESSION_KEY]
+    request.session[SESSION_KEY] = {**state, "seen": int(time.time())}
+    request.session.set_expiry(idle_seconds())
 
 
 def csp_header() -> str:

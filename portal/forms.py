@@ -21,14 +21,24 @@ def nonce_new() -> str:
 class VerifyForm(forms.Form):
     """Date of birth (day, month, year) and postal code, compared with the record."""
 
+    # autocomplete: the browser can fill them in, and assistive tools can tell their purpose.
     day = forms.IntegerField(
-        label=_("Day"), min_value=1, max_value=31, widget=forms.NumberInput(attrs={"size": 2})
+        label=_("Day"),
+        min_value=1,
+        max_value=31,
+        widget=forms.NumberInput(attrs={"size": 2, "autocomplete": "bday-day"}),
     )
     month = forms.IntegerField(
-        label=_("Month"), min_value=1, max_value=12, widget=forms.NumberInput(attrs={"size": 2})
+        label=_("Month"),
+        min_value=1,
+        max_value=12,
+        widget=forms.NumberInput(attrs={"size": 2, "autocomplete": "bday-month"}),
     )
     year = forms.IntegerField(
-        label=_("Year"), min_value=1900, max_value=2100, widget=forms.NumberInput(attrs={"size": 4})
+        label=_("Year"),
+        min_value=1900,
+        max_value=2100,
+        widget=forms.NumberInput(attrs={"size": 4, "autocomplete": "bday-year"}),
     )
     postal_code = forms.CharField(
         label=_("Postal code"),
@@ -63,10 +73,16 @@ class CardFields(forms.Form):
                 widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
             )
             self.fields["exp_month"] = forms.IntegerField(
-                label=_("Expiry month (MM)"), min_value=1, max_value=12
+                label=_("Expiry month (MM)"),
+                min_value=1,
+                max_value=12,
+                widget=forms.NumberInput(attrs={"autocomplete": "cc-exp-month"}),
             )
             self.fields["exp_year"] = forms.IntegerField(
-                label=_("Expiry year (YYYY)"), min_value=2000, max_value=2100
+                label=_("Expiry year (YYYY)"),
+                min_value=2000,
+                max_value=2100,
+                widget=forms.NumberInput(attrs={"autocomplete": "cc-exp-year"}),
             )
             self.fields["cvc"] = forms.RegexField(
                 label=_("Security code (CVC)"),

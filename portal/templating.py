@@ -24,6 +24,7 @@ import jinja2
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
@@ -82,16 +83,22 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
 def page(
     request: HttpRequest, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
-    """Render a portal page with what every page shows (creditor, language switcher)."""
+    """Render a portal page with what every page shows (creditor, language switcher, the idle
+    timeout). A page whose form failed (or that says `page_error`) gets a title starting
+    with "Error:", so a screen reader says so first."""
     portal = getattr(request, "portal", None)
     debtor = portal.debtor if portal is not None else None
     ctx: dict[str, Any] = {
         "debtor": debtor,
         "creditor": debtor.creditor if debtor else None,
         "verified": bool(portal and portal.verified),
+        "idle": portal.idle if portal is not None else None,
         "LANGUAGE_CODE": request.LANGUAGE_CODE,
         # Each language in its own name (settings.LANGUAGES), as the option's lang= says.
         "LANGUAGES": settings.LANGUAGES,
     }
     ctx.update(context or {})
+    ctx["page_error"] = ctx.get("page_error") or any(
+        isinstance(v, BaseForm) and v.errors for v in ctx.values()
+    )
     return render(request, template, ctx, status=status, using=ENGINE)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("verify/", views.verify, name="verify"),
     path("link/", views.link_invalid, name="link_invalid"),
     path("signout/", views.logout, name="logout"),
+    path("session/", views.stay, name="stay"),
     path("language/", views.language, name="language"),
     path("history/", views.history, name="history"),
     path("receipts/<int:payment_id>/", views.receipt, name="receipt"),

@@ -162,6 +162,32 @@ def test_portal_session_ends_after_idle_time(debtor_client, settings):
     assert "portal" not in debtor_client.session
 
 
+def test_stay_signed_in_restarts_the_idle_clock(debtor_client, settings):
+    """The idle warning's "Stay signed in": a plain form goes back to the page, portal.js's
+    background post gets a 204; either way the session lives a whole timeout from now."""
+    idle = settings.PORTAL_SESSION_IDLE_SECONDS
+    start = time.time()
+    with mock.patch("portal.access.time.time", return_value=start + idle - 60):
+        plain = debtor_client.post("/p/session/", {"next": "/p/history/"})
+        background = debtor_client.post("/p/session/", {"js": "1"})
+        elsewhere = debtor_client.post("/p/session/", {"next": "https://example.com/p/"})
+    assert (plain.status_code, plain["Location"]) == (302, "/p/history/")
+    assert background.status_code == 204
+    assert elsewhere["Location"] == "/p/"
+    with mock.patch("portal.access.time.time", return_value=start + 2 * idle - 90):
+        assert debtor_client.get("/p/").status_code == 200  # without it, ended at `idle`
+    with mock.patch("portal.access.time.time", return_value=start + 4 * idle):
+        assert debtor_client.post("/p/session/", {"js": "1"}).status_code == 403  # too late
+
+
+def test_pages_say_how_long_the_timeout_is_and_when_the_warning_opens(debtor_client, settings):
+    settings.PORTAL_SESSION_IDLE_SECONDS = 20 * 60
+    page = debtor_client.get("/p/").content.decode()
+    assert "we sign you out after 20 minutes without activity" in page
+    assert 'data-full="1200" data-warn="120"' in page
+    assert re.search(r'data-left="(119[0-9]|1200)"', page)
+
+
 def test_session_expiry_is_short_and_cookie_is_http_only(debtor_client, settings):
     assert debtor_client.session.get_expiry_age() <= settings.PORTAL_SESSION_IDLE_SECONDS
     cookie = debtor_client.cookies[settings.SESSION_COOKIE_NAME]
@@ -175,7 +201,10 @@ def test_portal_pages_send_a_content_security_policy_and_no_store(debtor_client)
     assert "default-src 'self'" in csp and "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
     assert response["Cache-Control"] == "no-store"
-    assert b"<script" not in response.content and b"style=" not in response.content
+    # No inline script or style: the one script is the portal's own file.
+    scripts = re.findall(rb"<script[^>]*>", response.content)
+    assert scripts == [b'<script src="/static/portal/portal.js" defer>']
+    assert b"style=" not in response.content
 
 
 def test_forms_refuse_posts_without_the_csrf_token(account):

@@ -154,7 +154,10 @@ def test_each_plan_rule_is_refused_once_by_its_owner_on_every_path(
             assert escape(words) in summary
         else:
             error = page.split(f'id="id_{field}_error">', 1)[1].split("</p>", 1)[0]
-            assert error == escape(words)
+            assert error == '<span class="visually-hidden">Error: </span>' + str(escape(words))
+            # The summary above the form names it too, and leads to the field.
+            summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+            assert escape(words) in summary and 'href="#id_' + field in summary
     assert not PaymentPlan.objects.exists()
 
 

@@ -118,7 +118,25 @@ def verify(request: HttpRequest) -> HttpResponse:
             return _refused(request, result)
         wrong = True
         form = VerifyForm()
-    return page(request, "portal/verify.html", {"form": form, "wrong": wrong})
+    return page(request, "portal/verify.html", {"form": form, "wrong": wrong, "page_error": wrong})
+
+
+@portal_page()
+@require_POST
+def stay(request: HttpRequest) -> HttpResponse:
+    """ "Stay signed in" in the idle warning: restart the idle clock. portal.js posts it in the
+    background (`js=1`: 204, the page stays as it is); the plain form goes back to the page."""
+    access.session_touch(request)
+    if request.POST.get("js"):
+        return HttpResponse(status=204)
+    return redirect(_portal_path(request.POST.get("next", "")))
+
+
+def _portal_path(nxt: str) -> str:
+    """`nxt` when it is a page of the portal on this site, else the overview."""
+    if nxt.startswith("/p/") and url_has_allowed_host_and_scheme(nxt, allowed_hosts=None):
+        return nxt
+    return reverse("portal:overview")
 
 
 @require_POST
@@ -138,7 +156,5 @@ def language(request: HttpRequest) -> HttpResponse:
         portal = access.session_read(request)
         if portal is not None and portal.verified:
             services.language_set(debtor=portal.debtor, language=code)
-        nxt = form.cleaned_data.get("next") or ""
-        if nxt.startswith("/p/") and url_has_allowed_host_and_scheme(nxt, allowed_hosts=None):
-            target = nxt
+        target = _portal_path(form.cleaned_data.get("next") or "")
     return secure_headers(redirect(target))

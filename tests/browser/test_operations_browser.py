@@ -1,6 +1,7 @@
 """The operations Health page in Chromium, in the light and the dark theme: it loads under the
 admin's Content-Security-Policy with no violation, with its stylesheet applied (the verdict
-is a banner, not bare text), and its figures readable. Screenshots go to the folder named by
+is a banner, not bare text), its figures readable, and no WCAG 2.2 AA violation that axe-core
+finds (tests/browser/axe.py). Screenshots go to the folder named by
 `SCREENSHOT_DIR` when it is set (CI keeps them as artifacts)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from messaging import services
 from tests.browser import test_csp_browser as csp_browser
+from tests.browser.axe import assert_accessible
 
 # The CSP test's signed-in superuser page and its listeners, with the messaging fixtures.
 staff_page = csp_browser.staff_page
@@ -64,3 +66,5 @@ def test_the_health_page_reads_in_both_themes_under_the_csp(
     assert text != ground
     assert page.locator("a[href='/admin/messaging/outbox/?status=planned']").count() >= 1
     _screenshot(page, f"operations-health-{scheme}.png")
+    # WCAG 2.2 AA as for the portal, over the whole page, Wagtail's own menus included.
+    assert_accessible(page, f"Health page, {scheme} theme")
