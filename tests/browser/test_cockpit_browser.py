@@ -58,10 +58,11 @@ def history(committed_baseline, make_variant):
                     ))  # fmt: skip
         for hour in range(8, 21):
             sent = 30 + rng.randint(0, 10)
+            rate = 0.06 if 17 <= hour <= 19 else 0.02  # the early evening converts best
             cells.append(SendTimeDay(
                 day=day, creditor=creditor, region="US-MA", channel="email", arm="policy",
                 local_weekday=day.weekday(), local_hour=hour, sent=sent,
-                converted=int(sent * (0.02 + 0.01 * (17 <= hour <= 19) * 4) * rng.uniform(0.5, 1.5)),
+                converted=int(sent * rate * rng.uniform(0.5, 1.5)),
             ))  # fmt: skip
     EngagementDay.objects.bulk_create(rows)
     SendTimeDay.objects.bulk_create(cells)

@@ -85,6 +85,32 @@ def guard_text(guard: dict[str, Any], control: Rate) -> str:
     }
 
 
+def _uplift_series(rates: dict[str, list[Rate]]):
+    """Per day, the cumulative uplift and its band, or None where the sample does not suffice."""
+    uplift: list[float | None] = []
+    band: list[tuple[float, float] | None] = []
+    for policy, control in zip(rates[Arm.POLICY], rates[Arm.CONTROL], strict=True):
+        guard = uplift_guard("conversion", policy=policy, control=control)
+        u = relative_uplift(policy, control)
+        shown = guard["enough"] and u.value is not None
+        uplift.append(u.value if shown else None)
+        band.append((u.lower, u.upper) if shown else None)
+    return uplift, band
+
+
+def _headline(policy: Rate, control: Rate) -> tuple[dict[str, str], dict[str, Any]]:
+    """The period's uplift with its interval, or what the guard still needs."""
+    guard = uplift_guard("conversion", policy=policy, control=control)
+    final = relative_uplift(policy, control)
+    if guard["enough"] and final.value is not None:
+        value = {
+            "value": _signed(final.value),
+            "interval": f"[{_signed(final.lower)}, {_signed(final.upper)}]",
+        }
+        return value, guard
+    return {"message": guard_text(guard, control)}, guard
+
+
 def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
     """The headline, the cumulative uplift (only where the sample suffices) and the arms'
     cumulative rates, over the period's days."""
@@ -99,27 +125,9 @@ def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
         )
         for arm in ARMS
     }
-    uplift: list[float | None] = []
-    band: list[tuple[float, float] | None] = []
     rates: dict[str, list[Rate]] = {arm: [wilson(c, s) for s, c in cum[arm]] for arm in ARMS}
-    for i in range(len(days)):
-        policy, control = rates[Arm.POLICY][i], rates[Arm.CONTROL][i]
-        guard = uplift_guard("conversion", policy=policy, control=control)
-        u = relative_uplift(policy, control)
-        shown = guard["enough"] and u.value is not None
-        uplift.append(u.value if shown else None)
-        band.append((u.lower, u.upper) if shown else None)
-    final_policy, final_control = rates[Arm.POLICY][-1], rates[Arm.CONTROL][-1]
-    guard = uplift_guard("conversion", policy=final_policy, control=final_control)
-    final = relative_uplift(final_policy, final_control)
-    headline = (
-        {
-            "value": _signed(final.value),
-            "interval": f"[{_signed(final.lower)}, {_signed(final.upper)}]",
-        }
-        if guard["enough"] and final.value is not None
-        else {"message": guard_text(guard, final_control)}
-    )
+    uplift, band = _uplift_series(rates)
+    headline, guard = _headline(rates[Arm.POLICY][-1], rates[Arm.CONTROL][-1])
 
     def arm_links(arm: str, **more: Any) -> list[str]:
         return [outbox_link(filters, arm=arm, planned="true", sent_to=d, **more) for d in days]
