@@ -14,12 +14,14 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 
 from collections_site.operations import views
-from collections_site.operations.cockpit import engagement
+from collections_site.operations.cockpit import compliance, engagement, recovery
 
 app_name = "operations"
 urlpatterns = [
     path("", views.health, name="health"),
+    path("recovery/", recovery.recovery, name="recovery"),
     path("engagement/", engagement.engagement, name="engagement"),
+    path("compliance/", compliance.compliance, name="compliance"),
 ]
 
 
