@@ -226,7 +226,8 @@ def headlines(filters: CockpitFilters, totals: dict[str, int], caps: list[dict[s
             headline(
                 str(outcome.label),
                 rate_text(totals.get(outcome, 0), checks),
-                _("%(n)s checks (95%% interval)") % {"n": f"{totals.get(outcome, 0):,}"},
+                _("%(n)s of %(m)s checks (95%% interval)")
+                % {"n": f"{totals.get(outcome, 0):,}", "m": f"{checks:,}"},
                 decisions_link(filters, outcome=outcome),
             )
         )
