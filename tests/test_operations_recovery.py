@@ -167,3 +167,28 @@ def test_the_page_reads_the_rollups_in_a_fixed_number_of_queries(
 def test_bad_filters_are_form_errors_not_errors(money, query):
     rollups_refresh()
     assert staff_client(agency=True).get(URL, query).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/django-admin/accounts/payment/?placed=garbage",
+        "/django-admin/accounts/payment/?placed=2026-13",
+        "/django-admin/accounts/payment/?region=XX-NOPE",
+        "/django-admin/accounts/paymentplan/?due_week=garbage",
+        "/django-admin/accounts/account/?region=%3Cb%3E",
+    ],
+)
+def test_the_admin_lists_the_links_open_take_any_value(money, path):
+    assert staff_client(agency=True).get(path).status_code == 200
+
+
+def test_the_plan_adherence_link_opens_the_plans_with_an_instalment_due_that_week(money):
+    client = staff_client(money["creditor"])
+    monday = money["second"].due_date - timedelta(days=money["second"].due_date.weekday())
+    listing = client.get("/django-admin/accounts/paymentplan/", {"due_week": monday.isoformat()})
+    assert [p.pk for p in listing.context_data["cl"].result_list] == [money["plan"].pk]
+    other = staff_client(money["other"]).get(
+        "/django-admin/accounts/paymentplan/", {"due_week": monday.isoformat()}
+    )
+    assert other.context_data["cl"].result_count == 0

@@ -236,7 +236,7 @@ def headlines(filters: CockpitFilters, totals: dict[str, int], caps: list[dict[s
         headline(
             _("Contacts stopped by a cap"),
             f"{capped:,}",
-            _("checks refused by a frequency cap"),
+            _("refusals by a frequency cap rule"),
             decisions_link(filters, rule_kind="cap"),
         )
     )
