@@ -16,6 +16,7 @@ from django.db.models import Case, CharField, Count, F, Value, When
 from collections_site.operations.models import CheckOutcome, ComplianceDay, ComplianceReasonDay
 from collections_site.operations.rollups.days import day_bounds, days_of
 from compliance.models import RULE_MODELS, ComplianceDecision
+from compliance.selectors import rules_token
 
 
 def changed_days(since: datetime | None, until: datetime) -> set[date]:
@@ -67,12 +68,20 @@ def _outcomes_write(day: date) -> int:
     return len(rows)
 
 
+_kinds: dict[str, dict[str, str]] = {}
+
+
 def rule_kinds() -> dict[str, str]:
-    """Each rule code in the rule tables and its kind (cap, window, ...)."""
-    kinds: dict[str, str] = {}
-    for kind, model in RULE_MODELS.items():
-        kinds.update(dict.fromkeys(model.objects.values_list("code", flat=True), kind))
-    return kinds
+    """Each rule code in the rule tables and its kind (cap, window, ...), read once per rules
+    version (`compliance.selectors.rules_token`: a full rebuild reads them once, not daily)."""
+    token = rules_token()
+    if token not in _kinds:
+        kinds: dict[str, str] = {}
+        for kind, model in RULE_MODELS.items():
+            kinds.update(dict.fromkeys(model.objects.values_list("code", flat=True), kind))
+        _kinds.clear()
+        _kinds[token] = kinds
+    return _kinds[token]
 
 
 def _reasons_write(day: date) -> int:
