@@ -96,6 +96,7 @@ def test_a_late_payment_moves_its_instalment_and_a_rerun_changes_nothing(money, 
     _pay(money["plan"].account, f"{money['second'].amount:.2f}", "p5")  # paid, late
     changed = {r.name: r.days for r in rollups_refresh()}
     assert changed["payments"] == 1
+    assert changed["placements"] == 0  # the account had paid before: its placement row stands
     assert changed["instalments"] == 4  # the plan's due days: its account changed
     assert InstalmentDay.objects.get(day=money["second"].due_date).outcome == "late"
     before = list(InstalmentDay.objects.values_list("day", "outcome", "instalments"))
@@ -192,3 +193,24 @@ def test_the_plan_adherence_link_opens_the_plans_with_an_instalment_due_that_wee
         "/django-admin/accounts/paymentplan/", {"due_week": monday.isoformat()}
     )
     assert other.context_data["cl"].result_count == 0
+
+
+def test_a_first_payment_rebuilds_its_placement_day_and_a_second_does_not(money, clock):
+    (fresh,) = place(money["creditor"], row(9))
+    rollups_refresh()
+
+    def paying() -> int:
+        return PlacementDay.objects.get(day=fresh.placed_at.date(), creditor=fresh.creditor).paying
+
+    assert paying() == 0
+    clock.set(clock.now + timedelta(hours=1))
+    rollups_refresh()  # the overlap
+    clock.set(clock.now + timedelta(hours=1))
+    _pay(fresh, "1.00", "first")
+    assert {r.name: r.days for r in rollups_refresh()}["placements"] == 1
+    assert paying() == 1
+    clock.set(clock.now + timedelta(hours=1))
+    rollups_refresh()
+    clock.set(clock.now + timedelta(hours=1))
+    _pay(fresh, "1.00", "second")
+    assert {r.name: r.days for r in rollups_refresh()}["placements"] == 0

@@ -5,7 +5,8 @@ accounts' statuses) and `InstalmentDay` (plan instalments by due date and outcom
 What bumps what:
 - a payment is written once, with `created_at`; a payment's days are its `received_at` days;
 - every payment and status change bumps `Account.updated_at`, so the placement days to
-  rebuild are those of the accounts updated since the watermark;
+  rebuild are those of the accounts updated since the watermark (narrowed to the changes a
+  placement row counts: a first payment, a status change, an edit by the creditor);
 - instalments change when a payment settles them, a plan is agreed or changed (missed,
   broken) or the account leaves its plan; each writes a timeline entry (`Activity`) in the
   same transaction, so the due days to rebuild are those of the instalments of the accounts
@@ -101,9 +102,25 @@ def _as_date(value: date | datetime) -> date:
 
 
 def placements_changed_days(since: datetime | None, until: datetime) -> set[date]:
+    """The placement days of the accounts changed since `since` in a way a `PlacementDay`
+    counts: placed, status changed (resolved or not), first payment, or details updated by the
+    creditor (the amount placed). Most payments are not an account's first: their days are
+    left alone."""
     accounts = Account.objects.filter(updated_at__lte=until)
     if since is not None:
-        accounts = accounts.filter(updated_at__gt=since)
+        paid = Payment.objects.filter(account=OuterRef("pk"), status=PaymentStatus.SUCCEEDED)
+        edited = Activity.objects.filter(
+            account=OuterRef("pk"), kind=ActivityKind.UPDATED, occurred_at__gt=since
+        )
+        accounts = accounts.filter(updated_at__gt=since).filter(
+            Q(placed_at__gt=since)
+            | Q(status_changed_at__gt=since)
+            | (
+                Exists(paid.filter(created_at__gt=since))
+                & ~Exists(paid.filter(created_at__lte=since))
+            )
+            | Exists(edited)
+        )
     return days_of(accounts, "placed_at")
 
 
