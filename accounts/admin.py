@@ -20,6 +20,12 @@ from django.urls import path, reverse
 
 from accounts import money, placement, regions, services
 from accounts.admin_display import MoneyAdmin, PlainHelpTexts, amount_for_input
+from accounts.admin_filters import (
+    AccountRegionFilter,
+    InstalmentDueWeekFilter,
+    PlacedMonthFilter,
+    RegionFilter,
+)
 from accounts.models import (
     Account,
     AccountStatus,
@@ -293,7 +299,7 @@ class AccountAdmin(CreditorScopedAdmin, MoneyAdmin, admin.ModelAdmin):
         "external_ref", "creditor", "status", "currency", "current_balance", "due_date",
         "placed_at",
     ]  # fmt: skip
-    list_filter = ["status", "creditor", "currency"]
+    list_filter = ["status", "creditor", "currency", AccountRegionFilter]
     search_fields = ["external_ref", "debtor__external_ref", "debtor__last_name"]
     list_select_related = ["creditor"]
     raw_id_fields = ["debtor"]
@@ -378,7 +384,7 @@ class PaymentPlanAdmin(CreditorScopedAdmin, MoneyAdmin, admin.ModelAdmin):
     creditor_path = "account__creditor"
     money_fields = {"total_amount": "account.currency"}
     list_display = ["id", "account", "frequency", "instalment_count", "total_amount", "status"]
-    list_filter = ["status", "frequency"]
+    list_filter = ["status", "frequency", InstalmentDueWeekFilter]
     list_select_related = ["account"]
     readonly_fields = [f.name for f in PaymentPlan._meta.fields]
     inlines = [InstallmentInline]
@@ -404,7 +410,7 @@ class ReadOnlyAdmin(PlainHelpTexts, admin.ModelAdmin):
 class PaymentAdmin(CreditorScopedAdmin, MoneyAdmin, ReadOnlyAdmin):
     money_fields = {"amount": "currency"}
     list_display = ["received_at", "account", "amount", "currency", "method", "status"]
-    list_filter = ["status", "method", "creditor"]
+    list_filter = ["status", "method", "creditor", RegionFilter, PlacedMonthFilter]
     list_select_related = ["account"]
     search_fields = ["account__external_ref", "provider_reference", "idempotency_key"]
 

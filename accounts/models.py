@@ -282,6 +282,8 @@ class Account(models.Model):
         indexes = [
             models.Index(fields=["creditor", "status"]),
             models.Index(fields=["creditor", "updated_at", "id"]),
+            # The cockpit's placement rollup rebuilds one UTC day of placements at a time.
+            models.Index(fields=["placed_at"], name="account_placed_at"),
         ]
 
     def __str__(self) -> str:
@@ -356,7 +358,12 @@ class Payment(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_positive"),
         ]
-        indexes = [models.Index(fields=["creditor", "received_at", "id"])]
+        indexes = [
+            models.Index(fields=["creditor", "received_at", "id"]),
+            # The cockpit's payments rollup rebuilds one UTC day received at a time, across
+            # creditors.
+            models.Index(fields=["received_at"], name="payment_received_at"),
+        ]
         ordering = ["-received_at", "-id"]
 
     def __str__(self) -> str:
@@ -445,6 +452,8 @@ class Installment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["plan", "sequence"], name="installment_unique_seq")
         ]
+        # The cockpit's plan-adherence rollup rebuilds the instalments due on one day at a time.
+        indexes = [models.Index(fields=["due_date"], name="installment_due_date")]
 
     def __str__(self) -> str:
         return f"#{self.sequence} of plan {self.plan_id}"

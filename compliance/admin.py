@@ -28,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 from accounts.admin import ReadOnlyAdmin
 from accounts.tenancy import CreditorScopedAdmin
 from compliance import engine, packs
+from compliance.admin_filters import OutcomeFilter, ReasonCodeFilter, RuleKindFilter
 from compliance.cases import cases_run
 from compliance.forms import RULE_FORMS, CasesRunForm, ContactLogForm, RegionForm
 from compliance.models import (
@@ -362,7 +363,15 @@ class ComplianceDecisionAdmin(CreditorScopedAdmin, ReadOnlyAdmin):
         "allowed",
         "purpose",
     ]
-    list_filter = ["allowed", "channel", "purpose", "region"]
+    list_filter = [
+        OutcomeFilter,
+        "channel",
+        "purpose",
+        "region",
+        "debtor__creditor",
+        RuleKindFilter,
+        ReasonCodeFilter,
+    ]
     search_fields = ["debtor__external_ref", "account__external_ref"]
     list_select_related = ["debtor", "account"]
 

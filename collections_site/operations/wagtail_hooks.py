@@ -14,14 +14,16 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 
 from collections_site.operations import views
-from collections_site.operations.cockpit import engagement, recommender
+from collections_site.operations.cockpit import compliance, engagement, recommender, recovery
 from collections_site.operations.panels import CockpitPanel
 
 app_name = "operations"
 urlpatterns = [
     path("", views.health, name="health"),
+    path("recovery/", recovery.recovery, name="recovery"),
     path("engagement/", engagement.engagement, name="engagement"),
     path("recommender/", recommender.recommender, name="recommender"),
+    path("compliance/", compliance.compliance, name="compliance"),
 ]
 
 

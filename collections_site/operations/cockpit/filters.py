@@ -65,12 +65,12 @@ class CockpitFilters:
     end: date
     user: Any
 
-    def rollup(self, queryset: QuerySet, *, channel: bool = True) -> QuerySet:
+    def rollup(self, queryset: QuerySet, *, channel: bool = True, days: bool = True) -> QuerySet:
         """`queryset` (a rollup, fields `day`, `creditor`, `region`[, `channel`]) narrowed to
-        these filters and to what the viewer may see."""
-        qs = scope_queryset(queryset, self.user, "creditor").filter(
-            day__gte=self.start, day__lte=self.end
-        )
+        these filters and to what the viewer may see (`days` False: on any day)."""
+        qs = scope_queryset(queryset, self.user, "creditor")
+        if days:
+            qs = qs.filter(day__gte=self.start, day__lte=self.end)
         if self.creditor is not None:
             qs = qs.filter(creditor=self.creditor)
         if self.region:

@@ -7,11 +7,36 @@ They are derived data: `rollups_refresh` rebuilds any day from the source tables
 is never edited by hand and losing the tables loses nothing.
 """
 
+from collections_site.operations.models.compliance import (
+    CheckOutcome,
+    ComplianceDay,
+    ComplianceReasonDay,
+)
 from collections_site.operations.models.engagement import (
     EngagementDay,
     RollupState,
     SendTimeDay,
     TypologyDay,
 )
+from collections_site.operations.models.recovery import (
+    AccountStatusDay,
+    CollectedDay,
+    InstalmentDay,
+    InstalmentOutcome,
+    PlacementDay,
+)
 
-__all__ = ["EngagementDay", "RollupState", "SendTimeDay", "TypologyDay"]
+__all__ = [
+    "AccountStatusDay",
+    "CheckOutcome",
+    "CollectedDay",
+    "ComplianceDay",
+    "ComplianceReasonDay",
+    "EngagementDay",
+    "InstalmentDay",
+    "InstalmentOutcome",
+    "PlacementDay",
+    "RollupState",
+    "SendTimeDay",
+    "TypologyDay",
+]

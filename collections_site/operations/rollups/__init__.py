@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from collections_site.operations.models import RollupState
-from collections_site.operations.rollups import engagement
+from collections_site.operations.rollups import compliance, engagement, recovery
 
 OVERLAP = timedelta(minutes=10)
 """How far before its watermark a refresh looks again: longer than any transaction that
@@ -41,7 +41,14 @@ class Rollup:
     """Rewrite one day's rows from the source (inside a transaction); returns rows written."""
 
 
-ROLLUPS: tuple[Rollup, ...] = (Rollup("messages", engagement.changed_days, engagement.day_rebuild),)
+ROLLUPS: tuple[Rollup, ...] = (
+    Rollup("messages", engagement.changed_days, engagement.day_rebuild),
+    Rollup("payments", recovery.payments_changed_days, recovery.payments_day_rebuild),
+    Rollup("placements", recovery.placements_changed_days, recovery.placements_day_rebuild),
+    Rollup("statuses", recovery.statuses_changed_days, recovery.statuses_day_rebuild),
+    Rollup("instalments", recovery.instalments_changed_days, recovery.instalments_day_rebuild),
+    Rollup("compliance", compliance.changed_days, compliance.day_rebuild),
+)
 
 
 @dataclass(frozen=True)
