@@ -41,6 +41,7 @@ from accounts.webhooks.models import (
     WebhookEndpoint,
 )
 from accounts.webhooks.safety import TargetRefused, target_resolve
+from accounts.webhooks.serializers import EventOutput
 from accounts.webhooks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,11 @@ def claim_due(*, at: datetime, limit: int = BATCH, ids: list[int] | None = None)
             WebhookDelivery.objects.filter(pk__in=chosen).update(
                 claim=token, claimed_until=at + lease()
             )
-    return list(WebhookDelivery.objects.filter(claim=token).values_list("id", flat=True))
+    return list(
+        WebhookDelivery.objects.filter(claim=token)
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)
+    )
 
 
 def deliveries_send_due(*, now: datetime | None = None, max_batches: int = 50) -> SendResult:
@@ -157,7 +162,7 @@ def _send_claimed(delivery_id: int, result: SendResult) -> None:
 def attempt(delivery: WebhookDelivery) -> client.Answer:
     """One signed POST of the delivery's event to its endpoint, the target checked now."""
     endpoint, event = delivery.endpoint, delivery.event
-    body = json.dumps(event.payload(), separators=(",", ":"), ensure_ascii=False).encode()
+    body = json.dumps(EventOutput(event).data, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         target = target_resolve(endpoint.url)
     except TargetRefused as refused:

@@ -13,6 +13,7 @@ rows); the events are kept for `GET /api/v1/events/` all the same.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.db import models, transaction
@@ -73,9 +74,15 @@ def webhook_events_record(
     if not events:
         return []
     now = timezone.now()
+    # A microsecond apart: the events of one change list in the order they were recorded.
     rows = WebhookEvent.objects.bulk_create(
-        WebhookEvent(creditor_id=creditor_id, type=str(kind), data=data, created_at=now)
-        for kind, data in events
+        WebhookEvent(
+            creditor_id=creditor_id,
+            type=str(kind),
+            data=data,
+            created_at=now + timedelta(microseconds=n),
+        )
+        for n, (kind, data) in enumerate(events)
     )
     endpoints = list(WebhookEndpoint.objects.filter(creditor_id=creditor_id, enabled=True))
     deliveries = [

@@ -130,18 +130,6 @@ class WebhookEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
 
-    def payload(self) -> dict:
-        """The event as it is POSTed and as `GET /api/v1/events/` lists it."""
-        return {
-            "id": self.id,
-            "object": "event",
-            "type": self.type,
-            "created": self.created_at.isoformat().replace("+00:00", "Z"),
-            "api_version": self.api_version,
-            "data": self.data,
-        }
-
-
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     SUCCEEDED = "succeeded", _("Succeeded")

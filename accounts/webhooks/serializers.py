@@ -4,7 +4,7 @@ debtor's contact preferences. Accounts and payments are the API's own `AccountOu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
@@ -20,6 +20,7 @@ from accounts.models import (
     opt_out_flag,
 )
 from accounts.serializers import MONEY_HELP
+from accounts.webhooks.models import DeliveryStatus, EventType
 
 
 @extend_schema_field({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"})
@@ -78,3 +79,78 @@ class DebtorPreferencesOutput(serializers.Serializer):
     def get_opted_out(self, debtor) -> list[str]:
         flags = set(debtor.flags or [])
         return [channel for channel in Channel.values if opt_out_flag(channel) in flags]
+
+
+# --- The webhooks' own objects -------------------------------------------------------------
+
+
+@extend_schema_serializer(component_name="Event")
+class EventOutput(serializers.Serializer):
+    """An event, as `GET /api/v1/events/` lists it and as a delivery POSTs it."""
+
+    id = serializers.CharField(help_text="Unique: `evt_` and 24 hex digits.")
+    object = serializers.SerializerMethodField()
+    type = serializers.ChoiceField(choices=EventType.choices)
+    created = serializers.DateTimeField(source="created_at")
+    api_version = serializers.CharField()
+    data = serializers.DictField(
+        help_text="`object`: the account, payment, plan or debtor as the API returns it; "
+        "some types add keys beside it (docs/webhooks.md)."
+    )
+
+    def get_object(self, event) -> Literal["event"]:
+        return "event"
+
+
+@extend_schema_serializer(component_name="WebhookEndpoint")
+class EndpointOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    url = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventType.choices),
+        help_text="The subscribed types; empty: every event.",
+    )
+    enabled = serializers.BooleanField()
+    disabled_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the platform disabled it after 3 days of failures."
+    )
+    disabled_reason = serializers.CharField(allow_blank=True)
+    previous_secret_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="After a roll: until when the old secret also signs."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="WebhookEndpointWithSecret")
+class EndpointSecretOutput(EndpointOutput):
+    """The endpoint with its signing secret: only in the answer that made or rolled it."""
+
+    secret = serializers.CharField(help_text="`whsec_...`; shown once, keep it safe.")
+
+
+@extend_schema_serializer(component_name="WebhookAttempt")
+class AttemptOutput(serializers.Serializer):
+    number = serializers.IntegerField(min_value=1)
+    manual = serializers.BooleanField(help_text="A manual re-send.")
+    started_at = serializers.DateTimeField()
+    succeeded = serializers.BooleanField()
+    status_code = serializers.IntegerField(allow_null=True, help_text="Null: no answer.")
+    latency_ms = serializers.IntegerField(allow_null=True)
+    response_body = serializers.CharField(allow_blank=True, help_text="The first 1 KiB.")
+    error = serializers.CharField(allow_blank=True)
+
+
+@extend_schema_serializer(component_name="WebhookDelivery")
+class DeliveryOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    event = serializers.CharField(source="event_id")
+    event_type = serializers.ChoiceField(source="event.type", choices=EventType.choices)
+    status = serializers.ChoiceField(choices=DeliveryStatus.choices)
+    attempts = serializers.IntegerField(min_value=0)
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_status_code = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    attempt_log = AttemptOutput(many=True, source="attempt_log.all")

@@ -374,6 +374,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "accounts.models.AccountStatus",
         "PaymentStatusEnum": "accounts.models.PaymentStatus",
+        "WebhookEventTypeEnum": "accounts.webhooks.models.EventType",
+        "WebhookDeliveryStatusEnum": "accounts.webhooks.models.DeliveryStatus",
     },
 }
 
