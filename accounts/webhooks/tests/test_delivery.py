@@ -136,7 +136,10 @@ def test_a_receiver_answering_500_then_200_gets_the_event_twice_with_the_same_id
     assert first.headers["Collections-Event-Id"] == second.headers["Collections-Event-Id"]
     assert first.body == second.body
     log = list(WebhookDelivery.objects.get(pk=pending.pk).attempt_log.all())
-    assert [(a.number, a.status_code, a.succeeded) for a in log] == [(1, 500, False), (2, 200, True)]
+    assert [(a.number, a.status_code, a.succeeded) for a in log] == [
+        (1, 500, False),
+        (2, 200, True),
+    ]
     assert log[0].response_body == "broken"
 
 
@@ -168,7 +171,7 @@ def test_after_three_days_the_endpoint_is_disabled_and_the_creditor_told(credito
 def test_the_creditor_is_emailed_when_an_endpoint_is_disabled(
     creditor, receiver, django_capture_on_commit_callbacks
 ):
-    r, url = receiver(statuses=[500])
+    _r, url = receiver(statuses=[500])
     CreditorUser.objects.create(user=UserFactory(email="ops@acme.example"), creditor=creditor)
     endpoint = webhooks.endpoint_create(creditor=creditor, url=url)
     place(creditor, row(1))
@@ -235,7 +238,7 @@ def test_deliveries_are_sent_as_soon_as_the_change_commits(
 
 
 def test_a_disabled_or_unsubscribed_endpoint_gets_no_delivery(creditor, receiver):
-    r, url = receiver()
+    _r, url = receiver()
     webhooks.endpoint_create(creditor=creditor, url=url, enabled=False)
     webhooks.endpoint_create(creditor=creditor, url=url, event_types=["plan.broken"])
     place(creditor, row(1))
