@@ -130,6 +130,7 @@ class WebhookEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
 
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     SUCCEEDED = "succeeded", _("Succeeded")
