@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.tests.factories import place, row
-from accounts.tests.test_api_schema import check, schema  # noqa: F401 (fixtures)
 from accounts.webhooks import delivery
 from accounts.webhooks import services as webhooks
 from accounts.webhooks.models import WebhookEndpoint, WebhookEvent
