@@ -12,9 +12,9 @@ from typing import Any
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_serializer,
+    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -25,7 +25,6 @@ from rest_framework.views import APIView
 
 from accounts.apis import _AUTH_ERRORS, _RETRY_AFTER, _creditor, _Cursor, _error, _page
 from accounts.serializers import (
-    ErrorSerializer,
     PageOutput,
     PageSizeField,
     SinceField,
@@ -90,9 +89,24 @@ class _CreatedCursor(_Cursor):
 # --- Endpoints --------------------------------------------------------------------------------
 
 
+class EventTypesField(serializers.ListField):
+    """A list of event type names, its errors one flat list (DRF would key an item's errors
+    by its index)."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if isinstance(exc.detail, dict):
+                raise serializers.ValidationError(
+                    'Give a list of event type names, e.g. ["account.paid"].'
+                ) from exc
+            raise
+
+
 class EndpointInput(serializers.Serializer):
     url = serializers.URLField(max_length=2000, help_text="https; a public address.")
-    event_types = serializers.ListField(
+    event_types = EventTypesField(
         child=serializers.CharField(max_length=64),
         required=False,
         max_length=len(EventType.values) + 1,
@@ -115,13 +129,20 @@ _INPUT_FIELDS = ("url", "event_types", "description", "enabled", "non_field_erro
 
 def _input_errors(name: str) -> OpenApiResponse:
     return OpenApiResponse(
-        PolymorphicProxySerializer(
+        inline_serializer(
             name,
-            [errors_of(f"{name}Fields", *_INPUT_FIELDS), ErrorSerializer],
-            resource_type_field_name=None,
+            {
+                **{
+                    field: serializers.ListField(child=serializers.CharField(), required=False)
+                    for field in _INPUT_FIELDS
+                },
+                "detail": serializers.CharField(
+                    required=False, help_text="JSON that cannot be parsed."
+                ),
+            },
         ),
         description="Field errors (a URL that is not https or not on a public address among "
-        "them), or JSON that cannot be parsed.",
+        "them), or `detail` for JSON that cannot be parsed.",
     )
 
 
