@@ -6,12 +6,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 from accounts import money
 from accounts.models import (
     CHANNEL_CHOICES,
+    AccountStatus,
     Channel,
     DebtorFlag,
     InstallmentStatus,
@@ -19,7 +24,7 @@ from accounts.models import (
     PlanStatus,
     opt_out_flag,
 )
-from accounts.serializers import MONEY_HELP
+from accounts.serializers import MONEY_HELP, AccountOutput, PaymentOutput
 from accounts.webhooks.models import DeliveryStatus, EventType
 
 
@@ -84,6 +89,35 @@ class DebtorPreferencesOutput(serializers.Serializer):
 # --- The webhooks' own objects -------------------------------------------------------------
 
 
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="EventObject",
+        serializers=[AccountOutput, PaymentOutput, PlanOutput, DebtorPreferencesOutput],
+        resource_type_field_name=None,
+    )
+)
+class EventObjectField(serializers.DictField):
+    """The object an event is about (documentation of what `data.object` holds)."""
+
+
+@extend_schema_serializer(component_name="EventData")
+class EventDataDoc(serializers.Serializer):
+    """What an event's `data` holds, for the schema; the keys beside `object` come with some
+    types only."""
+
+    object = EventObjectField()
+    previous_status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
+    paused_until = serializers.DateField(required=False)
+    days = serializers.IntegerField(required=False)
+    dispute_id = serializers.IntegerField(required=False, allow_null=True)
+    plan_id = serializers.IntegerField(required=False)
+
+
+@extend_schema_field(EventDataDoc)
+class EventDataField(serializers.DictField):
+    """An event's `data`, stored as it was serialized when the event was recorded."""
+
+
 @extend_schema_serializer(component_name="Event")
 class EventOutput(serializers.Serializer):
     """An event, as `GET /api/v1/events/` lists it and as a delivery POSTs it."""
@@ -93,7 +127,7 @@ class EventOutput(serializers.Serializer):
     type = serializers.ChoiceField(choices=EventType.choices)
     created = serializers.DateTimeField(source="created_at")
     api_version = serializers.CharField()
-    data = serializers.DictField(
+    data = EventDataField(
         help_text="`object`: the account, payment, plan or debtor as the API returns it; "
         "some types add keys beside it (docs/webhooks.md)."
     )
