@@ -61,11 +61,14 @@ def _seed(creditor, prefix: str) -> None:
     """One creditor's life so far, through the services."""
     from accounts import services as accounts
     from accounts.tests.factories import place, row
+    from accounts.webhooks.models import WebhookEndpoint
     from messaging import services as messaging
     from messaging.models import Message
     from portal import services as portal
     from recommender import services as recommender
 
+    # Saved as is (the API would resolve the host): the events below get deliveries to it.
+    WebhookEndpoint.objects.create(creditor=creditor, url=f"https://{prefix}.example.com/in")
     a1, a2, a3 = place(creditor, *(row(f"{prefix}-{n}") for n in (1, 2, 3)))
     accounts.payment_record(
         account=a1, amount=Decimal("10.00"), idempotency_key=f"{prefix}-pay",

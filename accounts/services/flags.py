@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from accounts.models import Account, ActivityKind, Debtor, opt_out_flag
 from accounts.services.activity import activity_record
+from accounts.webhooks.events import webhook_event_record
+from accounts.webhooks.models import EventType
 
 
 def _opt_out_flag_set(debtor: Debtor, channel: str, *, opted_out: bool) -> Debtor | None:
@@ -87,6 +89,7 @@ def _opt_out_change(
             actor=actor,
             data={"channel": channel, **(data or {})},
         )
+        _preferences_event(locked)
     debtor.flags = locked.flags
     return True
 
@@ -145,7 +148,17 @@ def debtor_preferences_set(
             where=where,
             data=data,
         )
+        _preferences_event(locked)
     return locked
+
+
+def _preferences_event(debtor: Debtor) -> None:
+    """The `debtor.contact_preferences_changed` webhook event, in the change's transaction."""
+    webhook_event_record(
+        creditor_id=debtor.creditor_id,
+        type=EventType.DEBTOR_CONTACT_PREFERENCES_CHANGED,
+        obj=debtor,
+    )
 
 
 def _preferences_record(

@@ -23,6 +23,8 @@ from accounts.models import (
 )
 from accounts.services.activity import activity_record
 from accounts.services.status import account_move, plans_end
+from accounts.webhooks.events import plans_event, webhook_event_record
+from accounts.webhooks.models import EventType
 
 
 class PaymentRefused(DomainError):
@@ -111,6 +113,9 @@ def _payment_apply(account: Account, payment: Payment, *, actor: str, now: datet
     account.current_balance = account.current_balance - value
     account.updated_at = now
     _installments_apply(account, payment)
+    webhook_event_record(
+        creditor_id=account.creditor_id, type=EventType.PAYMENT_SUCCEEDED, obj=payment
+    )
     entry = {
         "kind": ActivityKind.PAYMENT,
         "summary": f"Payment of {value} {account.currency} received; balance "
@@ -152,3 +157,4 @@ def _installments_apply(account: Account, payment: Payment) -> None:
     if not plan.installments.filter(status__in=OPEN_INSTALLMENT_STATUSES).exists():
         plan.status = PlanStatus.COMPLETED
         plan.save(update_fields=["status"])
+        plans_event([plan.pk], EventType.PLAN_COMPLETED, creditor_id=account.creditor_id)

@@ -29,6 +29,7 @@ from accounts.placement import (
     displayable,
     validate_row,
 )
+from accounts.webhooks.events import accounts_placed
 
 
 class PlacementTooLarge(DomainError):
@@ -288,11 +289,13 @@ def _accounts_upsert(
     )
     if new_accounts:
         bulk_insert(Account, new_accounts)
-        new_ids = dict(
+        placed = list(
             Account.objects.filter(
                 creditor=creditor, external_ref__in=[a.external_ref for a in new_accounts]
-            ).values_list("external_ref", "id")
+            ).select_related("debtor")
         )
+        new_ids = {account.external_ref: account.pk for account in placed}
+        accounts_placed(placed)
         activities.extend(
             Activity(
                 creditor_id=creditor.pk,

@@ -27,6 +27,8 @@ from accounts.models import (
 from accounts.services.activity import activity_record
 from accounts.services.status import account_lock
 from accounts.transitions import transition_save
+from accounts.webhooks.events import account_status_events, plans_event
+from accounts.webhooks.models import EventType
 
 _STEP = {PlanFrequency.WEEKLY: 7, PlanFrequency.FORTNIGHTLY: 14}
 
@@ -285,12 +287,14 @@ def plan_create(
                 actor=actor,
             )
 
-        transition_save(
+        old = transition_save(
             locked,
             AccountStatus.IN_PLAN,
             audit=entry,
             fields=("paused_until",) if end_pause else (),
         )
+        plans_event([made[0].pk], EventType.PLAN_CREATED, creditor_id=locked.creditor_id)
+        account_status_events(locked, old, extra={"plan_id": made[0].pk})
     return made[0]
 
 
@@ -332,6 +336,9 @@ def installments_miss(
                 },
                 actor=actor,
             )
+            plans_event(
+                [plan.pk], EventType.PLAN_INSTALMENT_MISSED, creditor_id=account.creditor_id
+            )
     return len(marked)
 
 
@@ -349,7 +356,8 @@ def plan_break(*, plan_id: int, cutoff: date, actor: str, data: dict[str, Any]) 
             return 0
         plan.status = PlanStatus.BROKEN
         plan.save(update_fields=["status"])
-        transition_save(
+        plans_event([plan.pk], EventType.PLAN_BROKEN, creditor_id=account.creditor_id)
+        old = transition_save(
             account,
             AccountStatus.ACTIVE,
             audit=lambda old: activity_record(
@@ -367,4 +375,5 @@ def plan_break(*, plan_id: int, cutoff: date, actor: str, data: dict[str, Any]) 
                 actor=actor,
             ),
         )
+        account_status_events(account, old, extra={"plan_id": plan.pk})
     return 1

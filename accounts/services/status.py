@@ -23,6 +23,8 @@ from accounts.models import (
 )
 from accounts.services.activity import activity_record
 from accounts.transitions import transition_save
+from accounts.webhooks.events import account_status_events, plans_event
+from accounts.webhooks.models import EventType
 
 
 def account_lock(account: Account | int) -> Account:
@@ -40,8 +42,11 @@ def account_move(
     summary: str | Callable[[str], str],
     data: Callable[[str], dict[str, Any]],
     fields: tuple[str, ...] = (),
+    event_data: dict[str, Any] | None = None,
 ) -> str:
-    """Move a locked account to `status` with its timeline entry; returns the old status.
+    """Move a locked account to `status` with its timeline entry and its webhook events
+    (`accounts.webhooks.events.account_status_events`, `event_data` added to their data);
+    returns the old status.
 
     `summary` and `data` may depend on the old status (they receive it). The building block
     of every account status change in `accounts.services`; call it inside their transaction.
@@ -57,7 +62,9 @@ def account_move(
             actor=actor,
         )
 
-    return transition_save(locked, status, fields=fields, audit=audit)
+    old = transition_save(locked, status, fields=fields, audit=audit)
+    account_status_events(locked, old, extra=event_data)
+    return old
 
 
 def plans_end(*, account: Account, status: str) -> list[int]:
@@ -69,6 +76,8 @@ def plans_end(*, account: Account, status: str) -> list[int]:
     )
     if ids:
         PaymentPlan.objects.filter(pk__in=ids).update(status=status)
+        if status == PlanStatus.COMPLETED:
+            plans_event(ids, EventType.PLAN_COMPLETED, creditor_id=account.creditor_id)
     return ids
 
 
@@ -133,6 +142,7 @@ def account_pause(
             summary=f"Breathing space: collection paused for {days} days, until {until}.",
             data=lambda old: {"days": days, "until": until.isoformat(), "from": old, **data},
             fields=("paused_until",),
+            event_data={"paused_until": until.isoformat(), "days": days},
         )
     return locked
 
@@ -151,6 +161,7 @@ def account_dispute(*, account: Account, actor: str, summary: str, data: dict[st
             kind=ActivityKind.DISPUTE,
             summary=summary,
             data=lambda old: {**data, "from": old, "plans_cancelled": plans},
+            event_data={"dispute_id": data.get("dispute_id")},
         )
     return locked
 

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     # Project apps first so their templates override third-party ones.
     "accounts",
     "accounts.api_keys",
+    # Signed outbound webhooks to creditors' endpoints (docs/webhooks.md).
+    "accounts.webhooks",
     "compliance",
     "messaging",
     "recommender",
@@ -384,6 +386,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "accounts.models.AccountStatus",
         "PaymentStatusEnum": "accounts.models.PaymentStatus",
+        "WebhookEventTypeEnum": "accounts.webhooks.models.EventType",
+        "WebhookDeliveryStatusEnum": "accounts.webhooks.models.DeliveryStatus",
     },
 }
 
@@ -416,6 +420,19 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Product settings -----------------------------------------------------------------------
 PLACEMENT_MAX_ROWS = 10_000
+
+# --- Webhooks (docs/webhooks.md) ------------------------------------------------------------
+# Development and tests only: lets webhook endpoints be on loopback and private addresses and
+# use plain http (a local receiver). Off, every target must be https (unless DEBUG) on a
+# public address, checked when the endpoint is saved and again at each delivery (SSRF).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+# Seconds a worker holds a claimed delivery (renewed before each POST) before another worker
+# may take it back: far longer than one attempt (10 s), so a delivery is never POSTed by two
+# workers at once, and a killed worker's deliveries are sent again after it.
+WEBHOOKS_CLAIM_LEASE_SECONDS = env.int("WEBHOOKS_CLAIM_LEASE_SECONDS", default=120)
+# Days events are kept for `GET /api/v1/events/` (with their delivery log); older are deleted
+# daily by the `webhooks.events_prune` schedule.
+WEBHOOKS_EVENT_RETENTION_DAYS = env.int("WEBHOOKS_EVENT_RETENTION_DAYS", default=30)
 
 # --- Logging: no personal data in logs; log ids, never names, emails or phones. -------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
