@@ -18,16 +18,15 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import django_filters
-from django.contrib.auth import get_permission_codename, get_user_model
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.functional import cached_property, lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from wagtail.admin.admin_url_finder import ModelAdminURLFinder
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.views import generic
@@ -40,6 +39,7 @@ from wagtail.permissions import policy_registry
 from accounts.models import Activity, Creditor
 from accounts.services import debtor_data_access_record
 from accounts.tenancy import scope_queryset
+from accounts.wagtail_readonly import ReadOnlyViewSetMixin
 from messaging.as_sent import PREVIEW_CSP, mask_recipient, message_as_sent
 from messaging.models import (
     Arm,
@@ -302,7 +302,7 @@ def _django_admin_url(user, app: str, model: str, pk: int) -> str:
 # --- the viewset -----------------------------------------------------------------------------
 
 
-class MessageViewSet(ModelViewSet):
+class MessageViewSet(ReadOnlyViewSetMixin, ModelViewSet):
     """Registered by `messaging.wagtail_hooks`; its menu item sits in the "Messages" group."""
 
     model = Message
@@ -315,8 +315,6 @@ class MessageViewSet(ModelViewSet):
     menu_order = 30
     menu_hook = MENU_HOOK
     add_to_reference_index = False  # never scan outbox rows on save
-    copy_view_enabled = False
-    inspect_view_enabled = True
     index_view_class = MessageIndexView
     inspect_view_class = MessageInspectView
     filterset_class = MessageFilterSet
@@ -348,42 +346,3 @@ class MessageViewSet(ModelViewSet):
         Column("arm", label=_("Arm"), accessor="get_arm_display"),
         Column("account", label=_("Account"), accessor="account.external_ref"),
     ]
-
-    def get_urlpatterns(self):
-        # Only what reads: no add, edit, delete, copy, history or usage pages.
-        conv = self.pk_path_converter
-        return [
-            path("", self.index_view, name="index"),
-            path("results/", self.index_results_view, name="index_results"),
-            path(f"<{conv}:pk>/", self.inspect_view, name="inspect"),
-        ]
-
-    def get_common_view_kwargs(self, **kwargs):
-        view_kwargs = super().get_common_view_kwargs(**kwargs)
-        for name in ("add", "edit", "delete", "history", "usage"):
-            view_kwargs[f"{name}_url_name"] = None
-        return view_kwargs
-
-    def get_permissions_to_register(self):
-        # Only "view" means anything for the outbox: offer just that one in group settings.
-        return (
-            super()
-            .get_permissions_to_register()
-            .filter(codename=get_permission_codename("view", self.model_opts))
-        )
-
-    @property
-    def url_finder_class(self):
-        inspect = self.get_url_name("inspect")
-
-        class OutboxURLFinder(ModelAdminURLFinder):
-            def construct_edit_url(self, instance):
-                return reverse(inspect, args=[instance.pk])
-
-            def get_edit_url(self, instance):
-                policy = policy_registry.get(instance)
-                if self.user and not policy.user_has_permission(self.user, "view"):
-                    return None
-                return self.construct_edit_url(instance)
-
-        return OutboxURLFinder

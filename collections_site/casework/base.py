@@ -13,20 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import get_permission_codename, get_user_model
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from wagtail.admin.admin_url_finder import ModelAdminURLFinder
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import HeaderButton
 from wagtail.permission_policies import ModelPermissionPolicy
-from wagtail.permissions import policy_registry
 
 from accounts.tenancy import scope_queryset
+from accounts.wagtail_readonly import ReadOnlyViewSetMixin
 
 MENU_HOOK = "register_casework_menu_item"
 
@@ -146,48 +145,9 @@ class ScopedInspectView(generic.InspectView):
         return context
 
 
-class ReadOnlyViewSet(ModelViewSet):
+class ReadOnlyViewSet(ReadOnlyViewSetMixin, ModelViewSet):
     """A list and an inspect page per row; no add, edit, delete, copy, history or usage."""
 
     menu_hook = MENU_HOOK
     add_to_reference_index = False
-    copy_view_enabled = False
-    inspect_view_enabled = True
     list_per_page = 50
-
-    def get_urlpatterns(self):
-        conv = self.pk_path_converter
-        return [
-            path("", self.index_view, name="index"),
-            path("results/", self.index_results_view, name="index_results"),
-            path(f"<{conv}:pk>/", self.inspect_view, name="inspect"),
-        ]
-
-    def get_common_view_kwargs(self, **kwargs):
-        view_kwargs = super().get_common_view_kwargs(**kwargs)
-        for name in ("add", "edit", "delete", "history", "usage"):
-            view_kwargs[f"{name}_url_name"] = None
-        return view_kwargs
-
-    def get_permissions_to_register(self):
-        return (
-            super()
-            .get_permissions_to_register()
-            .filter(codename=get_permission_codename("view", self.model_opts))
-        )
-
-    @property
-    def url_finder_class(self):
-        inspect = self.get_url_name("inspect")
-
-        class InspectURLFinder(ModelAdminURLFinder):
-            def construct_edit_url(self, instance):
-                return reverse(inspect, args=[instance.pk])
-
-            def get_edit_url(self, instance):
-                policy = policy_registry.get(instance)
-                if self.user and not policy.user_has_permission(self.user, "view"):
-                    return None
-                return self.construct_edit_url(instance)
-
-        return InspectURLFinder
