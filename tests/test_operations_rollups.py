@@ -117,7 +117,7 @@ def test_the_engagement_page_shows_the_funnel_with_intervals_and_links(clock, se
     page = staff_client(creditor).get(URL)
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'role="img"' in html  # the chart
+    assert 'role="group"' in html  # the chart
     assert "<caption>Engagement funnel, with 95% intervals</caption>" in html
     # Converted: 1 of 4 sent, with its Wilson interval.
     assert "25% [5%, 70%]" in html or "25% [4.6%, 70%]" in html

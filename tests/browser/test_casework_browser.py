@@ -9,6 +9,7 @@ import pytest
 
 from tests import privacy_life
 from tests.browser import test_csp_browser as csp_browser
+from tests.browser.axe import assert_accessible
 from tests.browser.test_operations_browser import _screenshot
 
 # The CSP test's signed-in superuser page and its listeners.
@@ -34,6 +35,7 @@ def test_an_operator_finds_a_debtor_and_reads_their_page(
     assert row.count() == 1
     assert privacy_life.EMAIL in row.inner_text()
     _screenshot(page, f"casework-search-{scheme}.png")
+    assert_accessible(page, f"casework-search ({scheme})")
 
     row.locator("td.title a").click()
     page.wait_for_selector("[data-testid='casework-page']")
@@ -60,3 +62,4 @@ def test_an_operator_finds_a_debtor_and_reads_their_page(
     )
     page.set_viewport_size({"width": 1280, "height": height + 200})  # the whole page in one shot
     _screenshot(page, f"casework-debtor-{scheme}.png")
+    assert_accessible(page, f"casework-debtor ({scheme})")

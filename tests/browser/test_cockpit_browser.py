@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Creditor
 from collections_site.operations.models import EngagementDay, SendTimeDay, TypologyDay
 from tests.browser import test_csp_browser as csp_browser
+from tests.browser.axe import assert_accessible
 from tests.browser.test_operations_browser import _screenshot
 
 staff_page = csp_browser.staff_page
@@ -97,3 +98,4 @@ def test_the_chart_pages_read_in_both_themes_under_the_csp(
     href = page.locator("figure.ops-chart a").first.get_attribute("href")
     assert page.request.get(live_server.url + href).status == 200
     _screenshot(page, f"operations-{section}-{scheme}.png")
+    assert_accessible(page, f"cockpit {section} ({scheme})")

@@ -15,6 +15,7 @@ from messaging.services.handoff import HANDOFF_UNCONFIRMED
 from portal.models import CallbackRequest, CallbackStatus, DisputeStatus, PortalDispute
 from portal.selectors import debtor_today
 from tests.browser import test_csp_browser as csp_browser
+from tests.browser.axe import assert_accessible
 from tests.queues_setup import callback_of, dispute_of, failed_message, notices
 
 staff_page = csp_browser.staff_page
@@ -49,10 +50,12 @@ def test_an_operator_resolves_a_dispute_and_logs_a_call(
     page.goto(live_server.url + "/admin/")
     page.wait_for_selector("[data-work-queues]")
     _screenshot(page, f"queues-home-{scheme}.png")
+    assert_accessible(page, f"queues-home ({scheme})")
 
     page.goto(live_server.url + "/admin/queues/disputes/")
     page.wait_for_selector(".queue-overdue")
     _screenshot(page, f"queues-disputes-{scheme}.png")
+    assert_accessible(page, f"queues-disputes ({scheme})")
 
     page.goto(live_server.url + f"/admin/queues/disputes/{dispute.pk}/")
     page.wait_for_selector("[data-resolve-form]")
@@ -65,6 +68,7 @@ def test_an_operator_resolves_a_dispute_and_logs_a_call(
     page.wait_for_load_state("networkidle")
     csp_browser._collect(page)
     _screenshot(page, f"queues-dispute-resolved-{scheme}.png")
+    assert_accessible(page, f"queues-dispute-resolved ({scheme})")
     dispute.refresh_from_db()
     assert dispute.status == DisputeStatus.DEBT_STANDS and dispute.outcome_message_id
     assert page.locator("a:has-text('As sent')").count() == 1
@@ -72,6 +76,7 @@ def test_an_operator_resolves_a_dispute_and_logs_a_call(
     page.goto(live_server.url + f"/admin/queues/callbacks/{callback.pk}/")
     page.wait_for_selector("[data-may-call=yes]")
     _screenshot(page, f"queues-callback-open-{scheme}.png")
+    assert_accessible(page, f"queues-callback-open ({scheme})")
     page.check("input[name=outcome][value=promise]")
     page.click("[data-outcome-form] button[type=submit]")  # no amount: a form error
     page.wait_for_selector("text=Enter the amount promised.")
@@ -84,12 +89,14 @@ def test_an_operator_resolves_a_dispute_and_logs_a_call(
     page.wait_for_load_state("networkidle")
     csp_browser._collect(page)
     _screenshot(page, f"queues-callback-logged-{scheme}.png")
+    assert_accessible(page, f"queues-callback-logged ({scheme})")
     assert CallbackRequest.objects.get(pk=callback.pk).status == CallbackStatus.DONE
 
     failed = failed_message(creditor, notices["collection"], reason=HANDOFF_UNCONFIRMED + ": x")
     page.goto(live_server.url + "/admin/queues/handoffs/")
     page.wait_for_selector(f"text=Message {failed.pk}")
     _screenshot(page, f"queues-handoffs-{scheme}.png")
+    assert_accessible(page, f"queues-handoffs ({scheme})")
     page.goto(live_server.url + f"/admin/queues/handoffs/{failed.pk}/")
     page.wait_for_selector("[data-unconfirmed]")
     page.click("[data-resend]")
@@ -97,4 +104,5 @@ def test_an_operator_resolves_a_dispute_and_logs_a_call(
     page.wait_for_load_state("networkidle")
     csp_browser._collect(page)
     _screenshot(page, f"queues-handoff-resent-{scheme}.png")
+    assert_accessible(page, f"queues-handoff-resent ({scheme})")
     assert not page.csp_problems, "\n".join(page.csp_problems)

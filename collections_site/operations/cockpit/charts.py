@@ -2,7 +2,7 @@
 from elsewhere (the admin's Content-Security-Policy allows scripts from 'self' only).
 
 Each chart is built from plain values and renders itself (`str(chart)` is safe HTML, every
-label escaped by `format_html`): an `<svg role="img">` named by its title, whose marks link
+label escaped by `format_html`): an `<svg role="group">` named by its title (a group, not an image: its marks are links), whose marks link
 to the rows they count and carry a `<title>` tooltip, followed by the same figures as a
 table (`ChartTable`) for screen readers and for people who read numbers. Colours are CSS
 classes (`ops-s1` ... `ops-s6`, `ops-band`, `ops-heat`) that `cockpit.css` sets for Wagtail's
@@ -179,7 +179,7 @@ def _legend(names: Sequence[str]) -> SafeString:
 def _svg(title: str, body: SafeString, legend: SafeString) -> SafeString:
     ident = f"ops-chart-{next(_ids)}"
     return format_html(
-        '<figure class="ops-chart"><svg viewBox="0 0 {} {}" role="img" aria-labelledby="{}" '
+        '<figure class="ops-chart"><svg viewBox="0 0 {} {}" role="group" aria-labelledby="{}" '
         'preserveAspectRatio="xMidYMid meet"><title id="{}">{}</title>{}</svg>{}</figure>',
         WIDTH,
         HEIGHT,
