@@ -2,11 +2,11 @@
 from elsewhere (the admin's Content-Security-Policy allows scripts from 'self' only).
 
 Each chart is built from plain values and renders itself (`str(chart)` is safe HTML, every
-label escaped by `format_html`): an `<svg role="group">` named by its title (a group, not an image: its marks are links), whose marks link
-to the rows they count and carry a `<title>` tooltip, followed by the same figures as a
-table (`ChartTable`) for screen readers and for people who read numbers. Colours are CSS
-classes (`ops-s1` ... `ops-s6`, `ops-band`, `ops-heat`) that `cockpit.css` sets for Wagtail's
-light and dark themes.
+label escaped by `format_html`): an `<svg role="group">` (a group, not an image: its marks
+are links) named by its title, whose marks link to the rows they count and carry a `<title>`
+tooltip, followed by the same figures as a table (`ChartTable`) for screen readers and for
+people who read numbers. Colours are CSS classes (`ops-s1` ... `ops-s6`, `ops-band`,
+`ops-heat`) that `cockpit.css` sets for Wagtail's light and dark themes.
 
 Three kinds: `LineChart` (series over time, each with an optional 95% band), `BarChart`
 (grouped or stacked bars) and `Heatmap` (a grid of rates).
