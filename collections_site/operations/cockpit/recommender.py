@@ -111,6 +111,22 @@ def _headline(policy: Rate, control: Rate) -> tuple[dict[str, str], dict[str, An
     return {"message": guard_text(guard, control)}, guard
 
 
+def _uplift_rows(days, cum, uplift, band) -> list[list[str]]:
+    """The uplift table: per day with sends, each arm's conversions over sends so far and the
+    uplift with its interval, or why there is none."""
+    return [
+        [
+            d.isoformat(),
+            *(f"{cum[arm][i][1]:,} / {cum[arm][i][0]:,}" for arm in ARMS),
+            _signed(uplift[i]) + f" [{_signed(band[i][0])}, {_signed(band[i][1])}]"
+            if uplift[i] is not None and band[i]
+            else _("not enough data"),
+        ]
+        for i, d in enumerate(days)
+        if cum[Arm.POLICY][i][0] or cum[Arm.CONTROL][i][0]
+    ]
+
+
 def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
     """The headline, the cumulative uplift (only where the sample suffices) and the arms'
     cumulative rates, over the period's days."""
@@ -132,17 +148,7 @@ def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
     def arm_links(arm: str, **more: Any) -> list[str]:
         return [outbox_link(filters, arm=arm, planned="true", sent_to=d, **more) for d in days]
 
-    table_rows = [
-        [
-            d.isoformat(),
-            *(f"{cum[arm][i][1]:,} / {cum[arm][i][0]:,}" for arm in ARMS),
-            _signed(uplift[i]) + f" [{_signed(band[i][0])}, {_signed(band[i][1])}]"
-            if uplift[i] is not None and band[i]
-            else _("not enough data"),
-        ]
-        for i, d in enumerate(days)
-        if cum[Arm.POLICY][i][0] or cum[Arm.CONTROL][i][0]
-    ]
+    table_rows = _uplift_rows(days, cum, uplift, band)
     return {
         "headline": headline,
         "guard": guard,
