@@ -81,12 +81,11 @@ def test_a_short_history_runs_the_real_pipeline(small):
     assert Payment.objects.filter(account__in=accounts).exists()
     assert ModelVersion.objects.filter(status="live").exists()  # promoted on a night
     assert accounts.filter(debtor__typology__isnull=False).exists()
-    # Work for the queues: the few clickers who do not pay in a history this small each draw
-    # a dispute or a call-back (which one depends on the message ids the draws are seeded
-    # with), so together they are always there, apart not always.
+    # Work for the queues: every request the history drew became its row. (How many it draws
+    # in a history this small depends on the message ids that seed the draws; it can be none.)
     disputes = PortalDispute.objects.filter(account__in=accounts).count()
     callbacks = CallbackRequest.objects.filter(account__in=accounts).count()
-    assert disputes + callbacks > 0
+    assert callbacks >= row.counts.get("call-back requested", 0)  # follow-ups add more
     assert row.counts.get("disputed", 0) == disputes
     # Times are the simulated ones: the history ends before today.
     assert sent.latest("sent_at").sent_at < row.start + timedelta(days=DAYS + 1)
