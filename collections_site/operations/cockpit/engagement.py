@@ -10,6 +10,7 @@ rollups, whatever the number of messages.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import F, Sum
 from django.http import HttpRequest, HttpResponse
@@ -54,7 +55,7 @@ def outbox_link(filters: CockpitFilters, **more: Any) -> str:
     if filters.channel:
         params["channel"] = filters.channel
     params.update(more)
-    query = "&".join(f"{k}={v}" for k, v in params.items() if v not in ("", None))
+    query = urlencode({k: v for k, v in params.items() if v not in ("", None)})
     return f"{reverse('messaging_outbox:index')}?{query}"
 
 
