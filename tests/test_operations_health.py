@@ -281,3 +281,23 @@ def test_staff_without_admin_access_are_turned_away():
 def test_the_menu_has_an_operations_item():
     page = staff_client(agency=True).get("/admin/")
     assert URL in page.content.decode()
+
+
+def test_while_a_demo_history_builds_held_schedules_are_not_a_reason(clock, outbox):
+    """Planning and retraining are held on purpose while the demo history builds (docs/demo.md):
+    the page shows the progress instead of calling the system unhealthy for it."""
+    from collections_site.demo_history.models import DemoHistory, DemoHistoryStatus
+
+    DemoHistory.objects.create(
+        days=90, debtors=2000, start=clock.now - timedelta(days=90), status="running"
+    )
+    client = staff_client(agency=True)
+    html = client.get(URL).content.decode()
+    assert "Planning has never succeeded" not in html
+    assert "Retraining has never succeeded" not in html
+    assert "Building: day 1 of 90" in html
+    home = client.get("/admin/").content.decode()
+    assert "Planning has never succeeded" not in home
+    # Once it is done, the schedules are the system's again.
+    DemoHistory.objects.update(status=DemoHistoryStatus.DONE)
+    assert "Planning has never succeeded" in client.get(URL).content.decode()

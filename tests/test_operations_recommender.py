@@ -3,6 +3,7 @@ once the sample can tell it from chance, the arms' shares, the models and typolo
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -114,3 +115,24 @@ def test_the_admin_home_page_leads_with_the_cockpits_headline(
     theirs = staff_client(other_creditor).get("/admin/").content.decode()
     assert ">0</a>" in theirs and "88,000" not in theirs
     assert "Not enough data yet" in theirs
+
+
+def test_the_arms_lines_and_table_stop_at_the_last_day_with_sends(creditor, library, clock):
+    """A cumulative figure after the last day with sends only repeats itself (as while a demo
+    history is still in the past): no points and no table rows are drawn after it."""
+    clock.move_to(NOW)
+    day = NOW.date()
+    last = day - timedelta(days=4)
+    _arms(creditor, library[0], last - timedelta(days=1), (400, 24), (40, 2))
+    _arms(creditor, library[0], last, (400, 24), (40, 2))
+    page = staff_client(creditor).get(URL, _query(day)).content.decode()
+    def rate_point(d: date) -> bool:  # a point of the policy's rate line, by its tooltip
+        return re.search(rf"Policy, {d:%m-%d}: [0-9.]+% \[", page) is not None
+
+    assert rate_point(last)
+    for later in range(1, 5):
+        assert not rate_point(last + timedelta(days=later))
+        assert f"<td>{(last + timedelta(days=later)).isoformat()}</td>" not in page
+    # Every chart's title is shown above it, and names its drawing.
+    assert '<figcaption id="ops-chart-' in page
+    assert "Cumulative conversion rate per arm, with 95% bands</figcaption>" in page

@@ -13,6 +13,7 @@ from django.utils import timezone
 from wagtail.admin.ui.components import Component
 
 from accounts.tenancy import is_agency_staff, scope_queryset
+from collections_site.demo_history.progress import demo_progress
 from collections_site.operations import selectors, verdict
 from collections_site.operations.cockpit import charts
 from collections_site.operations.cockpit.recommender import guard_text
@@ -38,7 +39,10 @@ class CockpitPanel(Component):
         now = timezone.now()
         reasons = verdict.outbox_reasons(selectors.outbox_health(user=user, now=now))
         if is_agency_staff(user):
-            reasons |= verdict.queue_reasons(selectors.queue_health(now=now), now=now)
+            demo = demo_progress()
+            reasons |= verdict.queue_reasons(
+                selectors.queue_health(now=now), now=now, held=bool(demo and demo.building)
+            )
         rollup = scope_queryset(EngagementDay.objects.all(), user, "creditor")
         today = now.date()
         week = rollup.filter(day__gt=today - timedelta(days=WEEK)).aggregate(

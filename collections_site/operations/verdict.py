@@ -29,13 +29,18 @@ def outbox_reasons(outbox: OutboxHealth) -> dict[str, str]:
     return reasons
 
 
-def queue_reasons(queue: QueueHealth, *, now: datetime) -> dict[str, str]:
-    """What is wrong with the task queue and the recommender's schedules (agency staff)."""
+def queue_reasons(queue: QueueHealth, *, now: datetime, held: bool = False) -> dict[str, str]:
+    """What is wrong with the task queue and the recommender's schedules (agency staff).
+
+    `held`: a demo history is being built, which holds planning and retraining on purpose
+    (docs/demo.md); their staleness then says nothing about the system's health."""
     reasons = {}
     if queue.queued is not None and queue.queued > settings.OPERATIONS_QUEUED_TASKS_WARN:
         reasons["queued"] = f"{queue.queued} tasks are waiting in the queue"
     if queue.failed_24h > settings.OPERATIONS_FAILED_TASKS_WARN:
         reasons["failed_tasks"] = f"{queue.failed_24h} tasks failed in the last 24 hours"
+    if held:
+        return reasons
     plan = _stale("planning", queue.plan, settings.OPERATIONS_PLAN_STALE_HOURS, now)
     retrain = _stale("retraining", queue.retrain, settings.OPERATIONS_RETRAIN_STALE_HOURS, now)
     reasons.update({"plan": plan} if plan else {})

@@ -56,11 +56,12 @@ def health(request: HttpRequest) -> HttpResponse:
     }
     if agency:
         queue = selectors.queue_health(now=now)
-        reasons |= verdict.queue_reasons(queue, now=now)
+        # The demo history's progress (demo installations only; docs/demo.md).
+        demo = demo_progress()
+        reasons |= verdict.queue_reasons(queue, now=now, held=bool(demo and demo.building))
         context["queue"] = _queue_figures(user, queue, reasons)
         context["model"] = _model_figures(user, selectors.model_health())
-        # The demo history's progress (demo installations only; docs/demo.md).
-        context["demo"] = demo_progress()
+        context["demo"] = demo
     context["outbox_flow"] = _flow_figures(user, outbox, reasons)
     context["reasons"] = list(reasons.values())
     return TemplateResponse(request, "operations/health.html", context)

@@ -2,11 +2,12 @@
 from elsewhere (the admin's Content-Security-Policy allows scripts from 'self' only).
 
 Each chart is built from plain values and renders itself (`str(chart)` is safe HTML, every
-label escaped by `format_html`): an `<svg role="group">` (a group, not an image: its marks
-are links) named by its title, whose marks link to the rows they count and carry a `<title>`
-tooltip, followed by the same figures as a table (`ChartTable`) for screen readers and for
-people who read numbers. Colours are CSS classes (`ops-s1` ... `ops-s6`, `ops-band`,
-`ops-heat`) that `cockpit.css` sets for Wagtail's light and dark themes.
+label escaped by `format_html`): a `<figure>` whose caption is the chart's title and names its
+`<svg role="group">` (a group, not an image: its marks are links), whose marks link to the
+rows they count and carry a `<title>` tooltip, followed by the same figures as a table
+(`ChartTable`) for screen readers and for people who read numbers. Colours are CSS classes
+(`ops-s1` ... `ops-s6`, `ops-band`, `ops-heat`) that `cockpit.css` sets for Wagtail's light
+and dark themes.
 
 Three kinds: `LineChart` (series over time, each with an optional 95% band), `BarChart`
 (grouped or stacked bars) and `Heatmap` (a grid of rates).
@@ -179,13 +180,14 @@ def _legend(names: Sequence[str]) -> SafeString:
 def _svg(title: str, body: SafeString, legend: SafeString) -> SafeString:
     ident = f"ops-chart-{next(_ids)}"
     return format_html(
-        '<figure class="ops-chart"><svg viewBox="0 0 {} {}" role="group" aria-labelledby="{}" '
-        'preserveAspectRatio="xMidYMid meet"><title id="{}">{}</title>{}</svg>{}</figure>',
+        '<figure class="ops-chart"><figcaption id="{}" class="ops-chart-title">{}</figcaption>'
+        '<svg viewBox="0 0 {} {}" role="group" aria-labelledby="{}" '
+        'preserveAspectRatio="xMidYMid meet">{}</svg>{}</figure>',
+        ident,
+        title,
         WIDTH,
         HEIGHT,
         ident,
-        ident,
-        title,
         body,
         legend,
     )
@@ -194,7 +196,8 @@ def _svg(title: str, body: SafeString, legend: SafeString) -> SafeString:
 def _empty(title: str) -> SafeString:
     """What a chart with nothing to draw shows instead."""
     return format_html(
-        '<figure class="ops-chart ops-chart--empty"><figcaption>{}</figcaption>'
+        '<figure class="ops-chart ops-chart--empty">'
+        '<figcaption class="ops-chart-title">{}</figcaption>'
         '<p class="ops-section-note">{}</p></figure>',
         title,
         _("Nothing to show for these filters yet."),

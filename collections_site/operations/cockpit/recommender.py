@@ -144,11 +144,21 @@ def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
     rates: dict[str, list[Rate]] = {arm: [wilson(c, s) for s, c in cum[arm]] for arm in ARMS}
     uplift, band = _uplift_series(rates)
     headline, guard = _headline(rates[Arm.POLICY][-1], rates[Arm.CONTROL][-1])
+    # After the last day with sends a cumulative figure only repeats itself: the lines and the
+    # table stop there rather than draw a flat run to the period's end.
+    sent = [sum(per_day[arm].get(d, (0, 0))[0] for arm in ARMS) for d in days]
+    sent_days = [i for i, n in enumerate(sent) if n]
+    end = sent_days[-1] + 1 if sent_days else 0
+
+    def until_end(values: list) -> list:
+        return values[:end] + [None] * (len(values) - end)
+
+    uplift, band = until_end(uplift), until_end(band)
 
     def arm_links(arm: str, **more: Any) -> list[str]:
         return [outbox_link(filters, arm=arm, planned="true", sent_to=d, **more) for d in days]
 
-    table_rows = _uplift_rows(days, cum, uplift, band)
+    table_rows = _uplift_rows(days[:end], cum, uplift, band)
     return {
         "headline": headline,
         "guard": guard,
@@ -171,8 +181,10 @@ def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
             series=[
                 Series(
                     str(Arm(arm).label),
-                    [r.rate for r in rates[arm]],
-                    band=[(r.lower, r.upper) if r.rate is not None else None for r in rates[arm]],
+                    until_end([r.rate for r in rates[arm]]),
+                    band=until_end(
+                        [(r.lower, r.upper) if r.rate is not None else None for r in rates[arm]]
+                    ),
                     urls=arm_links(arm, reached="converted"),
                 )
                 for arm in ARMS
