@@ -215,3 +215,31 @@ def test_the_health_page_shows_the_progress(small):
 def test_creditor_staff_do_not_see_it(small, creditor):
     page = staff_client(creditor=creditor).get("/admin/operations/").content.decode()
     assert "data-demo-history" not in page
+
+
+def test_operators_resolve_old_disputes_and_make_old_call_backs(creditor, time_machine):
+    """The history's operators (`day._operators`), forced rather than drawn: a dispute older
+    than the operators' delay is resolved through the queue's own service (timeline and
+    outcome notice included), a call-back whose window ended yesterday is marked made, and
+    recent ones are left for the queues."""
+    from portal.models import CallbackStatus, DisputeStatus
+    from tests.queues_setup import callback_of, dispute_of
+
+    old_dispute, new_dispute = dispute_of(creditor), dispute_of(creditor)
+    PortalDispute.objects.filter(pk=old_dispute.pk).update(
+        created_at=old_dispute.created_at - timedelta(days=day_module.DISPUTE_DAYS + 1)
+    )
+    callback = callback_of(creditor)
+    later = callback.window_end + timedelta(days=1, hours=1)
+    time_machine.move_to(later)
+    counts = day_module._operators(creditor.pk, later)
+    assert counts == {"disputes resolved": 1, "call-backs made": 1}
+    old_dispute.refresh_from_db()
+    new_dispute.refresh_from_db()
+    assert old_dispute.status in (DisputeStatus.UPHELD, DisputeStatus.DEBT_STANDS)
+    assert old_dispute.resolved_by == day_module.OPERATOR[:100]
+    assert new_dispute.status == DisputeStatus.OPEN
+    callback.refresh_from_db()
+    assert callback.status == CallbackStatus.DONE
+    # Run again, nothing is done twice.
+    assert day_module._operators(creditor.pk, later) == {}

@@ -33,6 +33,7 @@ from messaging import services as messaging
 from messaging.models import Message
 from portal import tasks as portal_tasks
 from portal.models import CallbackRequest, CallbackStatus, DisputeStatus, PortalDispute
+from portal.services import disputes as portal_disputes
 from portal.services import requests as portal_requests
 from recommender import services as recommender
 from recommender.models import ModelVersion
@@ -235,7 +236,7 @@ def _operators(creditor_id: int, now: datetime) -> Counter:
     ).select_related("account__creditor", "account__debtor")
     for dispute in old:
         upheld = np.random.default_rng([7, dispute.pk]).random() < UPHELD_SHARE
-        portal_requests.dispute_resolve(dispute=dispute, upheld=upheld, actor=OPERATOR)
+        portal_disputes.dispute_resolve(dispute=dispute, upheld=upheld, actor=OPERATOR)
         counts["disputes resolved"] += 1
     for callback in CallbackRequest.objects.filter(
         debtor__creditor_id=creditor_id,
