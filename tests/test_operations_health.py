@@ -295,7 +295,7 @@ def test_while_a_demo_history_builds_held_schedules_are_not_a_reason(clock, outb
     html = client.get(URL).content.decode()
     assert "Planning has never succeeded" not in html
     assert "Retraining has never succeeded" not in html
-    assert "Building: day 1 of 90" in html
+    assert "Building: day 0 of 90" in html
     home = client.get("/admin/").content.decode()
     assert "Planning has never succeeded" not in home
     # Once it is done, the schedules are the system's again.
