@@ -170,7 +170,7 @@ def advance(*, max_seconds: float | None = None, max_days: int | None = None) ->
         else:
             _lease_release(row)
     except Exception as exc:
-        log.exception("demo history failed on day %d", row.day_done + 1)
+        log.exception("demo history failed on day %d", row.day_done + 2)
         row.error = f"{type(exc).__name__} on day {row.day_done + 2}: {exc}"[:2000]
         _finish(row, S.FAILED)
         raise
