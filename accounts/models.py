@@ -284,6 +284,12 @@ class Account(models.Model):
             models.Index(fields=["creditor", "updated_at", "id"]),
             # The cockpit's placement rollup rebuilds one UTC day of placements at a time.
             models.Index(fields=["placed_at"], name="account_placed_at"),
+            # The hourly end of breathing spaces looks up the paused accounts whose end passed.
+            models.Index(
+                fields=["paused_until"],
+                condition=models.Q(status="paused"),
+                name="account_paused_until",
+            ),
         ]
 
     def __str__(self) -> str:

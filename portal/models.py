@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import MONEY, Account, Debtor, DomainError, Payment
 from accounts.transitions import StateMachine
+from portal.gateways.base import FAILURE_REASONS, failure_category
 
 
 class LockScope(models.TextChoices):
@@ -133,6 +134,16 @@ class Checkout(models.Model):
 
     def __str__(self) -> str:
         return f"Checkout {self.pk}"
+
+    @property
+    def failure_category(self) -> str:
+        """What creditors are told the failure was (`portal.gateways.FAILURE_REASONS`); blank
+        unless failed."""
+        return failure_category(self.failure_code) if self.status == CheckoutStatus.FAILED else ""
+
+    @property
+    def failure_reason(self) -> str:
+        return FAILURE_REASONS.get(self.failure_category, "")
 
 
 class SettlementStatus(models.TextChoices):

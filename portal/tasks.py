@@ -1,7 +1,7 @@
 """Scheduled portal work (django-q2). Tasks load, call one service, and are safe to repeat.
 
-The daily schedules are created idempotently by migrations `portal.0002_schedules` and
-`portal.0006_promises_schedule`.
+The schedules are created idempotently by migrations `portal.0002_schedules` and
+`portal.0006_promises_schedule` (daily) and `portal.0007_pauses_end_schedule` (hourly).
 """
 
 from __future__ import annotations
@@ -29,3 +29,8 @@ def promises_check() -> dict[str, int]:
             "promises_check: %(kept)d kept, %(broken)d broken, %(follow_ups)d follow-ups", counts
         )
     return counts
+
+
+def pauses_end() -> int:
+    """End the breathing spaces that are over (see the service); returns how many ended."""
+    return services.pauses_end_expired()

@@ -4,11 +4,13 @@ and bad form input answered with form errors, never a 500."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 
+from accounts.webhooks.models import WebhookEvent
 from collections_site.queues.panels import queue_rows
 from messaging.models import HandoffReview, Message
 from portal import services as portal_services
@@ -119,6 +121,24 @@ def test_resolving_from_the_page_with_bad_input_shows_form_errors(two, creditor)
     dispute.refresh_from_db()
     assert dispute.status == DisputeStatus.DEBT_STANDS and dispute.outcome_message_id
     assert client.post(url, {"action": "bogus"}).status_code == 302  # a message, not a 500
+
+
+def test_resolving_from_the_page_sends_the_creditor_the_dispute_with_its_outcome(two, creditor):
+    client, _ = staff(creditor)
+    dispute = two["acme"]["dispute"]
+    done = client.post(
+        _inspect("disputes", dispute.pk),
+        {"action": "resolve", "outcome": "upheld", "note": "Identity theft confirmed."},
+    )
+    assert done.status_code == 302
+    dispute.refresh_from_db()
+    (event,) = WebhookEvent.objects.filter(type="dispute.resolved")
+    assert event.creditor_id == creditor.pk
+    assert event.data["object"]["id"] == dispute.pk
+    assert event.data["object"]["status"] == "upheld"
+    assert event.data["object"]["account"] == dispute.account.external_ref
+    assert event.data["object"]["resolved_at"] is not None
+    assert "Identity theft" not in json.dumps(event.data)  # the operators' note stays inside
 
 
 def test_logging_a_call_with_bad_input_shows_form_errors(two, creditor):

@@ -208,6 +208,17 @@ def _settle_case(account: Account):
     )
 
 
+def _pause_end_case(account: Account):
+    today = timezone.localdate()
+    accounts.account_pause(
+        account=account, days=1, until=today - timedelta(days=1), actor="t", data={}
+    )
+    return (
+        lambda: accounts.account_pause_end(account=account, today=today, actor="t"),
+        _account_status(account),
+    )
+
+
 def _dispute_resolve_case(account: Account):
     dispute = portal.dispute_raise(account=account, reason="not_mine")
     return (
@@ -263,6 +274,7 @@ CASES: dict[str, Callable[[Account], tuple[Callable[[], object], Callable[[], ob
     "plan_break": _plan_break_case,
     "installments_miss": _installments_miss_case,
     "account_settle": _settle_case,
+    "account_pause_end": _pause_end_case,
     "portal pause_request": lambda a: (
         lambda: portal.pause_request(account=a, reason="illness", days=7),
         _account_status(a),

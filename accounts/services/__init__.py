@@ -4,7 +4,7 @@ transaction with its timeline rows.
 - `activity`: the debtor's timeline (`activity_record`) and the staff access log.
 - `placement`: accounts and debtors placed by a creditor (`placement_upsert`).
 - `status`: account status changes (`account_transition`, `account_recall`, `account_close`,
-  `account_pause`, `account_dispute`, `account_settle`), each through
+  `account_pause`, `account_pause_end`, `account_dispute`, `account_settle`), each through
   `accounts.transitions.transition_save`, which cannot save a status without its entry.
 - `payments`: money received (`payment_record`) and its allocation to instalments.
 - `plans`: plan schedules (`plan_schedule`); `plan_check`, the one owner of every plan rule,
@@ -48,6 +48,7 @@ from accounts.services.status import (
     account_lock,
     account_move,
     account_pause,
+    account_pause_end,
     account_recall,
     account_settle,
     account_transition,
@@ -70,6 +71,7 @@ __all__ = [
     "account_lock",
     "account_move",
     "account_pause",
+    "account_pause_end",
     "account_recall",
     "account_settle",
     "account_transition",

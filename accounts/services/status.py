@@ -3,12 +3,14 @@ ends its active plans where the new status requires it, and writes the timeline 
 transaction (through `accounts.transitions.transition_save`).
 
 Callers: the creditor API and admin (`account_transition`, `account_recall`), the portal
-(`account_pause`, `account_dispute`, `account_settle`), privacy (closing on erasure).
+(`account_pause`, `account_pause_end`, `account_dispute`, `account_settle`), privacy (closing
+on erasure).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from django.db import transaction
@@ -82,9 +84,16 @@ def plans_end(*, account: Account, status: str) -> list[int]:
 
 
 def account_transition(
-    *, account: Account, status: str, actor: str, reason: str = "", kind: str | None = None
+    *,
+    account: Account,
+    status: str,
+    actor: str,
+    reason: str = "",
+    kind: str | None = None,
+    event_data: dict[str, Any] | None = None,
 ) -> Account:
-    """Change an account's status (checked by the state machine) and record it on the timeline."""
+    """Change an account's status (checked by the state machine) and record it on the timeline;
+    `event_data` adds keys to its webhook events' data (e.g. the `dispute_id` that moved it)."""
     with transaction.atomic():
         locked = account_lock(account)
         account_move(
@@ -97,6 +106,7 @@ def account_transition(
                 f"{AccountStatus(status).label}." + (f" {reason}" if reason else "")
             ),
             data=lambda old: {"from": old, "to": status},
+            event_data=event_data,
         )
     account.status, account.status_changed_at = locked.status, locked.status_changed_at
     account.updated_at = locked.updated_at
@@ -147,6 +157,51 @@ def account_pause(
     return locked
 
 
+def account_pause_end(*, account: Account | int, today: date, actor: str) -> Account | None:
+    """End a breathing space that is over (`paused_until` before `today`, the debtor's date):
+    back to `in_plan` when the account still has an active plan (a plan keeps its schedule
+    through a pause), else `active`; `paused_until` is cleared. The timeline entry and the
+    `account.status_changed` and `pause.ended` events (with the `paused_until` that passed)
+    commit with it.
+
+    Returns the account, or None when there is nothing to end: it is no longer paused, its
+    pause runs on, or another transaction holds its row (a second worker ending it, a debtor
+    paying): the row is skipped, not waited for, and the next run looks again. So two workers
+    can run this at once and each pause ends once.
+    """
+    pk = account if isinstance(account, int) else account.pk
+    with transaction.atomic():
+        locked = (
+            Account.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("debtor", "creditor")
+            .filter(pk=pk, status=AccountStatus.PAUSED, paused_until__lt=today)
+            .first()
+        )
+        if locked is None:
+            return None
+        until = locked.paused_until
+        planned = PaymentPlan.objects.filter(account=locked, status=PlanStatus.ACTIVE).exists()
+        status = AccountStatus.IN_PLAN if planned else AccountStatus.ACTIVE
+        locked.paused_until = None
+        account_move(
+            locked,
+            status,
+            actor=actor,
+            kind=ActivityKind.STATUS_CHANGED,
+            summary=f"Breathing space over (it ran until {until}): "
+            f"{AccountStatus(status).label.lower()} again.",
+            data=lambda old: {
+                "from": old,
+                "to": status,
+                "event": "pause_ended",
+                "paused_until": until.isoformat(),
+            },
+            fields=("paused_until",),
+            event_data={"paused_until": until.isoformat()},
+        )
+    return locked
+
+
 def account_dispute(*, account: Account, actor: str, summary: str, data: dict[str, Any]) -> Account:
     """The debtor disputes the debt: collection contact stops until it is resolved, and an
     active plan is cancelled (a disputed account cannot stay in a plan)."""
@@ -161,7 +216,7 @@ def account_dispute(*, account: Account, actor: str, summary: str, data: dict[st
             kind=ActivityKind.DISPUTE,
             summary=summary,
             data=lambda old: {**data, "from": old, "plans_cancelled": plans},
-            event_data={"dispute_id": data.get("dispute_id")},
+            event_data={"dispute_id": data["dispute_id"]} if "dispute_id" in data else None,
         )
     return locked
 

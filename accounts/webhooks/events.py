@@ -27,7 +27,12 @@ from accounts.webhooks.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from accounts.webhooks.serializers import DebtorPreferencesOutput, PlanOutput
+from accounts.webhooks.serializers import (
+    DebtorPreferencesOutput,
+    DisputeOutput,
+    PaymentAttemptOutput,
+    PlanOutput,
+)
 
 E = EventType
 S = AccountStatus
@@ -45,10 +50,12 @@ _STATUS_EVENTS = {
     S.SETTLED: E.ACCOUNT_SETTLED,
     S.RECALLED: E.ACCOUNT_RECALLED,
     S.PAUSED: E.PAUSE_STARTED,
-    S.DISPUTED: E.DISPUTE_OPENED,
 }
-# Leaving these statuses ends something: the dispute is resolved, the pause over.
-_LEAVING_EVENTS = {S.DISPUTED: E.DISPUTE_RESOLVED, S.PAUSED: E.PAUSE_ENDED}
+# Leaving `paused` ends the pause. The dispute events are not tied to the account's status:
+# they report the portal's dispute itself (`dispute_event`), raised and resolved, whatever the
+# account did meanwhile (a disputed account may be recalled or moved in the admin while its
+# dispute stays open, and the demo seeder makes disputed accounts without a dispute).
+_LEAVING_EVENTS = {S.PAUSED: E.PAUSE_ENDED}
 
 
 def object_data(obj: models.Model) -> dict[str, Any]:
@@ -111,9 +118,9 @@ def account_status_events(
     account: Account, old: str, *, extra: dict[str, Any] | None = None
 ) -> list[WebhookEvent]:
     """The events of an account's status change `old -> account.status`: always
-    `account.status_changed`; also `account.paid`, `.settled`, `.recalled`, `pause.started`
-    or `dispute.opened` for those statuses, and `dispute.resolved` or `pause.ended` when the
-    account leaves `disputed` or `paused`. `extra` adds keys to each event's data."""
+    `account.status_changed`; also `account.paid`, `.settled`, `.recalled` or
+    `pause.started` for those statuses, and `pause.ended` when the account leaves `paused`.
+    `extra` adds keys to each event's data."""
     new = account.status
     obj = object_data(account)
     data = {"object": obj, "previous_status": old, **(extra or {})}
@@ -151,3 +158,23 @@ def plans_event(plan_ids: Iterable[int], type: str, *, creditor_id: int) -> list
         creditor_id=creditor_id,
         events=[(type, {"object": object_data(plan)}) for plan in plans],
     )
+
+
+def payment_attempt_failed(attempt: Any) -> WebhookEvent:
+    """`payment.failed` about a card payment attempt that failed (the portal's `Checkout`, read
+    as `PaymentAttemptOutput` reads it, with its account loaded). The portal calls it once,
+    in the transaction that marks the attempt failed."""
+    return webhook_events_record(
+        creditor_id=attempt.account.creditor_id,
+        events=[(E.PAYMENT_FAILED, {"object": dict(PaymentAttemptOutput(attempt).data)})],
+    )[0]
+
+
+def dispute_event(dispute: Any, type: str) -> WebhookEvent:
+    """`dispute.opened` or `dispute.resolved` about a dispute (the portal's `PortalDispute`,
+    read as `DisputeOutput` reads it, with its account loaded), in the transaction that
+    raised or resolved it."""
+    return webhook_events_record(
+        creditor_id=dispute.account.creditor_id,
+        events=[(type, {"object": dict(DisputeOutput(dispute).data)})],
+    )[0]

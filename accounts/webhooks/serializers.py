@@ -1,6 +1,10 @@
-"""The objects events carry that the API has no other answer for: a payment plan, and a
-debtor's contact preferences. Accounts and payments are the API's own `AccountOutput` and
-`PaymentOutput`."""
+"""The objects events carry that the API has no other answer for: a payment plan, a debtor's
+contact preferences, a failed payment attempt and a dispute. Accounts and payments are the
+API's own `AccountOutput` and `PaymentOutput`.
+
+`PaymentAttemptOutput` and `DisputeOutput` read the portal's `Checkout` and `PortalDispute` by
+attribute (this app sits below the portal and imports none of it); the portal records their
+events (`accounts.webhooks.events.payment_attempt_failed`, `dispute_event`)."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from accounts.models import (
     PlanStatus,
     opt_out_flag,
 )
-from accounts.serializers import MONEY_HELP, AccountOutput, PaymentOutput
+from accounts.serializers import MONEY_HELP, AccountOutput, MoneyField, PaymentOutput
 from accounts.webhooks.models import DeliveryStatus, EventType
 
 
@@ -86,13 +90,82 @@ class DebtorPreferencesOutput(serializers.Serializer):
         return [channel for channel in Channel.values if opt_out_flag(channel) in flags]
 
 
+@extend_schema_serializer(component_name="PaymentAttempt")
+class PaymentAttemptOutput(serializers.Serializer):
+    """A card payment the debtor tried in the portal that did not go through (no `Payment` was
+    recorded). Carries no card data, and the failure only as a category: the issuer's detail
+    (insufficient funds, a card reported lost or stolen, suspected fraud) is the debtor's own
+    financial data and stays with the platform."""
+
+    id = serializers.CharField(source="pk", help_text="The attempt's id (a UUID).")
+    account = serializers.CharField(
+        source="account.external_ref", help_text="The account's external_ref."
+    )
+    status = serializers.CharField(help_text="`failed`.")
+    amount = MoneyField(amount="amount")
+    currency = serializers.CharField()
+    purpose = serializers.CharField(
+        help_text="What the debtor meant to pay: `full`, `part`, `instalment` or `settlement`."
+    )
+    method = serializers.SerializerMethodField()
+    provider = serializers.CharField(source="gateway", help_text="`stripe` or `sandbox`.")
+    provider_reference = serializers.CharField(source="provider_ref", allow_blank=True)
+    failure_code = serializers.CharField(
+        source="failure_category",
+        help_text="`card_declined`, `card_invalid`, `authentication_failed`, `abandoned`, "
+        "`provider_error` or `not_applied` (money taken but not applied: it is refunded).",
+    )
+    failure_reason = serializers.CharField(help_text="The failure code in words (English).")
+    created_at = serializers.DateTimeField(help_text="When the debtor submitted the payment.")
+    failed_at = serializers.DateTimeField(source="updated_at")
+
+    def get_method(self, attempt) -> Literal["card"]:
+        return "card"
+
+
+@extend_schema_serializer(component_name="Dispute")
+class DisputeOutput(serializers.Serializer):
+    """A dispute the debtor raised in the portal, and how it was resolved. What the debtor
+    wrote, the document, the operators' note and who worked it are not included: free text
+    may hold personal data (health, family, third parties), and the operators are the
+    platform's staff."""
+
+    id = serializers.IntegerField(source="pk")
+    account = serializers.CharField(
+        source="account.external_ref", help_text="The account's external_ref."
+    )
+    status = serializers.CharField(
+        help_text="`open`, `awaiting_evidence` (the creditor's evidence is asked for), "
+        "`upheld` (resolved for the debtor: the debt is withdrawn and the account closed) or "
+        "`debt_stands` (the account is active again)."
+    )
+    reason = serializers.CharField(
+        help_text="The debtor's reason: `not_mine`, `paid` (already paid), `amount` (the "
+        "amount is wrong) or `other`."
+    )
+    opened_at = serializers.DateTimeField(source="created_at")
+    respond_by = serializers.DateTimeField(
+        source="due_at",
+        allow_null=True,
+        help_text="When the answer is due (the region's response period).",
+    )
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
 # --- The webhooks' own objects -------------------------------------------------------------
 
 
 @extend_schema_field(
     PolymorphicProxySerializer(
         component_name="EventObject",
-        serializers=[AccountOutput, PaymentOutput, PlanOutput, DebtorPreferencesOutput],
+        serializers=[
+            AccountOutput,
+            PaymentOutput,
+            PaymentAttemptOutput,
+            PlanOutput,
+            DisputeOutput,
+            DebtorPreferencesOutput,
+        ],
         resource_type_field_name=None,
     )
 )
@@ -109,7 +182,11 @@ class EventDataDoc(serializers.Serializer):
     previous_status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
     paused_until = serializers.DateField(required=False)
     days = serializers.IntegerField(required=False)
-    dispute_id = serializers.IntegerField(required=False, allow_null=True)
+    dispute_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="`account.status_changed` of a dispute opened or resolved.",
+    )
     plan_id = serializers.IntegerField(required=False)
 
 
@@ -128,7 +205,7 @@ class EventOutput(serializers.Serializer):
     created = serializers.DateTimeField(source="created_at")
     api_version = serializers.CharField()
     data = EventDataField(
-        help_text="`object`: the account, payment, plan or debtor as the API returns it; "
+        help_text="`object`: the account, payment, payment attempt, plan, dispute or debtor; "
         "some types add keys beside it (docs/webhooks.md)."
     )
 

@@ -10,12 +10,14 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from portal.gateways.base import (
+    FAILURE_REASONS,
     CardInput,
     ChargeResult,
     ChargeStatus,
     Gateway,
     GatewayError,
     WebhookEvent,
+    failure_category,
 )
 
 GATEWAYS = {
@@ -24,6 +26,7 @@ GATEWAYS = {
 }
 
 __all__ = [
+    "FAILURE_REASONS",
     "GATEWAYS",
     "CardInput",
     "ChargeResult",
@@ -31,6 +34,7 @@ __all__ = [
     "Gateway",
     "GatewayError",
     "WebhookEvent",
+    "failure_category",
     "gateway_get",
 ]
 

@@ -51,13 +51,56 @@ class ChargeResult:
 
 @dataclass(frozen=True, slots=True)
 class WebhookEvent:
-    """A verified provider event, reduced to what the portal needs."""
+    """A verified provider event, reduced to what the portal needs; `failure_code` is the
+    provider's code for a failed payment, when it gives one."""
 
     id: str
     type: str
     provider_ref: str
     status: ChargeStatus | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    failure_code: str = ""
+
+
+# What creditors are told about a failed payment (the `payment.failed` webhook): a category
+# with its reason, never the provider's own code. The issuer's detail (insufficient funds, a
+# card reported lost or stolen, suspected fraud) is the debtor's financial data, so every
+# decline is `card_declined`. The checkout keeps the provider's code for the debtor's page
+# and the operators.
+FAILURE_REASONS: dict[str, str] = {
+    "card_declined": "The card issuer declined the payment.",
+    "card_invalid": "The card details were not valid, or the card has expired.",
+    "authentication_failed": "The payment was not confirmed with the card issuer.",
+    "abandoned": "The payment page expired or the payment was cancelled before it was made.",
+    "provider_error": "The payment provider could not be reached or could not process it.",
+    "not_applied": "The money was taken but the account could not take it (it was paid or "
+    "closed meanwhile); it is refunded.",
+}
+_FAILURE_CATEGORIES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "invalid_number", "incorrect_number", "invalid_cvc", "incorrect_cvc",
+            "invalid_expiry_month", "invalid_expiry_year", "expired_card", "test_card_only",
+        ),
+        "card_invalid",
+    ),
+    **dict.fromkeys(
+        (
+            "authentication_failed", "authentication_required",
+            "payment_intent_authentication_failure",
+        ),
+        "authentication_failed",
+    ),
+    **dict.fromkeys(("expired", "canceled"), "abandoned"),
+    **dict.fromkeys(("provider_unavailable", "processing_error"), "provider_error"),
+    "not_recorded_refund_due": "not_applied",
+}  # fmt: skip
+
+
+def failure_category(code: str) -> str:
+    """The creditor-facing category of a checkout's failure code (`FAILURE_REASONS`): any
+    code not known to mean something else is a decline."""
+    return _FAILURE_CATEGORIES.get(code, "card_declined")
 
 
 class Gateway(Protocol):

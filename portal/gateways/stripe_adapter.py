@@ -202,10 +202,16 @@ class StripeGateway:
             raise GatewayError("Invalid Stripe webhook.") from exc
         obj = _plain(event)["data"]["object"]
         is_intent = obj.get("object") == "payment_intent"
+        status = _EVENT_STATUS.get(event["type"]) if is_intent else None
+        failure = ""
+        if status is ChargeStatus.FAILED:
+            error = obj.get("last_payment_error") or {}
+            failure = error.get("decline_code") or error.get("code") or obj.get("status") or ""
         return WebhookEvent(
             id=event["id"],
             type=event["type"],
             provider_ref=obj.get("id", "") if is_intent else "",
-            status=_EVENT_STATUS.get(event["type"]) if is_intent else None,
+            status=status,
             metadata=dict(obj.get("metadata") or {}) if is_intent else {},
+            failure_code=str(failure)[:60],
         )

@@ -10,16 +10,17 @@ writes in one transaction together with the debtor's timeline entry.
   contact ledger, promises to pay followed up.
 - `preferences`: contact channels, time windows, language.
 - `instalments`: the scheduled check of missed instalments and broken plans.
+- `pauses`: the scheduled end of breathing spaces that are over.
 - `conversion`: telling messaging that a payment or plan happened.
 - `common`: the actor name, `PortalError`, the timeline entry.
 
 Callers: `portal.views` (the debtor), `portal.admin` (operators), `portal.tasks` (the
 scheduler) and the Stripe webhook. Every account, plan, instalment and debtor-flag change goes
 through `accounts.services` (`payment_record`, `plan_create`, `account_pause`,
-`account_dispute`, `account_settle`, `account_transition`, `installments_miss`,
-`plan_break`, `debtor_preferences_set`), each writing its timeline entry in the same
-transaction; the portal writes only its own rows (checkouts, offers, requests). Import from
-`portal.services`, which re-exports the public names of every topic module.
+`account_pause_end`, `account_dispute`, `account_settle`, `account_transition`,
+`installments_miss`, `plan_break`, `debtor_preferences_set`), each writing its timeline entry
+in the same transaction; the portal writes only its own rows (checkouts, offers, requests).
+Import from `portal.services`, which re-exports the public names of every topic module.
 """
 
 from portal.services.access import (
@@ -73,6 +74,9 @@ from portal.services.disputes import (
 )
 from portal.services.instalments import (
     installments_mark_missed,
+)
+from portal.services.pauses import (
+    pauses_end_expired,
 )
 from portal.services.preferences import (
     TIME_WINDOWS,
@@ -146,6 +150,7 @@ __all__ = [
     "lock_notify_dispatch",
     "lockout_steps",
     "pause_request",
+    "pauses_end_expired",
     "plan_accept",
     "plan_preview",
     "plan_refusal",

@@ -27,6 +27,7 @@ from accounts.services import (
     PaymentRefused,
     payment_record,
 )
+from accounts.webhooks.events import payment_attempt_failed
 from portal.gateways import CardInput, ChargeResult, ChargeStatus, GatewayError, gateway_get
 from portal.gateways.sandbox import SandboxGateway
 from portal.models import (
@@ -143,11 +144,20 @@ def checkout_start(
 
 
 def checkout_apply(*, checkout: Checkout, result: ChargeResult) -> Checkout:
-    """Apply what the provider said (charge, return, authentication or webhook); idempotent."""
+    """Apply what the provider said (charge, return, authentication or webhook); idempotent.
+
+    An attempt that becomes failed sends the creditor `payment.failed` in the same
+    transaction, once: the provider's retry of the same failure finds it failed already.
+    """
     with transaction.atomic():
-        locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
+        locked = (
+            Checkout.objects.select_for_update(of=("self",))
+            .select_related("account")
+            .get(pk=checkout.pk)
+        )
         if locked.status == CheckoutStatus.SUCCEEDED:
             return locked
+        before = locked.status
         if result.provider_ref:
             locked.provider_ref = result.provider_ref
         locked.updated_at = timezone.now()
@@ -168,6 +178,8 @@ def checkout_apply(*, checkout: Checkout, result: ChargeResult) -> Checkout:
                 checkout_id=str(locked.pk),
                 code=locked.failure_code,
             )
+        if locked.status == CheckoutStatus.FAILED and before != CheckoutStatus.FAILED:
+            payment_attempt_failed(locked)
         locked.save()
     return locked
 
@@ -247,7 +259,8 @@ def webhook_handle(*, gateway_name: str, payload: bytes, signature: str) -> str:
     if checkout is None:
         logger.warning("webhook %s names no known checkout", event.id)
         return "unknown"
-    code = "" if event.status is ChargeStatus.SUCCEEDED else "provider_failed"
+    failed = event.failure_code or "provider_failed"
+    code = "" if event.status is ChargeStatus.SUCCEEDED else failed
     checkout_apply(
         checkout=checkout,
         result=ChargeResult(event.status, event.provider_ref, failure_code=code),

@@ -11,7 +11,9 @@ gets a response deadline from its region (`dispute_response_days`). Operators th
   `messaging.services.dispute_outcome_send`, i.e. `message_send` with all its checks.
 
 Each step writes its `dispute` timeline entry in the same transaction as the change; the
-status changes go through `transition_save` with the dispute's state machine.
+status changes go through `transition_save` with the dispute's state machine. Raising and
+resolving send the creditor `dispute.opened` and `dispute.resolved` with the dispute
+(`accounts.webhooks.events.dispute_event`); waiting and assigning send nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from django.db import transaction
 from accounts.models import AccountStatus, ActivityKind, DomainError
 from accounts.services import account_transition, activity_record
 from accounts.transitions import transition_save
+from accounts.webhooks.events import dispute_event
+from accounts.webhooks.models import EventType
 from messaging import services as messaging
 from portal.models import DisputeStatus, PortalDispute
 
@@ -106,9 +110,11 @@ def dispute_resolve(
     """Resolve the dispute: upheld (resolved for the debtor: the account is closed) or the debt
     stands (the account goes back to active), the note kept on the dispute for staff, and the
     outcome sent to the debtor through `message_send`. One transaction: the account's move,
-    the dispute's, their timeline entries and the outcome message commit together.
+    the dispute's, their timeline entries, the creditor's `dispute.resolved` event and the
+    outcome message commit together.
 
-    An account that is no longer disputed (recalled meanwhile) keeps its status.
+    An account that is no longer disputed (recalled meanwhile) keeps its status; the dispute
+    is resolved and its event sent all the same.
     """
     note = (note or "").strip()
     if len(note) > 2000:
@@ -128,6 +134,7 @@ def dispute_resolve(
                 if upheld
                 else "Dispute resolved: debt stands.",
                 kind=ActivityKind.DISPUTE,
+                event_data={"dispute_id": locked.pk},
             )
         locked.resolved_by, locked.resolution_note = actor[:100], note
         summary = f"Dispute {locked.pk} resolved: " + (
@@ -139,6 +146,7 @@ def dispute_resolve(
             fields=("resolved_by", "resolution_note"),
             audit=lambda old: _entry(locked, summary, actor, **{"from": old, "to": status}),
         )
+        dispute_event(locked, EventType.DISPUTE_RESOLVED)
         locked.outcome_message = messaging.dispute_outcome_send(
             account=account, dispute_id=locked.pk, upheld=upheld, actor=actor
         )

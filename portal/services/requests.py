@@ -33,6 +33,8 @@ from accounts.services import (
     plan_check,
     plan_create,
 )
+from accounts.webhooks.events import dispute_event
+from accounts.webhooks.models import EventType
 from portal.models import (
     CALLBACK_HOURS,
     CallbackRequest,
@@ -206,7 +208,8 @@ def dispute_raise(
     *, account: Account, reason: str, details: str = "", document: UploadedFile | None = None
 ) -> PortalDispute:
     """Flag the account disputed: compliance stops collection contact until an operator
-    resolves it. An active plan is cancelled (a disputed account cannot stay in a plan)."""
+    resolves it. An active plan is cancelled (a disputed account cannot stay in a plan). The
+    creditor's `dispute.opened` event commits with it."""
     if reason not in DisputeReason.values:
         raise PortalError(_("Choose a reason."))
     details = (details or "").strip()
@@ -235,6 +238,7 @@ def dispute_raise(
             + (" with a document." if document is not None else "."),
             data={"dispute_id": dispute.pk, "reason": reason, "document": document is not None},
         )
+        dispute_event(dispute, EventType.DISPUTE_OPENED)
     account.status = locked.status
     return dispute
 

@@ -78,13 +78,18 @@ def test_recall_pause_dispute_and_resolution(creditor):
     assert WebhookEvent.objects.get(type="pause.started").data["paused_until"] == str(until)
     mark = _mark()
     services.account_dispute(account=second, actor="t", summary="x", data={"dispute_id": 7})
-    assert _types(mark) == ["account.status_changed", "pause.ended", "dispute.opened"]
-    assert WebhookEvent.objects.get(type="dispute.opened").data["dispute_id"] == 7
+    # The dispute events report the portal's dispute itself (portal/tests/test_webhook_events):
+    # the account's move into and out of `disputed` is a status change like any other.
+    assert _types(mark) == ["account.status_changed", "pause.ended"]
+    changed = WebhookEvent.objects.filter(type="account.status_changed").last().data
+    assert changed["dispute_id"] == 7 and changed["object"]["status"] == "disputed"
+    assert WebhookEvent.objects.get(type="pause.ended").data["previous_status"] == "paused"
     mark = _mark()
     services.account_transition(account=second, status=AccountStatus.ACTIVE, actor="t")
-    assert _types(mark) == ["account.status_changed", "dispute.resolved"]
-    resolved = WebhookEvent.objects.get(type="dispute.resolved").data
-    assert resolved["object"]["status"] == "active" and resolved["previous_status"] == "disputed"
+    assert _types(mark) == ["account.status_changed"]
+    back = WebhookEvent.objects.filter(type="account.status_changed").last().data
+    assert back["object"]["status"] == "active" and back["previous_status"] == "disputed"
+    assert "dispute_id" not in back
 
 
 def test_missed_instalments_and_a_broken_plan(creditor):
