@@ -71,6 +71,12 @@ class Creditor(models.Model):
             # Agency staff: every creditor's data in the admins (accounts/tenancy.py). Anyone
             # else sees only the creditor a CreditorUser binds them to.
             ("view_all_creditors", "Can see every creditor's data (agency staff)"),
+            # A creditor's own staff ("Creditor users" group): capped to that role's
+            # permissions, whatever else they hold (accounts/roles.py).
+            (
+                "creditor_user_role",
+                "Is a creditor user (one creditor; only the Creditor users permissions)",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -284,6 +290,11 @@ class Account(models.Model):
             models.Index(fields=["creditor", "updated_at", "id"]),
             # The cockpit's placement rollup rebuilds one UTC day of placements at a time.
             models.Index(fields=["placed_at"], name="account_placed_at"),
+        ]
+        permissions = [
+            # `accounts.services.account_recall`, the API's recall: creditor users hold it,
+            # agency staff recall with it or with `change_account`.
+            ("recall_account", "Can recall an account (the creditor takes it back)"),
         ]
 
     def __str__(self) -> str:
