@@ -67,6 +67,10 @@ class Migration(migrations.Migration):
         ("accounts", "0006_cockpit_rollup_indexes"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
+        # These give "choose" permissions to every group that may access the admin: they run
+        # first, so the new group holds exactly its own list.
+        ("wagtaildocs", "0011_add_choose_permissions"),
+        ("wagtailimages", "0023_add_choose_permissions"),
     ]
 
     operations = [
