@@ -457,3 +457,27 @@ def test_a_creditor_user_rolls_disables_and_enables_their_endpoint_only(
     assert client.post(their_roll).status_code == 404
     theirs.refresh_from_db()
     assert theirs.secret == their_secret
+
+
+# Admin actions that name no permission: they change nothing, or they are a library's own on
+# a model that holds no creditor's data (which creditor users may not even look at).
+UNNAMED = {
+    "compliance.Region.run_cases": "opens the cases page for the selected regions",
+    "taggit.Tag.render_tag_form": "django-taggit's merge of Wagtail's tags",
+    "django_q.Success.resubmit_task": "django-q2's, on the task queue",
+    "django_q.Failure.resubmit_task": "django-q2's, on the task queue",
+    "axes.AccessAttempt.cleanup_expired_attempts": "django-axes', on login records",
+}
+
+
+def test_every_admin_action_that_changes_something_names_the_permission_it_needs():
+    from django.contrib import admin
+
+    unnamed = [
+        f"{model._meta.label}.{name}"
+        for model, model_admin in admin.site._registry.items()
+        for func, name, _description in model_admin._get_base_actions()
+        if not getattr(func, "allowed_permissions", None)
+        and f"{model._meta.label}.{name}" not in UNNAMED
+    ]
+    assert unnamed == [], "give these actions permissions=[...] (a viewer could run them)"
