@@ -12,10 +12,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from accounts import money, placement, regions, services
@@ -40,6 +42,7 @@ from accounts.models import (
     Payment,
     PaymentPlan,
 )
+from accounts.roles import may_recall
 from accounts.tenancy import CreditorScopedAdmin, is_agency_staff, scope_queryset
 
 
@@ -82,10 +85,28 @@ class ReadOnlyInline(PlainHelpTexts, admin.TabularInline):
         return False
 
 
+class CreditorUserForm(forms.ModelForm):
+    def clean_user(self):
+        user = self.cleaned_data["user"]
+        if user is not None and user.is_superuser:
+            # Django gives a superuser every permission before any check: bound or not, they
+            # would see and do everything (docs/creditor-users.md).
+            raise forms.ValidationError(
+                "A superuser sees every creditor: bind an ordinary staff user."
+            )
+        return user
+
+
 class CreditorUserInline(admin.TabularInline):
+    """The users bound to this creditor: its API users and its staff in the admins (creditor
+    users are also in the "Creditor users" group, docs/creditor-users.md)."""
+
     model = CreditorUser
+    form = CreditorUserForm
     extra = 0
     autocomplete_fields = ["user"]
+    verbose_name = "user of this creditor"
+    verbose_name_plural = "users of this creditor (API users and creditor users)"
 
 
 def _trim_percent(value: Decimal | None) -> Decimal | None:
@@ -251,6 +272,16 @@ class PaymentInline(MoneyAdmin, ReadOnlyInline):
     readonly_fields = fields
 
 
+class RecallForm(forms.Form):
+    """The reason for a recall, written on the account's timeline."""
+
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Written on each account's timeline with the recall.",
+    )
+
+
 class PlacementUploadForm(forms.Form):
     creditor = forms.ModelChoiceField(queryset=Creditor.objects.all())
     file = forms.FileField(
@@ -274,6 +305,7 @@ class PlacementUploadForm(forms.Form):
 
 
 def _transition_action(status: str, label: str):
+    @admin.action(permissions=["change"])
     def action(modeladmin, request, queryset):
         done = 0
         for account in queryset:
@@ -309,14 +341,55 @@ class AccountAdmin(CreditorScopedAdmin, MoneyAdmin, admin.ModelAdmin):
     ]  # fmt: skip
     inlines = [PaymentInline]
     actions = [
+        "recall",
         _transition_action(AccountStatus.ACTIVE, "Active"),
-        _transition_action(AccountStatus.RECALLED, "Recalled"),
         _transition_action(AccountStatus.CLOSED, "Closed"),
     ]
     change_list_template = "admin/accounts/account/change_list.html"
 
     def has_add_permission(self, request) -> bool:
         return False  # accounts are placed (API, CSV upload, import command)
+
+    def has_recall_permission(self, request) -> bool:
+        return may_recall(request.user)
+
+    @admin.action(
+        description="Recall selected accounts (the creditor takes them back)",
+        permissions=["recall"],
+    )
+    def recall(self, request: HttpRequest, queryset) -> HttpResponse | None:
+        """The API's recall (`services.account_recall`), after a confirmation page that asks
+        for the reason written on each account's timeline."""
+        form = RecallForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            done = 0
+            for account in queryset:
+                try:
+                    services.account_recall(
+                        account=account,
+                        actor=f"admin:{request.user.pk}",
+                        reason=form.cleaned_data["reason"],
+                    )
+                    done += 1
+                except DomainError as exc:
+                    self.message_user(request, f"{account}: {exc}", level=messages.WARNING)
+            if done:
+                self.message_user(request, f"{done} account(s) recalled.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Recall accounts",
+            "accounts": queryset.select_related("creditor"),
+            "form": form,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "changelist_url": reverse("admin:accounts_account_changelist"),
+        }
+        return TemplateResponse(request, "admin/accounts/account/recall_confirm.html", context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "may_upload": self.has_change_permission(request)}
+        return super().changelist_view(request, extra_context)
 
     def get_urls(self):
         return [
@@ -329,8 +402,9 @@ class AccountAdmin(CreditorScopedAdmin, MoneyAdmin, admin.ModelAdmin):
         ]
 
     def upload_csv(self, request: HttpRequest) -> HttpResponse:
-        """Place accounts from a CSV file through the same service as the API."""
-        if not self.has_view_or_change_permission(request):
+        """Place accounts from a CSV file through the same service as the API (a change to
+        accounts: their change permission, which creditor users never hold)."""
+        if not self.has_change_permission(request):
             raise PermissionDenied
         result = None
         form = PlacementUploadForm(request.POST or None, request.FILES or None)

@@ -71,6 +71,12 @@ class Creditor(models.Model):
             # Agency staff: every creditor's data in the admins (accounts/tenancy.py). Anyone
             # else sees only the creditor a CreditorUser binds them to.
             ("view_all_creditors", "Can see every creditor's data (agency staff)"),
+            # A creditor's own staff ("Creditor users" group): capped to that role's
+            # permissions, whatever else they hold (accounts/roles.py).
+            (
+                "creditor_user_role",
+                "Is a creditor user (one creditor; only the Creditor users permissions)",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -290,6 +296,11 @@ class Account(models.Model):
                 condition=models.Q(status="paused"),
                 name="account_paused_until",
             ),
+        ]
+        permissions = [
+            # `accounts.services.account_recall`, the API's recall: creditor users hold it,
+            # agency staff recall with it or with `change_account`.
+            ("recall_account", "Can recall an account (the creditor takes it back)"),
         ]
 
     def __str__(self) -> str:

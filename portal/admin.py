@@ -18,6 +18,7 @@ from django.utils.html import format_html
 
 from accounts.admin import DebtorAccessLogged
 from accounts.models import DomainError
+from accounts.roles import sees_dispute_evidence
 from accounts.tenancy import CreditorScopedAdmin
 from portal import services
 from portal.models import CallbackRequest, CallbackStatus, LinkRequest, PortalDispute
@@ -49,7 +50,7 @@ class CallbackRequestAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelA
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Mark selected call backs as done")
+    @admin.action(description="Mark selected call backs as done", permissions=["change"])
     def mark_done(self, request: HttpRequest, queryset: QuerySet[CallbackRequest]) -> None:
         done = 0
         for callback in queryset.filter(status=CallbackStatus.OPEN):
@@ -81,9 +82,24 @@ class PortalDisputeAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdm
     ]
     exclude = ["document"]
     actions = ["resolve_debt_stands", "resolve_upheld"]
+    # The debtor's evidence, which creditor users see only when the agency allows it
+    # (`accounts.roles.sees_dispute_evidence`).
+    EVIDENCE = ("details", "document_type", "document_size", "document_link")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_list_display(self, request: HttpRequest):
+        shown = super().get_list_display(request)
+        if sees_dispute_evidence(request.user):
+            return shown
+        return [name for name in shown if name not in self.EVIDENCE]
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        fields = super().get_fields(request, obj)
+        if sees_dispute_evidence(request.user):
+            return fields
+        return [name for name in fields if name not in self.EVIDENCE]
 
     @admin.display(description="document")
     def document_link(self, obj: PortalDispute) -> str:
@@ -107,7 +123,7 @@ class PortalDisputeAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdm
         if not self.has_view_permission(request):
             raise PermissionDenied
         dispute = get_object_or_404(self.get_queryset(request), pk=pk)  # the user's creditors
-        if not dispute.document:
+        if not dispute.document or not sees_dispute_evidence(request.user):
             raise Http404
         self.debtor_access_record(request, dispute)
         response = FileResponse(dispute.document.open("rb"), content_type=dispute.document_type)
@@ -122,11 +138,13 @@ class PortalDisputeAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdm
             except DomainError as exc:
                 self.message_user(request, f"Dispute {dispute.pk}: {exc}", messages.ERROR)
 
-    @admin.action(description="Resolve: the debt stands (account back to active)")
+    @admin.action(
+        description="Resolve: the debt stands (account back to active)", permissions=["change"]
+    )
     def resolve_debt_stands(self, request: HttpRequest, queryset) -> None:
         self._resolve(request, queryset, upheld=False)
 
-    @admin.action(description="Resolve: dispute upheld (account closed)")
+    @admin.action(description="Resolve: dispute upheld (account closed)", permissions=["change"])
     def resolve_upheld(self, request: HttpRequest, queryset) -> None:
         self._resolve(request, queryset, upheld=True)
 

@@ -85,7 +85,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         shown = {k: v for k, v in (obj.metrics or {}).items() if k != "context_summary"}
         return _pretty(shown)
 
-    @admin.action(description="Retrain now (from the decision logs)")
+    @admin.action(description="Retrain now (from the decision logs)", permissions=["change"])
     def retrain_now(self, request: HttpRequest, queryset) -> None:
         from django_q.tasks import async_task
 
@@ -93,7 +93,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         transaction.on_commit(lambda: async_task("recommender.tasks.model_retrain_task", actor))
         self.message_user(request, "Retraining queued; the new model appears here when done.")
 
-    @admin.action(description="Promote the selected model to live")
+    @admin.action(description="Promote the selected model to live", permissions=["change"])
     def promote_selected(self, request: HttpRequest, queryset) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model.", level=messages.WARNING)
@@ -107,7 +107,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         self.message_user(request, f"{model.label} is live.")
 
-    @admin.action(description="Roll back to the previously live model")
+    @admin.action(description="Roll back to the previously live model", permissions=["change"])
     def roll_back(self, request: HttpRequest, queryset) -> None:
         try:
             model = services.model_rollback(actor=f"admin:{request.user.pk}")

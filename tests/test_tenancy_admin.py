@@ -9,9 +9,6 @@ admin and the Wagtail outbox.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-
 import pytest
 import time_machine
 from django.contrib import admin
@@ -19,7 +16,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from accounts.tenancy import AgencyOnlyAdmin, CreditorScopedAdmin
-from accounts.tests.factories import CreditorFactory, api_user, staff_client
+from accounts.tests.factories import CreditorFactory, staff_client
+from tests.tenancy_setup import NOW, make_variants, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -45,8 +43,6 @@ GLOBAL = {
     "wagtailimages.Image": "Wagtail images",
 }
 
-NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 11:00 in Boston: inside every contact window
-
 
 def test_every_admin_of_creditor_data_is_scoped_by_creditor():
     unscoped = sorted(
@@ -57,74 +53,15 @@ def test_every_admin_of_creditor_data_is_scoped_by_creditor():
     assert unscoped == [], "scope these admins with accounts.tenancy.CreditorScopedAdmin"
 
 
-def _seed(creditor, prefix: str) -> None:
-    """One creditor's life so far, through the services."""
-    from accounts import services as accounts
-    from accounts.tests.factories import place, row
-    from accounts.webhooks.models import WebhookEndpoint
-    from messaging import services as messaging
-    from messaging.models import Message
-    from portal import services as portal
-    from recommender import services as recommender
-
-    # Saved as is (the API would resolve the host): the events below get deliveries to it.
-    WebhookEndpoint.objects.create(creditor=creditor, url=f"https://{prefix}.example.com/in")
-    a1, a2, a3 = place(creditor, *(row(f"{prefix}-{n}") for n in (1, 2, 3)))
-    accounts.payment_record(
-        account=a1, amount=Decimal("10.00"), idempotency_key=f"{prefix}-pay",
-        method="card", actor="test",
-    )  # fmt: skip
-    accounts.plan_create(
-        account=a2, frequency="monthly", count=3, first_due=date(2026, 4, 1), actor="test"
-    )
-    recommender.plan_contacts()
-    planned = Message.objects.filter(creditor=creditor)
-    messaging.dispatch_due(now=max(m.due_at for m in planned) + timedelta(minutes=1))
-    message = Message.objects.filter(creditor=creditor, sent_at__isnull=False).first()
-    assert message is not None, "the pipeline sent nothing for " + prefix
-    messaging.event_record(
-        message=message, kind="opened", event_key=f"{prefix}-open", source="tracking"
-    )
-    portal.callback_request(
-        debtor=a3.debtor, account=a3, day=date(2026, 3, 12), window=next(iter(_windows()))
-    )
-    portal.dispute_raise(account=a3, reason=_dispute_reason())
-    from accounts.links import portal_token_make
-
-    portal.link_request(token=portal_token_make(debtor_id=a1.debtor_id))
-    recommender.typology_refresh()
-    api_user(creditor, username=f"{prefix}-api")
-    from accounts.services import debtor_data_access_record
-    from collections_site.privacy import services as privacy
-
-    privacy.debtor_export(debtor=a1.debtor, actor="test")
-    debtor_data_access_record(user=None, debtor=a1.debtor, page="/seen/")
-
-
-def _windows():
-    from portal.models import CALLBACK_HOURS
-
-    return CALLBACK_HOURS
-
-
-def _dispute_reason() -> str:
-    from portal.models import DisputeReason
-
-    return DisputeReason.values[0]
-
-
 @pytest.fixture
 def two_creditors(settings):
-    from recommender.tests.conftest import make_variant
-
     settings.MESSAGING_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     with time_machine.travel(NOW, tick=False), override_settings(RECOMMENDER_RANDOM_SEED=1):
-        make_variant(name="email", channel="email")
-        make_variant(name="sms", channel="sms")
+        make_variants()
         mine = CreditorFactory(name="Mine", slug="mine", default_currency="USD")
         theirs = CreditorFactory(name="Theirs", slug="theirs", default_currency="USD")
-        _seed(mine, "M")
-        _seed(theirs, "T")
+        seed(mine, "M")
+        seed(theirs, "T")
     return mine, theirs
 
 
@@ -163,7 +100,7 @@ def test_creditor_staff_see_only_their_creditor_in_every_admin(two_creditors):
 
 def test_creditor_staff_choose_only_their_creditor_debtors_and_accounts(two_creditors):
     mine, _theirs = two_creditors
-    client = staff_client(mine)
+    client = staff_client(mine, extra=("change_account",))
     upload = client.get(reverse("admin:accounts_account_upload_csv"))
     assert [str(c) for c in upload.context["form"].fields["creditor"].queryset] == ["Mine"]
 

@@ -105,7 +105,7 @@ def account_transition(
                 f"Status changed from {AccountStatus(old).label} to "
                 f"{AccountStatus(status).label}." + (f" {reason}" if reason else "")
             ),
-            data=lambda old: {"from": old, "to": status},
+            data=lambda old: {"from": old, "to": status, **({"reason": reason} if reason else {})},
             event_data=event_data,
         )
     account.status, account.status_changed_at = locked.status, locked.status_changed_at
@@ -113,11 +113,16 @@ def account_transition(
     return locked
 
 
-def account_recall(*, account: Account, actor: str) -> Account:
-    """The creditor takes the debt back: collection stops for good."""
+def account_recall(*, account: Account, actor: str, reason: str = "") -> Account:
+    """The creditor takes the debt back: collection stops for good. The API's recall and the
+    admins' (`reason`, when given, is written on the timeline entry)."""
     with transaction.atomic():
         recalled = account_transition(
-            account=account, status=AccountStatus.RECALLED, actor=actor, kind=ActivityKind.RECALLED
+            account=account,
+            status=AccountStatus.RECALLED,
+            actor=actor,
+            reason=reason.strip(),
+            kind=ActivityKind.RECALLED,
         )
         plans_end(account=recalled, status=PlanStatus.CANCELLED)
     return recalled

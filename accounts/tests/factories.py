@@ -44,9 +44,12 @@ def api_user(creditor: Creditor, username: str | None = None):
     return user, plaintext
 
 
-def staff_client(creditor: Creditor | None = None, *, agency: bool = False) -> Client:
+def staff_client(
+    creditor: Creditor | None = None, *, agency: bool = False, extra: tuple[str, ...] = ()
+) -> Client:
     """A signed-in staff user with Wagtail admin access and every view permission, bound to
-    `creditor` (or to none); `agency` adds the permission to see every creditor."""
+    `creditor` (or to none); `agency` adds the permission to see every creditor, `extra` more
+    permissions by codename."""
     user = UserFactory(is_staff=True)
     user.user_permissions.set(
         Permission.objects.filter(codename__startswith="view_").exclude(
@@ -54,6 +57,7 @@ def staff_client(creditor: Creditor | None = None, *, agency: bool = False) -> C
         )
     )
     user.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    user.user_permissions.add(*Permission.objects.filter(codename__in=extra))
     if agency:
         user.user_permissions.add(Permission.objects.get(codename="view_all_creditors"))
     if creditor is not None:
@@ -105,3 +109,23 @@ def place(creditor: Creditor, *rows: dict[str, Any]) -> list[Account]:
         )
     }
     return [by_ref[ref] for ref in refs]
+
+
+def creditor_user(creditor: Creditor | None, *, everything: bool = False, username: str = ""):
+    """A signed-in creditor user of `creditor`, made as docs/creditor-users.md tells an agency
+    admin to: a staff user in the "Creditor users" group, bound to the creditor. `everything`
+    also grants them every permission one by one (the role's cap must still hold). Returns
+    (client, user)."""
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import CREDITOR_USERS_GROUP
+
+    user = UserFactory(is_staff=True, **({"username": username} if username else {}))
+    user.groups.add(Group.objects.get(name=CREDITOR_USERS_GROUP))
+    if everything:
+        user.user_permissions.set(Permission.objects.all())
+    if creditor is not None:
+        CreditorUser.objects.create(user=user, creditor=creditor)
+    client = Client()
+    client.force_login(user)
+    return client, user

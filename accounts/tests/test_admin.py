@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -90,16 +90,34 @@ def test_operator_edit_of_a_debtor_is_on_the_timeline(admin_client, creditor):
     assert entry.data == {"fields": ["flags"]}
 
 
-def test_recall_action_goes_through_the_state_machine(admin_client, creditor):
+def _in(days: int) -> date:
+    return timezone.now().date() + timedelta(days=days)
+
+
+def test_recall_action_asks_for_a_reason_then_recalls_as_the_api_does(admin_client, creditor):
     (account,) = place(creditor, row(1))
+    plan = services.plan_create(
+        account=account, frequency="monthly", count=2, first_due=_in(10), actor="t"
+    )
+    chosen = {"action": "recall", "_selected_action": [account.pk]}
+    confirm = admin_client.post("/django-admin/accounts/account/", chosen)
+    assert confirm.status_code == 200 and "reason" in confirm.context["form"].fields
+    account.refresh_from_db()
+    assert account.status == "in_plan"  # nothing happens before the confirmation
+    blank = admin_client.post("/django-admin/accounts/account/", {**chosen, "confirm": "yes"})
+    assert blank.context["form"].errors["reason"]
     response = admin_client.post(
         "/django-admin/accounts/account/",
-        {"action": "mark_recalled", "_selected_action": [account.pk]},
+        {**chosen, "confirm": "yes", "reason": "Sold to another agency."},
         follow=True,
     )
     assert response.status_code == 200
     account.refresh_from_db()
-    assert account.status == "recalled"
+    plan.refresh_from_db()
+    assert account.status == "recalled" and plan.status == "cancelled"
+    entry = Activity.objects.get(account=account, kind=ActivityKind.RECALLED)
+    assert "Sold to another agency." in entry.summary
+    assert entry.data["reason"] == "Sold to another agency."
     again = admin_client.post(
         "/django-admin/accounts/account/",
         {"action": "mark_active", "_selected_action": [account.pk]},

@@ -1,11 +1,18 @@
-"""Webhooks in the Django admin: endpoints, deliveries with their read-only attempt log and
-a "Send again" action, events. Scoped like every admin page: creditor staff see their own
-creditor's only."""
+"""Webhooks in the Django admin: endpoints (add one, change it, disable or enable it, roll its
+signing secret: a new secret is shown once, on the page that answers, as the API does),
+deliveries with their read-only attempt log and a "Send again" action, events. Scoped like
+every admin page: creditor staff and creditor users see and manage their own creditor's
+only; every write goes through `accounts.webhooks.services`, as the API's do."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
 
 from accounts.models import DomainError
 from accounts.tenancy import CreditorScopedAdmin
@@ -39,6 +46,41 @@ class EndpointForm(forms.ModelForm):
             raise forms.ValidationError(str(refused)) from None
 
 
+class EndpointAddForm(EndpointForm):
+    """A new endpoint: its creditor (among those the user may see) and its settings."""
+
+    class Meta(EndpointForm.Meta):
+        fields = ["creditor", "url", "description", "event_types", "enabled"]
+
+    def clean(self):
+        cleaned = super().clean()
+        creditor = cleaned.get("creditor")
+        count = WebhookEndpoint.objects.filter(creditor=creditor).count() if creditor else 0
+        if count >= services.MAX_ENDPOINTS:
+            self.add_error(
+                "creditor",
+                f"A creditor may have at most {services.MAX_ENDPOINTS} webhook endpoints.",
+            )
+        return cleaned
+
+
+def _secret_page(request, admin_site, endpoint: WebhookEndpoint, *, rolled: bool):
+    """The endpoint's signing secret, on this answer only: no redirect to a page that would
+    have to keep it, and never cached."""
+    context = {
+        **admin_site.each_context(request),
+        "opts": WebhookEndpoint._meta,
+        "title": "Signing secret rolled" if rolled else "Webhook endpoint added",
+        "endpoint": endpoint,
+        "rolled": rolled,
+        "list_url": reverse("admin:webhooks_webhookendpoint_changelist"),
+        "change_url": reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]),
+    }
+    response = TemplateResponse(request, "admin/webhooks/webhookendpoint/secret.html", context)
+    add_never_cache_headers(response)
+    return response
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(CreditorScopedAdmin, admin.ModelAdmin):
     form = EndpointForm
@@ -50,14 +92,95 @@ class WebhookEndpointAdmin(CreditorScopedAdmin, admin.ModelAdmin):
         "creditor", "disabled_at", "disabled_reason", "previous_secret_expires_at",
         "created_at", "updated_at",
     ]  # fmt: skip
+    actions = ["disable", "enable"]
+    change_form_template = "admin/webhooks/webhookendpoint/change_form.html"
 
-    def has_add_permission(self, request) -> bool:
-        # Made through the API (`POST /api/v1/webhook-endpoints/`), which shows the secret.
-        return False
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = EndpointAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return EndpointAddForm.Meta.fields
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        creditors = self.formfield_for_foreignkey(
+            WebhookEndpoint._meta.get_field("creditor"), request
+        ).queryset
+        if len(creditors) == 1:
+            initial.setdefault("creditor", creditors[0].pk)
+        return initial
 
     def save_model(self, request, obj: WebhookEndpoint, form, change: bool) -> None:
+        if not change:
+            made = services.endpoint_create(
+                creditor=form.cleaned_data["creditor"],
+                url=form.cleaned_data["url"],
+                event_types=form.cleaned_data["event_types"],
+                description=form.cleaned_data["description"],
+                enabled=form.cleaned_data["enabled"],
+            )
+            obj.pk, obj.secret, obj.created_at = made.pk, made.secret, made.created_at
+            return
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
         services.endpoint_update(obj, **changes)
+
+    def response_add(self, request, obj: WebhookEndpoint, post_url_continue=None):
+        return _secret_page(request, self.admin_site, obj, rolled=False)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/roll-secret/",
+                self.admin_site.admin_view(self.roll_secret_view),
+                name="webhooks_webhookendpoint_roll_secret",
+            ),
+            *super().get_urls(),
+        ]
+
+    def roll_secret_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A confirmation page; its POST rolls the secret (`services.secret_roll`: the old one
+        keeps signing for 24 hours) and shows the new one once."""
+        endpoint = self.get_object(request, object_id)  # another creditor's: 404
+        if not self.has_change_permission(request, endpoint):
+            raise PermissionDenied
+        if request.method == "POST":
+            return _secret_page(
+                request, self.admin_site, services.secret_roll(endpoint), rolled=True
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Roll the signing secret",
+            "endpoint": endpoint,
+            "change_url": reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]),
+        }
+        return TemplateResponse(request, "admin/webhooks/webhookendpoint/roll_secret.html", context)
+
+    def _set_enabled(self, request, queryset, enabled: bool) -> None:
+        changed = 0
+        for endpoint in queryset.filter(enabled=not enabled):
+            services.endpoint_update(endpoint, enabled=enabled)
+            changed += 1
+        state = "enabled" if enabled else "disabled"
+        self.message_user(request, f"{changed} endpoint(s) {state}.")
+
+    @admin.action(
+        description="Disable the selected endpoints (pending deliveries end as failed)",
+        permissions=["change"],
+    )
+    def disable(self, request, queryset) -> None:
+        self._set_enabled(request, queryset, False)
+
+    @admin.action(description="Enable the selected endpoints", permissions=["change"])
+    def enable(self, request, queryset) -> None:
+        self._set_enabled(request, queryset, True)
 
 
 class AttemptInline(admin.TabularInline):

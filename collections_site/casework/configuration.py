@@ -1,7 +1,7 @@
 """The "Configuration" menu of the Wagtail admin: links to the Django admin pages where the
-platform is configured (regions and their rules, creditors, API keys, staff users and groups,
-scheduled tasks, recommender models). Configuration stays in the Django admin; the menu only
-points there, and shows a link only to a user who may open its page."""
+platform is configured (regions and their rules, creditors, API keys, webhooks, staff users
+and groups, scheduled tasks, recommender models). Configuration stays in the Django admin; the
+menu only points there, and shows a link only to a user who may open its page."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ PAGES = [
     (_("Rule changes"), "compliance", "rulechange", "history"),
     (_("Creditors"), "accounts", "creditor", "group"),
     (_("API keys"), "api_keys", "apikey", "key"),
+    (_("Webhook endpoints"), "webhooks", "webhookendpoint", "link"),
+    (_("Webhook deliveries"), "webhooks", "webhookdelivery", "mail"),
     (_("Staff users"), "auth", "user", "user"),
     (_("Staff groups"), "auth", "group", "group"),
     (_("Scheduled tasks"), "django_q", "schedule", "time"),

@@ -1,17 +1,19 @@
 """Accounts, payments and payment plans in the Wagtail admin: lists with filters and one page
 per row, read-only and scoped to the viewer's creditor.
 
-Balances, statuses and payments change only through `accounts.services`. The operator actions
-that exist (recall, close, reactivate: `account_transition` through the Django admin's
-actions; the CSV upload) stay where they are, one click away from the account's page, so no
-business rule is written twice. URL names: `casework_accounts:*`, `casework_payments:*`,
-`casework_plans:*` (`index`, `inspect`).
+Balances, statuses and payments change only through `accounts.services`. An open account's
+page offers "Recall" (`recall.py`: the API's `account_recall`, with a reason) to users who may
+recall; the other operator actions (close, reactivate: `account_transition` through the Django
+admin's actions; the CSV upload) stay where they are, one click away from the account's page,
+so no business rule is written twice. URL names: `casework_accounts:*`,
+`casework_payments:*`, `casework_plans:*` (`index`, `inspect`; accounts also `recall`).
 """
 
 from __future__ import annotations
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.urls import path as url_path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail.admin.filters import WagtailFilterSet
@@ -30,6 +32,7 @@ from accounts.models import (
     PlanFrequency,
     PlanStatus,
 )
+from accounts.roles import may_recall
 from accounts.tenancy import scope_queryset
 from collections_site.casework import debtor_page as page
 from collections_site.casework.base import (
@@ -40,6 +43,7 @@ from collections_site.casework.base import (
     django_admin_url,
 )
 from collections_site.casework.display import amount, link, local
+from collections_site.casework.recall import AccountRecallView, recall_url
 from collections_site.casework.search import query_clean
 
 
@@ -105,7 +109,9 @@ class AccountInspectView(ScopedInspectView):
             # The Django admin's actions (recall, close, ...) on this one account.
             url = django_admin_url(user, "accounts", "account")
             change_list = f"{url}?id__exact={account.pk}" if url else ""
+        recall = recall_url(account) if may_recall(user) and account.is_open else ""
         return [
+            (_("Recall"), recall, "redirect"),
             (_("Change status (Django admin)"), change_list, "cog"),
             (
                 _("Fields (Django admin)"),
@@ -190,6 +196,14 @@ class AccountViewSet(ReadOnlyViewSet):
     index_view_class = AccountIndexView
     inspect_view_class = AccountInspectView
     filterset_class = AccountFilterSet
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            url_path(f"<{self.pk_path_converter}:pk>/recall/", AccountRecallView.as_view(),
+                     name="recall"),
+        ]  # fmt: skip
+
     search_fields = ["external_ref"]  # see AccountIndexView.search_queryset
     ordering = "-id"
     list_display = [

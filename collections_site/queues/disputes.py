@@ -22,6 +22,7 @@ from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.views import generic
 
 from accounts.models import DomainError
+from accounts.roles import sees_dispute_evidence
 from accounts.services import debtor_data_access_record
 from collections_site.queues.common import (
     QueueBulkAction,
@@ -222,6 +223,7 @@ class DisputeInspectView(generic.InspectView):
             raised_operator=operator_time(dispute.created_at),
             zone=operator_zone_name(),
             may_act=may_act(self.request.user, PortalDispute),
+            show_evidence=sees_dispute_evidence(self.request.user),
             resolve_form=kwargs.get("resolve_form") or ResolveForm(),
             outcome_url=outbox_url(dispute.outcome_message_id)
             if dispute.outcome_message_id

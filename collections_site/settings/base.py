@@ -230,6 +230,9 @@ AUTHENTICATION_BACKENDS = [
     # guards every login that goes through `authenticate()`: Wagtail's /admin/login/ and Django
     # admin's /django-admin/login/ alike (docs/security.md).
     "axes.backends.AxesStandaloneBackend",
+    # Before ModelBackend: refuses a creditor user ("Creditor users" group) every permission
+    # outside that role's list, whatever else they hold (accounts/roles.py).
+    "accounts.roles.CreditorUserPermissionCap",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Wrong passwords for one username from one client address before that pair is locked out,
@@ -255,6 +258,10 @@ STAFF_SESSION_MAX_AGE_SECONDS = env.int("STAFF_SESSION_MAX_AGE_SECONDS", default
 STAFF_SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool(
     "STAFF_SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True
 )
+# Creditor users (a creditor's own staff in the admins, docs/creditor-users.md) see a
+# dispute's evidence (the debtor's uploaded document and free-text statement) only when this
+# is on; off, they see that a dispute was raised, its reason, status and outcome.
+CREDITOR_USERS_SEE_DISPUTE_EVIDENCE = env.bool("CREDITOR_USERS_SEE_DISPUTE_EVIDENCE", default=False)
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -55,9 +55,9 @@ def clock(monkeypatch) -> Clock:
 @pytest.fixture
 def committed_baseline(transactional_db):
     """For tests whose data must be committed (threads, subprocesses): the rows migrations
-    load (rule packs, the library's groups, tones and workflow, Wagtail's root page, which its
-    dashboard links to), put back if an earlier transactional test flushed them. Each step is
-    idempotent."""
+    load (rule packs, the library's groups, tones and workflow, the "Creditor users" group,
+    Wagtail's root page, which its dashboard links to), put back if an earlier transactional
+    test flushed them. Each step is idempotent."""
     from importlib import import_module
 
     from django.apps import apps
@@ -69,6 +69,7 @@ def committed_baseline(transactional_db):
 
     rule_packs_load()
     import_module("messaging.migrations.0002_library_setup").setup(apps, None)
+    import_module("accounts.migrations.0008_creditor_users_role").setup(apps, None)
     if not Page.objects.filter(depth=1).exists():
         Locale.objects.get_or_create(
             language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE)
