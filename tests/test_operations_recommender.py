@@ -126,6 +126,7 @@ def test_the_arms_lines_and_table_stop_at_the_last_day_with_sends(creditor, libr
     _arms(creditor, library[0], last - timedelta(days=1), (400, 24), (40, 2))
     _arms(creditor, library[0], last, (400, 24), (40, 2))
     page = staff_client(creditor).get(URL, _query(day)).content.decode()
+
     def rate_point(d: date) -> bool:  # a point of the policy's rate line, by its tooltip
         return re.search(rf"Policy, {d:%m-%d}: [0-9.]+% \[", page) is not None
 
