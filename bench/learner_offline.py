@@ -46,6 +46,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from recommender.learning import LearnerConfig, fit_policy
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from learner_worlds import ThresholdWorld, obd_logs  # noqa: E402
+
 try:
     import vowpalwabbit
 except ImportError:  # optional baseline
@@ -254,6 +257,25 @@ def _feature_oracle(seed: int, X_te: np.ndarray, true_te: np.ndarray) -> float:
     return _FEATURE_ORACLE[seed]
 
 
+def threshold_problem(size: str, logging: str, seed: int, n_train: int) -> Problem:
+    """Logs from the threshold world (``learner_worlds.ThresholdWorld``): every effect is a
+    function of observed features, so the best policy the features allow is the exact
+    per-context argmax of the true probabilities."""
+    world = ThresholdWorld(size)
+    rng = np.random.default_rng(1_000 + seed)
+    X, a, r, p = world.logs(n_train, logging, rng)
+    X_te = world.contexts(20_000 if world.A <= 100 else 10_000, np.random.default_rng(50 + seed))
+    true_te = world.true_table(X_te)
+    best = float(true_te.max(axis=1).mean())
+    name = f"thr{size}/{logging}/{_rows_label(n_train)}"
+    F = world.action_features()
+    return Problem(name, X, a, r, p, world.A, F, X_te, true_te, best, best)
+
+
+def _rows_label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
 # --------------------------------------------------------------------------------------------
 # Learners: each returns an (m, A) score table for the test contexts (argmax = policy)
 # --------------------------------------------------------------------------------------------
@@ -271,6 +293,25 @@ def learn_ours(pb: Problem, seed: int, **cfg: object) -> np.ndarray:
         config=LearnerConfig(**cfg) if cfg else None,
     )
     return pol.probabilities(pb.X_test, explore=False)
+
+
+def learn_ours_deployed(pb: Problem, seed: int, **cfg: object) -> np.ndarray:
+    """The deployed policy's probabilities (explore=True): valued as an expectation."""
+    pol = fit_policy(
+        pb.X,
+        pb.actions,
+        pb.rewards,
+        pb.propensities,
+        n_actions=pb.n_actions,
+        action_features=pb.action_features,
+        random_state=seed,
+        config=LearnerConfig(**cfg) if cfg else None,
+    )
+    return pol.probabilities(pb.X_test, explore=True)
+
+
+#: Methods whose output is a stochastic policy (valued as sum_a P(a|x) r(x, a)), not scores.
+STOCHASTIC = {"ours_deployed"}
 
 
 def learn_per_action_lr(pb: Problem, seed: int) -> np.ndarray:
@@ -315,6 +356,32 @@ def learn_interaction_lr(pb: Problem, seed: int) -> np.ndarray:
     out = np.zeros((len(Xt), pb.n_actions))
     for a in range(pb.n_actions):
         out[:, a] = m.decision_function(_interactions(Xt, F, np.full(len(Xt), a)))
+    return out
+
+
+def learn_hgb(pb: Problem, seed: int) -> np.ndarray:
+    """Direct method with gradient boosting: one ``HistGradientBoostingClassifier`` on
+    [x, f_a] (one-hot actions if no features), early stopping on 10% of the rows."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    F = _action_design(pb)
+    y = pb.rewards > 0
+    if y.all() or not y.any():
+        return np.zeros((len(pb.X_test), pb.n_actions))
+    m = HistGradientBoostingClassifier(
+        max_iter=500,
+        learning_rate=0.1,
+        max_leaf_nodes=31,
+        l2_regularization=1.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=20,
+        random_state=seed,
+    ).fit(np.hstack([pb.X, F[pb.actions]]).astype(np.float32), y)
+    out = np.zeros((len(pb.X_test), pb.n_actions))
+    for a in range(pb.n_actions):
+        Z = np.hstack([pb.X_test, np.broadcast_to(F[a], (len(pb.X_test), F.shape[1]))])
+        out[:, a] = m.predict_proba(Z.astype(np.float32))[:, 1]
     return out
 
 
@@ -363,8 +430,11 @@ def policy_value(scores: np.ndarray, true: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def problems(seed: int, quick: bool, only: str = "") -> Iterator[Problem]:
-    """The problems of one seed, built lazily (``only``: comma-separated name prefixes)."""
+def problems(
+    seed: int, quick: bool, only: str = "", rows: tuple[int, ...] = (10_000, 50_000)
+) -> Iterator[Problem]:
+    """The problems of one seed, built lazily (``only``: comma-separated name prefixes;
+    ``rows``: the log sizes of the threshold worlds)."""
 
     def make_class12() -> tuple[np.ndarray, np.ndarray]:
         return make_classification(
@@ -386,11 +456,16 @@ def problems(seed: int, quick: bool, only: str = "") -> Iterator[Problem]:
     }
     wanted = [p for p in only.split(",") if p]
     for logging in ("uniform", "skewed"):
-        for name in [*datasets, "debtor"]:
+        for name in [*datasets, "debtor", "thr36", "thr300"]:
             full = f"{name}/{logging}"
-            if wanted and not any(full.startswith(p) for p in wanted):
+            if wanted and not any(full.startswith(p) or p.startswith(full) for p in wanted):
                 continue
-            if name == "debtor":
+            if name.startswith("thr"):
+                for n in rows:
+                    label = f"{full}/{_rows_label(n)}"
+                    if not wanted or any(label.startswith(p) for p in wanted):
+                        yield threshold_problem(name[3:], logging, seed, n)
+            elif name == "debtor":
                 yield debtor_problem(logging, seed, n_train=10_000 if quick else 30_000)
             else:
                 load, repeats = datasets[name]
@@ -407,6 +482,16 @@ def main() -> None:
     ap.add_argument("--methods", default="", help="comma-separated method names")
     ap.add_argument("--timing", action="store_true", help="only the fit-time benchmark")
     ap.add_argument(
+        "--rows", default="10000,50000", help="log sizes of the threshold worlds (thr36, thr300)"
+    )
+    ap.add_argument("--seed0", type=int, default=0, help="first seed")
+    ap.add_argument(
+        "--max-cells",
+        type=float,
+        default=4e7,
+        help="skip VW (rows x actions) and the interaction LR (rows x columns) above this",
+    )
+    ap.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -419,10 +504,12 @@ def main() -> None:
         return
     methods: dict[str, Callable[[Problem, int], np.ndarray]] = {
         "ours": learn_ours,
-        # Ablation: the same model with importance weighting switched off.
-        "ours_no_ipw": lambda pb, s: learn_ours(pb, s, propensity_power=0.0),
+        "ours_deployed": learn_ours_deployed,
+        # Ablation: the model linear in the context (no step columns).
+        "ours_linear": lambda pb, s: learn_ours(pb, s, nonlinear_bins=0),
         "per_action_lr": learn_per_action_lr,
         "interaction_lr": learn_interaction_lr,
+        "hgb_dm": learn_hgb,
     }
     if args.methods:
         methods = {k: v for k, v in methods.items() if k in args.methods.split(",")}
@@ -433,6 +520,8 @@ def main() -> None:
             if isinstance(val, list):
                 overrides[key] = tuple(val)
         methods[vname] = lambda pb, s, o=overrides: learn_ours(pb, s, **o)
+        methods[vname + "_deployed"] = lambda pb, s, o=overrides: learn_ours_deployed(pb, s, **o)
+        STOCHASTIC.add(vname + "_deployed")
     if vowpalwabbit is not None and not args.no_vw:
         methods["vw_cb_adf"] = learn_vw
         # VW with a smaller learning rate did better on the debtor world than its default.
@@ -441,18 +530,37 @@ def main() -> None:
         print("vowpalwabbit is not installed: VW baseline skipped", file=sys.stderr)
     results: dict[str, dict[str, list[float]]] = {}
     fit_seconds: dict[str, list[float]] = {}
-    for seed in range(args.seeds):
-        for pb in problems(seed, args.quick, args.only):
+    rows = tuple(int(float(r)) for r in args.rows.split(","))
+    for seed in range(args.seed0, args.seed0 + args.seeds):
+        for pb in problems(seed, args.quick, args.only, rows):
             row = results.setdefault(pb.name, {})
             row.setdefault("uniform", []).append(float(pb.true_test.mean()))
             row.setdefault("oracle", []).append(pb.oracle_value)
             fo = pb.feature_oracle_value
             row.setdefault("feat_oracle", []).append(pb.oracle_value if fo is None else fo)
+            gap = max(row["feat_oracle"][-1] - row["uniform"][-1], 1e-12)
+            took = {}
             for name, fn in methods.items():
+                if _too_big(name, pb, args.max_cells):
+                    row.setdefault(name, []).append(float("nan"))
+                    continue
                 t0 = time.perf_counter()
                 scores = fn(pb, seed)
-                fit_seconds.setdefault(name, []).append(time.perf_counter() - t0)
-                row.setdefault(name, []).append(policy_value(scores, pb.true_test))
+                took[name] = time.perf_counter() - t0
+                fit_seconds.setdefault(name, []).append(took[name])
+                value = (
+                    float(np.mean(np.sum(scores * pb.true_test, axis=1)))
+                    if name in STOCHASTIC
+                    else policy_value(scores, pb.true_test)
+                )
+                row.setdefault(name, []).append(value)
+                print(
+                    f"  seed {seed} {pb.name} {name}: {row[name][-1]:.4f} "
+                    f"({(row[name][-1] - row['uniform'][-1]) / gap:.1%} of the gap) "
+                    f"in {took[name]:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             print(
                 f"seed {seed} {pb.name:24s} n={len(pb.actions):6d} "
                 + " ".join(f"{k}={v[-1]:.4f}" for k, v in row.items()),
@@ -460,6 +568,18 @@ def main() -> None:
                 flush=True,
             )
     report(results, fit_seconds, args)
+
+
+def _too_big(method: str, pb: Problem, max_cells: float) -> bool:
+    """VW's per-row Python loop and the dense interaction design grow with rows x actions and
+    rows x (d + 1)(k + 1); above ``max_cells`` they are skipped (reported as nan)."""
+    n = len(pb.actions)
+    if method.startswith("vw"):
+        return n * pb.n_actions > max_cells
+    if method == "interaction_lr":
+        k = pb.action_features.shape[1] if pb.action_features is not None else pb.n_actions
+        return n * (pb.X.shape[1] + 1) * (k + 1) > 10 * max_cells
+    return False
 
 
 def report(
@@ -480,6 +600,14 @@ def report(
             u, o, v = (np.array(row[c]) for c in ("uniform", "feat_oracle", "ours"))
             gap = f"{np.mean((v - u) / np.maximum(o - u, 1e-12)):.0%}"
         print(f"| {name:22s} | " + " | ".join(f"{c:>15s}" for c in cells) + f" | {gap:>17s} |")
+    print("\nShare of the gap from uniform to the best policy the features allow (mean over seeds)")
+    methods = [c for c in cols if c not in ("uniform", "oracle", "feat_oracle")]
+    print("| problem | " + " | ".join(methods) + " |")
+    print("|" + "---|" * (len(methods) + 1))
+    for name, row in results.items():
+        u, o = np.array(row["uniform"]), np.array(row["feat_oracle"])
+        shares = [np.mean((np.array(row[m]) - u) / np.maximum(o - u, 1e-12)) for m in methods]
+        print(f"| {name} | " + " | ".join(f"{v:.1%}" for v in shares) + " |")
     print("\nmean fit+predict seconds per problem: ")
     print(", ".join(f"{k}={np.mean(v):.2f}" for k, v in fit_seconds.items()))
 
