@@ -139,7 +139,12 @@ class ThresholdWorld:
         young, old = (age < 35).astype(float), (age > 60).astype(float)
         chan = np.select(
             [ch == 0, ch == 1, ch == 2, ch == 3],
-            [0.7 * young - 0.3 * old, 0.6 * old - 0.1, 0.6 * young - 0.4 * old - 0.1, 0.5 * old - 0.3],
+            [
+                0.7 * young - 0.3 * old,
+                0.6 * old - 0.1,
+                0.6 * young - 0.4 * old - 0.1,
+                0.5 * old - 0.3,
+            ],
             0.0,
         )
         d = np.abs(hour - self.bucket_hour[b])
