@@ -491,6 +491,13 @@ def main() -> None:
     )
     ap.add_argument("--seed0", type=int, default=0, help="first seed")
     ap.add_argument(
+        "--before",
+        default="",
+        metavar="PATH",
+        help="a directory holding an earlier learner as the package `learning_before` "
+        "(e.g. `git archive <commit> recommender/learning`, renamed): adds it as a baseline",
+    )
+    ap.add_argument(
         "--max-cells",
         type=float,
         default=4e7,
@@ -516,6 +523,8 @@ def main() -> None:
         "interaction_lr": learn_interaction_lr,
         "hgb_dm": learn_hgb,
     }
+    if args.before:
+        methods.update(_before_methods(args.before))
     if args.methods:
         methods = {k: v for k, v in methods.items() if k in args.methods.split(",")}
     for spec in args.variant:
@@ -573,6 +582,24 @@ def main() -> None:
                 flush=True,
             )
     report(results, fit_seconds, args)
+
+
+def _before_methods(path: str) -> dict[str, Callable[[Problem, int], np.ndarray]]:
+    """An earlier learner's exploit and deployed policies (its defaults) as baselines."""
+    sys.path.insert(0, path)
+    import learning_before
+
+    def fit(pb: Problem, seed: int):
+        return learning_before.fit_policy(
+            pb.X, pb.actions, pb.rewards, pb.propensities, n_actions=pb.n_actions,
+            action_features=pb.action_features, random_state=seed,
+        )  # fmt: skip
+
+    STOCHASTIC.add("before_deployed")
+    return {
+        "before": lambda pb, s: fit(pb, s).probabilities(pb.X_test, explore=False),
+        "before_deployed": lambda pb, s: fit(pb, s).probabilities(pb.X_test, explore=True),
+    }
 
 
 def _too_big(method: str, pb: Problem, max_cells: float) -> bool:
