@@ -34,7 +34,8 @@ over-shrinks), and on large logs walked again towards weaker priors on more rows
 families are then tried on the same held-out rows, each kept only if it beats the simpler one
 by two standard errors: each feature's interaction and per-action priors set by the evidence
 (``relevance``), and that on the context plus step columns at its quantiles (``basis``), which
-makes each action's score a step function of age, balance, scores or hour. ``explore=False`` is the argmax of the estimated reward over eligible actions
+makes each action's score a step function of age, balance, scores or hour.
+``explore=False`` is the argmax of the estimated reward over eligible actions
 (ties split evenly); ``explore=True`` is Thompson sampling from a diagonal Laplace posterior
 (each action's noise capped by what its own rows say), computed as probabilities by Monte
 Carlo with fixed draws (deterministic given ``random_state``, and a row's probabilities do not

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -131,6 +131,25 @@ def fit_policy(
         return _fit(Xa, act, rew, prop, feats, int(n_actions), int(random_state), cfg)
 
 
+@dataclass
+class _Model:
+    """The model being fitted: its standardised context (with the step columns it keeps), the
+    columns' standardisation, the parameter layout and the chosen prior."""
+
+    Xs: np.ndarray
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    shapes: _Shapes
+    cols: _Columns
+    basis: ContextBasis
+    scales: tuple[float, float, float, float]
+    power: float
+    theta0: np.ndarray
+    prec: np.ndarray | None = None  # set by the family choice; else from the scales
+    family: str = "linear"
+    gains: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
 def _fit(
     Xa: np.ndarray,
     act: np.ndarray,
@@ -141,7 +160,8 @@ def _fit(
     random_state: int,
     cfg: LearnerConfig,
 ) -> Policy:
-    """:func:`fit_policy` on validated inputs: design, posterior, then the policy's state."""
+    """:func:`fit_policy` on validated inputs: the linear model and its prior search, the
+    richer families, the final fit, then the policy's state."""
     n, d = Xa.shape
     A = n_actions
     rng = np.random.default_rng(random_state)
@@ -151,63 +171,46 @@ def _fit(
     # others rely on the shared part (and keep their prior uncertainty for exploration).
     counts = np.bincount(act, minlength=A) if n else np.zeros(A, dtype=np.int64)
     min_rows = cfg.min_rows_per_action_weights if F.shape[1] else 1  # without features: all
-    u_cols = np.flatnonzero(counts >= min_rows)
-    shapes = _Shapes(d=d, k=F.shape[1], A=A, u_cols=u_cols)
-    basis = basis_none()
-    cols = _columns(d, basis.cols, x_varying)
+    shapes = _Shapes(d=d, k=F.shape[1], A=A, u_cols=np.flatnonzero(counts >= min_rows))
+    cols = _columns(d, basis_none().cols, x_varying)
     reward_scale = float(max(1.0, rew.max())) if n else 1.0
     y = rew / reward_scale
     scales, power, theta0, informative = _prior_choice(Xs, F, act, y, prop, shapes, cfg, cols, rng)
-    prec = None
-    gains: dict[str, tuple[float, float]] = {}
-    family = "linear"
+    model = _Model(Xs, x_mean, x_scale, shapes, cols, basis_none(), scales, power, theta0)
     if informative and F.shape[1] and cfg.relevance_iters and n >= cfg.min_rows_for_selection:
-        # Richer families on the same held-out rows: evidence-set interaction priors, then the
-        # context's step columns; each kept only if it beats the simpler one.
-        steps = _basis(Xa, cfg, rng)
-        nonlin = None
-        if steps.size:
-            Xn, n_mean, n_scale, n_varying = _design(Xa, steps)
-            shapes_n = _Shapes(d=Xn.shape[1], k=F.shape[1], A=A, u_cols=u_cols)
-            cols_n = _columns(d, steps.cols, n_varying)
-            nonlin = (Xn, shapes_n, cols_n, _expand(theta0, shapes, shapes_n))
-        choice = _family_choice(
-            (Xs, shapes, cols, theta0), nonlin,
-            F=F, act=act, y=y, prop=prop, cfg=cfg, scales=scales, power=power,
-            step_cols=steps.cols, rng=rng,
-        )  # fmt: skip
-        family, gains, prec, theta0 = choice.family, choice.gains, choice.prec, choice.theta
-        if family == "linear":
-            prec = None
-        elif family == "nonlinear":
-            # Step columns whose interactions the evidence switched off are dropped: they
-            # change no decision, and the final fit passes over every row.
-            keep = _kept_columns(prec, shapes_n, d, cfg)
-            shapes = _Shapes(d=keep.size, k=F.shape[1], A=A, u_cols=u_cols)
-            prec, theta0 = (
-                _take(prec, shapes_n, keep, shapes),
-                _take(theta0, shapes_n, keep, shapes),
-            )
-            kept_steps = keep[d:] - d
-            cols = _columns(d, steps.cols[kept_steps], n_varying[keep])
-            basis = ContextBasis(steps.cols[kept_steps], steps.knots[kept_steps])
-            Xs = np.ascontiguousarray(Xn[:, keep]) if keep.size < Xn.shape[1] else Xn
-            x_mean, x_scale = n_mean[keep], n_scale[keep]
-            scales = (*scales[:3], cfg.nonlinear_scale)
-        nonlin = Xn = None
+        model = _richer_family(model, Xa, F, act, y, prop, cfg, rng)
+    m = model
     if informative:
-        post = _final_fit(Xs, F, act, y, prop, shapes, cfg, cols, scales, power, theta0, prec)
+        post = _final_fit(
+            m.Xs, F, act, y, prop, m.shapes, cfg, m.cols, m.scales, m.power, m.theta0, m.prec
+        )
     else:
-        prec = _prior_precision(shapes, cfg, scales, cols)
-        post = _Posterior(np.zeros(shapes.size), 1.0 / prec, scales, power, False)
-    state = _policy_state(post, shapes, cfg, cols, rng, x_mean=x_mean, x_scale=x_scale, F=F)
-    state["basis_cols"] = basis.cols.astype(np.float64)
-    state["basis_knots"] = basis.knots
-    meta: dict[str, object] = {
+        prec = _prior_precision(m.shapes, cfg, m.scales, m.cols)
+        post = _Posterior(np.zeros(m.shapes.size), 1.0 / prec, m.scales, m.power, False)
+    state = _policy_state(post, m.shapes, cfg, m.cols, rng, x_mean=m.x_mean, x_scale=m.x_scale, F=F)
+    state["basis_cols"] = m.basis.cols.astype(np.float64)
+    state["basis_knots"] = m.basis.knots
+    meta = _meta(post, m, cfg, n_actions=A, n_features=d, n_rows=n, reward_scale=reward_scale)
+    meta["random_state"] = random_state
+    return Policy(state, meta)
+
+
+def _meta(
+    post: _Posterior,
+    m: _Model,
+    cfg: LearnerConfig,
+    *,
+    n_actions: int,
+    n_features: int,
+    n_rows: int,
+    reward_scale: float,
+) -> dict[str, object]:
+    """The policy's metadata: sizes, the chosen prior and family, the exploration settings."""
+    return {
         "format_version": FORMAT_VERSION,
-        "n_actions": A,
-        "n_features": d,
-        "n_rows": n,
+        "n_actions": n_actions,
+        "n_features": n_features,
+        "n_rows": n_rows,
         "epsilon": _policy_epsilon(cfg),
         "thompson_scale": _thompson_scale(cfg),
         "reward_scale": reward_scale,
@@ -215,17 +218,60 @@ def _fit(
         "prior_per_action": float(post.scales[1]),
         "prior_intercept": float(post.scales[2]),
         "prior_nonlinear": float(post.scales[3]),
-        "step_columns": int(basis.size),
+        "step_columns": int(m.basis.size),
         # The model family chosen, and each richer family's held-out gain over the simpler one
         # (loss per row, standard error).
-        "family": family,
-        "family_gains": {k: [float(g), float(se)] for k, (g, se) in gains.items()},
+        "family": m.family,
+        "family_gains": {k: [float(g), float(se)] for k, (g, se) in m.gains.items()},
         "propensity_power": float(post.power),
         "informative": bool(post.informative),
-        "random_state": random_state,
         "config": asdict(cfg),
     }
-    return Policy(state, meta)
+
+
+def _richer_family(
+    model: _Model,
+    Xa: np.ndarray,
+    F: np.ndarray,
+    act: np.ndarray,
+    y: np.ndarray,
+    prop: np.ndarray,
+    cfg: LearnerConfig,
+    rng: np.random.Generator,
+) -> _Model:
+    """The linear model, or a richer family if it wins on held-out rows: evidence-set
+    interaction priors, then the context's step columns (`selection._family_choice`)."""
+    d = Xa.shape[1]
+    m = model
+    steps = _basis(Xa, cfg, rng)
+    nonlin = None
+    if steps.size:
+        Xn, n_mean, n_scale, n_varying = _design(Xa, steps)
+        shapes_n = _Shapes(d=Xn.shape[1], k=m.shapes.k, A=m.shapes.A, u_cols=m.shapes.u_cols)
+        cols_n = _columns(d, steps.cols, n_varying)
+        nonlin = (Xn, shapes_n, cols_n, _expand(m.theta0, m.shapes, shapes_n))
+    choice = _family_choice(
+        (m.Xs, m.shapes, m.cols, m.theta0), nonlin,
+        F=F, act=act, y=y, prop=prop, cfg=cfg, scales=m.scales, power=m.power,
+        step_cols=steps.cols, rng=rng,
+    )  # fmt: skip
+    m.family, m.gains = choice.family, choice.gains
+    if choice.family == "relevance":
+        m.prec, m.theta0 = choice.prec, choice.theta
+    elif choice.family == "nonlinear":
+        # Step columns whose interactions the evidence switched off are dropped: they change
+        # no decision, and the final fit passes over every row.
+        keep = _kept_columns(choice.prec, shapes_n, d, cfg)
+        kept = keep[d:] - d
+        m.shapes = _Shapes(d=keep.size, k=m.shapes.k, A=m.shapes.A, u_cols=m.shapes.u_cols)
+        m.prec = _take(choice.prec, shapes_n, keep, m.shapes)
+        m.theta0 = _take(choice.theta, shapes_n, keep, m.shapes)
+        m.cols = _columns(d, steps.cols[kept], n_varying[keep])
+        m.basis = ContextBasis(steps.cols[kept], steps.knots[kept])
+        m.Xs = np.ascontiguousarray(Xn[:, keep]) if keep.size < Xn.shape[1] else Xn
+        m.x_mean, m.x_scale = n_mean[keep], n_scale[keep]
+        m.scales = (*m.scales[:3], cfg.nonlinear_scale)
+    return m
 
 
 def _kept_columns(prec: np.ndarray, shapes: _Shapes, d: int, cfg: LearnerConfig) -> np.ndarray:

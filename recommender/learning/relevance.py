@@ -12,10 +12,12 @@ the number of them the data determine,
 
     gamma_g = sum_i (1 - var_i / s2_g),    s2_g <- sum_i theta_i**2 / gamma_g,
 
-alternating with warm-started MAP fits. Features that do not matter shrink towards zero,
-those that do get a looser prior than the shared scale, and as the log grows every group's
-variance follows what the data determine (the fit's own rows, not a subsample), so the
-prior stops shrinking real effects once the data support them.
+alternating with warm-started MAP fits. The per-action weights on raw columns get the same
+treatment (otherwise what is taken from a noise feature's interactions reappears there).
+Features that do not matter shrink towards zero, those that do get a looser prior than the
+shared scale, and as the log grows every group's variance follows what the data determine
+(on up to `relevance_rows` rows), so the prior stops shrinking real effects once the data
+support them.
 """
 
 from __future__ import annotations

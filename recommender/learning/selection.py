@@ -311,19 +311,7 @@ def _family_choice(
     than `family_min_se` standard errors of the paired difference: the simpler model wins
     ties.
     """
-    n = y.shape[0]
-    rows = rng.permutation(n)
-    # As many held-out rows as a fifth of the log allows, up to `family_validation_rows`: the
-    # gains are small per row, and on a large log the rows are worth having.
-    n_val = max(
-        round(cfg.validation_fraction * min(n, cfg.selection_rows)),
-        min(round(0.2 * n), cfg.family_validation_rows),
-        1,
-    )
-    val = rows[:n_val]
-    widest = (nonlin or lin)[1].d
-    cap = min(cfg.relevance_rows, max(1, cfg.grow_cells // widest))
-    tr = np.sort(rows[n_val : n_val + cap])
+    tr, val = _family_rows(y.shape[0], (nonlin or lin)[1].d, cfg, rng)
     candidates = [("linear", lin, 0.0, False), ("relevance", lin, 0.0, True)]
     if nonlin is not None:
         candidates.append(("nonlinear", nonlin, cfg.nonlinear_scale, True))
@@ -338,22 +326,49 @@ def _family_choice(
             )
         Dtr, Dval = data[id(Xs)]
         prec = _prior_precision(shapes, cfg, (*scales[:3], nonlinear), cols)
-        if relevance:
-            group = _groups(shapes, cols, step_cols[: shapes.d - lin[1].d])
-            prec, theta = _relevance_fit(
-                Dtr, F, shapes, prec, theta0, group, cols.raw,
-                iters=cfg.relevance_iters, max_iter=cfg.selection_max_iter,
-            )  # fmt: skip
-        else:
-            theta = _fit_map(Dtr, F, shapes, prec, theta0, cfg.selection_max_iter)
+        group = _groups(shapes, cols, step_cols[: shapes.d - lin[1].d]) if relevance else None
+        prec, theta = _candidate_fit(Dtr, F, shapes, cols, prec, theta0, group, cfg)
         loss = _validation_losses(theta, shapes, F, Dval, cfg.weight_clip)
-        if best is None:
-            best = (name, prec, theta, loss)
-            continue
-        diff = best[3] - loss
-        gain, se = float(diff.mean()), float(diff.std() / np.sqrt(diff.size))
-        gains[name] = (gain, se)
-        if gain > cfg.family_min_se * se:
+        if best is not None:
+            diff = best[3] - loss
+            gains[name] = (float(diff.mean()), float(diff.std() / np.sqrt(diff.size)))
+        if best is None or gains[name][0] > cfg.family_min_se * gains[name][1]:
             best = (name, prec, theta, loss)
     assert best is not None
     return _FamilyChoice(best[0], best[1], best[2], gains)
+
+
+def _family_rows(
+    n: int, width: int, cfg: LearnerConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out rows of the family choice. As many held-out rows as a fifth of the
+    log allows, up to `family_validation_rows` (the gains are small per row, and on a large log
+    the rows are worth having); up to `relevance_rows` training rows (and `grow_cells`)."""
+    rows = rng.permutation(n)
+    n_val = max(
+        round(cfg.validation_fraction * min(n, cfg.selection_rows)),
+        min(round(0.2 * n), cfg.family_validation_rows),
+        1,
+    )
+    cap = min(cfg.relevance_rows, max(1, cfg.grow_cells // width))
+    return np.sort(rows[n_val : n_val + cap]), rows[:n_val]
+
+
+def _candidate_fit(
+    D: _Data,
+    F: np.ndarray,
+    shapes: _Shapes,
+    cols: _Columns,
+    prec: np.ndarray,
+    theta0: np.ndarray,
+    group: np.ndarray | None,
+    cfg: LearnerConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One family's fit on the training rows: with evidence updates of the priors when
+    ``group`` is given, else with ``prec`` as it is."""
+    if group is None:
+        return prec, _fit_map(D, F, shapes, prec, theta0, cfg.selection_max_iter)
+    return _relevance_fit(
+        D, F, shapes, prec, theta0, group, cols.raw,
+        iters=cfg.relevance_iters, max_iter=cfg.selection_max_iter,
+    )  # fmt: skip
