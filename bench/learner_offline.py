@@ -46,6 +46,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from recommender.learning import LearnerConfig, fit_policy
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from learner_worlds import ThresholdWorld, obd_logs
+
 try:
     import vowpalwabbit
 except ImportError:  # optional baseline
@@ -254,6 +257,25 @@ def _feature_oracle(seed: int, X_te: np.ndarray, true_te: np.ndarray) -> float:
     return _FEATURE_ORACLE[seed]
 
 
+def threshold_problem(size: str, logging: str, seed: int, n_train: int) -> Problem:
+    """Logs from the threshold world (``learner_worlds.ThresholdWorld``): every effect is a
+    function of observed features, so the best policy the features allow is the exact
+    per-context argmax of the true probabilities."""
+    world = ThresholdWorld(size)
+    rng = np.random.default_rng(1_000 + seed)
+    X, a, r, p = world.logs(n_train, logging, rng)
+    X_te = world.contexts(20_000 if world.A <= 100 else 10_000, np.random.default_rng(50 + seed))
+    true_te = world.true_table(X_te)
+    best = float(true_te.max(axis=1).mean())
+    name = f"thr{size}/{logging}/{_rows_label(n_train)}"
+    F = world.action_features()
+    return Problem(name, X, a, r, p, world.A, F, X_te, true_te, best, best)
+
+
+def _rows_label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
 # --------------------------------------------------------------------------------------------
 # Learners: each returns an (m, A) score table for the test contexts (argmax = policy)
 # --------------------------------------------------------------------------------------------
@@ -271,6 +293,30 @@ def learn_ours(pb: Problem, seed: int, **cfg: object) -> np.ndarray:
         config=LearnerConfig(**cfg) if cfg else None,
     )
     return pol.probabilities(pb.X_test, explore=False)
+
+
+def learn_ours_deployed(pb: Problem, seed: int, **cfg: object) -> np.ndarray:
+    """The deployed policy's probabilities (explore=True): valued as an expectation.
+
+    Configured as retraining configures it with the default control arm beside it
+    (``uniform_share=0.1``): its own uniform floor is then the 1% minimum.
+    """
+    cfg = {"uniform_share": 0.1, **cfg}
+    pol = fit_policy(
+        pb.X,
+        pb.actions,
+        pb.rewards,
+        pb.propensities,
+        n_actions=pb.n_actions,
+        action_features=pb.action_features,
+        random_state=seed,
+        config=LearnerConfig(**cfg),
+    )
+    return pol.probabilities(pb.X_test, explore=True)
+
+
+#: Methods whose output is a stochastic policy (valued as sum_a P(a|x) r(x, a)), not scores.
+STOCHASTIC = {"ours_deployed"}
 
 
 def learn_per_action_lr(pb: Problem, seed: int) -> np.ndarray:
@@ -315,6 +361,32 @@ def learn_interaction_lr(pb: Problem, seed: int) -> np.ndarray:
     out = np.zeros((len(Xt), pb.n_actions))
     for a in range(pb.n_actions):
         out[:, a] = m.decision_function(_interactions(Xt, F, np.full(len(Xt), a)))
+    return out
+
+
+def learn_hgb(pb: Problem, seed: int) -> np.ndarray:
+    """Direct method with gradient boosting: one ``HistGradientBoostingClassifier`` on
+    [x, f_a] (one-hot actions if no features), early stopping on 10% of the rows."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    F = _action_design(pb)
+    y = pb.rewards > 0
+    if y.all() or not y.any():
+        return np.zeros((len(pb.X_test), pb.n_actions))
+    m = HistGradientBoostingClassifier(
+        max_iter=500,
+        learning_rate=0.1,
+        max_leaf_nodes=31,
+        l2_regularization=1.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=20,
+        random_state=seed,
+    ).fit(np.hstack([pb.X, F[pb.actions]]).astype(np.float32), y)
+    out = np.zeros((len(pb.X_test), pb.n_actions))
+    for a in range(pb.n_actions):
+        Z = np.hstack([pb.X_test, np.broadcast_to(F[a], (len(pb.X_test), F.shape[1]))])
+        out[:, a] = m.predict_proba(Z.astype(np.float32))[:, 1]
     return out
 
 
@@ -363,8 +435,11 @@ def policy_value(scores: np.ndarray, true: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def problems(seed: int, quick: bool, only: str = "") -> Iterator[Problem]:
-    """The problems of one seed, built lazily (``only``: comma-separated name prefixes)."""
+def problems(
+    seed: int, quick: bool, only: str = "", rows: tuple[int, ...] = (10_000, 50_000)
+) -> Iterator[Problem]:
+    """The problems of one seed, built lazily (``only``: comma-separated name prefixes;
+    ``rows``: the log sizes of the threshold worlds)."""
 
     def make_class12() -> tuple[np.ndarray, np.ndarray]:
         return make_classification(
@@ -386,11 +461,16 @@ def problems(seed: int, quick: bool, only: str = "") -> Iterator[Problem]:
     }
     wanted = [p for p in only.split(",") if p]
     for logging in ("uniform", "skewed"):
-        for name in [*datasets, "debtor"]:
+        for name in [*datasets, "debtor", "thr36", "thr300"]:
             full = f"{name}/{logging}"
-            if wanted and not any(full.startswith(p) for p in wanted):
+            if wanted and not any(full.startswith(p) or p.startswith(full) for p in wanted):
                 continue
-            if name == "debtor":
+            if name.startswith("thr"):
+                for n in rows:
+                    label = f"{full}/{_rows_label(n)}"
+                    if not wanted or any(label.startswith(p) for p in wanted):
+                        yield threshold_problem(name[3:], logging, seed, n)
+            elif name == "debtor":
                 yield debtor_problem(logging, seed, n_train=10_000 if quick else 30_000)
             else:
                 load, repeats = datasets[name]
@@ -407,6 +487,30 @@ def main() -> None:
     ap.add_argument("--methods", default="", help="comma-separated method names")
     ap.add_argument("--timing", action="store_true", help="only the fit-time benchmark")
     ap.add_argument(
+        "--rows", default="10000,50000", help="log sizes of the threshold worlds (thr36, thr300)"
+    )
+    ap.add_argument("--seed0", type=int, default=0, help="first seed")
+    ap.add_argument(
+        "--obd",
+        default="",
+        metavar="PATH",
+        help="an unpacked obp source tree: score the methods on its Open Bandit Dataset sample "
+        "(off-policy, SNIPS on the newest 30%% of each logging policy's rows) and stop",
+    )
+    ap.add_argument(
+        "--before",
+        default="",
+        metavar="PATH",
+        help="a directory holding an earlier learner as the package `learning_before` "
+        "(e.g. `git archive <commit> recommender/learning`, renamed): adds it as a baseline",
+    )
+    ap.add_argument(
+        "--max-cells",
+        type=float,
+        default=4e7,
+        help="skip VW (rows x actions) and the interaction LR (rows x columns) above this",
+    )
+    ap.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -415,15 +519,22 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.timing:
-        timing()
+        timing(tuple(int(float(r)) for r in args.rows.split(",")))
+        return
+    if args.obd:
+        obd_report(args.obd, args.before)
         return
     methods: dict[str, Callable[[Problem, int], np.ndarray]] = {
         "ours": learn_ours,
-        # Ablation: the same model with importance weighting switched off.
-        "ours_no_ipw": lambda pb, s: learn_ours(pb, s, propensity_power=0.0),
+        "ours_deployed": learn_ours_deployed,
+        # Ablation: the model linear in the context (no step columns).
+        "ours_linear": lambda pb, s: learn_ours(pb, s, nonlinear_bins=0),
         "per_action_lr": learn_per_action_lr,
         "interaction_lr": learn_interaction_lr,
+        "hgb_dm": learn_hgb,
     }
+    if args.before:
+        methods.update(_before_methods(args.before))
     if args.methods:
         methods = {k: v for k, v in methods.items() if k in args.methods.split(",")}
     for spec in args.variant:
@@ -433,6 +544,8 @@ def main() -> None:
             if isinstance(val, list):
                 overrides[key] = tuple(val)
         methods[vname] = lambda pb, s, o=overrides: learn_ours(pb, s, **o)
+        methods[vname + "_deployed"] = lambda pb, s, o=overrides: learn_ours_deployed(pb, s, **o)
+        STOCHASTIC.add(vname + "_deployed")
     if vowpalwabbit is not None and not args.no_vw:
         methods["vw_cb_adf"] = learn_vw
         # VW with a smaller learning rate did better on the debtor world than its default.
@@ -441,18 +554,37 @@ def main() -> None:
         print("vowpalwabbit is not installed: VW baseline skipped", file=sys.stderr)
     results: dict[str, dict[str, list[float]]] = {}
     fit_seconds: dict[str, list[float]] = {}
-    for seed in range(args.seeds):
-        for pb in problems(seed, args.quick, args.only):
+    rows = tuple(int(float(r)) for r in args.rows.split(","))
+    for seed in range(args.seed0, args.seed0 + args.seeds):
+        for pb in problems(seed, args.quick, args.only, rows):
             row = results.setdefault(pb.name, {})
             row.setdefault("uniform", []).append(float(pb.true_test.mean()))
             row.setdefault("oracle", []).append(pb.oracle_value)
             fo = pb.feature_oracle_value
             row.setdefault("feat_oracle", []).append(pb.oracle_value if fo is None else fo)
+            gap = max(row["feat_oracle"][-1] - row["uniform"][-1], 1e-12)
+            took = {}
             for name, fn in methods.items():
+                if _too_big(name, pb, args.max_cells):
+                    row.setdefault(name, []).append(float("nan"))
+                    continue
                 t0 = time.perf_counter()
                 scores = fn(pb, seed)
-                fit_seconds.setdefault(name, []).append(time.perf_counter() - t0)
-                row.setdefault(name, []).append(policy_value(scores, pb.true_test))
+                took[name] = time.perf_counter() - t0
+                fit_seconds.setdefault(name, []).append(took[name])
+                value = (
+                    float(np.mean(np.sum(scores * pb.true_test, axis=1)))
+                    if name in STOCHASTIC
+                    else policy_value(scores, pb.true_test)
+                )
+                row.setdefault(name, []).append(value)
+                print(
+                    f"  seed {seed} {pb.name} {name}: {row[name][-1]:.4f} "
+                    f"({(row[name][-1] - row['uniform'][-1]) / gap:.1%} of the gap) "
+                    f"in {took[name]:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             print(
                 f"seed {seed} {pb.name:24s} n={len(pb.actions):6d} "
                 + " ".join(f"{k}={v[-1]:.4f}" for k, v in row.items()),
@@ -460,6 +592,84 @@ def main() -> None:
                 flush=True,
             )
     report(results, fit_seconds, args)
+
+
+def obd_report(root: str, before: str = "") -> None:
+    """The Open Bandit Dataset sample (10,000 rows per logging policy, 80 items, clicks are
+    rare): fit on the oldest 70%, then the SNIPS value of each exploit policy on the newest 30%
+    with its 95% interval. With a few dozen clicks the intervals are wide; it checks that
+    nothing breaks on real logged data and how the methods rank, not who wins."""
+    from recommender.learning import snips_value
+
+    methods: dict[str, Callable[[Problem, int], np.ndarray]] = {
+        "ours": learn_ours,
+        "per_action_lr": learn_per_action_lr,
+        "interaction_lr": learn_interaction_lr,
+        "hgb_dm": learn_hgb,
+    }
+    if before:
+        methods["before"] = _before_methods(before)["before"]
+    print(
+        "| logging policy | rows (train / test) | clicks (train / test) | method "
+        "| SNIPS value [95%] |"
+    )
+    print("|---|---|---|---|---|")
+    for logging in ("random", "bts"):
+        logs = obd_logs(root, logging)
+        n = logs["rewards"].size
+        cut = int(0.7 * n)
+        tr, te = slice(0, cut), slice(cut, n)
+        A = int(logs["n_actions"])
+        pb = Problem(
+            f"obd/{logging}", logs["X"][tr], logs["actions"][tr], logs["rewards"][tr],
+            logs["propensities"][tr], A, logs["action_features"], logs["X"][te],
+            np.zeros((n - cut, A)), 0.0,
+        )  # fmt: skip
+        a_te, r_te, p_te = logs["actions"][te], logs["rewards"][te], logs["propensities"][te]
+        head = (
+            f"| {logging} | {cut:,} / {n - cut:,} | {int(pb.rewards.sum())} / {int(r_te.sum())} |"
+        )
+        print(f"{head} logged | {r_te.mean():.4f} |", flush=True)
+        for name, fn in methods.items():
+            scores = fn(pb, 0)
+            best = scores.max(axis=1, keepdims=True)
+            top = scores >= best - 1e-12 * np.maximum(1, np.abs(best))
+            probs = top / top.sum(axis=1, keepdims=True)
+            est = snips_value(r_te, p_te, probs[np.arange(n - cut), a_te])
+            print(
+                f"{head} {name} | {est.value:.4f} [{est.lower:.4f}, {est.upper:.4f}] |",
+                flush=True,
+            )
+
+
+def _before_methods(path: str) -> dict[str, Callable[[Problem, int], np.ndarray]]:
+    """An earlier learner's exploit and deployed policies (its defaults) as baselines."""
+    sys.path.insert(0, path)
+    import learning_before
+
+    def fit(pb: Problem, seed: int):
+        return learning_before.fit_policy(
+            pb.X, pb.actions, pb.rewards, pb.propensities, n_actions=pb.n_actions,
+            action_features=pb.action_features, random_state=seed,
+        )  # fmt: skip
+
+    STOCHASTIC.add("before_deployed")
+    return {
+        "before": lambda pb, s: fit(pb, s).probabilities(pb.X_test, explore=False),
+        "before_deployed": lambda pb, s: fit(pb, s).probabilities(pb.X_test, explore=True),
+    }
+
+
+def _too_big(method: str, pb: Problem, max_cells: float) -> bool:
+    """VW's per-row Python loop and the dense interaction design grow with rows x actions and
+    rows x (d + 1)(k + 1); above ``max_cells`` they are skipped (reported as nan)."""
+    n = len(pb.actions)
+    if method.startswith("vw"):
+        return n * pb.n_actions > max_cells
+    if method == "interaction_lr":
+        k = pb.action_features.shape[1] if pb.action_features is not None else pb.n_actions
+        return n * (pb.X.shape[1] + 1) * (k + 1) > 10 * max_cells
+    return False
 
 
 def report(
@@ -480,34 +690,37 @@ def report(
             u, o, v = (np.array(row[c]) for c in ("uniform", "feat_oracle", "ours"))
             gap = f"{np.mean((v - u) / np.maximum(o - u, 1e-12)):.0%}"
         print(f"| {name:22s} | " + " | ".join(f"{c:>15s}" for c in cells) + f" | {gap:>17s} |")
+    print("\nShare of the gap from uniform to the best policy the features allow (mean over seeds)")
+    methods = [c for c in cols if c not in ("uniform", "oracle", "feat_oracle")]
+    print("| problem | " + " | ".join(methods) + " |")
+    print("|" + "---|" * (len(methods) + 1))
+    for name, row in results.items():
+        u, o = np.array(row["uniform"]), np.array(row["feat_oracle"])
+        shares = [np.mean((np.array(row[m]) - u) / np.maximum(o - u, 1e-12)) for m in methods]
+        print(f"| {name} | " + " | ".join(f"{v:.1%}" for v in shares) + " |")
     print("\nmean fit+predict seconds per problem: ")
     print(", ".join(f"{k}={np.mean(v):.2f}" for k, v in fit_seconds.items()))
 
 
-def timing() -> None:
-    """Fit time of fit_policy for 50k and 200k rows, 36 actions, d=50 and d=1000.
-
-    Contexts are the debtor world's 37 features padded with noise columns to d; uniform logs.
-    Also the time to compute explore=True probabilities for 10,000 contexts at once and for
-    one context at a time.
+def timing(rows: tuple[int, ...], sizes: tuple[str, ...] = ("36",)) -> None:
+    """Fit time of fit_policy on threshold-world logs (uniform logging) of each size in
+    ``rows``: wall-clock and CPU seconds (on a shared machine the CPU time is the figure to
+    compare), the model chosen, and the time to compute explore=True probabilities for
+    10,000 contexts at once and for one context at a time.
     """
-    F, _ = debtor_actions()
     print(
-        "| rows | d | actions | fit seconds | explore=True probs for 10k rows (s) "
-        "| one context, explore=True: p50 / p99 (ms) |"
+        "| rows | d | actions | fit wall (s) | fit CPU (s) | step columns | "
+        "explore=True for 10k rows (s) | one context, explore=True: p50 / p99 (ms) |"
     )
-    print("|---|---|---|---|---|---|")
-    for d in (50, 1000):
-        for n in (50_000, 200_000):
-            rng = np.random.default_rng(0)
-            X0, true, _ = debtor_population(n, rng)
-            X = np.hstack([X0, rng.standard_normal((n, d - X0.shape[1]))])
-            a = rng.integers(0, 36, n)
-            r = (rng.random(n) < true[np.arange(n), a]).astype(float)
-            p = np.full(n, 1 / 36)
-            t0 = time.perf_counter()
-            pol = fit_policy(X, a, r, p, n_actions=36, action_features=F, random_state=0)
-            fit_s = time.perf_counter() - t0
+    print("|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        world = ThresholdWorld(size)
+        F = world.action_features()
+        for n in rows:
+            X, a, r, p = world.logs(n, "uniform", np.random.default_rng(0))
+            t0, c0 = time.perf_counter(), time.process_time()
+            pol = fit_policy(X, a, r, p, n_actions=world.A, action_features=F, random_state=0)
+            fit_s, fit_c = time.perf_counter() - t0, time.process_time() - c0
             t0 = time.perf_counter()
             pol.probabilities(X[:10_000], explore=True)
             pr_s = time.perf_counter() - t0
@@ -518,7 +731,8 @@ def timing() -> None:
                 one.append(1000 * (time.perf_counter() - t0))
             p50, p99 = np.percentile(one, [50, 99])
             print(
-                f"| {n} | {d} | 36 | {fit_s:.1f} | {pr_s:.2f} | {p50:.2f} / {p99:.2f} |",
+                f"| {n:,} | {X.shape[1]} | {world.A} | {fit_s:.1f} | {fit_c:.1f} | "
+                f"{pol.meta['step_columns']} | {pr_s:.2f} | {p50:.2f} / {p99:.2f} |",
                 flush=True,
             )
 

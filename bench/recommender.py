@@ -144,10 +144,10 @@ def _candidates(rng: np.random.Generator, k: int):
 
 
 def part_latency(args) -> None:
+    _django("collections_site.settings.test")  # before the imports: features imports models
     from recommender import features as F
     from recommender.policy import choose
 
-    _django("collections_site.settings.test")
     model = _loaded_model()
     rng = np.random.default_rng(2)
     X = rng.normal(size=(1, F.N_FEATURES))
@@ -175,10 +175,10 @@ def part_latency(args) -> None:
 
 
 def part_throughput(args) -> None:
+    _django("collections_site.settings.test")  # before the imports: features imports models
     from recommender import features as F
     from recommender.policy import choose
 
-    _django("collections_site.settings.test")
     model = _loaded_model()
     rng = np.random.default_rng(3)
     pool = [_candidates(rng, int(k)) for k in rng.integers(24, 109, 200)]

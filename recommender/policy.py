@@ -71,8 +71,10 @@ class LoadedModel:
 
     @classmethod
     def build(cls, *, id: int, label: str, policy: Policy, summary: dict[str, list[float]]):
-        """Prepare a policy for deciding: the logit is linear in the context, so one batch of
-        `d + 1` evaluations gives exact per-feature effects for every later explanation."""
+        """Prepare a policy for deciding: one batch of `d + 1` evaluations gives each feature's
+        effect on every action's logit for every later explanation. Exact when the model is
+        linear in the context; with step columns (a threshold of age, balance or a score) it
+        is the change over one standard deviation from the mean, divided by that step."""
         mean = np.asarray(summary.get("mean") or np.zeros(F.N_FEATURES), dtype=np.float64)
         std = np.asarray(summary.get("std") or np.ones(F.N_FEATURES), dtype=np.float64)
         step = np.where(std > 1e-9, std, 1.0)

@@ -30,14 +30,21 @@ logging policy happened to favour. The Gaussian prior scales and the power (0, 0
 chosen by the inverse-propensity-weighted log-loss on held-out rows (3-fold for small logs),
 after which the shared-interaction prior is loosened while the held-out loss stays within one
 standard error (the policy needs the differences between actions, which the log-loss optimum
-over-shrinks). ``explore=False`` is the argmax of the estimated reward over eligible actions
-(ties split evenly); ``explore=True`` is Thompson sampling from a diagonal Laplace posterior,
-computed as probabilities by Monte Carlo with fixed draws (deterministic given
-``random_state``, and a row's probabilities do not depend on its batch), mixed with an epsilon
-floor over the eligible actions.
+over-shrinks), and on large logs walked again towards weaker priors on more rows. Two richer
+families are then tried on the same held-out rows, each kept only if it beats the simpler one
+by two standard errors: each feature's interaction and per-action priors set by the evidence
+(``relevance``), and that on the context plus step columns at its quantiles (``basis``), which
+makes each action's score a step function of age, balance, scores or hour.
+``explore=False`` is the argmax of the estimated reward over eligible actions
+(ties split evenly); ``explore=True`` is Thompson sampling from a diagonal Laplace posterior
+(each action's noise capped by what its own rows say), computed as probabilities by Monte
+Carlo with fixed draws (deterministic given ``random_state``, and a row's probabilities do not
+depend on its batch), mixed with an epsilon floor over the eligible actions that counts the
+uniform control traffic beside the policy (``uniform_share``).
 
-Modules: ``config`` (`LearnerConfig`), ``model`` (the reward model and its fit), ``selection``
-(the prior search), ``fit`` (`fit_policy`), ``policy`` (`Policy`), ``estimates``
+Modules: ``config`` (`LearnerConfig`), ``model`` (the reward model and its fit), ``basis``
+(the step columns), ``relevance`` (evidence-set priors), ``selection`` (the prior search and
+the family choice), ``fit`` (`fit_policy`), ``policy`` (`Policy`), ``estimates``
 (`snips_value`, `dr_value`, `OffPolicyEstimate`).
 """
 

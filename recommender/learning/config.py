@@ -32,6 +32,33 @@ class LearnerConfig:
     #: action features predict are then mostly noise, and a loose prior lets the argmax pick
     #: the luckiest action (the winner's curse).
     intercept_grid: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+    #: Prior scale of the nonlinear part of the context (the step columns of
+    #: `basis.ContextBasis`) relative to the linear part of the same block, before the evidence
+    #: updates (`relevance`) set each feature's own: 1 lets a feature's step function vary as
+    #: much as its slope.
+    nonlinear_scale: float = 1.0
+    #: Quantile bins per context column for the step columns (knots at the inner quantiles);
+    #: below 2, no nonlinear basis at all.
+    nonlinear_bins: int = 6
+    #: A knot with fewer than this share of the rows on either side is dropped.
+    nonlinear_min_share: float = 0.02
+    #: Rows used to place the knots.
+    nonlinear_sample_rows: int = 50_000
+    #: A model family (evidence-set priors, then the step columns) replaces the simpler one only
+    #: if it beats it on the held-out rows by more than this many standard errors (the simpler
+    #: model wins ties; `selection._family_choice`).
+    family_min_se: float = 2.0
+    #: Held-out rows for that comparison: a fifth of the log, at most this many.
+    family_validation_rows: int = 50_000
+    #: Evidence (relevance) updates of each feature's interaction prior (`relevance`); 0 = one
+    #: prior scale for all interactions.
+    relevance_iters: int = 3
+    #: The families are compared, and the evidence updates made, on at most this many training
+    #: rows (the final fit then uses every row).
+    relevance_rows: int = 100_000
+    #: Step columns whose interaction prior variance the evidence set below this are dropped
+    #: before the final fit.
+    prune_variance: float = 1e-6
     #: Order in which the (shared, per-action, intercept) scales and the propensity power (3)
     #: are searched.
     search_axes: tuple[int, ...] = (0, 1, 2, 3, 0)
@@ -45,6 +72,14 @@ class LearnerConfig:
     #: (the final fit uses all rows).
     selection_rows: int = 40_000
     selection_cells: int = 20_000_000
+    #: When the log has at least `grow_factor` times the rows the search trained on, the
+    #: shared (0) and per-action (1) scales are walked again towards weaker priors, trained on
+    #: every other row (at most `grow_rows` rows and `grow_cells` cells) against the same
+    #: held-out rows.
+    grow_factor: float = 2.0
+    grow_rows: int = 150_000
+    grow_cells: int = 40_000_000
+    grow_axes: tuple[int, ...] = (0, 1)
     #: Below this many rows the prior scales are not searched; the defaults below are used.
     min_rows_for_selection: int = 100
     #: Share of the selection rows held out to score the candidates.
@@ -69,10 +104,35 @@ class LearnerConfig:
     loosen_se: float = 1.0
     #: Thompson draws used to turn the posterior into probabilities (explore=True).
     thompson_samples: int = 128
-    #: Share of probability spread uniformly over eligible actions when exploring.
+    #: Share of the traffic that should be spread uniformly over the eligible actions, counting
+    #: the uniform traffic outside the policy (`uniform_share`): the policy's own floor is
+    #: ``max(epsilon_floor, epsilon - uniform_share)``.
     epsilon: float = 0.05
+    #: The smallest floor the policy keeps whatever the uniform traffic beside it, so that no
+    #: eligible action ever gets probability zero.
+    epsilon_floor: float = 0.01
+    #: Share of the decisions logged uniformly over the eligible actions outside this policy
+    #: (the recommender's control arm, ``RECOMMENDER_CONTROL_SHARE``): that traffic already
+    #: explores every action, so the policy's floor needs less.
+    uniform_share: float = 0.0
     #: Multiplier on the posterior standard deviations when exploring (1 = plain Thompson).
     posterior_scale: float = 1.0
+    #: With uniform traffic beside the policy (`uniform_share` > 0), the posterior standard
+    #: deviations are multiplied by this as well: that traffic already gathers evidence on
+    #: every action, the uncertain ones included, so the policy arm can lean on its estimates
+    #: (the value chosen with the offline harness, docs/benchmarks.md).
+    control_posterior_scale: float = 0.5
+
+
+def _policy_epsilon(cfg: LearnerConfig) -> float:
+    """The policy's own uniform floor, given the uniform traffic beside it."""
+    return float(max(cfg.epsilon_floor, cfg.epsilon - max(cfg.uniform_share, 0.0)))
+
+
+def _thompson_scale(cfg: LearnerConfig) -> float:
+    """Multiplier on the posterior standard deviations the Thompson draws use."""
+    beside = cfg.control_posterior_scale if cfg.uniform_share > 0 else 1.0
+    return float(cfg.posterior_scale * beside)
 
 
 def _single_threaded_blas() -> contextlib.AbstractContextManager[object]:

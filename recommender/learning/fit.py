@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from recommender.learning.config import LearnerConfig, _single_threaded_blas
+from recommender.learning.basis import ContextBasis, basis_fit, basis_none
+from recommender.learning.config import (
+    LearnerConfig,
+    _policy_epsilon,
+    _single_threaded_blas,
+    _thompson_scale,
+)
 from recommender.learning.model import (
     _as_2d_float,
     _build_data,
+    _Columns,
+    _columns,
+    _curvature,
+    _expand,
     _fit_map,
-    _posterior_variance,
+    _per_action_variance,
     _prior_precision,
     _Shapes,
     _standardise,
+    _take,
 )
 from recommender.learning.policy import FORMAT_VERSION, Policy
-from recommender.learning.selection import _select_priors
+from recommender.learning.selection import _family_choice, _select_priors
 
 
 def _validate_logs(
@@ -120,6 +131,25 @@ def fit_policy(
         return _fit(Xa, act, rew, prop, feats, int(n_actions), int(random_state), cfg)
 
 
+@dataclass
+class _Model:
+    """The model being fitted: its standardised context (with the step columns it keeps), the
+    columns' standardisation, the parameter layout and the chosen prior."""
+
+    Xs: np.ndarray
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    shapes: _Shapes
+    cols: _Columns
+    basis: ContextBasis
+    scales: tuple[float, float, float, float]
+    power: float
+    theta0: np.ndarray
+    prec: np.ndarray | None = None  # set by the family choice; else from the scales
+    family: str = "linear"
+    gains: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
 def _fit(
     Xa: np.ndarray,
     act: np.ndarray,
@@ -130,39 +160,170 @@ def _fit(
     random_state: int,
     cfg: LearnerConfig,
 ) -> Policy:
-    """:func:`fit_policy` on validated inputs: design, posterior, then the policy's state."""
+    """:func:`fit_policy` on validated inputs: the linear model and its prior search, the
+    richer families, the final fit, then the policy's state."""
     n, d = Xa.shape
     A = n_actions
     rng = np.random.default_rng(random_state)
     F = _action_design(feats, A)
-    x_mean, x_scale, x_varying = _standardise(Xa)
-    dtype = np.float32 if n * d > 20_000_000 else np.float64
-    Xs = ((Xa - x_mean) / x_scale).astype(dtype)
+    Xs, x_mean, x_scale, x_varying = _design(Xa, basis_none())
     # Per-action context weights only for actions with enough rows to estimate them; the
     # others rely on the shared part (and keep their prior uncertainty for exploration).
     counts = np.bincount(act, minlength=A) if n else np.zeros(A, dtype=np.int64)
     min_rows = cfg.min_rows_per_action_weights if F.shape[1] else 1  # without features: all
     shapes = _Shapes(d=d, k=F.shape[1], A=A, u_cols=np.flatnonzero(counts >= min_rows))
-    d_eff = float(x_varying.sum())
+    cols = _columns(d, basis_none().cols, x_varying)
     reward_scale = float(max(1.0, rew.max())) if n else 1.0
-    post = _posterior(Xs, F, act, rew / reward_scale, prop, shapes, cfg, d_eff, rng)
-    state = _policy_state(post, shapes, cfg, d_eff, rng, x_mean=x_mean, x_scale=x_scale, F=F)
-    meta: dict[str, object] = {
+    y = rew / reward_scale
+    scales, power, theta0, informative = _prior_choice(Xs, F, act, y, prop, shapes, cfg, cols, rng)
+    model = _Model(Xs, x_mean, x_scale, shapes, cols, basis_none(), scales, power, theta0)
+    if informative and F.shape[1] and cfg.relevance_iters and n >= cfg.min_rows_for_selection:
+        model = _richer_family(model, Xa, F, act, y, prop, cfg, rng)
+    m = model
+    if informative:
+        post = _final_fit(
+            m.Xs, F, act, y, prop, m.shapes, cfg, m.cols, m.scales, m.power, m.theta0, m.prec
+        )
+    else:
+        prec = _prior_precision(m.shapes, cfg, m.scales, m.cols)
+        post = _Posterior(np.zeros(m.shapes.size), 1.0 / prec, m.scales, m.power, False)
+    state = _policy_state(post, m.shapes, cfg, m.cols, rng, x_mean=m.x_mean, x_scale=m.x_scale, F=F)
+    state["basis_cols"] = m.basis.cols.astype(np.float64)
+    state["basis_knots"] = m.basis.knots
+    meta = _meta(post, m, cfg, n_actions=A, n_features=d, n_rows=n, reward_scale=reward_scale)
+    meta["random_state"] = random_state
+    return Policy(state, meta)
+
+
+def _meta(
+    post: _Posterior,
+    m: _Model,
+    cfg: LearnerConfig,
+    *,
+    n_actions: int,
+    n_features: int,
+    n_rows: int,
+    reward_scale: float,
+) -> dict[str, object]:
+    """The policy's metadata: sizes, the chosen prior and family, the exploration settings."""
+    return {
         "format_version": FORMAT_VERSION,
-        "n_actions": A,
-        "n_features": d,
-        "n_rows": n,
-        "epsilon": float(cfg.epsilon),
+        "n_actions": n_actions,
+        "n_features": n_features,
+        "n_rows": n_rows,
+        "epsilon": _policy_epsilon(cfg),
+        "thompson_scale": _thompson_scale(cfg),
         "reward_scale": reward_scale,
         "prior_shared": float(post.scales[0]),
         "prior_per_action": float(post.scales[1]),
         "prior_intercept": float(post.scales[2]),
+        "prior_nonlinear": float(post.scales[3]),
+        "step_columns": int(m.basis.size),
+        # The model family chosen, and each richer family's held-out gain over the simpler one
+        # (loss per row, standard error).
+        "family": m.family,
+        "family_gains": {k: [float(g), float(se)] for k, (g, se) in m.gains.items()},
         "propensity_power": float(post.power),
         "informative": bool(post.informative),
-        "random_state": random_state,
         "config": asdict(cfg),
     }
-    return Policy(state, meta)
+
+
+def _richer_family(
+    model: _Model,
+    Xa: np.ndarray,
+    F: np.ndarray,
+    act: np.ndarray,
+    y: np.ndarray,
+    prop: np.ndarray,
+    cfg: LearnerConfig,
+    rng: np.random.Generator,
+) -> _Model:
+    """The linear model, or a richer family if it wins on held-out rows: evidence-set
+    interaction priors, then the context's step columns (`selection._family_choice`)."""
+    d = Xa.shape[1]
+    m = model
+    steps = _basis(Xa, cfg, rng)
+    nonlin = None
+    if steps.size:
+        Xn, n_mean, n_scale, n_varying = _design(Xa, steps)
+        shapes_n = _Shapes(d=Xn.shape[1], k=m.shapes.k, A=m.shapes.A, u_cols=m.shapes.u_cols)
+        cols_n = _columns(d, steps.cols, n_varying)
+        nonlin = (Xn, shapes_n, cols_n, _expand(m.theta0, m.shapes, shapes_n))
+    choice = _family_choice(
+        (m.Xs, m.shapes, m.cols, m.theta0), nonlin,
+        F=F, act=act, y=y, prop=prop, cfg=cfg, scales=m.scales, power=m.power,
+        step_cols=steps.cols, rng=rng,
+    )  # fmt: skip
+    m.family, m.gains = choice.family, choice.gains
+    if choice.family == "relevance":
+        m.prec, m.theta0 = choice.prec, choice.theta
+    elif choice.family == "nonlinear":
+        # Step columns whose interactions the evidence switched off are dropped: they change
+        # no decision, and the final fit passes over every row.
+        keep = _kept_columns(choice.prec, shapes_n, d, cfg)
+        kept = keep[d:] - d
+        m.shapes = _Shapes(d=keep.size, k=m.shapes.k, A=m.shapes.A, u_cols=m.shapes.u_cols)
+        m.prec = _take(choice.prec, shapes_n, keep, m.shapes)
+        m.theta0 = _take(choice.theta, shapes_n, keep, m.shapes)
+        m.cols = _columns(d, steps.cols[kept], n_varying[keep])
+        m.basis = ContextBasis(steps.cols[kept], steps.knots[kept])
+        m.Xs = np.ascontiguousarray(Xn[:, keep]) if keep.size < Xn.shape[1] else Xn
+        m.x_mean, m.x_scale = n_mean[keep], n_scale[keep]
+        m.scales = (*m.scales[:3], cfg.nonlinear_scale)
+    return m
+
+
+def _kept_columns(prec: np.ndarray, shapes: _Shapes, d: int, cfg: LearnerConfig) -> np.ndarray:
+    """Indices of the context columns to keep: every raw one, and the step columns whose
+    interaction prior variance the evidence left above `prune_variance`."""
+    W_var = 1.0 / shapes.unpack(prec)["W"][:, 0]
+    keep = np.arange(shapes.d) < d
+    keep |= W_var > cfg.prune_variance
+    return np.flatnonzero(keep)
+
+
+def _design(
+    Xa: np.ndarray, basis: ContextBasis
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The standardised context with the basis's step columns (float32 when large), and the
+    columns' means, scales and whether they vary.
+
+    Built in row blocks straight into the output: on a million rows a float64 copy of the
+    whole expanded context costs more time (and memory) than the fit's passes over it."""
+    n, d = Xa.shape
+    D = d + basis.size
+    mean, scale, varying = (np.empty(D), np.ones(D), np.zeros(D, dtype=bool))
+    mean[:d], scale[:d], varying[:d] = _standardise(Xa)
+    block = max(1, 2_000_000 // max(D, 1))
+    if basis.size:
+        ones = np.zeros(basis.size)
+        for lo in range(0, n, block):
+            ones += (Xa[lo : lo + block, basis.cols] > basis.knots).sum(axis=0)
+        share = ones / max(n, 1)
+        mean[d:] = share
+        varying[d:] = share * (1 - share) > 1e-12
+        scale[d:] = np.where(varying[d:], np.sqrt(share * (1 - share)), 1.0)
+    dtype = np.float32 if n * D > 20_000_000 else np.float64
+    out = np.empty((n, D), dtype=dtype)
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        out[lo:hi] = (basis.transform(Xa[lo:hi]) - mean) / scale
+    return out, mean, scale, varying
+
+
+def _basis(Xa: np.ndarray, cfg: LearnerConfig, rng: np.random.Generator) -> ContextBasis:
+    """The step columns to try; none when the nonlinear part is switched off or there are too
+    few rows to choose it on held-out rows."""
+    if cfg.nonlinear_bins < 2 or Xa.shape[0] < cfg.min_rows_for_selection:
+        return basis_none()
+    return basis_fit(
+        Xa,
+        n_bins=cfg.nonlinear_bins,
+        min_share=cfg.nonlinear_min_share,
+        sample_rows=cfg.nonlinear_sample_rows,
+        rng=rng,
+    )
 
 
 def _action_design(feats: np.ndarray | None, A: int) -> np.ndarray:
@@ -179,12 +340,15 @@ class _Posterior:
 
     theta: np.ndarray
     var: np.ndarray
-    scales: tuple[float, float, float]
+    scales: tuple[float, float, float, float]  # shared, per-action, intercept, nonlinear
     power: float
     informative: bool
+    #: Each action's own-rows information about its effective weights (D, A) and constant (A,).
+    info_beta: np.ndarray | None = None
+    info_const: np.ndarray | None = None
 
 
-def _posterior(
+def _prior_choice(
     Xs: np.ndarray,
     F: np.ndarray,
     act: np.ndarray,
@@ -192,36 +356,63 @@ def _posterior(
     prop: np.ndarray,
     shapes: _Shapes,
     cfg: LearnerConfig,
-    d_eff: float,
+    cols: _Columns,
     rng: np.random.Generator,
-) -> _Posterior:
-    """MAP parameters and Laplace variances, after choosing the prior when there are enough
-    rows; the prior alone when the rewards do not tell the actions apart."""
+) -> tuple[tuple[float, float, float, float], float, np.ndarray, bool]:
+    """The prior scales, the propensity power, a warm start for the final fit, and whether the
+    rewards tell the actions apart at all (if not, the prior alone is the posterior).
+
+    Chosen on held-out rows when there are enough rows; the configured defaults otherwise."""
     n = y.shape[0]
     informative = n > 0 and float(y.max() - y.min()) > 0
-    scales = (cfg.default_shared, cfg.default_per_action, cfg.default_intercept)
+    scales = (
+        cfg.default_shared,
+        cfg.default_per_action,
+        cfg.default_intercept,
+        0.0,
+    )
     power = 1.0 if cfg.propensity_power is None else cfg.propensity_power
-    if not informative:
-        prec = _prior_precision(shapes, cfg, scales, d_eff)
-        return _Posterior(np.zeros(shapes.size), 1.0 / prec, scales, power, False)
-    base = float(np.clip(np.average(y), 1e-4, 1 - 1e-4))
     theta0 = np.zeros(shapes.size)
+    if not informative:
+        return scales, power, theta0, False
+    base = float(np.clip(np.average(y), 1e-4, 1 - 1e-4))
     theta0[0] = math.log(base / (1 - base))
     if n >= cfg.min_rows_for_selection:
         scales, power, theta0 = _select_priors(
-            Xs, F, act, y, prop, shapes.A, cfg, shapes, d_eff, theta0, rng
+            Xs, F, act, y, prop, shapes.A, cfg, shapes, cols, theta0, rng
         )
+    return scales, power, theta0, True
+
+
+def _final_fit(
+    Xs: np.ndarray,
+    F: np.ndarray,
+    act: np.ndarray,
+    y: np.ndarray,
+    prop: np.ndarray,
+    shapes: _Shapes,
+    cfg: LearnerConfig,
+    cols: _Columns,
+    scales: tuple[float, float, float, float],
+    power: float,
+    theta0: np.ndarray,
+    prec: np.ndarray | None,
+) -> _Posterior:
+    """The MAP fit on every row with the chosen prior (``prec``, or the one the scales give),
+    and its Laplace variances."""
     D = _build_data(Xs, act, y, prop, shapes.A, cfg, power)
-    prec = _prior_precision(shapes, cfg, scales, d_eff)
+    if prec is None:
+        prec = _prior_precision(shapes, cfg, scales, cols)
     theta = _fit_map(D, F, shapes, prec, theta0, cfg.max_iter)
-    return _Posterior(theta, _posterior_variance(D, F, shapes, prec, theta), scales, power, True)
+    var, info_beta, info_const = _curvature(D, F, shapes, prec, theta)
+    return _Posterior(theta, var, scales, power, True, info_beta, info_const)
 
 
 def _policy_state(
     post: _Posterior,
     shapes: _Shapes,
     cfg: LearnerConfig,
-    d_eff: float,
+    cols: _Columns,
     rng: np.random.Generator,
     *,
     x_mean: np.ndarray,
@@ -230,8 +421,9 @@ def _policy_state(
 ) -> dict[str, np.ndarray]:
     """The arrays a `Policy` is made of: standardisation, means, exploration variances and
     the fixed Thompson draws."""
-    var = post.var * cfg.posterior_scale**2
-    prec_u = 1.0 / (post.scales[1] ** 2 / max(d_eff, 1.0))
+    scale2 = _thompson_scale(cfg) ** 2
+    var = post.var * scale2
+    var_u = post.scales[1] ** 2 * _per_action_variance(cols.variance(post.scales[3]), cols, shapes)
     p = shapes.unpack(post.theta)
     pv = shapes.unpack(var)
     S = int(cfg.thompson_samples)
@@ -250,7 +442,20 @@ def _policy_state(
         "var_c": pv["c"].copy(),
         "var_b": pv["b"].copy(),
         "var_W": pv["W"].copy(),
-        "var_U": shapes.full_U(pv["U"], fill=float(1.0 / prec_u) * cfg.posterior_scale**2),
+        "var_U": shapes.full_U(pv["U"], fill=var_u * scale2),
         "z_shared": z_shared,
         "z_action": z_action,
+        # Each action's score variance from its own rows alone bounds the posterior variance
+        # (the prior and the other actions' rows only add information); the diagonal
+        # approximation, summing independent variances of the shared and per-action parts,
+        # exceeds it on well-logged actions. `Policy` caps the Thompson noise with it.
+        "own_var_beta": _own_variance(post.info_beta, (shapes.d, shapes.A)) * scale2,
+        "own_var_const": _own_variance(post.info_const, (shapes.A,)) * scale2,
     }
+
+
+def _own_variance(info: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """1 / information, capped at 1e12 (no information: no bound)."""
+    if info is None:
+        return np.full(shape, 1e12)
+    return 1.0 / np.maximum(info, 1e-12)

@@ -80,11 +80,39 @@ class _Shapes:
             pos += size
         return out
 
-    def full_U(self, U: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """(d, A) per-action weights, ``fill`` for actions without their own weights."""
-        out = np.full((self.d, self.A), fill)
+    def full_U(self, U: np.ndarray, fill: float | np.ndarray = 0.0) -> np.ndarray:
+        """(d, A) per-action weights, ``fill`` (a scalar or one value per context column) for
+        actions without their own weights."""
+        out = np.empty((self.d, self.A))
+        out[:] = np.reshape(fill, (-1, 1)) if np.ndim(fill) else fill
         out[:, self.u_cols] = U
         return out
+
+
+def _expand(theta: np.ndarray, shapes: _Shapes, new: _Shapes) -> np.ndarray:
+    """``theta`` of ``shapes`` laid out as ``new``, which has more context columns (appended,
+    their coefficients zero)."""
+    p = shapes.unpack(theta)
+    out = np.zeros(new.size)
+    q = new.unpack(out)
+    for name in ("b0", "c", "b"):
+        q[name][:] = p[name]
+    for name in ("v", "W", "U"):
+        q[name][: shapes.d] = p[name]
+    return out
+
+
+def _take(theta: np.ndarray, shapes: _Shapes, keep: np.ndarray, new: _Shapes) -> np.ndarray:
+    """A flat parameter (or precision) vector of ``shapes`` with only the context columns
+    ``keep``, laid out as ``new``."""
+    p = shapes.unpack(theta)
+    out = np.zeros(new.size)
+    q = new.unpack(out)
+    for name in ("b0", "c", "b"):
+        q[name][:] = p[name]
+    for name in ("v", "W", "U"):
+        q[name][:] = p[name][keep]
+    return out
 
 
 def _effective(
@@ -202,6 +230,15 @@ def _posterior_variance(
     D: _Data, F: np.ndarray, shapes: _Shapes, prec: np.ndarray, theta: np.ndarray
 ) -> np.ndarray:
     """Diagonal Laplace approximation of the posterior variance of every parameter."""
+    return _curvature(D, F, shapes, prec, theta)[0]
+
+
+def _curvature(
+    D: _Data, F: np.ndarray, shapes: _Shapes, prec: np.ndarray, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The diagonal Laplace variances of every parameter, and each action's own information
+    about its effective weights: the Hessian diagonals (D, A) and (A,) of ``beta_a`` and of
+    ``const_a`` from that action's rows alone (see `Policy` for their use)."""
     A = shapes.A
     p = shapes.unpack(theta)
     mu = expit(_logits_train(p, F, D, shapes))
@@ -221,30 +258,78 @@ def _posterior_variance(
     if shapes.k:
         H["c"][:] = (F**2).T @ sa
         H["W"][:] = sx2.T @ F**2
-    return 1.0 / (h + prec)
+    return 1.0 / (h + prec), sx2.T.copy(), sa
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """What the prior needs to know about the context columns: which are raw and which are
+    step columns of the nonlinear basis (`basis.ContextBasis`), and how many of each vary.
+
+    A block's prior scale is the sd of its total effect on a logit for a typical context, so it
+    is shared out over the columns: each varying raw column gets ``1 / d_eff`` of the variance,
+    and each step column ``nonlinear**2 / (d_eff * steps)``, with ``steps`` the number of step
+    columns of its raw column: ``nonlinear`` = 1 lets a feature's nonlinear part vary as much as
+    its linear part, 0 is the linear model.
+    """
+
+    raw: np.ndarray  # (D,) bool: a raw context column (else a step column)
+    steps: np.ndarray  # (D,) step columns of the same raw column (1 for raw columns)
+    d_eff: float  # varying raw columns
+
+    def variance(self, nonlinear: float) -> np.ndarray:
+        """(D,) prior variance share of each column's coefficient."""
+        d = max(self.d_eff, 1.0)
+        share = np.where(self.raw, 1.0 / d, nonlinear**2 / (d * np.maximum(self.steps, 1)))
+        return np.maximum(share, 1e-10)
+
+
+def _columns(d: int, step_cols: np.ndarray, varying: np.ndarray) -> _Columns:
+    """`_Columns` of ``[X (d columns), steps of step_cols]`` with ``varying`` (d + m,)."""
+    steps = np.ones(d + step_cols.size)
+    if step_cols.size:
+        steps[d:] = np.bincount(step_cols, minlength=d)[step_cols]
+    raw = np.arange(d + step_cols.size) < d
+    return _Columns(raw=raw, steps=steps, d_eff=float(varying[:d].sum()))
 
 
 def _prior_precision(
     shapes: _Shapes,
     cfg: LearnerConfig,
-    scales: tuple[float, float, float],
-    d_eff: float,
+    scales: tuple[float, float, float, float],
+    cols: _Columns,
 ) -> np.ndarray:
-    """Per-parameter prior precision from the (shared, per-action, intercept) block scales.
+    """Per-parameter prior precision from the (shared, per-action, intercept, nonlinear) scales.
 
-    Scales are prior sds of a block's total effect on a logit (see LearnerConfig).
+    Scales are prior sds of a block's total effect on a logit (see LearnerConfig and
+    `_Columns`).
     """
-    tau_shared, tau_per_action, tau_intercept = scales
+    tau_shared, tau_per_action, tau_intercept, nonlinear = scales
+    cv = cols.variance(nonlinear)
     prec = np.empty(shapes.size)
     P = shapes.unpack(prec)
     P["b0"][:] = 1e-6
     k = max(shapes.k, 1)
     P["c"][:] = 1.0 / (cfg.prior_action_feature**2 / k)
     P["b"][:] = 1.0 / tau_intercept**2
-    P["v"][:] = 1.0 / (cfg.prior_context**2 / max(d_eff, 1.0))
-    P["W"][:] = 1.0 / (tau_shared**2 / (max(d_eff, 1.0) * k))
-    P["U"][:] = 1.0 / (tau_per_action**2 / max(d_eff, 1.0))
+    P["v"][:] = 1.0 / (cfg.prior_context**2 * cv)
+    P["W"][:] = 1.0 / (tau_shared**2 * cv[:, None] / k)
+    P["U"][:] = 1.0 / (tau_per_action**2 * _per_action_variance(cv, cols, shapes)[:, None])
     return prec
+
+
+def _per_action_variance(cv: np.ndarray, cols: _Columns, shapes: _Shapes) -> np.ndarray:
+    """Column variance shares of the per-action weights ``u_a``.
+
+    With action features the step columns get none: the nonlinear part of the context is
+    learned through the shared interactions (a threshold of age for SMS, of the emotional score
+    for the empathetic tone), which transfer to every action with those features; per-action
+    step functions would add a few hundred noisy parameters per action that the held-out loss
+    cannot tell from the shared ones. Without action features they are the whole context model.
+    """
+    if not shapes.k:
+        return cv
+    return np.where(cols.raw, cv, 1e-10)
 
 
 def _importance_weights(

@@ -13,10 +13,14 @@ import zipfile
 import numpy as np
 from scipy.special import expit
 
+from recommender.learning.basis import ContextBasis
 from recommender.learning.config import _single_threaded_blas
 from recommender.learning.model import _as_2d_float
 
-FORMAT_VERSION = 1
+#: 2 added the nonlinear basis (``basis_cols``, ``basis_knots``); format 1 archives (a model
+#: linear in the context) still load.
+FORMAT_VERSION = 2
+_READABLE_FORMATS = (1, 2)
 
 
 class Policy:
@@ -43,13 +47,25 @@ class Policy:
         "var_U",
         "z_shared",
         "z_action",
+        "basis_cols",
+        "basis_knots",
+        "own_var_beta",
+        "own_var_const",
     )
 
     def __init__(self, state: dict[str, np.ndarray], meta: dict[str, object]) -> None:
+        # Arrays a format 1 archive does not have: no step columns, no cap on the noise.
+        state = {"basis_cols": np.zeros(0), "basis_knots": np.zeros(0), **state}
+        if "U" in state and "b" in state:
+            state.setdefault("own_var_beta", np.full(np.shape(state["U"]), 1e12))
+            state.setdefault("own_var_const", np.full(np.shape(state["b"]), 1e12))
         missing = [name for name in self._ARRAYS if name not in state]
         if missing:
             raise ValueError(f"policy state is missing arrays: {missing}")
         self._s = {name: np.asarray(state[name], dtype=np.float64) for name in self._ARRAYS}
+        self._basis = ContextBasis(
+            self._s["basis_cols"].astype(np.int64), self._s["basis_knots"].copy()
+        )
         # Round-trip through JSON so a fresh policy and a restored one carry the same meta.
         self.meta = json.loads(json.dumps(meta, sort_keys=True))
         self.n_actions = int(self.meta["n_actions"])
@@ -84,12 +100,12 @@ class Policy:
             if "__meta__" not in npz.files:
                 raise ValueError("not a policy archive: no __meta__ entry")
             meta = json.loads(npz["__meta__"].tobytes().decode())
-            if int(meta.get("format_version", -1)) != FORMAT_VERSION:
+            if int(meta.get("format_version", -1)) not in _READABLE_FORMATS:
                 raise ValueError(
                     f"unsupported policy format {meta.get('format_version')!r}; "
-                    f"expected {FORMAT_VERSION}"
+                    f"expected one of {_READABLE_FORMATS}"
                 )
-            state = {name: npz[name] for name in cls._ARRAYS}
+            state = {name: npz[name] for name in cls._ARRAYS if name in npz.files}
         return cls(state, meta)
 
     # -- scoring -----------------------------------------------------------------------------
@@ -121,10 +137,15 @@ class Policy:
             )
         return el
 
-    def _logits(self, X: np.ndarray) -> np.ndarray:
-        """Estimated reward logits (m, A), without the context main effect (same argmax)."""
+    def _standardised(self, X: np.ndarray) -> np.ndarray:
+        """The context as the model sees it: raw columns and step columns, standardised."""
         s = self._s
-        Xs = (X - s["x_mean"]) / s["x_scale"]
+        return (self._basis.transform(X) - s["x_mean"]) / s["x_scale"]
+
+    def _logits(self, Xs: np.ndarray) -> np.ndarray:
+        """Estimated reward logits (m, A) of standardised contexts, without the context main
+        effect (same argmax)."""
+        s = self._s
         G = s["action_design"]
         out = s["b0"][0] + s["b"] + (G @ s["c"] if G.shape[1] else 0.0) + Xs @ s["U"]
         if G.shape[1]:
@@ -137,10 +158,8 @@ class Policy:
         In the units of the training rewards. For explanations and reports; the policy only
         uses their order.
         """
-        Xa = self._check_X(X)
-        s = self._s
-        Xs = (Xa - s["x_mean"]) / s["x_scale"]
-        logits = self._logits(Xa) + (Xs @ s["v"])[:, None]
+        Xs = self._standardised(self._check_X(X))
+        logits = self._logits(Xs) + (Xs @ self._s["v"])[:, None]
         return expit(logits) * self.reward_scale
 
     def probabilities(
@@ -175,17 +194,25 @@ class Policy:
         calls would only hand back and forth.
         """
         m = Xa.shape[0]
-        logits = self._logits(Xa)
+        Xs = self._standardised(Xa)
+        logits = self._logits(Xs)
         if not explore:
             return _argmax_probabilities(logits, el)
         s = self._s
-        Xs = (Xa - s["x_mean"]) / s["x_scale"]
         G = s["action_design"]
         # Score noise under the diagonal posterior, exactly: shared part F diag(q) F^T plus an
         # independent per-action part. The context main effect is common to all actions.
-        sd_action = np.sqrt((Xs**2) @ s["var_U"] + s["var_b"])  # (m, A)
+        var_action = (Xs**2) @ s["var_U"] + s["var_b"]  # (m, A)
+        total = var_action
         if G.shape[1]:
-            sd_shared = np.sqrt((Xs**2) @ s["var_W"] + s["var_c"])  # (m, k)
+            var_shared = (Xs**2) @ s["var_W"] + s["var_c"]  # (m, k)
+            sd_shared = np.sqrt(var_shared)
+            total = var_action + var_shared @ (G**2).T
+        # ... capped by what the action's own rows alone say about its score (see fit.py),
+        # scaling both parts of an action's noise alike.
+        own = (Xs**2) @ s["own_var_beta"] + s["own_var_const"]
+        shrink = np.sqrt(np.minimum(1.0, own / np.maximum(total, 1e-300)))  # (m, A)
+        sd_action = np.sqrt(var_action) * shrink
         z_sh, z_ac = s["z_shared"], s["z_action"]  # (S, k), (S, A)
         S, A, k = z_ac.shape[0], self.n_actions, G.shape[1]
         # Draws in float32 (the Monte Carlo error, ~1/sqrt(S), dwarfs its rounding; BLAS
@@ -195,7 +222,7 @@ class Policy:
         # out. An ineligible action never wins, so both paths give the same probabilities.
         f32 = np.float32
         z_sh, z_ac, G32 = z_sh.astype(f32), z_ac.astype(f32), G.astype(f32)
-        logits, sd_action = logits.astype(f32), sd_action.astype(f32)
+        logits, sd_action, shrink = logits.astype(f32), sd_action.astype(f32), shrink.astype(f32)
         if k:
             sd_shared = sd_shared.astype(f32)
         E = max(1, int(el.sum(axis=1).max()))
@@ -214,16 +241,19 @@ class Policy:
                 noise = np.ascontiguousarray(z_ac.T[idx].transpose(0, 2, 1))  # (rows, S, E)
                 draws = mean[:, None, :] + sd[:, None, :] * noise
                 if k:
-                    draws += np.matmul(
-                        sd_shared[lo:hi, None, :] * z_sh[None, :, :],
-                        np.ascontiguousarray(G32[idx].transpose(0, 2, 1)),
+                    draws += (
+                        np.matmul(
+                            sd_shared[lo:hi, None, :] * z_sh[None, :, :],
+                            np.ascontiguousarray(G32[idx].transpose(0, 2, 1)),
+                        )
+                        * np.take_along_axis(shrink[lo:hi], idx, axis=1)[:, None, :]
                     )
                 mask = ok[lo:hi]
             else:
                 draws = logits[lo:hi, None, :] + sd_action[lo:hi, None, :] * z_ac[None, :, :]
                 if k:
                     shared = (sd_shared[lo:hi, None, :] * z_sh[None, :, :]).reshape(-1, k)
-                    draws += (shared @ G32.T).reshape(hi - lo, S, A)
+                    draws += (shared @ G32.T).reshape(hi - lo, S, A) * shrink[lo:hi, None, :]
                 mask = el[lo:hi]
             np.copyto(draws, -np.inf, where=~mask[:, None, :])
             best = draws.argmax(axis=2)  # (rows, S)

@@ -38,14 +38,19 @@ class RetrainSkipped(DomainError):
     """Not enough logged decisions to train on."""
 
 
-def learner_config(overrides: Any = None) -> learning.LearnerConfig | None:
+def learner_config(overrides: Any = None) -> learning.LearnerConfig:
     """The learner's knobs from `overrides`, by default RECOMMENDER_LEARNER_CONFIG (a dict of
-    `LearnerConfig` fields; empty: the learner's tuned defaults)."""
+    `LearnerConfig` fields; empty: the learner's tuned defaults).
+
+    The control arm's share (RECOMMENDER_CONTROL_SHARE) is the learner's `uniform_share`
+    unless the overrides set it: that uniform traffic already explores every archetype, so
+    the policy arm needs a smaller uniform floor of its own."""
     if overrides is None:
         overrides = settings.RECOMMENDER_LEARNER_CONFIG
     overrides = overrides or {}
+    share = float(settings.RECOMMENDER_CONTROL_SHARE)
     if not overrides:
-        return None
+        return learning.LearnerConfig(uniform_share=share)
     known = {f.name for f in dataclasses.fields(learning.LearnerConfig)}
     unknown = sorted(set(overrides) - known) if isinstance(overrides, dict) else overrides
     if unknown:
@@ -54,9 +59,8 @@ def learner_config(overrides: Any = None) -> learning.LearnerConfig | None:
             f"{unknown!r}. Known fields: {', '.join(sorted(known))}."
         )
     # Grids are tuples in the (frozen) config; settings may spell them as lists.
-    return learning.LearnerConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    )
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return learning.LearnerConfig(**{"uniform_share": share, **fields})
 
 
 @dataclass(frozen=True)

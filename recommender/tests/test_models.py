@@ -258,3 +258,18 @@ def test_a_mistyped_learner_setting_is_a_clear_error_and_a_start_up_warning(sett
     settings.RECOMMENDER_LEARNER_CONFIG = ["max_iter"]
     with pytest.raises(ImproperlyConfigured, match="must be a dict"):
         learner_config()
+
+
+def test_the_learner_counts_the_control_arm_as_exploration(settings):
+    # The control arm's uniform traffic explores every archetype already: the policy arm's
+    # own uniform floor shrinks to the learner's minimum, unless the learner setting says
+    # otherwise.
+    from recommender.services import learner_config
+
+    settings.RECOMMENDER_LEARNER_CONFIG = {}
+    settings.RECOMMENDER_CONTROL_SHARE = 0.10
+    assert learner_config().uniform_share == 0.10
+    settings.RECOMMENDER_LEARNER_CONFIG = {"max_iter": 80}
+    assert learner_config().uniform_share == 0.10
+    settings.RECOMMENDER_LEARNER_CONFIG = {"uniform_share": 0.0}
+    assert learner_config().uniform_share == 0.0
