@@ -4,9 +4,12 @@ and bad form input answered with form errors, never a 500."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from collections_site.queues.panels import queue_rows
@@ -48,7 +51,7 @@ def test_each_queue_lists_only_the_creditors_own_items(two, creditor):
     mine, theirs = two["acme"], two["globex"]
     for queue, key, text in (
         ("disputes", "dispute", lambda o: o.account.external_ref),
-        ("callbacks", "callback", lambda o: str(o)),
+        ("callbacks", "callback", lambda o: o.account.external_ref),
         ("handoffs", "failed", lambda o: o.account.external_ref),
     ):
         page = client.get(reverse(f"queues_{queue}:index"))
@@ -202,3 +205,48 @@ def test_bulk_actions_reach_only_the_creditors_items(two, creditor):
     client.post(f"{cb}?id=all", {})
     assert CallbackRequest.objects.get(pk=mine["callback"].pk).assigned_to_id == user.pk
     assert CallbackRequest.objects.get(pk=theirs["callback"].pk).assigned_to_id is None
+
+
+def _queries_of(client, url: str) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url)
+    assert page.status_code == 200
+    return len(queries), page.content.decode()
+
+
+# The index pages' queries, whatever the number of rows (session, user, permissions, the
+# page's count and rows, the filters; the call-backs' compliance checks in one batch).
+INDEX_QUERIES = {"disputes": 13, "callbacks": 14, "handoffs": 13}
+
+
+def test_each_queue_names_its_items_by_account_and_debtor_in_a_constant_number_of_queries(
+    clock, creditor, notices
+):
+    client, _ = staff(creditor)
+    made = {"disputes": [], "callbacks": [], "handoffs": []}
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            made["disputes"].append(dispute_of(creditor))
+            made["callbacks"].append(callback_of(creditor))
+            made["handoffs"].append(failed_message(creditor, notices["collection"]))
+
+    add(1)
+    for queue in made:  # the first page of a session loads what later pages find cached
+        client.get(reverse(f"queues_{queue}:index"))
+    first = {q: _queries_of(client, reverse(f"queues_{q}:index")) for q in made}
+    add(4)
+    for queue, items in made.items():
+        count, body = _queries_of(client, reverse(f"queues_{queue}:index"))
+        assert (first[queue][0], count) == (INDEX_QUERIES[queue],) * 2, queue
+        for item in items:
+            debtor = item.account.debtor
+            title = f"{item.account.external_ref} — {debtor.first_name} {debtor.last_name}"
+            assert title in body, (queue, title)
+        assert not re.search(r"Dispute \d+ on \d+|Call back \d+ for|Message \d+ \(", body)
+    # The item's page and the bulk confirmation page name it the same way.
+    dispute = made["disputes"][0]
+    title = f"{dispute.account.external_ref} — {dispute.account.debtor.full_name}"
+    assert title in client.get(_inspect("disputes", dispute.pk)).content.decode()
+    url = reverse("wagtail_bulk_action", args=["portal", "portaldispute", "assign_to_me"])
+    assert title in client.get(f"{url}?id={dispute.pk}").content.decode()

@@ -30,6 +30,7 @@ from collections_site.queues.common import (
     QueueIndexView,
     QueueViewSet,
     actor,
+    item_title,
     may_act,
     operator_time,
     operator_zone_name,
@@ -52,6 +53,10 @@ def handoffs_for(user) -> QuerySet[Message]:
         .defer("body", "disclosures", "links", "explanation")
     )
     return scoped(failed, user, "creditor")
+
+
+def handoff_title(message: Message) -> str:
+    return item_title(message.account, message.debtor)
 
 
 def is_unconfirmed(message: Message) -> bool:
@@ -95,6 +100,9 @@ class HandoffFilterSet(WagtailFilterSet):
 class HandoffIndexView(QueueIndexView):
     page_title = _("Failed hand-offs")
 
+    def item_title(self, item) -> str:
+        return handoff_title(item)
+
     @property
     def may_act(self) -> bool:
         return may_act(self.request.user, HandoffReview)
@@ -113,18 +121,13 @@ class CloseForm(forms.Form):
 
 class CloseHandoffsBulk(QueueBulkAction):
     models = [Message]
-    creditor_path = "creditor"
+    queue = staticmethod(handoffs_for)
+    title = staticmethod(handoff_title)
     form_class = CloseForm
     display_name = _("Close")
     action_type = "close_handoff"
     aria_label = _("Close the selected failed messages without re-sending")
     confirm_text = _("Close these failed messages without re-sending them?")
-
-    def get_queryset(self, model, object_ids):
-        return list(handoffs_for(self.request.user).filter(pk__in=object_ids))
-
-    def get_all_objects_in_listing_query(self, parent_id):
-        return handoffs_for(self.request.user).values_list("pk", flat=True)
 
     def check_perm(self, obj) -> bool:
         return may_act(self.request.user, HandoffReview)
@@ -152,6 +155,9 @@ class HandoffInspectView(generic.InspectView):
             "creditor",
         ).filter(status=MessageStatus.FAILED)
         return get_object_or_404(messages_, pk=self.pk)
+
+    def get_page_subtitle(self):
+        return handoff_title(self.object)
 
     def post(self, request, *args, **kwargs):
         self.object = self.get_object()
@@ -235,7 +241,6 @@ class HandoffViewSet(QueueViewSet):
         ),
         Column("channel", label=_("Channel"), accessor="get_channel_display"),
         Column("reason", label=_("Reason"), accessor=lambda m: m.status_reason[:100]),
-        Column("account", label=_("Account"), accessor="account.external_ref"),
     ]
 
     @property
