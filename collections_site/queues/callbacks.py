@@ -24,6 +24,7 @@ from wagtail.admin.views import generic
 from accounts.models import ActivityKind, Channel, DomainError
 from accounts.services import debtor_data_access_record
 from collections_site.queues.common import (
+    PauseAccountsBulk,
     QueueBulkAction,
     QueueIndexView,
     QueueViewSet,
@@ -147,7 +148,17 @@ class AssignCallbacksToMeBulk(QueueBulkAction):
         return done, 0
 
 
-BULK_ACTIONS = [AssignCallbacksToMeBulk]
+class PauseCallbackAccountsBulk(PauseAccountsBulk):
+    models = [CallbackRequest]
+    queue = staticmethod(callbacks_for)
+    title = staticmethod(callback_title)
+    account_of = staticmethod(lambda callback: callback.account)
+    creditor_of = staticmethod(lambda callback: callback.debtor.creditor_id)
+    aria_label = _("Pause collection on the accounts of the selected call-backs")
+    confirm_text = _("Pause collection on the accounts of these call-backs?")
+
+
+BULK_ACTIONS = [AssignCallbacksToMeBulk, PauseCallbackAccountsBulk]
 
 
 class OutcomeForm(forms.Form):

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from django import forms
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_permission_codename, get_user_model
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.http import HttpRequest
 from django.urls import path
 from django.utils import timezone
@@ -24,8 +25,11 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import ButtonWithDropdown
 from wagtail.permission_policies import ModelPermissionPolicy
 
+from accounts.models import Account, Creditor, DomainError
 from accounts.tenancy import scope_queryset
 from compliance.services import debtor_zone
+from portal.models import PauseReason
+from portal.services import PortalError, pause_request
 
 # Looking needs the model's "view" (or "change") permission; every action its "change".
 _ACTIONS = frozenset({"view", "change"})
@@ -184,6 +188,7 @@ class QueueBulkAction(BulkAction):
     confirm_text = ""
     queue: Callable[..., QuerySet]
     title: Callable[..., str] = str
+    act_model = None  # whose change permission acting needs; default: the listed model
 
     def get_queryset(self, model, object_ids):
         return list(type(self).queue(self.request.user).filter(pk__in=object_ids))
@@ -195,7 +200,7 @@ class QueueBulkAction(BulkAction):
         return {"item": obj, "title": type(self).title(obj)}
 
     def check_perm(self, obj) -> bool:
-        return may_act(self.request.user, self.model)
+        return may_act(self.request.user, self.act_model or self.model)
 
     def get_execution_context(self):
         return {"request": self.request, "form": self.cleaned_form}
@@ -212,3 +217,95 @@ class QueueBulkAction(BulkAction):
 
     def get_success_message(self, num_parent_objects, num_child_objects):
         return f"{self.display_name}: {num_parent_objects} done."
+
+
+# --- Pausing the accounts behind a queue's items ------------------------------------------------
+
+
+class PauseForm(forms.Form):
+    """How long and why, for every selected item's account. `limit`: the longest pause the
+    selected items' creditors allow (the smallest of their `max_pause_days`)."""
+
+    days = forms.IntegerField(label=_("Pause collection for (days)"), min_value=1)
+    reason = forms.ChoiceField(
+        label=_("Why"),
+        widget=forms.RadioSelect,
+        choices=[
+            (PauseReason.JOB_LOSS, _("The debtor lost their job or income")),
+            (PauseReason.ILLNESS, _("Illness")),
+            (PauseReason.OTHER, _("Something else")),
+        ],
+    )
+
+    def __init__(self, *args, limit: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit = limit
+        self.fields["days"].widget.attrs["max"] = limit
+        self.fields["days"].help_text = _("1 to %(days)s days.") % {"days": limit}
+
+    def clean_days(self) -> int:
+        days = self.cleaned_data["days"]
+        if days > self.limit:
+            raise forms.ValidationError(
+                _("At most %(days)s days: the longest pause the creditor allows.")
+                % {"days": self.limit}
+            )
+        return days
+
+
+class PauseAccountsBulk(QueueBulkAction):
+    """Pause collection on the accounts behind the selected items, for a number of days with
+    a reason, through `portal.services.pause_request` (the debtor's own breathing space: the
+    same rules, the `pause` timeline entry and the `pause.started` webhook event in the
+    account's transaction), recorded as the staff user's. Needs the queue's act permission
+    and `accounts.change_account` (a status change). Accounts that cannot be paused now
+    (disputed, already paused, closed, ...) and items without an account are skipped and
+    counted. Subclasses set `account_of` (an item's account or None) and `creditor_of` (its
+    creditor's id)."""
+
+    form_class = PauseForm
+    display_name = _("Pause")
+    action_type = "pause_accounts"
+    aria_label = _("Pause collection on the accounts of the selected items")
+    confirm_text = _("Pause collection on the accounts behind these items?")
+    action_priority = 90
+    account_of: Callable[..., Account | None]
+    creditor_of: Callable[..., int]
+
+    def check_perm(self, obj) -> bool:
+        return super().check_perm(obj) and self.request.user.has_perm("accounts.change_account")
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        items, _no_access = self.get_actionable_objects()
+        creditors = {type(self).creditor_of(item) for item in items}
+        limit = Creditor.objects.filter(pk__in=creditors).aggregate(n=Min("max_pause_days"))["n"]
+        kwargs["limit"] = limit or 1
+        return kwargs
+
+    @classmethod
+    def execute_action(cls, objects, request=None, form=None, **kwargs):
+        data, who = form.cleaned_data, actor(request)
+        accounts = {}
+        for item in objects:
+            account = cls.account_of(item)
+            accounts.setdefault(account.pk if account else None, account)
+        paused = 0
+        for account in accounts.values():
+            if account is None:
+                continue
+            try:
+                pause_request(account=account, reason=data["reason"], days=data["days"], actor=who)
+            except (PortalError, DomainError):  # not pausable now: counted, left as it is
+                continue
+            paused += 1
+        return paused, len(accounts) - paused
+
+    def get_success_message(self, num_parent_objects, num_child_objects):
+        message = _("Pause: %(n)s account(s) paused.") % {"n": num_parent_objects}
+        if num_child_objects:
+            message += " " + _(
+                "%(n)s not paused: no account, or an account that cannot be paused now "
+                "(disputed, already paused, closed)."
+            ) % {"n": num_child_objects}
+        return message

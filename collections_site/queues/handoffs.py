@@ -26,6 +26,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 from accounts.models import DomainError
 from accounts.services import debtor_data_access_record
 from collections_site.queues.common import (
+    PauseAccountsBulk,
     QueueBulkAction,
     QueueIndexView,
     QueueViewSet,
@@ -123,14 +124,12 @@ class CloseHandoffsBulk(QueueBulkAction):
     models = [Message]
     queue = staticmethod(handoffs_for)
     title = staticmethod(handoff_title)
+    act_model = HandoffReview
     form_class = CloseForm
     display_name = _("Close")
     action_type = "close_handoff"
     aria_label = _("Close the selected failed messages without re-sending")
     confirm_text = _("Close these failed messages without re-sending them?")
-
-    def check_perm(self, obj) -> bool:
-        return may_act(self.request.user, HandoffReview)
 
     @classmethod
     def execute_action(cls, objects, request=None, form=None, **kwargs):
@@ -140,7 +139,21 @@ class CloseHandoffsBulk(QueueBulkAction):
         return len(objects), 0
 
 
-BULK_ACTIONS = [CloseHandoffsBulk]
+class PauseHandoffAccountsBulk(PauseAccountsBulk):
+    """Stop the contact cycle on accounts whose messages keep failing while someone finds a
+    working address; the failed messages stay in the queue for an answer."""
+
+    models = [Message]
+    queue = staticmethod(handoffs_for)
+    title = staticmethod(handoff_title)
+    act_model = HandoffReview
+    account_of = staticmethod(lambda message: message.account)
+    creditor_of = staticmethod(lambda message: message.creditor_id)
+    aria_label = _("Pause collection on the accounts of the selected failed messages")
+    confirm_text = _("Pause collection on the accounts of these failed messages?")
+
+
+BULK_ACTIONS = [CloseHandoffsBulk, PauseHandoffAccountsBulk]
 
 
 class HandoffInspectView(generic.InspectView):
