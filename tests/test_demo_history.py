@@ -44,8 +44,7 @@ def demo_settings(settings, isolated):
 def small(demo_settings, monkeypatch):
     monkeypatch.setitem(day_module.RETRAIN, "min_rows", 40)
     # Every clicker who does not pay either disputes or asks for a call back, so a history this
-    # small has both whichever message ids its draws are seeded with (the ids depend on what
-    # ran before in the same database).
+    # small is likely to have both (each path is forced in tests/test_demo_history_paths.py).
     monkeypatch.setattr(debtors_module, "DISPUTE_SHARE", 0.5)
     monkeypatch.setattr(debtors_module, "CALLBACK_SHARE", 0.5)
     return runner.history_prepare(days=DAYS, debtors=DEBTORS)
@@ -82,7 +81,8 @@ def test_a_short_history_runs_the_real_pipeline(small):
     assert ModelVersion.objects.filter(status="live").exists()  # promoted on a night
     assert accounts.filter(debtor__typology__isnull=False).exists()
     # Work for the queues: every request the history drew became its row. (How many it draws
-    # in a history this small depends on the message ids that seed the draws; it can be none.)
+    # in a history this small is left to the draws and to what the planner sent; each path is
+    # forced, and its rows checked, in tests/test_demo_history_paths.py.)
     disputes = PortalDispute.objects.filter(account__in=accounts).count()
     callbacks = CallbackRequest.objects.filter(account__in=accounts).count()
     assert callbacks >= row.counts.get("call-back requested", 0)  # follow-ups add more
