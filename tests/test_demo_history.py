@@ -44,8 +44,7 @@ def demo_settings(settings, isolated):
 def small(demo_settings, monkeypatch):
     monkeypatch.setitem(day_module.RETRAIN, "min_rows", 40)
     # Every clicker who does not pay either disputes or asks for a call back, so a history this
-    # small has both whichever message ids its draws are seeded with (the ids depend on what
-    # ran before in the same database).
+    # small is likely to have both (each path is forced in tests/test_demo_history_paths.py).
     monkeypatch.setattr(debtors_module, "DISPUTE_SHARE", 0.5)
     monkeypatch.setattr(debtors_module, "CALLBACK_SHARE", 0.5)
     return runner.history_prepare(days=DAYS, debtors=DEBTORS)
@@ -82,7 +81,8 @@ def test_a_short_history_runs_the_real_pipeline(small):
     assert ModelVersion.objects.filter(status="live").exists()  # promoted on a night
     assert accounts.filter(debtor__typology__isnull=False).exists()
     # Work for the queues: every request the history drew became its row. (How many it draws
-    # in a history this small depends on the message ids that seed the draws; it can be none.)
+    # in a history this small is left to the draws and to what the planner sent; each path is
+    # forced, and its rows checked, in tests/test_demo_history_paths.py.)
     disputes = PortalDispute.objects.filter(account__in=accounts).count()
     callbacks = CallbackRequest.objects.filter(account__in=accounts).count()
     assert callbacks >= row.counts.get("call-back requested", 0)  # follow-ups add more
@@ -216,30 +216,3 @@ def test_creditor_staff_do_not_see_it(small, creditor):
     page = staff_client(creditor=creditor).get("/admin/operations/").content.decode()
     assert "data-demo-history" not in page
 
-
-def test_operators_resolve_old_disputes_and_make_old_call_backs(creditor, time_machine):
-    """The history's operators (`day._operators`), forced rather than drawn: a dispute older
-    than the operators' delay is resolved through the queue's own service (timeline and
-    outcome notice included), a call-back whose window ended yesterday is marked made, and
-    recent ones are left for the queues."""
-    from portal.models import CallbackStatus, DisputeStatus
-    from tests.queues_setup import callback_of, dispute_of
-
-    old_dispute, new_dispute = dispute_of(creditor), dispute_of(creditor)
-    PortalDispute.objects.filter(pk=old_dispute.pk).update(
-        created_at=old_dispute.created_at - timedelta(days=day_module.DISPUTE_DAYS + 1)
-    )
-    callback = callback_of(creditor)
-    later = callback.window_end + timedelta(days=1, hours=1)
-    time_machine.move_to(later)
-    counts = day_module._operators(creditor.pk, later)
-    assert counts == {"disputes resolved": 1, "call-backs made": 1}
-    old_dispute.refresh_from_db()
-    new_dispute.refresh_from_db()
-    assert old_dispute.status in (DisputeStatus.UPHELD, DisputeStatus.DEBT_STANDS)
-    assert old_dispute.resolved_by == day_module.OPERATOR[:100]
-    assert new_dispute.status == DisputeStatus.OPEN
-    callback.refresh_from_db()
-    assert callback.status == CallbackStatus.DONE
-    # Run again, nothing is done twice.
-    assert day_module._operators(creditor.pk, later) == {}

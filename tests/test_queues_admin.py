@@ -5,16 +5,28 @@ and bad form input answered with form errors, never a 500."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.models import Account, AccountStatus, Activity, ActivityKind
 from accounts.webhooks.models import WebhookEvent
 from collections_site.queues.panels import queue_rows
 from messaging.models import HandoffReview, Message
 from portal import services as portal_services
-from portal.models import CallbackRequest, CallbackStatus, DisputeStatus, PortalDispute
+from portal.models import (
+    CallbackRequest,
+    CallbackStatus,
+    DisputeStatus,
+    PauseRequest,
+    PortalDispute,
+)
 from portal.selectors import debtor_today
 from tests import queues_setup
 from tests.queues_setup import callback_of, dispute_of, failed_message, staff
@@ -50,7 +62,7 @@ def test_each_queue_lists_only_the_creditors_own_items(two, creditor):
     mine, theirs = two["acme"], two["globex"]
     for queue, key, text in (
         ("disputes", "dispute", lambda o: o.account.external_ref),
-        ("callbacks", "callback", lambda o: str(o)),
+        ("callbacks", "callback", lambda o: o.account.external_ref),
         ("handoffs", "failed", lambda o: o.account.external_ref),
     ):
         page = client.get(reverse(f"queues_{queue}:index"))
@@ -222,3 +234,148 @@ def test_bulk_actions_reach_only_the_creditors_items(two, creditor):
     client.post(f"{cb}?id=all", {})
     assert CallbackRequest.objects.get(pk=mine["callback"].pk).assigned_to_id == user.pk
     assert CallbackRequest.objects.get(pk=theirs["callback"].pk).assigned_to_id is None
+
+
+def _queries_of(client, url: str) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url)
+    assert page.status_code == 200
+    return len(queries), page.content.decode()
+
+
+# The index pages' queries, whatever the number of rows (session, user, permissions, the
+# page's count and rows, the filters; the call-backs' compliance checks in one batch).
+INDEX_QUERIES = {"disputes": 13, "callbacks": 14, "handoffs": 13}
+
+
+def test_each_queue_names_its_items_by_account_and_debtor_in_a_constant_number_of_queries(
+    clock, creditor, notices
+):
+    client, _ = staff(creditor)
+    made = {"disputes": [], "callbacks": [], "handoffs": []}
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            made["disputes"].append(dispute_of(creditor))
+            made["callbacks"].append(callback_of(creditor))
+            made["handoffs"].append(failed_message(creditor, notices["collection"]))
+
+    add(1)
+    for queue in made:  # the first page of a session loads what later pages find cached
+        client.get(reverse(f"queues_{queue}:index"))
+    first = {q: _queries_of(client, reverse(f"queues_{q}:index")) for q in made}
+    add(4)
+    for queue, items in made.items():
+        count, body = _queries_of(client, reverse(f"queues_{queue}:index"))
+        assert (first[queue][0], count) == (INDEX_QUERIES[queue],) * 2, queue
+        for item in items:
+            debtor = item.account.debtor
+            title = f"{item.account.external_ref} — {debtor.first_name} {debtor.last_name}"
+            assert title in body, (queue, title)
+        assert not re.search(r"Dispute \d+ on \d+|Call back \d+ for|Message \d+ \(", body)
+    # The item's page and the bulk confirmation page name it the same way.
+    dispute = made["disputes"][0]
+    title = f"{dispute.account.external_ref} — {dispute.account.debtor.full_name}"
+    assert title in client.get(_inspect("disputes", dispute.pk)).content.decode()
+    url = reverse("wagtail_bulk_action", args=["portal", "portaldispute", "assign_to_me"])
+    assert title in client.get(f"{url}?id={dispute.pk}").content.decode()
+
+
+# --- Pausing the accounts behind the items --------------------------------------------------
+
+
+def _may_change_accounts(user) -> None:
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="accounts", codename="change_account")
+    )
+
+
+def _pause_url(queue_model: tuple[str, str]) -> str:
+    return reverse("wagtail_bulk_action", args=[*queue_model, "pause_accounts"])
+
+
+CALLBACKS, HANDOFFS = ("portal", "callbackrequest"), ("messaging", "message")
+
+
+def test_pausing_from_the_call_backs_pauses_their_accounts_with_timeline_and_webhook(
+    two, creditor, clock
+):
+    client, user = staff(creditor)
+    _may_change_accounts(user)
+    mine, theirs = two["acme"]["callback"], two["globex"]["callback"]
+    disputed = callback_of(creditor, account=two["acme"]["dispute"].account)
+    page = client.post(f"{_pause_url(CALLBACKS)}?id=all", {"days": "14", "reason": "illness"})
+    assert page.status_code == 302
+    account = Account.objects.get(pk=mine.account_id)
+    until = debtor_today(account.debtor) + timedelta(days=14)
+    assert (account.status, account.paused_until) == (AccountStatus.PAUSED, until)
+    pause = PauseRequest.objects.get(account=account)
+    assert (pause.reason, pause.days, pause.previous_status) == ("illness", 14, "active")
+    entry = Activity.objects.get(account=account, kind=ActivityKind.PAUSE)
+    assert entry.actor == f"admin:{user.pk}" and entry.data["pause_request_id"] == pause.pk
+    assert "illness" not in str(entry.data) + entry.summary  # the reason stays off the timeline
+    event = WebhookEvent.objects.get(type="pause.started", creditor=creditor)
+    assert event.data["object"]["external_ref"] == account.external_ref
+    assert event.data["paused_until"] == until.isoformat()
+    # Another creditor's call back is never found; a disputed account is skipped, as it was.
+    assert Account.objects.get(pk=theirs.account_id).status == AccountStatus.ACTIVE
+    assert Account.objects.get(pk=disputed.account_id).status == AccountStatus.DISPUTED
+    shown = [str(m).strip() for m in get_messages(page.wsgi_request)]
+    assert shown == [
+        "Pause: 1 account(s) paused. 1 not paused: no account, or an account that cannot be "
+        "paused now (disputed, already paused, closed)."
+    ]
+
+
+def test_pausing_from_the_failed_hand_offs_pauses_the_messages_accounts(two, creditor):
+    client, user = staff(creditor)
+    _may_change_accounts(user)
+    failed = two["acme"]["failed"]
+    url = f"{_pause_url(HANDOFFS)}?id={failed.pk}&id={two['globex']['failed'].pk}"
+    confirm = client.get(url).content.decode()
+    assert failed.account.external_ref in confirm
+    assert two["globex"]["failed"].account.external_ref not in confirm
+    assert client.post(url, {"days": "7", "reason": "job_loss"}).status_code == 302
+    assert Account.objects.get(pk=failed.account_id).status == AccountStatus.PAUSED
+    assert Account.objects.get(pk=two["globex"]["failed"].account_id).status == "active"
+    assert not HandoffReview.objects.exists()  # the failed message still waits for an answer
+    assert (
+        Activity.objects.get(account_id=failed.account_id, kind=ActivityKind.PAUSE).actor
+        == f"admin:{user.pk}"
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"reason": "illness"},
+        {"days": "0", "reason": "illness"},
+        {"days": "abc", "reason": "illness"},
+        {"days": "31", "reason": "illness"},  # the creditor allows 30 at most
+        {"days": "10"},
+        {"days": "10", "reason": "holiday"},
+    ],
+)
+def test_pausing_with_bad_input_shows_form_errors_and_pauses_nothing(two, creditor, data):
+    client, user = staff(creditor)
+    _may_change_accounts(user)
+    callback = two["acme"]["callback"]
+    page = client.post(f"{_pause_url(CALLBACKS)}?id={callback.pk}", data)
+    assert page.status_code == 200 and page.context["form"].errors, data
+    assert Account.objects.get(pk=callback.account_id).status == AccountStatus.ACTIVE
+    assert not PauseRequest.objects.exists()
+
+
+def test_read_only_staff_and_staff_who_may_not_change_accounts_cannot_pause(two, creditor):
+    callback, failed = two["acme"]["callback"], two["acme"]["failed"]
+    read_only, reader = staff(creditor, act=False)
+    _may_change_accounts(reader)
+    no_accounts, _ = staff(creditor)  # may answer the queues, not change an account's status
+    for client in (read_only, no_accounts):
+        for url in (f"{_pause_url(CALLBACKS)}?id={callback.pk}",
+                    f"{_pause_url(HANDOFFS)}?id={failed.pk}"):  # fmt: skip
+            page = client.post(url, {"days": "10", "reason": "illness"})
+            assert page.status_code in (200, 302)
+            assert "You may not act on these" in client.get(url).content.decode()
+    assert not Account.objects.filter(status=AccountStatus.PAUSED).exists()
+    assert not PauseRequest.objects.exists()

@@ -9,7 +9,8 @@ channel backends, then the debtors' reactions (`debtors.py`) and, at 18:00, inst
 
 Running a day twice (after an interruption) writes nothing twice: placements are upserts,
 planning slots are unique, sent messages are not sent again, reactions are drawn from the
-message id and guarded, a night with a model already trained at that instant is skipped.
+seed, the debtor and the day (`debtors.draws`) and guarded, a night with a model already
+trained at that instant is skipped.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def day_run(*, creditor: Creditor, world: World, seed: int, start: datetime, day
                 result = recommender.plan_contacts(now=now, actor=ACTOR, creditor_ids=[creditor.pk])
                 counts["planned"] += result.planned
             if hour == OPERATOR_HOUR:
-                counts.update(_operators(creditor.pk, now))
+                counts.update(operators_work(creditor.pk, now, seed=seed, day=day))
             messaging.dispatch_due(now=now)
             for row in _sent_between(creditor.pk, now, now + timedelta(hours=1)):
                 counts["sent"] += 1
@@ -141,13 +142,14 @@ def day_run(*, creditor: Creditor, world: World, seed: int, start: datetime, day
                 before = sends.get(row.debtor_id, 0)
                 sends[row.debtor_id] = before + 1
                 for reaction in debtors.reactions(world=world, seed=seed, message=row,
-                                                  index=index, sends_before=before):  # fmt: skip
+                                                  index=index, sends_before=before,
+                                                  day=day):  # fmt: skip
                     heapq.heappush(pending, (reaction.when, reaction.message_id, reaction))
             _react_until(pending, now + timedelta(hours=1), clock, world, seed, counts)
             if hour == INSTALMENT_HOUR:
                 clock.move_to(now)
                 counts["instalments paid"] += debtors.instalments_pay(
-                    world=world, seed=seed, creditor_id=creditor.pk, today=now.date()
+                    world=world, seed=seed, creditor_id=creditor.pk, today=now.date(), day=day
                 )
         # Reactions to the evening's messages that fall after midnight: recorded now, at their
         # own times (the next day starts at its midnight again).
@@ -225,9 +227,10 @@ def _nightly(now: datetime) -> Counter:
     return counts
 
 
-def _operators(creditor_id: int, now: datetime) -> Counter:
-    """Operators work the queues, a little late: disputes older than ten days are resolved
-    (some upheld), call-backs whose window ended yesterday or before are made."""
+def operators_work(creditor_id: int, now: datetime, *, seed: int, day: int) -> Counter:
+    """Operators work the queues, a little late (simulated day `day`): disputes older than ten
+    days are resolved (some upheld: a draw keyed like the debtors', `debtors.draws`),
+    call-backs whose window ended yesterday or before are made."""
     counts: Counter = Counter()
     old = PortalDispute.objects.filter(
         account__creditor_id=creditor_id,
@@ -235,7 +238,9 @@ def _operators(creditor_id: int, now: datetime) -> Counter:
         created_at__lt=now - timedelta(days=DISPUTE_DAYS),
     ).select_related("account__creditor", "account__debtor")
     for dispute in old:
-        upheld = np.random.default_rng([7, dispute.pk]).random() < UPHELD_SHARE
+        index = debtors.world_index(dispute.account.debtor.external_ref) or 0
+        draw = debtors.draws(seed=seed, stream=debtors.OPERATOR, index=index, day=day).random()
+        upheld = draw < UPHELD_SHARE
         portal_disputes.dispute_resolve(dispute=dispute, upheld=upheld, actor=OPERATOR)
         counts["disputes resolved"] += 1
     for callback in CallbackRequest.objects.filter(

@@ -2,9 +2,12 @@
 
 The hidden traits and the response funnel are `recommender.simulator.World`'s (docs/simulator.md:
 open, click and conversion probabilities by channel, hour, tone and call to action). What a
-debtor does is drawn from a generator seeded by the message (or instalment) id, so a day run
-again after an interruption draws the same reactions; every write is guarded (idempotency keys,
-or "already done at this instant" checks), so it records nothing twice.
+debtor does is drawn from a generator keyed by the history's seed, what is drawn (`STREAMS`),
+the debtor's number in the world and the simulated day (`draws`), never by a database id: a
+day run again after an interruption draws the same reactions, and a history built again with
+the same seed gives each debtor the same draws whatever else the database holds. Every write
+is guarded (idempotency keys, or "already done at this instant" checks), so it records nothing
+twice.
 
 Besides paying and agreeing plans, some debtors who clicked use the portal's other doors, through
 the portal's services: a dispute (rare), a call-back request (mostly after "contact us"), or a
@@ -21,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from accounts import money
 from accounts import services as accounts_services
 from accounts.models import (
     Account,
@@ -50,6 +54,17 @@ CALLBACK_SHARE_TALK = 0.45  # of those who click "contact us" and do not act on 
 CALLBACK_SHARE = 0.04  # of the other clickers who do not pay
 PAUSE_ABLE_BELOW = 0.2  # debtors this unable to pay ask for a pause when they do not pay
 PAUSE_SHARE = 0.35
+# What a generator draws for; with the seed, the debtor and the day, its key (`draws`).
+FUNNEL, ACT, INSTALMENT, OPERATOR = 1, 2, 3, 7
+
+
+def draws(*, seed: int, stream: int, index: int, day: int) -> np.random.Generator:
+    """The generator of debtor `index`'s draws of one kind (`stream`) on simulated day `day`.
+
+    Keyed by values a history with the same seed has again (not by message or instalment ids,
+    which depend on what else the database holds). A debtor's messages of one day share their
+    draws; the planner sends at most one a day."""
+    return np.random.default_rng([seed, stream, index, day])
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,7 @@ class Reaction:
     when: datetime
     kind: str  # "open", "click", "convert:<cta family>", "request"
     message_id: int
+    day: int  # the simulated day the message was sent on: the key of the debtor's draws
 
 
 def world_index(external_ref: str) -> int | None:
@@ -68,25 +84,26 @@ def world_index(external_ref: str) -> int | None:
     return int(external_ref[len(REF_PREFIX) :])
 
 
-def reactions(*, world: World, seed: int, message: Any, index: int, sends_before: int):
+def reactions(*, world: World, seed: int, message: Any, index: int, sends_before: int, day: int):
     """What the debtor `index` does with `message` (a row with pk, channel, tone, cta, sent_at,
-    timezone): the funnel of docs/simulator.md with the simulator's delays."""
-    r = np.random.default_rng([seed, 1, message.pk])
+    timezone), sent on simulated day `day`: the funnel of docs/simulator.md with the
+    simulator's delays."""
+    r = draws(seed=seed, stream=FUNNEL, index=index, day=day)
     local = message.sent_at.astimezone(F.zone_of(message.timezone))
     if r.random() >= world.p_open(index, message.channel, bucket_of(local.hour), sends_before):
         return []
     opened = message.sent_at + timedelta(minutes=float(r.exponential(90)))
-    out = [Reaction(opened, "open", message.pk)]
+    out = [Reaction(opened, "open", message.pk, day)]
     tone, cta = F.tone_family(message.tone), F.cta_family(message.cta)
     if r.random() >= world.p_click(index, tone, cta):
         return out
     clicked = opened + timedelta(minutes=float(r.exponential(10)) + 1)
-    out.append(Reaction(clicked, "click", message.pk))
+    out.append(Reaction(clicked, "click", message.pk, day))
     acted = clicked + timedelta(minutes=float(r.exponential(20)) + 2)
     if r.random() < world.p_convert(index, cta):
-        out.append(Reaction(acted, f"convert:{cta}", message.pk))
+        out.append(Reaction(acted, f"convert:{cta}", message.pk, day))
     else:
-        out.append(Reaction(acted, "request", message.pk))
+        out.append(Reaction(acted, "request", message.pk, day))
     return out
 
 
@@ -109,7 +126,7 @@ def event_apply(*, reaction: Reaction, world: World, seed: int) -> str | None:
     if index is None:
         return None
     account = Account.objects.select_related("creditor", "debtor").get(pk=message.account_id)
-    rng = np.random.default_rng([seed, 2, message.pk])
+    rng = draws(seed=seed, stream=ACT, index=index, day=reaction.day)
     if reaction.kind == "request":
         cta = F.cta_family(message.variant.cta) if message.variant_id else ""
         return _request(account=account, world=world, index=index, cta=cta, rng=rng,
@@ -137,7 +154,8 @@ def _convert(
             inst = instalment_next(account_id=account.pk)
             if inst is None:
                 return None
-            payment = _pay(account, inst.amount_due, f"dh-inst-{inst.pk}", when)
+            due = money.quantize(inst.amount_due, account.currency)  # stored with 4 places
+            payment = _pay(account, due, f"dh-inst-{inst.pk}", when)
             kind, ref, what = "payment", f"pay-{payment.pk}", "instalment paid"
         elif cta == "plan" or able < 0.35:
             plan = accounts_services.plan_create(
@@ -165,32 +183,65 @@ def _pay(account: Account, amount: Decimal, key: str, when: datetime) -> Payment
     return payment
 
 
+def request_pick(
+    *, draw: float, pause_draw: float, cta: str, able: float, disputable: bool, has_phone: bool
+) -> str | None:
+    """Which door a clicker who did not pay takes, from two uniform draws: "dispute" (rare,
+    and only while the account may be disputed), "callback" (mostly after "contact us"; needs
+    a phone number), "pause" (those least able to pay), or None."""
+    if draw < DISPUTE_SHARE and disputable:
+        return "dispute"
+    share = CALLBACK_SHARE_TALK if cta == "talk" else CALLBACK_SHARE
+    if draw < DISPUTE_SHARE + share and has_phone:
+        return "callback"
+    if able < PAUSE_ABLE_BELOW and pause_draw < PAUSE_SHARE:
+        return "pause"
+    return None
+
+
 def _request(
     *, account: Account, world: World, index: int, cta: str, rng: np.random.Generator,
     when: datetime,
 ) -> str | None:  # fmt: skip
     """A clicker who did not pay may dispute, ask for a call back or ask for a pause."""
-    draw = rng.random()
+    door = request_pick(
+        draw=rng.random(), pause_draw=rng.random(), cta=cta, able=float(world.able[index]),
+        disputable=account.status in portal_requests.DISPUTABLE,
+        has_phone=bool(account.debtor.phone),
+    )  # fmt: skip
+    if door is None:
+        return None
+    return request_make(door=door, account=account, world=world, index=index, rng=rng,
+                        when=when)  # fmt: skip
+
+
+def request_make(
+    *, door: str, account: Account, world: World, index: int, rng: np.random.Generator,
+    when: datetime,
+) -> str | None:  # fmt: skip
+    """Make the request `door` ("dispute", "callback", "pause") at `when` through the portal's
+    services, as the debtor would; what it became (for the counts), or None when the portal
+    refused it or a request was made at this instant already (a day run again: the account
+    may have changed since, e.g. disputed, which would pick another door)."""
     debtor = account.debtor
+    if (
+        PortalDispute.objects.filter(account=account, created_at=when).exists()
+        or CallbackRequest.objects.filter(debtor=debtor, created_at=when).exists()
+        or PauseRequest.objects.filter(account=account, created_at=when).exists()
+    ):
+        return None
     try:
-        if draw < DISPUTE_SHARE and account.status in portal_requests.DISPUTABLE:
-            if PortalDispute.objects.filter(account=account, created_at=when).exists():
-                return None
+        if door == "dispute":
             reason = str(rng.choice(["not_mine", "paid", "amount", "other"]))
             portal_requests.dispute_raise(account=account, reason=reason)
             return "disputed"
-        share = CALLBACK_SHARE_TALK if cta == "talk" else CALLBACK_SHARE
-        if draw < DISPUTE_SHARE + share and debtor.phone:
-            if CallbackRequest.objects.filter(debtor=debtor, created_at=when).exists():
-                return None
+        if door == "callback":
             day = _local_date(debtor, when) + timedelta(days=int(rng.integers(1, 4)))
             window = ("morning", "afternoon", "evening")[int(world.peak_bucket[index]) % 3]
             portal_requests.callback_request(debtor=debtor, account=account, day=day,
                                              window=window)  # fmt: skip
             return "call-back requested"
-        if world.able[index] < PAUSE_ABLE_BELOW and rng.random() < PAUSE_SHARE:
-            if PauseRequest.objects.filter(account=account, created_at=when).exists():
-                return None
+        if door == "pause":
             days = min(30, account.creditor.max_pause_days)
             portal_requests.pause_request(account=account, reason="job_loss", days=days)
             return "paused"
@@ -203,9 +254,9 @@ def _local_date(debtor: Any, when: datetime) -> date:
     return when.astimezone(debtor_zone(debtor)[1]).date()
 
 
-def instalments_pay(*, world: World, seed: int, creditor_id: int, today: date) -> int:
-    """Debtors with an instalment due today pay it or not, by how organised and able they are
-    (the simulator's rule; 18:00 UTC). Returns how many paid."""
+def instalments_pay(*, world: World, seed: int, creditor_id: int, today: date, day: int) -> int:
+    """Debtors with an instalment due today (simulated day `day`) pay it or not, by how
+    organised and able they are (the simulator's rule; 18:00 UTC). Returns how many paid."""
     due = Installment.objects.filter(
         plan__account__creditor_id=creditor_id,
         plan__status=PlanStatus.ACTIVE,
@@ -219,11 +270,12 @@ def instalments_pay(*, world: World, seed: int, creditor_id: int, today: date) -
         if i is None:
             continue
         p = 0.35 + 0.55 * world.organised[i] * (0.5 + 0.5 * world.able[i])
-        if np.random.default_rng([seed, 3, inst.pk]).random() >= p:
+        if draws(seed=seed, stream=INSTALMENT, index=i, day=day).random() >= p:
             continue
         try:
             accounts_services.payment_record(
-                account=account, amount=inst.amount_due, idempotency_key=f"dh-inst-{inst.pk}",
+                account=account, amount=money.quantize(inst.amount_due, account.currency),
+                idempotency_key=f"dh-inst-{inst.pk}",
                 method="direct_debit", actor=ACTOR, provider="demo-history",
             )  # fmt: skip
         except DomainError:

@@ -24,11 +24,13 @@ from wagtail.admin.views import generic
 from accounts.models import ActivityKind, Channel, DomainError
 from accounts.services import debtor_data_access_record
 from collections_site.queues.common import (
+    PauseAccountsBulk,
     QueueBulkAction,
     QueueIndexView,
     QueueViewSet,
     actor,
     debtor_time,
+    item_title,
     may_act,
     operator_time,
     operator_zone_name,
@@ -50,6 +52,10 @@ def callbacks_for(user) -> QuerySet[CallbackRequest]:
         user,
         "debtor__creditor",
     )
+
+
+def callback_title(callback: CallbackRequest) -> str:
+    return item_title(callback.account, callback.debtor)
 
 
 def _window(callback: CallbackRequest, clock: str) -> str:
@@ -93,6 +99,9 @@ class CallbackFilterSet(WagtailFilterSet):
 class CallbackIndexView(QueueIndexView):
     page_title = _("Call-backs")
 
+    def item_title(self, item) -> str:
+        return callback_title(item)
+
     def get_base_queryset(self) -> QuerySet:
         queryset = callbacks_for(self.request.user)
         if not self.request.GET.get("status"):
@@ -122,7 +131,8 @@ class CallbackIndexView(QueueIndexView):
 
 class AssignCallbacksToMeBulk(QueueBulkAction):
     models = [CallbackRequest]
-    creditor_path = "debtor__creditor"
+    queue = staticmethod(callbacks_for)
+    title = staticmethod(callback_title)
     display_name = _("Assign to me")
     action_type = "assign_to_me"
     aria_label = _("Assign the selected call-backs to me")
@@ -138,7 +148,17 @@ class AssignCallbacksToMeBulk(QueueBulkAction):
         return done, 0
 
 
-BULK_ACTIONS = [AssignCallbacksToMeBulk]
+class PauseCallbackAccountsBulk(PauseAccountsBulk):
+    models = [CallbackRequest]
+    queue = staticmethod(callbacks_for)
+    title = staticmethod(callback_title)
+    account_of = staticmethod(lambda callback: callback.account)
+    creditor_of = staticmethod(lambda callback: callback.debtor.creditor_id)
+    aria_label = _("Pause collection on the accounts of the selected call-backs")
+    confirm_text = _("Pause collection on the accounts of these call-backs?")
+
+
+BULK_ACTIONS = [AssignCallbacksToMeBulk, PauseCallbackAccountsBulk]
 
 
 class OutcomeForm(forms.Form):
@@ -177,6 +197,9 @@ class CallbackInspectView(generic.InspectView):
 
     def get_object(self, queryset=None) -> CallbackRequest:
         return get_object_or_404(callbacks_for(self.request.user), pk=self.pk)
+
+    def get_page_subtitle(self):
+        return callback_title(self.object)
 
     def post(self, request, *args, **kwargs):
         self.object = self.get_object()

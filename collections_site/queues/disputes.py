@@ -30,6 +30,7 @@ from collections_site.queues.common import (
     QueueViewSet,
     actor,
     debtor_time,
+    item_title,
     may_act,
     operator_time,
     operator_zone_name,
@@ -50,6 +51,10 @@ def disputes_for(user) -> QuerySet[PortalDispute]:
         user,
         "account__creditor",
     )
+
+
+def dispute_title(dispute: PortalDispute) -> str:
+    return item_title(dispute.account, dispute.account.debtor)
 
 
 def is_overdue(dispute: PortalDispute) -> bool:
@@ -100,6 +105,9 @@ class DisputeFilterSet(WagtailFilterSet):
 class DisputeIndexView(QueueIndexView):
     page_title = _("Disputes")
 
+    def item_title(self, item) -> str:
+        return dispute_title(item)
+
     def get_base_queryset(self) -> QuerySet:
         queryset = disputes_for(self.request.user)
         if not self.request.GET.get("status"):  # unresolved unless a status is chosen
@@ -109,7 +117,8 @@ class DisputeIndexView(QueueIndexView):
 
 class _DisputeBulk(QueueBulkAction):
     models = [PortalDispute]
-    creditor_path = "account__creditor"
+    queue = staticmethod(disputes_for)
+    title = staticmethod(dispute_title)
 
 
 class AssignToMeBulk(_DisputeBulk):
@@ -173,7 +182,7 @@ class DisputeInspectView(generic.InspectView):
         return get_object_or_404(disputes_for(self.request.user), pk=self.pk)
 
     def get_page_subtitle(self):
-        return str(self.object)
+        return dispute_title(self.object)
 
     def post(self, request, *args, **kwargs):
         self.object = self.get_object()
@@ -263,7 +272,6 @@ class DisputeViewSet(QueueViewSet):
             primary=lambda d: d.status == DisputeStatus.OPEN,
             sort_key="status",
         ),
-        Column("account", label=_("Account"), accessor="account.external_ref"),
         Column("creditor", label=_("Creditor"), accessor="account.creditor.name"),
         Column("reason", label=_("Reason"), accessor="get_reason_display"),
         Column(

@@ -26,10 +26,12 @@ from wagtail.permission_policies import ModelPermissionPolicy
 from accounts.models import DomainError
 from accounts.services import debtor_data_access_record
 from collections_site.queues.common import (
+    PauseAccountsBulk,
     QueueBulkAction,
     QueueIndexView,
     QueueViewSet,
     actor,
+    item_title,
     may_act,
     operator_time,
     operator_zone_name,
@@ -52,6 +54,10 @@ def handoffs_for(user) -> QuerySet[Message]:
         .defer("body", "disclosures", "links", "explanation")
     )
     return scoped(failed, user, "creditor")
+
+
+def handoff_title(message: Message) -> str:
+    return item_title(message.account, message.debtor)
 
 
 def is_unconfirmed(message: Message) -> bool:
@@ -95,6 +101,9 @@ class HandoffFilterSet(WagtailFilterSet):
 class HandoffIndexView(QueueIndexView):
     page_title = _("Failed hand-offs")
 
+    def item_title(self, item) -> str:
+        return handoff_title(item)
+
     @property
     def may_act(self) -> bool:
         return may_act(self.request.user, HandoffReview)
@@ -113,21 +122,14 @@ class CloseForm(forms.Form):
 
 class CloseHandoffsBulk(QueueBulkAction):
     models = [Message]
-    creditor_path = "creditor"
+    queue = staticmethod(handoffs_for)
+    title = staticmethod(handoff_title)
+    act_model = HandoffReview
     form_class = CloseForm
     display_name = _("Close")
     action_type = "close_handoff"
     aria_label = _("Close the selected failed messages without re-sending")
     confirm_text = _("Close these failed messages without re-sending them?")
-
-    def get_queryset(self, model, object_ids):
-        return list(handoffs_for(self.request.user).filter(pk__in=object_ids))
-
-    def get_all_objects_in_listing_query(self, parent_id):
-        return handoffs_for(self.request.user).values_list("pk", flat=True)
-
-    def check_perm(self, obj) -> bool:
-        return may_act(self.request.user, HandoffReview)
 
     @classmethod
     def execute_action(cls, objects, request=None, form=None, **kwargs):
@@ -137,7 +139,21 @@ class CloseHandoffsBulk(QueueBulkAction):
         return len(objects), 0
 
 
-BULK_ACTIONS = [CloseHandoffsBulk]
+class PauseHandoffAccountsBulk(PauseAccountsBulk):
+    """Stop the contact cycle on accounts whose messages keep failing while someone finds a
+    working address; the failed messages stay in the queue for an answer."""
+
+    models = [Message]
+    queue = staticmethod(handoffs_for)
+    title = staticmethod(handoff_title)
+    act_model = HandoffReview
+    account_of = staticmethod(lambda message: message.account)
+    creditor_of = staticmethod(lambda message: message.creditor_id)
+    aria_label = _("Pause collection on the accounts of the selected failed messages")
+    confirm_text = _("Pause collection on the accounts of these failed messages?")
+
+
+BULK_ACTIONS = [CloseHandoffsBulk, PauseHandoffAccountsBulk]
 
 
 class HandoffInspectView(generic.InspectView):
@@ -152,6 +168,9 @@ class HandoffInspectView(generic.InspectView):
             "creditor",
         ).filter(status=MessageStatus.FAILED)
         return get_object_or_404(messages_, pk=self.pk)
+
+    def get_page_subtitle(self):
+        return handoff_title(self.object)
 
     def post(self, request, *args, **kwargs):
         self.object = self.get_object()
@@ -235,7 +254,6 @@ class HandoffViewSet(QueueViewSet):
         ),
         Column("channel", label=_("Channel"), accessor="get_channel_display"),
         Column("reason", label=_("Reason"), accessor=lambda m: m.status_reason[:100]),
-        Column("account", label=_("Account"), accessor="account.external_ref"),
     ]
 
     @property

@@ -135,12 +135,14 @@ def plan_accept(*, account: Account, frequency: str, count: int, first_due: date
 PAUSABLE = (AccountStatus.ACTIVE, AccountStatus.IN_PLAN)
 
 
-def pause_request(*, account: Account, reason: str, days: int) -> PauseRequest:
+def pause_request(*, account: Account, reason: str, days: int, actor: str = ACTOR) -> PauseRequest:
     """A breathing space: the account is paused until today + `days` (debtor's calendar).
 
     Contact stops while paused. Resuming is the planner's job: on `paused_until` it moves
     the account back (to `in_plan` when it has an active plan, else `active`) and contacts
-    with the `pause_ending` stage (docs/portal.md).
+    with the `pause_ending` stage (docs/portal.md). `actor` is who asked: the debtor in the
+    portal, or a staff user (`admin:<id>`) pausing it for them from a work queue; the same
+    rules apply either way.
     """
     if reason not in PauseReason.values:
         raise PortalError(_("Choose a reason."))
@@ -159,7 +161,7 @@ def pause_request(*, account: Account, reason: str, days: int) -> PauseRequest:
             account=locked,
             days=days,
             until=until,
-            actor=ACTOR,
+            actor=actor,
             data={"pause_request_id": pause.pk, "stage_after": STAGE_PAUSE_ENDING},
         )
     account.status, account.paused_until = locked.status, locked.paused_until
