@@ -215,4 +215,3 @@ def test_the_health_page_shows_the_progress(small):
 def test_creditor_staff_do_not_see_it(small, creditor):
     page = staff_client(creditor=creditor).get("/admin/operations/").content.decode()
     assert "data-demo-history" not in page
-
