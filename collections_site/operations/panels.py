@@ -36,7 +36,8 @@ class CockpitPanel(Component):
     def get_context_data(self, parent_context: Any = None) -> dict[str, Any]:
         user = self.request.user
         now = timezone.now()
-        reasons = verdict.outbox_reasons(selectors.outbox_health(user=user, now=now))
+        outbox = selectors.outbox_health(scope=selectors.OutboxScope(user=user), now=now)
+        reasons = verdict.outbox_reasons(outbox)
         if is_agency_staff(user):
             reasons |= verdict.queue_reasons(selectors.queue_health(now=now), now=now)
         rollup = scope_queryset(EngagementDay.objects.all(), user, "creditor")
