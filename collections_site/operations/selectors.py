@@ -153,9 +153,10 @@ class OutboxStatuses:
 
 
 def outbox_statuses(*, scope: OutboxScope) -> OutboxStatuses:
-    """Two aggregate queries: the waiting and failed messages through their partial index,
-    the others summed from the status rollup. Until the rollup has run once, every status is
-    counted live (one query over the scope's messages)."""
+    """Three small queries: the status rollup's state, the waiting and failed messages
+    counted through their partial index, the other statuses summed from the rollup. Until
+    the rollup has run once, every status is counted live (one query over the scope's
+    messages, as slow as the outbox is large)."""
     state = RollupState.objects.filter(name=STATUS_ROLLUP, refreshed_at__isnull=False).first()
     messages = scope.created(scope.messages()).order_by()
     if state is None:

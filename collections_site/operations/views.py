@@ -14,7 +14,7 @@ narrowed value trips its threshold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -61,7 +61,8 @@ def health(request: HttpRequest) -> HttpResponse:
         end=filters.end,
     )
     everything = selectors.OutboxScope(user=user)
-    narrowed = scope != everything
+    # The dates apply to the messages by status only; the flow figures are about now.
+    narrowed = replace(scope, start=None, end=None) != everything
     outbox = selectors.outbox_health(scope=scope, now=now)
     marks = verdict.outbox_reasons(outbox)
     # The verdict weighs everything the viewer may see, whatever the filters.
@@ -80,7 +81,6 @@ def health(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "narrowed": narrowed,
         "statuses": selectors.outbox_statuses(scope=scope),
-        "outbox_url": links.url(),
         "tabs": tabs("health", filters),
     }
     context["outbox_statuses"] = _status_figures(links, context["statuses"])
