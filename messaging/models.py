@@ -281,11 +281,11 @@ class MessageStatus(models.TextChoices):
 
 
 M = MessageStatus
-ACTION_STATUSES = (M.PLANNED, M.QUEUED, M.FAILED)
-"""The statuses an operator acts on: waiting to go out, or failed. Few messages are in them
-at any time (a day's plan, a dispatcher's batch, the failures), so the operations cockpit
-counts them live through a partial index (`message_action_status`); the others, which hold
-nearly every message ever sent, it reads from its rollup."""
+WAITING_STATUSES = (M.PLANNED, M.QUEUED)
+"""Not gone out yet: at most a few days' plan and a dispatcher's batch, so few messages
+whatever the outbox's size. The operations cockpit counts them live through a partial index
+(`message_waiting_failed`); the other statuses, which hold nearly every message ever made,
+it reads from its rollup."""
 # `queued` means claimed by one dispatcher under a lease; `handoff_at` marks the moment it was
 # given to the backend. `blocked` is decided when the message is planned (no row is ever sent);
 # a message blocked at delivery time goes back to `planned` (rescheduled) or is `cancelled`.
@@ -410,8 +410,8 @@ class Message(models.Model):
             models.Index(fields=["updated_at"], name="message_updated_at"),
             # The outbox status rollup rebuilds the messages created on a day.
             models.Index(fields=["created_at"], name="message_created_at"),
-            # The cockpit's live counts (ACTION_STATUSES): a few rows whatever the outbox's
-            # size, holding every column its filters read (an index-only scan).
+            # The cockpit's live counts: the waiting messages (WAITING_STATUSES) and the last
+            # day's failures, a small part of the outbox, with every column its filters read.
             models.Index(
                 fields=[
                     "status",
@@ -421,8 +421,8 @@ class Message(models.Model):
                     "created_at",
                     "debtor",
                 ],
-                condition=models.Q(status__in=ACTION_STATUSES),
-                name="message_action_status",
+                condition=models.Q(status__in=[*WAITING_STATUSES, M.FAILED]),
+                name="message_waiting_failed",
             ),
         ]
 

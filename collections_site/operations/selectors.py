@@ -6,11 +6,12 @@ page's filters (`OutboxScope`); the task queue and the model are the platform's,
 agency staff only (`views.py` decides).
 
 Every outbox figure but one reads a few rows through an index whatever the outbox's size:
-the recent sends (`sent_at`), the waiting and failed messages (the partial index of
-`messaging.models.ACTION_STATUSES`). The exception is the count of messages by status, which
-would read every message ever sent: the statuses that hold nearly all of them (sent,
-delivered, blocked, cancelled) come from the status rollup (`OutboxStatusDay`, refreshed
-every five minutes, and the page says when), the waiting and failed ones are counted live.
+the recent sends (`sent_at`), the waiting messages and the last day's failures (the partial
+index `message_waiting_failed`). The exception is the count of messages by status, which
+would read every message ever made: the waiting ones (planned, queued:
+`messaging.models.WAITING_STATUSES`) are counted live, the statuses that hold nearly every
+message (sent, delivered, failed, blocked, cancelled) come from the status rollup
+(`OutboxStatusDay`, refreshed every five minutes; the page says when).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from accounts.models import Creditor
 from accounts.tenancy import scope_queryset
 from collections_site.operations.models import OutboxStatusDay, RollupState
 from collections_site.operations.rollups.outbox import NAME as STATUS_ROLLUP
-from messaging.models import ACTION_STATUSES, Message, MessageStatus
+from messaging.models import WAITING_STATUSES, Message, MessageStatus
 from messaging.services.handoff import HANDOFF_UNCONFIRMED
 from recommender import tasks as recommender_tasks
 from recommender.models import ModelStatus, ModelVersion
@@ -153,8 +154,8 @@ class OutboxStatuses:
 
 
 def outbox_statuses(*, scope: OutboxScope) -> OutboxStatuses:
-    """Three small queries: the status rollup's state, the waiting and failed messages
-    counted through their partial index, the other statuses summed from the rollup. Until
+    """Three small queries: the status rollup's state, the waiting messages counted through
+    their partial index, the other statuses summed from the rollup. Until
     the rollup has run once, every status is counted live (one query over the scope's
     messages, as slow as the outbox is large)."""
     state = RollupState.objects.filter(name=STATUS_ROLLUP, refreshed_at__isnull=False).first()
@@ -162,13 +163,13 @@ def outbox_statuses(*, scope: OutboxScope) -> OutboxStatuses:
     if state is None:
         live, counted = frozenset(M.values), messages
     else:
-        live, counted = frozenset(ACTION_STATUSES), messages.filter(status__in=ACTION_STATUSES)
+        live, counted = frozenset(WAITING_STATUSES), messages.filter(status__in=WAITING_STATUSES)
     # COUNT(*): a count of a column would read it from the table, not the index.
     counts = dict(counted.values_list("status").annotate(n=Count("*")).values_list("status", "n"))
     if state is not None:
         rolled = (
             scope.rollup()
-            .exclude(status__in=ACTION_STATUSES)
+            .exclude(status__in=WAITING_STATUSES)
             .order_by()
             .values_list("status")
             .annotate(n=Sum("messages"))

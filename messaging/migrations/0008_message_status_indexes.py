@@ -18,6 +18,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='message',
-            index=models.Index(condition=models.Q(('status__in', ('planned', 'queued', 'failed'))), fields=['status', 'status_changed_at', 'creditor', 'channel', 'created_at', 'debtor'], name='message_action_status'),
+            index=models.Index(condition=models.Q(('status__in', ('planned', 'queued', 'failed'))), fields=['status', 'status_changed_at', 'creditor', 'channel', 'created_at', 'debtor'], name='message_waiting_failed'),
         ),
     ]

@@ -127,8 +127,8 @@ class TypologyDay(models.Model):
 class OutboxStatusDay(models.Model):
     """Messages created on `day` (UTC) by their status at the last refresh: the Health page's
     messages by status, for the statuses that hold nearly every message (sent, delivered,
-    blocked, cancelled). The few waiting or failed ones it counts live
-    (`messaging.models.ACTION_STATUSES`), but every status has its rows.
+    failed, blocked, cancelled). The few waiting ones it counts live
+    (`messaging.models.WAITING_STATUSES`), but every status has its rows.
 
     A message is created once and never moves to another day; a status change bumps its
     `updated_at`, so the days to rebuild are the creation days of the messages updated since
