@@ -164,10 +164,10 @@ class MessageFilterSet(WagtailFilterSet):
         label=_("Sent on the debtor's weekday"),
         choices=_WEEKDAYS,
         coerce=int,
-        method="_local_weekday",
+        method="_local_time",
     )
     local_hour = django_filters.TypedChoiceFilter(
-        label=_("Sent at the debtor's hour"), choices=_HOURS, coerce=int, method="_local_hour"
+        label=_("Sent at the debtor's hour"), choices=_HOURS, coerce=int, method="_local_time"
     )
     reached = django_filters.ChoiceFilter(
         label=_("Got as far as"), choices=_REACHED, method="_reached"
@@ -195,11 +195,16 @@ class MessageFilterSet(WagtailFilterSet):
     def _created_to(self, queryset, name, value):
         return queryset.filter(created_at__lt=_utc_day_start(value) + timedelta(days=1))
 
-    def _local_weekday(self, queryset, name, value):
-        return messages_sent_local(queryset, weekday=value)
-
-    def _local_hour(self, queryset, name, value):
-        return messages_sent_local(queryset, hour=value)
+    def _local_time(self, queryset, name, value):
+        """Both local filters in one condition per zone (a weekday and an hour in the same
+        zone), applied once: by the hour's filter when it is given, else by the weekday's."""
+        data = self.form.cleaned_data
+        hour, weekday = data.get("local_hour"), data.get("local_weekday")
+        hour = None if hour in (None, "") else hour
+        weekday = None if weekday in (None, "") else weekday
+        if name == "local_weekday" and hour is not None:
+            return queryset
+        return messages_sent_local(queryset, hour=hour, weekday=weekday)
 
     def _reached(self, queryset, name, value):
         return queryset.filter(**{f"{value}_at__isnull": False})
