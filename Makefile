@@ -116,6 +116,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scaleout.py
 	$(BIN)/python bench/portal.py
 	$(BIN)/python bench/recommender.py
+	$(BIN)/python bench/cockpit.py
 
 clean:
 	rm -rf $(VENV) $(UV_VENV) db.sqlite3 staticfiles .pytest_cache

@@ -3,9 +3,11 @@
 Creates a throwaway PostgreSQL database, migrates it and fills it straight with SQL
 (`INSERT ... SELECT` over `generate_series`, in the server: not through the services, which
 would take hours at this size) with, at `--scale 1`:
-1,000,000 messages over the last 365 days and their events (delivered, opened, clicked,
-converted), 100,000 debtors and accounts, 200,000 payments, 20,000 payment plans with 80,000
-instalments, and 300,000 compliance decisions (a quarter refused, by a window, a cap or a flag).
+1,000,000 messages sent over the last 365 days (9 in 10 delivered, 2 in 100 failed) and
+their events (delivered, opened, clicked, converted), 40,000 that never went out (blocked,
+cancelled, and 2,000 planned over the next day, a few already due), 100,000 debtors and
+accounts, 200,000 payments, 20,000 payment plans with 80,000 instalments, and 300,000
+compliance decisions (a quarter refused, by a window, a cap or a flag).
 
 Then it times
 1. the full rollup build (`rollups_refresh(full=True)`, every day of every rollup);
@@ -14,12 +16,16 @@ Then it times
    day's compliance decisions and a day's instalments settled. Target: under 10 s;
 3. each cockpit page as a signed-in agency operator loads it, through gunicorn with the
    production settings (`gunicorn.conf.py`, 2 workers) over real HTTP, `--requests` times one
-   after another after two warm-up loads, printing p50 and p95 per page. Target: p95 under
-   300 ms on 2 cores.
-Stops gunicorn and drops the database (unless `--keep`).
+   after another after two warm-up loads, printing p50 and p95 per page: the five tabs, Health
+   with filters, and the outbox behind one cell of the send-time heatmap (not a cockpit page:
+   timed for its local-time filter). Target: p95 under 300 ms on 2 cores.
+Stops gunicorn and drops the database (unless `--keep`; `--reuse` times the pages again on
+a kept database, skipping 1 and 2).
 
     .venv/bin/python bench/cockpit.py                 # the full size (about 10 minutes)
     .venv/bin/python bench/cockpit.py --scale 0.02    # a small run (about a minute)
+    .venv/bin/python bench/cockpit.py --keep          # then, pages only, as often as needed:
+    .venv/bin/python bench/cockpit.py --reuse
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), like the tests.
 """
@@ -37,8 +43,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchdb import drop_database, recreate_database
@@ -48,10 +56,14 @@ PY = sys.executable
 PG = "postgres://postgres@127.0.0.1:5432"
 PAGES = {
     "Health": "/admin/operations/",
+    "Health, filtered": "/admin/operations/?region=US-MA&channel=email&start={start}&end={end}",
     "Recovery": "/admin/operations/recovery/",
     "Engagement": "/admin/operations/engagement/",
     "Recommender": "/admin/operations/recommender/",
     "Compliance": "/admin/operations/compliance/",
+    # One cell of the Engagement page's heatmap (Monday 10:00, the page's default 90 days).
+    "Outbox cell": "/admin/messaging/outbox/?sent_from={start}&sent_to={end}&local_weekday=0"
+    "&local_hour=10",
 }
 REGIONS = [  # (region, time zone, creditor currency)
     ("US-MA", "America/New_York"),
@@ -119,7 +131,10 @@ INSERT INTO messaging_message (id, channel, language, stage, slot, recipient, su
     created_at, updated_at, account_id, creditor_id, debtor_id, variant_revision_id, variant_id,
     sent_at, delivered_at, opened_at, clicked_at, converted_at)
 SELECT g, 'email', 'en', 'early', 's' || g, 'x@example.com', 'Your account', 'Hello', '[]', '[]',
-    false, t, t, CASE WHEN r < 0.9 THEN 'delivered' ELSE 'sent' END, '', t, 1, '', 'sandbox',
+    false, t, t, CASE WHEN r < 0.9 THEN 'delivered' WHEN r < 0.98 THEN 'sent' ELSE 'failed' END,
+    CASE WHEN r >= 0.98 THEN 'bounced' ELSE '' END,
+    CASE WHEN r < 0.9 THEN t + interval '1 minute' WHEN r < 0.98 THEN t
+         ELSE t + interval '5 minutes' END, 1, '', 'sandbox',
     'p' || g, '', '', '{}', '', t, t + interval '1 hour', 1 + g %% %(accounts)s,
     (%(creditors)s::bigint[])[1 + (1 + g %% %(accounts)s) %% 2], 1 + g %% %(accounts)s,
     %(revision)s, %(variant)s, t,
@@ -129,6 +144,25 @@ SELECT g, 'email', 'en', 'early', 's' || g, 'x@example.com', 'Your account', 'He
     CASE WHEN r < 0.02 THEN t + interval '1 day' END
 FROM (SELECT g, now() - random() * interval '365 days' AS t, random() AS r
       FROM generate_series(1, %(messages)s) g) s;
+
+-- Messages that never went out: blocked when planned (most), cancelled, and a day's plan
+-- still waiting (due over the next day). Still in their accounts' slots, like the others.
+INSERT INTO messaging_message (id, channel, language, stage, slot, recipient, subject, body,
+    disclosures, links, initial, planned_at, due_at, status, status_reason, status_changed_at,
+    attempts, claim, provider, provider_id, arm, model_version, explanation, decision_id,
+    created_at, updated_at, account_id, creditor_id, debtor_id, variant_revision_id, variant_id)
+SELECT m + g, 'email', 'en', 'early', 'u' || g, 'x@example.com', 'Your account', 'Hello', '[]',
+    '[]', false, t,
+    CASE WHEN st = 'planned' THEN now() + (random() - 0.05) * interval '1 day' ELSE t END,
+    st, CASE WHEN st = 'blocked' THEN 'US.hours' ELSE '' END, t, 0, '', '', '', '', '', '{}', '',
+    t, t, 1 + g %% %(accounts)s, (%(creditors)s::bigint[])[1 + (1 + g %% %(accounts)s) %% 2],
+    1 + g %% %(accounts)s, %(revision)s, %(variant)s
+FROM (SELECT max(id) AS m FROM messaging_message) x,
+     (SELECT g, st, CASE WHEN st = 'planned' THEN now() - random() * interval '1 hour'
+                         ELSE now() - random() * interval '365 days' END AS t
+      FROM (SELECT g, CASE WHEN g %% 20 = 0 THEN 'planned' WHEN g %% 5 = 1 THEN 'cancelled'
+                           ELSE 'blocked' END AS st
+            FROM generate_series(1, %(unsent)s) g) y) s;
 
 INSERT INTO messaging_messageevent (kind, event_key, source, occurred_at, received_at, data,
     message_id)
@@ -254,7 +288,8 @@ def server_stop(server: subprocess.Popen) -> None:
 
 def sizes(scale: float) -> dict[str, int]:
     n = {
-        "accounts": 100_000, "payments": 200_000, "messages": 1_000_000, "decisions": 300_000,
+        "accounts": 100_000, "payments": 200_000, "messages": 1_000_000, "unsent": 40_000,
+        "decisions": 300_000,
         # a day's work
         "day_messages": 3_000, "day_events": 3_000, "day_payments": 600,
         "day_instalments": 250, "day_decisions": 1_000,
@@ -298,7 +333,7 @@ def seed(n: dict[str, int]) -> None:
             cursor.execute(statement, params)
             took = time.perf_counter() - started
             print(f"  {statement.strip().splitlines()[0][:70]:70} {took:6.1f} s")
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")  # as autovacuum leaves a table that has lived a year
     return params
 
 
@@ -341,13 +376,15 @@ def sign_in(port: int) -> urllib.request.OpenerDirector:
 
 def pages_timed(port: int, requests: int) -> None:
     opener = sign_in(port)
+    today = datetime.now(UTC).date()
+    days = {"start": (today - timedelta(days=89)).isoformat(), "end": today.isoformat()}
     for name, path in PAGES.items():
-        url = f"http://127.0.0.1:{port}{path}"
+        url = f"http://127.0.0.1:{port}{path.format(**days)}"
         try:
             for _ in range(2):  # warm-up: the worker's first load of the page
                 opener.open(url).read()
         except urllib.error.HTTPError as exc:
-            print(f"{name:12} {path}: HTTP {exc.code}, skipped")
+            print(f"{name:16} {path}: HTTP {exc.code}, skipped")
             continue
         times = []
         for _ in range(requests):
@@ -358,7 +395,7 @@ def pages_timed(port: int, requests: int) -> None:
             assert response.status == 200 and "/login/" not in response.geturl()
         times.sort()
         p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-        print(f"{name:12} p50 {statistics.median(times):6.0f} ms   p95 {p95:6.0f} ms   "
+        print(f"{name:16} p50 {statistics.median(times):6.0f} ms   p95 {p95:6.0f} ms   "
               f"({requests} loads)")  # fmt: skip
 
 
@@ -369,6 +406,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database", default="collections_bench_cockpit")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the pages only, on the database an earlier --keep run left (kept again)",
+    )
     args = parser.parse_args()
     port = free_port()
     url = f"{PG}/{args.database}"
@@ -387,10 +429,12 @@ def main() -> None:
         "STATIC_ROOT": tempfile.mkdtemp(prefix="cockpit-bench-static-"),
         "LOG_LEVEL": "WARNING",
     }
-    recreate_database(url)
+    if not args.reuse:
+        recreate_database(url)
     server = None
     try:
-        for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        commands = [["migrate", "--noinput"]] if not args.reuse else []
+        for command in [*commands, ["collectstatic", "--noinput"]]:
             subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=env, check=True,
                            capture_output=True)  # fmt: skip
         os.environ.update(env)
@@ -398,14 +442,15 @@ def main() -> None:
         import django
 
         django.setup()
-        n = sizes(args.scale)
-        print(f"Filling the database (scale {args.scale}): {n}")
-        started = time.perf_counter()
-        params = seed(n)
-        print(f"Filled in {time.perf_counter() - started:.0f} s")
-        refresh_timed("Full rollup build", full=True)
-        day_of_events(params)
-        refresh_timed("A day's events, folded in")
+        if not args.reuse:
+            n = sizes(args.scale)
+            print(f"Filling the database (scale {args.scale}): {n}")
+            started = time.perf_counter()
+            params = seed(n)
+            print(f"Filled in {time.perf_counter() - started:.0f} s")
+            refresh_timed("Full rollup build", full=True)
+            day_of_events(params)
+            refresh_timed("A day's events, folded in")
         gunicorn = [
             str(Path(PY).parent / "gunicorn"), "collections_site.wsgi",
             "-c", str(ROOT / "gunicorn.conf.py"),
@@ -419,7 +464,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        if not args.keep:
+        if not (args.keep or args.reuse):
             drop_database(url)
 
 

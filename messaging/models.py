@@ -281,6 +281,11 @@ class MessageStatus(models.TextChoices):
 
 
 M = MessageStatus
+WAITING_STATUSES = (M.PLANNED, M.QUEUED)
+"""Not gone out yet: at most a few days' plan and a dispatcher's batch, so few messages
+whatever the outbox's size. The operations cockpit counts them live through a partial index
+(`message_waiting_failed`); the other statuses, which hold nearly every message ever made,
+it reads from its rollup."""
 # `queued` means claimed by one dispatcher under a lease; `handoff_at` marks the moment it was
 # given to the backend. `blocked` is decided when the message is planned (no row is ever sent);
 # a message blocked at delivery time goes back to `planned` (rescheduled) or is `cancelled`.
@@ -403,6 +408,22 @@ class Message(models.Model):
             # last refresh (collections_site.operations.rollups).
             models.Index(fields=["sent_at"], name="message_sent_at"),
             models.Index(fields=["updated_at"], name="message_updated_at"),
+            # The outbox status rollup rebuilds the messages created on a day.
+            models.Index(fields=["created_at"], name="message_created_at"),
+            # The cockpit's live counts: the waiting messages (WAITING_STATUSES) and the last
+            # day's failures, a small part of the outbox, with every column its filters read.
+            models.Index(
+                fields=[
+                    "status",
+                    "status_changed_at",
+                    "creditor",
+                    "channel",
+                    "created_at",
+                    "debtor",
+                ],
+                condition=models.Q(status__in=[*WAITING_STATUSES, M.FAILED]),
+                name="message_waiting_failed",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -428,7 +449,9 @@ class Message(models.Model):
         self.status = status
         self.status_reason = reason[:300]
         self.status_changed_at = now
-        self.updated_at = now
+        # When the row changed, not when the change happened (`at` may be a provider's
+        # earlier event time): the cockpit's rollups find the days to rebuild by it.
+        self.updated_at = timezone.now()
         if status != M.QUEUED:
             self.claim, self.claimed_until = "", None
         if status == M.PLANNED:

@@ -49,6 +49,7 @@ from messaging.models import (
     MessageVariant,
     language_choices,
 )
+from messaging.selectors import messages_sent_local
 
 NAMESPACE = "messaging_outbox"
 MENU_HOOK = "register_messaging_menu_item"
@@ -113,14 +114,29 @@ _REACHED = [
 ]
 
 
+_WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
+_HOURS = [(h, f"{h:02d}:00-{h:02d}:59") for h in range(24)]
+
+
 def _utc_day_start(day) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 class MessageFilterSet(WagtailFilterSet):
     """The outbox's filters. The cockpit's charts link here with the ones that list the rows a
-    mark counts: the UTC days a message was sent (`sent_from`, `sent_to`, the rollups' days),
-    its variant, the debtor's region and how far it got (`reached`)."""
+    mark counts: the UTC days a message was sent (`sent_from`, `sent_to`, the rollups' days)
+    or created (`created_from`, `created_to`: the Health page's messages by status), its
+    variant, the debtor's region, how far it got (`reached`) and the debtor's local weekday
+    and hour when it was sent (`local_weekday`, `local_hour`: the send-time heatmap's cells,
+    in the zone `messaging.selectors.send_zone` gives)."""
 
     status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
@@ -137,6 +153,21 @@ class MessageFilterSet(WagtailFilterSet):
     )
     sent_to = django_filters.DateFilter(
         label=_("Sent on or before (UTC day)"), method="_sent_to", widget=AdminDateInput
+    )
+    created_from = django_filters.DateFilter(
+        label=_("Created on or after (UTC day)"), method="_created_from", widget=AdminDateInput
+    )
+    created_to = django_filters.DateFilter(
+        label=_("Created on or before (UTC day)"), method="_created_to", widget=AdminDateInput
+    )
+    local_weekday = django_filters.TypedChoiceFilter(
+        label=_("Sent on the debtor's weekday"),
+        choices=_WEEKDAYS,
+        coerce=int,
+        method="_local_time",
+    )
+    local_hour = django_filters.TypedChoiceFilter(
+        label=_("Sent at the debtor's hour"), choices=_HOURS, coerce=int, method="_local_time"
     )
     reached = django_filters.ChoiceFilter(
         label=_("Got as far as"), choices=_REACHED, method="_reached"
@@ -157,6 +188,23 @@ class MessageFilterSet(WagtailFilterSet):
 
     def _sent_to(self, queryset, name, value):
         return queryset.filter(sent_at__lt=_utc_day_start(value) + timedelta(days=1))
+
+    def _created_from(self, queryset, name, value):
+        return queryset.filter(created_at__gte=_utc_day_start(value))
+
+    def _created_to(self, queryset, name, value):
+        return queryset.filter(created_at__lt=_utc_day_start(value) + timedelta(days=1))
+
+    def _local_time(self, queryset, name, value):
+        """Both local filters in one condition per zone (a weekday and an hour in the same
+        zone), applied once: by the hour's filter when it is given, else by the weekday's."""
+        data = self.form.cleaned_data
+        hour, weekday = data.get("local_hour"), data.get("local_weekday")
+        hour = None if hour in (None, "") else hour
+        weekday = None if weekday in (None, "") else weekday
+        if name == "local_weekday" and hour is not None:
+            return queryset
+        return messages_sent_local(queryset, hour=hour, weekday=weekday)
 
     def _reached(self, queryset, name, value):
         return queryset.filter(**{f"{value}_at__isnull": False})

@@ -4,14 +4,21 @@ task does, and the page read as an operator would (two creditors, each seeing th
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from accounts.models import Debtor
 from accounts.tests.factories import place, row, staff_client
-from collections_site.operations.models import EngagementDay, SendTimeDay, TypologyDay
+from collections_site.operations.models import (
+    EngagementDay,
+    OutboxStatusDay,
+    SendTimeDay,
+    TypologyDay,
+)
 from collections_site.operations.rollups import rollups_refresh
 from messaging import services
 from messaging.models import EventKind, Message
@@ -165,3 +172,100 @@ def test_the_refresh_command_rebuilds_a_day_and_refuses_a_bad_one(clock, sent, c
     assert "messages: 1 days" in capsys.readouterr().out
     with pytest.raises(CommandError, match="not a date"):
         call_command("rollups_refresh", "--day", "yesterday")
+
+
+def test_a_failure_reported_late_is_folded_into_its_days(clock, sent):
+    """A provider's failure event stamps the message with the provider's time, which may be
+    long before the last refresh; the row's change time is when it was recorded, so the
+    next refresh still rebuilds the message's send and creation days."""
+    rollups_refresh()
+    bounced = sent["ours"][2]
+    clock.set(clock.now + timedelta(hours=3))
+    rollups_refresh()  # the watermark is now three hours after the send
+    clock.set(clock.now + timedelta(minutes=5))
+    event_record(
+        message=bounced, kind=EventKind.BOUNCED, event_key=f"bounce:{bounced.pk}",
+        source="test", occurred_at=bounced.sent_at + timedelta(minutes=1),
+    )  # fmt: skip
+    bounced.refresh_from_db()
+    assert bounced.status == "failed"
+    assert bounced.status_changed_at == bounced.sent_at + timedelta(minutes=1)
+    rollups_refresh()
+    day = EngagementDay.objects.filter(creditor_id=bounced.creditor_id)
+    assert sum(r.failed for r in day) == 1
+    statuses = OutboxStatusDay.objects.filter(creditor_id=bounced.creditor_id, status="failed")
+    assert sum(r.messages for r in statuses) == 1
+
+
+# --- the send-time heatmap and the outbox behind each cell -----------------------------------
+
+_CELL = re.compile(
+    r'<th scope=row><a href="([^"]+)">(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d\d):00</a></th>'
+    r"<td>([\d,]+)</td>"
+)
+
+
+@pytest.fixture
+def around_the_clock(clock, make_variant, place_one, settings):
+    """Twelve e-mails sent on Tuesday at 16:00 and 19:00 UTC and on Wednesday at 16:00 to
+    debtors in four local zones: Massachusetts (New York time), California (Los Angeles), a
+    Massachusetts debtor whose own zone is London (their zone wins over the region's), and
+    a California debtor with no zone on record (the region's is used)."""
+    # California's required disclosure.
+    settings.MESSAGING_DISCLOSURE_VALUES = {
+        **settings.MESSAGING_DISCLOSURE_VALUES,
+        "ca_license_number": "TEST-0001",
+    }
+    email = make_variant("email")
+    start = clock.now
+    for hours in (1, 4, 25):
+        clock.set(start + timedelta(hours=hours))
+        accounts = [
+            place_one(),
+            place_one(debtor={"region": "US-CA"}),
+            place_one(debtor={"timezone": "Europe/London"}),
+            place_one(debtor={"region": "US-CA"}),
+        ]
+        # Placement always records a zone; older rows may have none.
+        Debtor.objects.filter(pk=accounts[-1].debtor_id).update(timezone="")
+        for account in accounts:
+            services.message_send(account=account, variant=email, planned_at=clock.now)
+        assert services.dispatch_due(now=clock.now).sent == 4
+    rollups_refresh()
+
+
+def test_each_heatmap_cell_links_to_exactly_the_messages_it_counts(clock, around_the_clock):
+    client = staff_client(agency=True)
+    page = client.get(URL)
+    html = page.content.decode()
+    cells = _CELL.findall(html)
+    # New York 12:00 and 15:00 Tuesday, 12:00 Wednesday; Los Angeles 09:00, 12:00, 09:00;
+    # London 16:00, 19:00, 16:00.
+    assert {(day, hour) for _url, day, hour, _n in cells} == {
+        ("Tue", "09"), ("Tue", "12"), ("Tue", "15"), ("Tue", "16"), ("Tue", "19"),
+        ("Wed", "09"), ("Wed", "12"), ("Wed", "16"),
+    }  # fmt: skip
+    assert sum(int(n) for *_rest, n in cells) == 12
+    for url, day, hour, n in cells:
+        url = url.replace("&amp;", "&")
+        assert f"local_hour={int(hour)}" in url and "local_weekday=" in url, url
+        listed = client.get(url)
+        assert listed.status_code == 200
+        assert listed.context["items_count"] == int(n), (day, hour, url)
+    # The chart's cells carry the same links as its table.
+    assert html.count("local_hour=") == 2 * len(cells)
+
+
+def test_a_creditors_staff_follow_a_cell_to_their_own_messages_only(
+    clock, around_the_clock, other_creditor, creditor
+):
+    (account,) = place(other_creditor, row("other"))
+    services.message_send(
+        account=account, variant=Message.objects.first().variant, planned_at=clock.now
+    )
+    assert services.dispatch_due(now=clock.now).sent == 1
+    rollups_refresh()
+    ours = staff_client(creditor)
+    for url, day, hour, n in _CELL.findall(ours.get(URL).content.decode()):
+        listed = ours.get(url.replace("&amp;", "&"))
+        assert listed.context["items_count"] == int(n), (day, hour)

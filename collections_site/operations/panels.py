@@ -37,7 +37,8 @@ class CockpitPanel(Component):
     def get_context_data(self, parent_context: Any = None) -> dict[str, Any]:
         user = self.request.user
         now = timezone.now()
-        reasons = verdict.outbox_reasons(selectors.outbox_health(user=user, now=now))
+        outbox = selectors.outbox_health(scope=selectors.OutboxScope(user=user), now=now)
+        reasons = verdict.outbox_reasons(outbox)
         if is_agency_staff(user):
             demo = demo_progress()
             reasons |= verdict.queue_reasons(

@@ -250,3 +250,42 @@ def test_recipients_are_shortened_for_listings():
     assert mask_recipient("email", "ada1@example.com") == "ad…@example.com"
     assert mask_recipient("sms", "+16175550123") == "+1…0123"
     assert mask_recipient("letter", "Ada Lovelace\n1 Main St\n02101 Boston") == "… 02101 Boston"
+
+
+def test_the_index_filters_by_creation_day_and_by_the_debtors_local_send_time(
+    admin_client, clock, make_variant, place_one
+):
+    """Sent Tuesday 15:00 UTC: 11:00 on Tuesday for a debtor in New York, 16:00 for one
+    whose own zone is Paris."""
+    boston = _sent(clock, make_variant, place_one, "email")
+    paris = services.message_send(
+        account=place_one(debtor={"timezone": "Europe/Paris"}),
+        variant=boston.variant,
+        planned_at=clock.now,
+    )
+    assert services.dispatch_due().sent == 1
+
+    def listed(**query) -> set[int]:
+        page = admin_client.get(reverse(INDEX), query)
+        assert page.status_code == 200
+        return {m.pk for m in page.context["object_list"]}
+
+    both = {boston.pk, paris.pk}
+    assert listed(created_from="2026-03-10", created_to="2026-03-10") == both
+    assert listed(created_from="2026-03-11") == set()
+    assert listed(created_to="2026-03-09") == set()
+    assert listed(local_weekday=1) == both  # Tuesday
+    assert listed(local_weekday=2) == set()
+    assert listed(local_hour=11) == {boston.pk}
+    assert listed(local_hour=16, local_weekday=1) == {paris.pk}
+    assert listed(local_hour=15) == set()  # the UTC hour is nobody's local one
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"local_hour": "24"}, {"local_hour": "x"}, {"local_weekday": "7"}, {"created_from": "no"}],
+)
+def test_a_bad_outbox_filter_is_a_form_error(admin_client, query):
+    page = admin_client.get(reverse(INDEX), query)
+    assert page.status_code == 200
+    assert page.context["filters"].errors

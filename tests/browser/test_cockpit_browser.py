@@ -97,5 +97,11 @@ def test_the_chart_pages_read_in_both_themes_under_the_csp(
     # A mark's link opens the rows it counts.
     href = page.locator("figure.ops-chart a").first.get_attribute("href")
     assert page.request.get(live_server.url + href).status == 200
+    if section == "engagement":  # the send-time heatmap's cells open their messages
+        cell = page.locator("figure.ops-chart a[href*='local_hour=']")
+        assert cell.count() > 0
+        href = cell.first.get_attribute("href")
+        assert "local_weekday=" in href
+        assert page.request.get(live_server.url + href).status == 200
     _screenshot(page, f"operations-{section}-{scheme}.png")
     assert_accessible(page, f"cockpit {section} ({scheme})")

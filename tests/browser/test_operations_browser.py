@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from collections_site.operations.rollups import rollups_refresh
 from messaging import services
 from tests.browser import test_csp_browser as csp_browser
 from tests.browser.axe import assert_accessible
@@ -46,6 +47,7 @@ def test_the_health_page_reads_in_both_themes_under_the_csp(
     for _ in range(2):  # due in an hour: they wait for the dispatcher
         services.message_send(account=place_one(), variant=variant, planned_at=later)
     clock.set(later + timedelta(minutes=20))  # the dispatcher stopped: twenty minutes late
+    rollups_refresh()  # the statuses that hold most messages are read from the rollup
     page.set_viewport_size({"width": 1024, "height": 1500})  # the whole page in one shot
     page.emulate_media(color_scheme=scheme)  # Wagtail's default theme follows the system
     response = page.goto(live_server.url + "/admin/operations/")
@@ -65,6 +67,23 @@ def test_the_health_page_reads_in_both_themes_under_the_csp(
     )
     assert text != ground
     assert page.locator("a[href='/admin/messaging/outbox/?status=planned']").count() >= 1
+    sent = page.locator("#ops-statuses-section tr", has_text="Sent")
+    assert "as of 2026-03-10 16:20" in sent.inner_text()
+    # The filter bar: region, channel and dates (a superuser sees every creditor: one here).
+    for field in ("region", "channel", "start", "end"):
+        assert page.locator(f"form.ops-filters [name='{field}']").is_visible(), field
     _screenshot(page, f"operations-health-{scheme}.png")
     # WCAG 2.2 AA as for the portal, over the whole page, Wagtail's own menus included.
     assert_accessible(page, f"Health page, {scheme} theme")
+    # Applying a filter narrows the figures and their links; a bad date is marked, not fatal.
+    page.select_option("form.ops-filters [name='channel']", "sms")
+    page.fill("form.ops-filters [name='start']", "2026-03-10")
+    page.click("form.ops-filters button[type='submit']")
+    page.wait_for_load_state("networkidle")
+    assert "channel=sms" in page.url and "start=2026-03-10" in page.url
+    planned = page.locator("#ops-statuses-section a[href*='status=planned']")
+    assert planned.inner_text() == "0"  # every message here is an e-mail
+    assert "channel=sms" in planned.get_attribute("href")
+    assert "created_from=2026-03-10" in planned.get_attribute("href")
+    _screenshot(page, f"operations-health-filtered-{scheme}.png")
+    assert_accessible(page, f"Health page, filtered, {scheme} theme")

@@ -170,17 +170,20 @@ def send_time_heatmap(filters: CockpitFilters) -> charts.Heatmap:
         .annotate(sent=Sum("sent"), converted=Sum("converted"))
     }
     hours = sorted({h for _, h in cells}) or list(range(8, 21))
-    values, notes, rows = [], [], []
+    values, notes, urls, rows = [], [], [], []
     for wd in range(7):
-        line, note = [], []
+        line, note, links = [], [], []
         for h in hours:
             c = cells.get((wd, h))
             line.append(c["converted"] / c["sent"] if c and c["sent"] else None)
             note.append(f"{c['converted']:,} of {c['sent']:,}" if c else "")
+            # The messages the cell counts: sent in the period at that local weekday and hour.
+            url = outbox_link(filters, local_weekday=wd, local_hour=h) if c else ""
+            links.append(url)
             if c:
                 rows.append(
                     [
-                        f"{WEEKDAYS[wd]} {h:02d}:00",
+                        Cell(f"{WEEKDAYS[wd]} {h:02d}:00", url),
                         f"{c['sent']:,}",
                         f"{c['converted']:,}",
                         _rate_text(c["converted"], c["sent"]),
@@ -188,12 +191,14 @@ def send_time_heatmap(filters: CockpitFilters) -> charts.Heatmap:
                 )
         values.append(line)
         notes.append(note)
+        urls.append(links)
     return charts.Heatmap(
         title=_("Conversion rate by the debtor's local weekday and hour at sending"),
         rows=[str(w) for w in WEEKDAYS],
         cols=[f"{h:02d}" for h in hours],
         values=values,
         notes=notes,
+        urls=urls,
         table=ChartTable(
             _("Conversion by local send time, with 95% intervals"),
             [_("Local weekday and hour"), _("Sent"), _("Converted"), _("Conversion rate")],

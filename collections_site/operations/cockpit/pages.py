@@ -28,15 +28,18 @@ SECTIONS: list[tuple[str, Any]] = [
 ]
 
 
-def tabs(current: str, query: str = "") -> list[dict[str, Any]]:
-    """The section links, each keeping the filters in force (Health has none)."""
+def tabs(current: str, filters: CockpitFilters | None = None) -> list[dict[str, Any]]:
+    """The section links, each keeping the filters in force. Health is given the creditor,
+    region and channel but not the dates: the chart pages always have a range (the last 90
+    days by default) and Health counts every day unless asked."""
     out = []
     for name, label in SECTIONS:
         try:
             url = reverse(f"operations:{name}")
         except NoReverseMatch:  # a section not wired in wagtail_hooks.py
             continue
-        if query and name != "health":
+        query = filters.query(dates=name != "health") if filters else ""
+        if query:
             url = f"{url}?{query}"
         out.append({"name": name, "label": label, "url": url, "current": name == current})
     return out
@@ -46,8 +49,10 @@ def regions_known() -> list[str]:
     return list(Region.objects.order_by("code").values_list("code", flat=True))
 
 
-def filters_for(request: HttpRequest) -> tuple[CockpitFilterForm, CockpitFilters]:
-    return filters_read(request, regions=regions_known())
+def filters_for(
+    request: HttpRequest, *, dated: bool = True
+) -> tuple[CockpitFilterForm, CockpitFilters]:
+    return filters_read(request, regions=regions_known(), dated=dated)
 
 
 def cockpit_render(
@@ -66,7 +71,7 @@ def cockpit_render(
         {
             "title": title,
             "section": section,
-            "tabs": tabs(section, filters.query()),
+            "tabs": tabs(section, filters),
             "form": form,
             "filters": filters,
             "zone": timezone.get_current_timezone_name(),

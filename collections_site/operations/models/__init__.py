@@ -14,6 +14,7 @@ from collections_site.operations.models.compliance import (
 )
 from collections_site.operations.models.engagement import (
     EngagementDay,
+    OutboxStatusDay,
     RollupState,
     SendTimeDay,
     TypologyDay,
@@ -35,6 +36,7 @@ __all__ = [
     "EngagementDay",
     "InstalmentDay",
     "InstalmentOutcome",
+    "OutboxStatusDay",
     "PlacementDay",
     "RollupState",
     "SendTimeDay",

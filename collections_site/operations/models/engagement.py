@@ -1,10 +1,12 @@
-"""Rollups of the outbox: what was sent and what became of it, per send day."""
+"""Rollups of the outbox: what was sent and what became of it, per send day; and every
+message's status, per creation day."""
 
 from __future__ import annotations
 
 from django.db import models
 
 from accounts.models import Channel
+from messaging.models import MessageStatus
 
 
 class RollupState(models.Model):
@@ -120,3 +122,33 @@ class TypologyDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.typology or '-'}: {self.sent} sent"
+
+
+class OutboxStatusDay(models.Model):
+    """Messages created on `day` (UTC) by their status at the last refresh: the Health page's
+    messages by status, for the statuses that hold nearly every message (sent, delivered,
+    failed, blocked, cancelled). The few waiting ones it counts live
+    (`messaging.models.WAITING_STATUSES`), but every status has its rows.
+
+    A message is created once and never moves to another day; a status change bumps its
+    `updated_at`, so the days to rebuild are the creation days of the messages updated since
+    the watermark."""
+
+    day = models.DateField()
+    creditor = models.ForeignKey("accounts.Creditor", on_delete=models.CASCADE, related_name="+")
+    region = models.CharField(max_length=16, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    messages = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "creditor", "region", "channel", "status"],
+                name="outboxstatusday_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["creditor", "day"], name="outboxstatusday_creditor_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status}: {self.messages}"

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from collections_site.operations.models import RollupState
-from collections_site.operations.rollups import compliance, engagement, recovery
+from collections_site.operations.rollups import compliance, engagement, outbox, recovery
 
 OVERLAP = timedelta(minutes=10)
 """How far before its watermark a refresh looks again: longer than any transaction that
@@ -43,6 +43,7 @@ class Rollup:
 
 ROLLUPS: tuple[Rollup, ...] = (
     Rollup("messages", engagement.changed_days, engagement.day_rebuild),
+    Rollup(outbox.NAME, outbox.changed_days, outbox.day_rebuild),
     Rollup("payments", recovery.payments_changed_days, recovery.payments_day_rebuild),
     Rollup("placements", recovery.placements_changed_days, recovery.placements_day_rebuild),
     Rollup("statuses", recovery.statuses_changed_days, recovery.statuses_day_rebuild),

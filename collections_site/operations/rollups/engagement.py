@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q
@@ -18,8 +17,8 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from collections_site.operations.models import EngagementDay, SendTimeDay, TypologyDay
 from collections_site.operations.rollups.days import day_bounds, days_of
 from compliance.selectors import ruleset_current
-from compliance.services import debtor_zone
 from messaging.models import Message, MessageStatus
+from messaging.selectors import send_zone
 
 
 def changed_days(since: datetime | None, until: datetime) -> set[date]:
@@ -98,7 +97,8 @@ def _funnel_write(day: date) -> int:
 
 def _send_times_write(day: date) -> int:
     """The day's messages read once (a few columns each) and counted by local weekday and
-    hour in the debtor's zone (the one compliance reads local time in)."""
+    hour in the debtor's zone (`send_zone`, the one compliance reads local time in; the
+    outbox's `local_hour` and `local_weekday` filters list the same messages)."""
     messages = _sent_on(day).values_list(
         "creditor_id",
         "debtor__region",
@@ -119,8 +119,7 @@ def _send_times_write(day: date) -> int:
         zone = zones.get((tz, region))
         if zone is None:
             rules = rules or ruleset_current()
-            debtor = SimpleNamespace(timezone=tz or "", region=region or "")
-            zone = zones[(tz, region)] = debtor_zone(debtor, rules)[1]  # type: ignore[arg-type]
+            zone = zones[(tz, region)] = send_zone(timezone=tz, region=region, rules=rules)
         local = sent_at.astimezone(zone)
         key = (
             creditor,
