@@ -102,7 +102,7 @@ INSERT INTO accounts_payment (id, idempotency_key, amount, currency, method, pro
 SELECT g, 'P-' || g, 5 + g %% 50, a.currency,
     (ARRAY['card', 'bank_transfer', 'direct_debit'])[1 + g %% 3], 'sandbox', 'ref-' || g,
     'succeeded', t, t, a.id, a.creditor_id
-FROM (SELECT g, 1 + (g * 7919) %% %(rows)s AS account,
+FROM (SELECT g, 1 + (g::bigint * 7919) %% %(rows)s AS account,
              %(start)s + (g::float / %(rows)s) * (now() - %(start)s) AS t
       FROM generate_series(1, %(rows)s) g) p
 JOIN accounts_account a ON a.id = p.account;
@@ -123,7 +123,7 @@ SELECT 'evt_' || lpad(to_hex(g), 24, '0'),
         'previous_status', 'active'),
     a.creditor_id
 FROM generate_series(1, %(rows)s) g
-JOIN accounts_account a ON a.id = 1 + (g * 104729) %% %(rows)s
+JOIN accounts_account a ON a.id = 1 + (g::bigint * 104729) %% %(rows)s
 JOIN accounts_debtor d ON d.id = a.debtor_id;
 
 SELECT setval(pg_get_serial_sequence('accounts_debtor', 'id'), %(rows)s);
@@ -322,16 +322,19 @@ def report(label: str, run: Run, cpu: tuple[float, float], load: tuple[float, fl
 
 def measure(server, port: int, database: str, keys: list[str], paths: list[str], pages: int,
             endpoint: str, check: bool, label: str) -> Run:  # fmt: skip
+    """Run the clients and report; CPU is read per process from /proc: gunicorn's, and the
+    database's backends (one that exits meanwhile takes its CPU time along uncounted)."""
     gunicorn_pids, pg_pids = server_pids(server.pid, database)
-    before = (cpu_seconds(gunicorn_pids), cpu_seconds(pg_pids), os.getloadavg()[0])
+    gunicorn_before = cpu_seconds(gunicorn_pids)
+    pg_before = {pid: cpu_seconds([pid]) for pid in pg_pids}
+    load_before = os.getloadavg()[0]
     run = asyncio.run(clients(port, keys, paths, pages, endpoint, check))
-    _, pg_pids_after = server_pids(server.pid, database)  # connections opened meanwhile
-    pg_pids_new = [p for p in pg_pids_after if p not in pg_pids]
+    _, pg_pids = server_pids(server.pid, database)  # with the connections opened meanwhile
     cpu = (
-        cpu_seconds(gunicorn_pids) - before[0],
-        cpu_seconds(pg_pids) - before[1] + cpu_seconds(pg_pids_new),
+        cpu_seconds(gunicorn_pids) - gunicorn_before,
+        sum(cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in pg_pids),
     )
-    report(label, run, cpu, (before[2], os.getloadavg()[0]))
+    report(label, run, cpu, (load_before, os.getloadavg()[0]))
     return run
 
 
