@@ -6,13 +6,10 @@ another creditor's account answers 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, time
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.http import HttpResponse
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -23,16 +20,15 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from accounts import selectors, services
+from accounts import api_rows, selectors, services
 from accounts.models import AccountStatus, Creditor, DomainError, TransitionError
+from accounts.pagination import KeysetPagination
 from accounts.serializers import (
-    MAX_PAGE_SIZE,
     AccountOutput,
     ErrorSerializer,
     PageOutput,
@@ -45,7 +41,6 @@ from accounts.serializers import (
     TimelineEntryOutput,
     cursor_field,
     errors_of,
-    page_size_parse,
 )
 from accounts.throttling import RateLimited
 
@@ -69,68 +64,13 @@ def _creditor(request: Request) -> Creditor:
     return request.creditor  # set by IsCreditorUser
 
 
-def _datetime(value: str) -> datetime | None:
-    """An ISO 8601 date or date-time in UTC (naive values are read as UTC), or None."""
-    try:
-        parsed = parse_datetime(value)
-        if parsed is None:
-            day = parse_date(value)
-            parsed = datetime.combine(day, time.min) if day else None
-        if parsed is not None and timezone.is_naive(parsed):
-            parsed = parsed.replace(tzinfo=UTC)
-        # In UTC, a date-time near year 1 or 9999 may fall outside Python's range.
-        return parsed.astimezone(UTC) if parsed is not None else None
-    except (ValueError, OverflowError):
-        return None
+class _Cursor(KeysetPagination):
+    """Lists in the order their rows last changed (accounts.pagination)."""
 
-
-# A position as DRF writes it (`str` of an aware date-time); Python's own ISO parser would
-# also read "1111111111111" or a NUL as the date/time separator.
-_POSITION = re.compile(
-    r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[+-]\d\d:\d\d|Z)?\Z", re.ASCII
-)
-
-
-class _Cursor(CursorPagination):
-    """Cursor pagination on a date-time field, then the id.
-
-    A cursor is base64 of `o=<offset>&r=<reverse>&p=<position>`: a client can send anything.
-    DRF answers an undecodable one 404 and passes any position to the database (a 500 when it
-    is not a date-time); here both are a 400 `{"cursor": ["Invalid cursor."]}`.
-    """
-
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
     ordering = ("updated_at", "id")
-    invalid_cursor_message = "Invalid cursor."
-
-    def get_page_size(self, request: Request) -> int:
-        """`page_size` from 1 to `max_page_size`; anything else is a 400 naming it (DRF would
-        quietly fall back to the default and hide the client's mistake)."""
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        try:
-            return page_size_parse(raw)
-        except serializers.ValidationError as exc:
-            raise ValidationError({self.page_size_query_param: exc.detail}) from exc
-
-    def decode_cursor(self, request: Request):
-        try:
-            cursor = super().decode_cursor(request)
-        except NotFound as exc:
-            raise ValidationError({"cursor": [self.invalid_cursor_message]}) from exc
-        if cursor is None or cursor.position is None:
-            return cursor
-        position = _datetime(cursor.position) if _POSITION.match(cursor.position) else None
-        if position is None:
-            raise ValidationError({"cursor": [self.invalid_cursor_message]})
-        # As DRF writes positions (`str` of the field's value), so page links compare equal.
-        return cursor._replace(position=str(position))
 
 
-class _PaymentCursor(_Cursor):
+class _PaymentCursor(KeysetPagination):
     ordering = ("received_at", "id")
 
 
@@ -167,7 +107,7 @@ _EXTERNAL_REF = OpenApiParameter(
 )
 
 
-def _page(paginator: CursorPagination, results: list[Any]) -> dict[str, Any]:
+def _page(paginator: KeysetPagination, results: list[Any]) -> dict[str, Any]:
     """What a page-of serializer (`PageOutput`) reads: the links and the page's objects."""
     return {
         "next": paginator.get_next_link(),
@@ -278,7 +218,7 @@ class AccountListApi(APIView):
         },
         operation_id="accounts_list",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         params = filters.validated_data
@@ -288,9 +228,8 @@ class AccountListApi(APIView):
             region=(params.get("region") or "").upper() or None,
             updated_since=params.get("updated_since"),
         )
-        paginator = _Cursor()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return Response(self.OutputSerializer(_page(paginator, page)).data)
+        # `OutputSerializer`'s JSON, each row written by PostgreSQL (`accounts.api_rows`).
+        return api_rows.page(_Cursor(), qs, request, api_rows.account)
 
 
 class AccountDetailApi(APIView):
@@ -377,7 +316,7 @@ class PaymentListApi(APIView):
         },
         operation_id="payments_list",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         params = filters.validated_data
@@ -386,6 +325,5 @@ class PaymentListApi(APIView):
             account_ref=params.get("account") or None,
             received_since=params.get("received_since"),
         )
-        paginator = _PaymentCursor()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return Response(self.OutputSerializer(_page(paginator, page)).data)
+        # `OutputSerializer`'s JSON, each row written by PostgreSQL (`accounts.api_rows`).
+        return api_rows.page(_PaymentCursor(), qs, request, api_rows.payment)

@@ -38,6 +38,11 @@ def _currencies() -> frozenset[str]:
     return frozenset(c.alpha_3 for c in pycountry.currencies) - _NOT_MONEY
 
 
+def known_currencies() -> frozenset[str]:
+    """Every ISO 4217 code a debt can be owed in."""
+    return _currencies()
+
+
 def currency_is_known(code: str) -> bool:
     """Whether `code` is an ISO 4217 currency code (upper case, e.g. `EUR`)."""
     return isinstance(code, str) and code in _currencies()

@@ -129,8 +129,11 @@ def api_key_check(raw: str, *, now: datetime | None = None) -> ApiKey:
         raise ApiKeyRefused(INVALID)
     digest = key_hash(raw)
     found = None
-    candidates = ApiKey.objects.filter(prefix=prefix).select_related(
-        "user__creditor_link__creditor"
+    # Every request runs this query: no ORDER BY to build (each candidate is compared anyway).
+    candidates = (
+        ApiKey.objects.filter(prefix=prefix)
+        .select_related("user__creditor_link__creditor")
+        .order_by()
     )
     for candidate in candidates:
         if hmac.compare_digest(candidate.key_hash, digest):
