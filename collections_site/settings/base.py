@@ -395,6 +395,9 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "accounts.models.PaymentStatus",
         "WebhookEventTypeEnum": "accounts.webhooks.models.EventType",
         "WebhookDeliveryStatusEnum": "accounts.webhooks.models.DeliveryStatus",
+        "PaymentMethodEnum": "accounts.models.PaymentMethod",
+        # A failed portal payment (`payment.failed`) is always by card.
+        "PaymentAttemptMethodEnum": [("card", "Card")],
     },
 }
 
