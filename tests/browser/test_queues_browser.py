@@ -94,7 +94,7 @@ def test_an_operator_resolves_a_dispute_and_logs_a_call(
 
     failed = failed_message(creditor, notices["collection"], reason=HANDOFF_UNCONFIRMED + ": x")
     page.goto(live_server.url + "/admin/queues/handoffs/")
-    page.wait_for_selector(f"text=Message {failed.pk}")
+    page.wait_for_selector(f"text={failed.account.external_ref} — {failed.debtor.full_name}")
     _screenshot(page, f"queues-handoffs-{scheme}.png")
     assert_accessible(page, f"queues-handoffs ({scheme})")
     page.goto(live_server.url + f"/admin/queues/handoffs/{failed.pk}/")
