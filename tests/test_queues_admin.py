@@ -18,6 +18,7 @@ from django.urls import reverse
 from accounts.models import Account, AccountStatus, Activity, ActivityKind
 from accounts.webhooks.models import WebhookEvent
 from collections_site.queues.panels import queue_rows
+from messaging import services as messaging_services
 from messaging.models import HandoffReview, Message
 from portal import services as portal_services
 from portal.models import (
@@ -29,7 +30,7 @@ from portal.models import (
 )
 from portal.selectors import debtor_today
 from tests import queues_setup
-from tests.queues_setup import callback_of, dispute_of, failed_message, staff
+from tests.queues_setup import callback_of, dispute_of, failed_message, placed, staff
 
 _compliance_rules_fresh = queues_setup._compliance_rules_fresh
 clock = queues_setup.clock
@@ -304,6 +305,10 @@ def test_pausing_from_the_call_backs_pauses_their_accounts_with_timeline_and_web
     _may_change_accounts(user)
     mine, theirs = two["acme"]["callback"], two["globex"]["callback"]
     disputed = callback_of(creditor, account=two["acme"]["dispute"].account)
+    debtor = placed(creditor).debtor
+    portal_services.callback_request(  # a call back without an account: nothing to pause
+        debtor=debtor, account=None, day=debtor_today(debtor) + timedelta(days=1), window="evening"
+    )
     page = client.post(f"{_pause_url(CALLBACKS)}?id=all", {"days": "14", "reason": "illness"})
     assert page.status_code == 302
     account = Account.objects.get(pk=mine.account_id)
@@ -322,7 +327,7 @@ def test_pausing_from_the_call_backs_pauses_their_accounts_with_timeline_and_web
     assert Account.objects.get(pk=disputed.account_id).status == AccountStatus.DISPUTED
     shown = [str(m).strip() for m in get_messages(page.wsgi_request)]
     assert shown == [
-        "Pause: 1 account(s) paused. 1 not paused: no account, or an account that cannot be "
+        "Pause: 1 account(s) paused. 2 not paused: no account, or an account that cannot be "
         "paused now (disputed, already paused, closed)."
     ]
 
@@ -331,11 +336,21 @@ def test_pausing_from_the_failed_hand_offs_pauses_the_messages_accounts(two, cre
     client, user = staff(creditor)
     _may_change_accounts(user)
     failed = two["acme"]["failed"]
-    url = f"{_pause_url(HANDOFFS)}?id={failed.pk}&id={two['globex']['failed'].pk}"
+    again = messaging_services.message_send(
+        account=failed.account, variant=failed.variant, slot="day-2"
+    )
+    Message.objects.filter(pk=again.pk).update(status="failed", status_reason="bounced")
+    ids = [failed.pk, again.pk, two["globex"]["failed"].pk]
+    url = f"{_pause_url(HANDOFFS)}?" + "&".join(f"id={pk}" for pk in ids)
     confirm = client.get(url).content.decode()
     assert failed.account.external_ref in confirm
     assert two["globex"]["failed"].account.external_ref not in confirm
-    assert client.post(url, {"days": "7", "reason": "job_loss"}).status_code == 302
+    page = client.post(url, {"days": "7", "reason": "job_loss"})
+    assert page.status_code == 302
+    assert [str(m).strip() for m in get_messages(page.wsgi_request)] == [
+        "Pause: 1 account(s) paused."  # two failed messages, one account: paused once
+    ]
+    assert PauseRequest.objects.filter(account_id=failed.account_id).count() == 1
     assert Account.objects.get(pk=failed.account_id).status == AccountStatus.PAUSED
     assert Account.objects.get(pk=two["globex"]["failed"].account_id).status == "active"
     assert not HandoffReview.objects.exists()  # the failed message still waits for an answer

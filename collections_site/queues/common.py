@@ -286,20 +286,23 @@ class PauseAccountsBulk(QueueBulkAction):
     @classmethod
     def execute_action(cls, objects, request=None, form=None, **kwargs):
         data, who = form.cleaned_data, actor(request)
-        accounts = {}
+        accounts = {}  # each account once, however many selected items lead to it
+        skipped = 0
         for item in objects:
             account = cls.account_of(item)
-            accounts.setdefault(account.pk if account else None, account)
+            if account is None:
+                skipped += 1
+            else:
+                accounts.setdefault(account.pk, account)
         paused = 0
         for account in accounts.values():
-            if account is None:
-                continue
             try:
                 pause_request(account=account, reason=data["reason"], days=data["days"], actor=who)
             except (PortalError, DomainError):  # not pausable now: counted, left as it is
+                skipped += 1
                 continue
             paused += 1
-        return paused, len(accounts) - paused
+        return paused, skipped
 
     def get_success_message(self, num_parent_objects, num_child_objects):
         message = _("Pause: %(n)s account(s) paused.") % {"n": num_parent_objects}
