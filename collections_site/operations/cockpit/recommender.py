@@ -127,6 +127,19 @@ def _uplift_rows(days, cum, uplift, band) -> list[list[str]]:
     ]
 
 
+def _sends_end(days: list[date], per_day) -> int:
+    """One past the period's last day with sends (0 when none). After it a cumulative figure
+    only repeats itself: the lines and the table stop there rather than draw a flat run to
+    the period's end."""
+    sent = [i for i, d in enumerate(days) if any(per_day[a].get(d, (0, 0))[0] for a in ARMS)]
+    return sent[-1] + 1 if sent else 0
+
+
+def _until(values: list, end: int) -> list:
+    """`values` up to `end`, None after it."""
+    return values[:end] + [None] * (len(values) - end)
+
+
 def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
     """The headline, the cumulative uplift (only where the sample suffices) and the arms'
     cumulative rates, over the period's days."""
@@ -144,16 +157,8 @@ def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
     rates: dict[str, list[Rate]] = {arm: [wilson(c, s) for s, c in cum[arm]] for arm in ARMS}
     uplift, band = _uplift_series(rates)
     headline, guard = _headline(rates[Arm.POLICY][-1], rates[Arm.CONTROL][-1])
-    # After the last day with sends a cumulative figure only repeats itself: the lines and the
-    # table stop there rather than draw a flat run to the period's end.
-    sent = [sum(per_day[arm].get(d, (0, 0))[0] for arm in ARMS) for d in days]
-    sent_days = [i for i, n in enumerate(sent) if n]
-    end = sent_days[-1] + 1 if sent_days else 0
-
-    def until_end(values: list) -> list:
-        return values[:end] + [None] * (len(values) - end)
-
-    uplift, band = until_end(uplift), until_end(band)
+    end = _sends_end(days, per_day)
+    uplift, band = _until(uplift, end), _until(band, end)
 
     def arm_links(arm: str, **more: Any) -> list[str]:
         return [outbox_link(filters, arm=arm, planned="true", sent_to=d, **more) for d in days]
@@ -181,9 +186,10 @@ def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
             series=[
                 Series(
                     str(Arm(arm).label),
-                    until_end([r.rate for r in rates[arm]]),
-                    band=until_end(
-                        [(r.lower, r.upper) if r.rate is not None else None for r in rates[arm]]
+                    _until([r.rate for r in rates[arm]], end),
+                    band=_until(
+                        [(r.lower, r.upper) if r.rate is not None else None for r in rates[arm]],
+                        end,
                     ),
                     urls=arm_links(arm, reached="converted"),
                 )
