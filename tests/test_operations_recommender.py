@@ -137,3 +137,29 @@ def test_the_arms_lines_and_table_stop_at_the_last_day_with_sends(creditor, libr
     # Every chart's title is shown above it, and names its drawing.
     assert '<figcaption id="ops-chart-' in page
     assert "Cumulative conversion rate per arm, with 95% bands</figcaption>" in page
+
+
+def test_a_typology_seen_once_shows_its_rate_with_a_whisker_as_wide_as_its_interval(
+    creditor, library, clock
+):
+    clock.move_to(NOW)
+    day = NOW.date()
+    TypologyDay.objects.create(
+        day=day, creditor=creditor, region="US-MA", channel="email", arm="policy",
+        typology="", sent=1, converted=1,
+    )  # fmt: skip
+    TypologyDay.objects.create(
+        day=day, creditor=creditor, region="US-MA", channel="email", arm="policy",
+        typology="WAOR", sent=2_000, converted=100,
+    )  # fmt: skip
+    page = staff_client(creditor).get(URL, _query(day)).content.decode()
+    chart = page[page.index("Conversion rate by debtor typology") :]
+    chart = chart[: chart.index("</figure>")]
+    # 1 of 1 is 100% [21%, 100%]; 100 of 2,000 is 5.0% [4.1%, 6.0%]: each bar carries its
+    # interval, in the tooltip and as a whisker.
+    assert "not computed: 100% [21%, 100%]" in chart
+    assert "WAOR: 5.0% [4.1%, 6.0%]" in chart
+    whiskers = re.findall(r'class="ops-whisker" d="M([\d.]+) ([\d.]+)V([\d.]+)', chart)
+    assert len(whiskers) == 2
+    lengths = sorted(float(low) - float(high) for _x, low, high in whiskers)
+    assert lengths[1] > 20 * lengths[0]  # the single message's interval is the long one

@@ -10,7 +10,8 @@ rows they count and carry a `<title>` tooltip, followed by the same figures as a
 and dark themes.
 
 Three kinds: `LineChart` (series over time, each with an optional 95% band), `BarChart`
-(grouped or stacked bars) and `Heatmap` (a grid of rates).
+(grouped or stacked bars; grouped bars with an optional 95% whisker each, so a rate from a
+handful of messages shows how little it says) and `Heatmap` (a grid of rates).
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ class Series:
     name: str
     values: Sequence[float | None]
     band: Sequence[tuple[float, float] | None] | None = None
-    """Per point, the 95% interval drawn as a shaded band around the line."""
+    """Per point, the 95% interval: a shaded band around a line, a whisker on a bar (bars
+    side by side only: a stacked bar's parts have no interval of their own)."""
     urls: Sequence[str] | None = None
     """Per point (or per bar), the page listing the rows it counts."""
 
@@ -202,6 +204,15 @@ def _empty(title: str) -> SafeString:
         title,
         _("Nothing to show for these filters yet."),
     )
+
+
+def _whisker(frame: _Frame, x: float, band: tuple[float, float]) -> SafeString:
+    """A 95% interval drawn across a bar: a vertical line with a cap at each end."""
+    low, high = frame.y(band[0]), frame.y(band[1])
+    return format_html(
+        '<path class="ops-whisker" d="M{} {}V{}M{} {}h{}M{} {}h{}"/>',
+        _n(x), _n(low), _n(high), _n(x - 4), _n(low), 8, _n(x - 4), _n(high), 8,
+    )  # fmt: skip
 
 
 def _mark(url: str, tip: str, shape: SafeString) -> SafeString:
@@ -296,6 +307,9 @@ class BarChart:
         n = len(self.labels)
         totals = [sum((s.values[i] or 0) for s in self.series) for i in range(len(self.labels))]
         values = totals if self.stacked else [v or 0 for s in self.series for v in s.values]
+        whiskers = not self.stacked and any(s.band for s in self.series)
+        if whiskers:
+            values += [b[1] for s in self.series for b in (s.band or []) if b]
         frame = _frame(values, self.fmt)
         slot = (WIDTH - LEFT - RIGHT) / n
         width = slot * 0.8 / (1 if self.stacked else max(1, len(self.series)))
@@ -317,6 +331,10 @@ class BarChart:
                     _n(max(bottom - top, 0)),
                 )
                 tip = f"{s.name}, {self.labels[i]}: {self.fmt(v)}"
+                band = s.band[i] if whiskers and s.band else None
+                if band:
+                    rect = format_html("{}{}", rect, _whisker(frame, x + width / 2, band))
+                    tip += f" [{self.fmt(band[0])}, {self.fmt(band[1])}]"
                 parts.append(_mark(s.urls[i] if s.urls else "", tip, rect))
                 base += v if self.stacked else 0
         body = mark_safe("".join(parts))  # noqa: S308 - every part built by format_html

@@ -304,9 +304,15 @@ def typology_chart(filters: CockpitFilters) -> charts.BarChart:
     names = [g["typology"] or _("not computed") for g in groups]
     rates = [wilson(g["converted"], g["sent"]) for g in groups]
     return charts.BarChart(
-        title=_("Conversion rate by debtor typology"),
+        title=_("Conversion rate by debtor typology, with 95% intervals"),
         labels=names,
-        series=[Series(_("Conversion rate"), [r.rate or 0 for r in rates])],
+        series=[
+            Series(
+                _("Conversion rate"),
+                [r.rate or 0 for r in rates],
+                band=[(r.lower, r.upper) if r.rate is not None else None for r in rates],
+            )
+        ],
         fmt=charts.percent,
         table=ChartTable(
             _("Conversion by typology (W/D willing or defiant, A/I able or insolvent, O/C "
