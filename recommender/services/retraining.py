@@ -197,12 +197,21 @@ def model_retrain(
     RECOMMENDER_REWARD_DELAY_DAYS ago (so conversions had time to be attributed), in chunks of
     RECOMMENDER_TRAIN_CHUNK rows. The oldest 80% train the model; the newest 20% evaluate it
     off-policy (SNIPS) against uniform random and against the live model. Raises
-    `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows. `options` replaces those
+    `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows, and when a model was already
+    trained on exactly these logs with this configuration (`_logs_digest`, kept in the
+    model's metrics as `data_sha256`). `options` replaces those
     settings (default: `RetrainOptions.from_settings()`).
     """
     now = now or timezone.now()
     options = options or RetrainOptions.from_settings()
     train, holdout = _logs_split(options=options, now=now)
+    config = learner_config(options.learner)
+    data_sha256 = _logs_digest(train, holdout, config=config, random_state=random_state)
+    same = ModelVersion.objects.filter(metrics__data_sha256=data_sha256).values("label").first()
+    if same:
+        raise RetrainSkipped(
+            f"the logs have not changed since model {same['label']} was trained on them."
+        )
     started = time.perf_counter()
     policy = learning.fit_policy(
         train.X,
@@ -212,7 +221,7 @@ def model_retrain(
         n_actions=F.N_ACTIONS,
         action_features=F.action_features(),
         random_state=random_state,
-        config=learner_config(options.learner),
+        config=config,
     )
     fit_seconds = time.perf_counter() - started
     live = policy_live(max_age=0)
@@ -225,6 +234,7 @@ def model_retrain(
     live_since = live_until.timestamp() if live_until else None
     metrics = _evaluate(policy=policy, holdout=holdout, live=live, live_since=live_since)
     metrics.update(
+        data_sha256=data_sha256,
         fit_seconds=round(fit_seconds, 2),
         train_rows=train.n,
         conversions=int((train.rewards > 0).sum()),
@@ -234,6 +244,23 @@ def model_retrain(
     if promote:
         model = model_promote_if_better(model=model, actor=actor)
     return model
+
+
+def _logs_digest(
+    train: selectors.Logs, holdout: selectors.Logs, *, config: Any, random_state: int
+) -> str:
+    """A fingerprint of what a fit and its evaluation would see: every logged row (contexts,
+    actions, propensities, rewards, times), the split, the learner's configuration and seed.
+    Retraining on the same fingerprint would store the same model again (a retried night, a
+    night with no decision old enough to be new), so `model_retrain` skips it."""
+    digest = hashlib.sha256()
+    for logs in (train, holdout):
+        digest.update(str(logs.n).encode())
+        for array in (logs.X, logs.actions, logs.propensities, logs.rewards, logs.eligible,
+                      logs.decided_at):  # fmt: skip
+            digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr((F.FEATURE_VERSION, config, random_state)).encode())
+    return digest.hexdigest()
 
 
 def _logs_split(*, options: RetrainOptions, now: datetime) -> tuple[selectors.Logs, selectors.Logs]:

@@ -129,6 +129,7 @@ def test_promotion_retires_the_old_model_and_rollback_restores_it(creditor, libr
     first = train_and_promote(creditor, clock)
     with pytest.raises(DomainError):
         services.model_rollback(actor="test")  # nothing was live before the first
+    logged_decisions(creditor, clock, n=5, start=300)  # new logs: a new model is worth training
     second = retrain(clock, days=1, promote=False)
     assert second.status == "candidate"
     services.model_promote(model=second, actor="test")
@@ -273,3 +274,23 @@ def test_the_learner_counts_the_control_arm_as_exploration(settings):
     assert learner_config().uniform_share == 0.10
     settings.RECOMMENDER_LEARNER_CONFIG = {"uniform_share": 0.0}
     assert learner_config().uniform_share == 0.0
+
+
+def test_retraining_on_logs_a_model_was_already_trained_on_is_skipped(creditor, library, clock):
+    """A retried night, or a night with no decision newly old enough, would store the same
+    model again; it is skipped, and the first new decision makes retraining worth it again."""
+    from recommender import services
+    from recommender.models import ModelVersion
+
+    first = train_and_promote(creditor, clock)
+    assert len(first.metrics["data_sha256"]) == 64
+    with pytest.raises(services.RetrainSkipped, match=f"since model {first.label}"):
+        retrain(clock, days=1)
+    assert ModelVersion.objects.count() == 1
+    # Other learner settings on the same logs are a different fit: it is trained.
+    with override_settings(**FAST):
+        other = services.RetrainOptions.from_settings(learner={"max_iter": 30})
+    assert retrain(clock, days=0, options=other).pk != first.pk
+    logged_decisions(creditor, clock, n=5, start=300)
+    assert retrain(clock).metrics["data_sha256"] != first.metrics["data_sha256"]
+    assert ModelVersion.objects.count() == 3

@@ -76,9 +76,10 @@ def test_with_a_live_model_the_report_has_its_off_policy_value(creditor, library
 @pytest.mark.django_db
 def test_admin_report_page_and_model_actions(creditor, library, clock, admin_client, admin_user):
     from recommender.models import ModelVersion
-    from recommender.tests.test_models import retrain, train_and_promote
+    from recommender.tests.test_models import logged_decisions, retrain, train_and_promote
 
     first = train_and_promote(creditor, clock)
+    logged_decisions(creditor, clock, n=5, start=300)  # new logs: a second model to compare
     second = retrain(clock, promote=False)
     admin_client.force_login(admin_user)  # days have passed: an admin session lasts a workday
     page = admin_client.get("/django-admin/recommender/modelversion/uplift/")
