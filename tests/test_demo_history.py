@@ -76,7 +76,8 @@ def test_a_short_history_runs_the_real_pipeline(small):
     assert Decision.objects.filter(message__in=sent).count() == sent.count()
     assert {"policy", "control"} >= set(Decision.objects.values_list("arm", flat=True))
     kinds = set(MessageEvent.objects.filter(message__in=sent).values_list("kind", flat=True))
-    assert {EventKind.OPENED, EventKind.CLICKED, EventKind.CONVERTED} <= kinds
+    assert {EventKind.DELIVERED, EventKind.OPENED, EventKind.CLICKED, EventKind.CONVERTED} <= kinds
+    assert sent.filter(delivered_at__isnull=False).exists()  # the funnel's second stage
     assert Payment.objects.filter(account__in=accounts).exists()
     assert ModelVersion.objects.filter(status="live").exists()  # promoted on a night
     assert accounts.filter(debtor__typology__isnull=False).exists()

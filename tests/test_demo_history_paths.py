@@ -1,7 +1,8 @@
 """Each path the demo history's debtors and operators take (docs/demo.md), forced rather than
-left to the draws: a drawn request (a dispute, a call back, a pause), a conversion (a plan, a
-payment in full, an instalment), an instalment paid at 18:00, and the operators' part (a
-dispute resolved either way, a call back made). Each runs the function the history runs,
+left to the draws: a provider's receipt (delivered, bounced), a drawn request (a dispute, a
+call back, a pause), a visit to the portal without a message, a conversion (a plan, a payment
+in full, an instalment), an instalment paid at 18:00, and the operators' part (a dispute
+resolved either way, a call back made, a bounce closed). Each runs the function the history runs,
 through the real services, and checks the queue rows, timeline entries and statuses it leaves;
 and the draws are the same for the same seed, debtor and day whatever the database's ids."""
 
@@ -32,8 +33,9 @@ from collections_site.demo_history import day as day_module
 from collections_site.demo_history import debtors
 from collections_site.queues.callbacks import callbacks_for
 from collections_site.queues.disputes import UNRESOLVED, disputes_for
+from collections_site.queues.handoffs import handoffs_for
 from messaging import services as messaging
-from messaging.models import EventKind, MessageEvent
+from messaging.models import EventKind, HandoffReview, MessageEvent, MessageStatus
 from portal.models import (
     CALLBACK_HOURS,
     CallbackRequest,
@@ -115,6 +117,56 @@ def _react(clock, message, kind: str, world: World) -> str | None:
     clock.set(when)
     reaction = debtors.Reaction(when, kind, message.pk, DAY)
     return debtors.event_apply(reaction=reaction, world=world, seed=SEED)
+
+
+# --- The providers' receipts ---------------------------------------------------------------------
+
+
+def _handed_off(account, variant):
+    message = messaging.message_send(account=account, variant=variant, slot="day-5")
+    messaging.dispatch_due()
+    message.refresh_from_db()
+    assert message.sent_at is not None and message.status == MessageStatus.SENT
+    return message
+
+
+def _as_row(message):
+    return SimpleNamespace(pk=message.pk, channel=message.channel, tone="friendly",
+                           cta="pay_in_full", sent_at=message.sent_at,
+                           timezone="America/New_York")  # fmt: skip
+
+
+def test_a_delivery_receipt_marks_the_message_delivered_once(
+    clock, creditor, make_variant, world, monkeypatch
+):
+    monkeypatch.setitem(debtors.RECEIPTS, "email", (1.0, 0.0, 60.0))
+    message = _handed_off(_history_account(creditor), make_variant("email"))
+    got = debtors.receipt(seed=SEED, message=_as_row(message), index=INDEX, day=DAY)
+    assert got.kind == "delivered" and message.sent_at < got.when
+    clock.set(got.when)
+    assert debtors.event_apply(reaction=got, world=world, seed=SEED) == "delivered"
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED and message.delivered_at == got.when
+    debtors.event_apply(reaction=got, world=world, seed=SEED)  # a day run twice
+    assert MessageEvent.objects.filter(message=message, kind=EventKind.DELIVERED).count() == 1
+    letter = SimpleNamespace(**{**vars(_as_row(message)), "channel": "letter"})
+    assert debtors.receipt(seed=SEED, message=letter, index=INDEX, day=DAY) is None
+
+
+def test_a_bounce_fails_the_message_into_the_hand_offs_queue_and_nothing_follows_it(
+    clock, creditor, make_variant, world, agency, monkeypatch
+):
+    monkeypatch.setitem(debtors.RECEIPTS, "email", (0.0, 1.0, 60.0))
+    message = _handed_off(_history_account(creditor), make_variant("email"))
+    drawn = debtors.reactions(world=world, seed=SEED, message=_as_row(message), index=INDEX,
+                              sends_before=0, day=DAY)  # fmt: skip
+    assert [r.kind for r in drawn] == ["bounced"]  # no open, no click after a bounce
+    clock.set(drawn[0].when)
+    assert debtors.event_apply(reaction=drawn[0], world=world, seed=SEED) == "bounced"
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    assert message.status_reason == debtors.BOUNCE_REASON["email"]
+    assert list(handoffs_for(agency)) == [message]
 
 
 # --- Which door a clicker who did not pay takes -------------------------------------------------
@@ -217,6 +269,27 @@ def test_a_request_without_a_door_records_nothing(
     assert _react(clock, message, "request", world) is None
     assert not PortalDispute.objects.exists() and not CallbackRequest.objects.exists()
     assert not PauseRequest.objects.exists()
+
+
+# --- Debtors who come on their own --------------------------------------------------------------
+
+
+def test_debtors_who_come_on_their_own_take_a_door_once(clock, creditor, world, monkeypatch):
+    monkeypatch.setattr(debtors, "VISITS_PER_DAY", 1_000.0)  # every debtor of the world comes
+    monkeypatch.setattr(debtors, "VISIT_DISPUTE_SHARE", 1.0)
+    account = _history_account(creditor)  # the only one placed: the others do nothing
+    settled = _history_account(creditor, index=4)
+    Account.objects.filter(pk=settled.pk).update(status=AccountStatus.SETTLED)
+    start = clock.now.replace(minute=0, second=0, microsecond=0)
+    visit = {"world": world, "seed": SEED, "creditor_id": creditor.pk, "hour_start": start,
+             "day": DAY}  # fmt: skip
+    counts = debtors.visits_make(**visit, clock=clock.traveller)
+    assert counts == {"disputed": 1}
+    dispute = PortalDispute.objects.get()
+    assert dispute.account_id == account.pk
+    assert start <= dispute.created_at < start + timedelta(hours=1)
+    assert debtors.visits_make(**visit, clock=clock.traveller) == {}  # the day run again
+    assert PortalDispute.objects.count() == 1 and not CallbackRequest.objects.exists()
 
 
 # --- Conversions ------------------------------------------------------------------------------
@@ -331,6 +404,24 @@ def test_operators_make_the_call_backs_whose_window_ended_before_yesterday(clock
         kind=ActivityKind.ADMIN_CHANGE, data__callback_id=callback.pk
     ).exists()
     assert not callbacks_for(agency).filter(status=CallbackStatus.OPEN).exists()
+
+
+def test_operators_close_bounces_two_days_old(
+    clock, creditor, make_variant, world, agency, monkeypatch
+):
+    monkeypatch.setitem(debtors.RECEIPTS, "email", (0.0, 1.0, 60.0))
+    message = _handed_off(_history_account(creditor), make_variant("email"))
+    bounce = debtors.receipt(seed=SEED, message=_as_row(message), index=INDEX, day=DAY)
+    clock.set(bounce.when)
+    debtors.event_apply(reaction=bounce, world=world, seed=SEED)
+    clock.set(bounce.when + timedelta(days=1, hours=23))
+    assert day_module.operators_work(creditor.pk, clock.now, seed=SEED, day=DAY) == {}
+    clock.set(bounce.when + timedelta(days=2, minutes=1))
+    counts = day_module.operators_work(creditor.pk, clock.now, seed=SEED, day=DAY)
+    assert counts["bounces closed"] == 1
+    review = HandoffReview.objects.get(message=message)
+    assert (review.action, review.reason) == ("closed", day_module.BOUNCE_CLOSED)
+    assert not handoffs_for(agency).exists()
 
 
 # --- The same seed, the same draws --------------------------------------------------------------

@@ -4,8 +4,9 @@ The day's clock is moved with time-machine as in the simulator (`recommender.sim
 placements at midnight UTC; at 01:00 the nightly jobs (missed instalments, typologies,
 retraining with promotion); at 04:00 `plan_contacts` for the history's creditor; every hour
 `dispatch_due` (compliance checks every message again at delivery) through the configured
-channel backends, then the debtors' reactions (`debtors.py`) and, at 18:00, instalments; at
-10:00 the operators' part (old disputes resolved, past call-backs made).
+channel backends, then the providers' receipts and the debtors' reactions (`debtors.py`); at
+13:00 the debtors who come to the portal on their own; at 18:00, instalments; at 10:00 the
+operators' part (old disputes resolved, past call-backs made, old bounces closed).
 
 Running a day twice (after an interruption) writes nothing twice: placements are upserts,
 planning slots are unique, sent messages are not sent again, reactions are drawn from the
@@ -31,7 +32,7 @@ from accounts import services as accounts_services
 from accounts.models import Creditor
 from collections_site.demo_history import debtors
 from messaging import services as messaging
-from messaging.models import Message
+from messaging.models import Message, MessageStatus
 from portal import tasks as portal_tasks
 from portal.models import CallbackRequest, CallbackStatus, DisputeStatus, PortalDispute
 from portal.services import disputes as portal_disputes
@@ -46,9 +47,11 @@ log = logging.getLogger(__name__)
 
 ACTOR = "demo:history"
 OPERATOR = "demo:operator"
-PLAN_HOUR, NIGHTLY_HOUR, OPERATOR_HOUR, INSTALMENT_HOUR = 4, 1, 10, 18
+PLAN_HOUR, NIGHTLY_HOUR, OPERATOR_HOUR, VISIT_HOUR, INSTALMENT_HOUR = 4, 1, 10, 13, 18
+HANDOFF_DAYS = 2  # operators close failed hand-offs (bounces) after two days
 INITIAL_SHARE, PLACEMENT_DAYS = 0.5, 21  # half on day 0, the rest over three weeks
 DISPUTE_DAYS, UPHELD_SHARE = 10, 0.3  # operators resolve disputes after ten days
+BOUNCE_CLOSED = "The address bounced; the creditor was asked for a new one."
 # The simulator's nightly retraining options (a 2-day reward delay, a lighter fit).
 RETRAIN = dict(SIMULATOR_RETRAIN)
 CURRENCY = {"US": "USD", "GB": "GBP", "CA": "CAD"}
@@ -146,6 +149,11 @@ def day_run(*, creditor: Creditor, world: World, seed: int, start: datetime, day
                                                   day=day):  # fmt: skip
                     heapq.heappush(pending, (reaction.when, reaction.message_id, reaction))
             _react_until(pending, now + timedelta(hours=1), clock, world, seed, counts)
+            if hour == VISIT_HOUR and day > 0:
+                counts.update(debtors.visits_make(
+                    world=world, seed=seed, creditor_id=creditor.pk, hour_start=now, day=day,
+                    clock=clock,
+                ))  # fmt: skip
             if hour == INSTALMENT_HOUR:
                 clock.move_to(now)
                 counts["instalments paid"] += debtors.instalments_pay(
@@ -230,7 +238,8 @@ def _nightly(now: datetime) -> Counter:
 def operators_work(creditor_id: int, now: datetime, *, seed: int, day: int) -> Counter:
     """Operators work the queues, a little late (simulated day `day`): disputes older than ten
     days are resolved (some upheld: a draw keyed like the debtors', `debtors.draws`),
-    call-backs whose window ended yesterday or before are made."""
+    call-backs whose window ended yesterday or before are made, messages that bounced two days
+    ago or before are closed (the address is the creditor's to correct)."""
     counts: Counter = Counter()
     old = PortalDispute.objects.filter(
         account__creditor_id=creditor_id,
@@ -250,6 +259,15 @@ def operators_work(creditor_id: int, now: datetime, *, seed: int, day: int) -> C
     ):
         portal_requests.callback_mark_done(callback=callback, actor=OPERATOR)
         counts["call-backs made"] += 1
+    for message in Message.objects.filter(
+        account__creditor_id=creditor_id,
+        status=MessageStatus.FAILED,
+        status_reason__in=debtors.BOUNCE_REASON.values(),
+        review__isnull=True,
+        status_changed_at__lt=now - timedelta(days=HANDOFF_DAYS),
+    ).order_by("pk"):
+        messaging.handoff_close(message=message, reason=BOUNCE_CLOSED, actor=OPERATOR)
+        counts["bounces closed"] += 1
     return counts
 
 

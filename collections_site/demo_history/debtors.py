@@ -11,12 +11,18 @@ twice.
 
 Besides paying and agreeing plans, some debtors who clicked use the portal's other doors, through
 the portal's services: a dispute (rare), a call-back request (mostly after "contact us"), or a
-breathing-space pause (those least able to pay).
+breathing-space pause (those least able to pay). A few come to the portal every day on their
+own, without a message to answer (`visits_make`), so the queues get work to the last day.
+
+The e-mail and SMS providers' receipts are simulated too: most messages are reported
+delivered a little after the hand-off, a few bounce (the message fails and waits in the
+failed hand-offs queue), the rest are never confirmed (`receipt`). Letters have no receipts.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -54,8 +60,16 @@ CALLBACK_SHARE_TALK = 0.45  # of those who click "contact us" and do not act on 
 CALLBACK_SHARE = 0.04  # of the other clickers who do not pay
 PAUSE_ABLE_BELOW = 0.2  # debtors this unable to pay ask for a pause when they do not pay
 PAUSE_SHARE = 0.35
+# Debtors who come to the portal on their own each day (drawn among all the history's debtors;
+# only those with an open account do anything), and which door they take.
+VISITS_PER_DAY = 4.0
+VISIT_DISPUTE_SHARE, VISIT_CALLBACK_SHARE = 0.15, 0.45
+# Per channel: the share the provider reports delivered, the share that bounces, and the mean
+# seconds from hand-off to the receipt. The rest are never confirmed.
+RECEIPTS = {"email": (0.95, 0.02, 60.0), "sms": (0.96, 0.015, 15.0)}
+BOUNCE_REASON = {"email": "mailbox unavailable (demo)", "sms": "number unreachable (demo)"}
 # What a generator draws for; with the seed, the debtor and the day, its key (`draws`).
-FUNNEL, ACT, INSTALMENT, OPERATOR = 1, 2, 3, 7
+FUNNEL, ACT, INSTALMENT, OPERATOR, RECEIPT, VISIT, VISITORS = 1, 2, 3, 7, 8, 9, 10
 
 
 def draws(*, seed: int, stream: int, index: int, day: int) -> np.random.Generator:
@@ -72,7 +86,7 @@ class Reaction:
     """Something a debtor does at `when` in answer to a message: open, click, or act."""
 
     when: datetime
-    kind: str  # "open", "click", "convert:<cta family>", "request"
+    kind: str  # "delivered", "bounced", "open", "click", "convert:<cta family>", "request"
     message_id: int
     day: int  # the simulated day the message was sent on: the key of the debtor's draws
 
@@ -86,14 +100,20 @@ def world_index(external_ref: str) -> int | None:
 
 def reactions(*, world: World, seed: int, message: Any, index: int, sends_before: int, day: int):
     """What the debtor `index` does with `message` (a row with pk, channel, tone, cta, sent_at,
-    timezone), sent on simulated day `day`: the funnel of docs/simulator.md with the
-    simulator's delays."""
+    timezone), sent on simulated day `day`: the provider's receipt, then (unless it bounced)
+    the funnel of docs/simulator.md with the simulator's delays."""
+    out = []
+    got = receipt(seed=seed, message=message, index=index, day=day)
+    if got is not None:
+        out.append(got)
+        if got.kind == "bounced":
+            return out
     r = draws(seed=seed, stream=FUNNEL, index=index, day=day)
     local = message.sent_at.astimezone(F.zone_of(message.timezone))
     if r.random() >= world.p_open(index, message.channel, bucket_of(local.hour), sends_before):
-        return []
+        return out
     opened = message.sent_at + timedelta(minutes=float(r.exponential(90)))
-    out = [Reaction(opened, "open", message.pk, day)]
+    out.append(Reaction(opened, "open", message.pk, day))
     tone, cta = F.tone_family(message.tone), F.cta_family(message.cta)
     if r.random() >= world.p_click(index, tone, cta):
         return out
@@ -107,9 +127,35 @@ def reactions(*, world: World, seed: int, message: Any, index: int, sends_before
     return out
 
 
+def receipt(*, seed: int, message: Any, index: int, day: int) -> Reaction | None:
+    """The provider's receipt for `message` (e-mail and SMS only): "delivered", "bounced", or
+    None when none comes back (`RECEIPTS`)."""
+    shares = RECEIPTS.get(message.channel)
+    if shares is None:
+        return None
+    delivered, bounced, seconds = shares
+    r = draws(seed=seed, stream=RECEIPT, index=index, day=day)
+    draw = r.random()
+    when = message.sent_at + timedelta(seconds=1 + float(r.exponential(seconds)))
+    if draw < bounced:
+        return Reaction(when, "bounced", message.pk, day)
+    if draw < bounced + delivered:
+        return Reaction(when, "delivered", message.pk, day)
+    return None
+
+
 def event_apply(*, reaction: Reaction, world: World, seed: int) -> str | None:
     """Record one reaction through the services; returns what it became (for the counts)."""
     message = Message.objects.select_related("account", "debtor").get(pk=reaction.message_id)
+    if reaction.kind in ("delivered", "bounced"):
+        bounced = reaction.kind == "bounced"
+        messaging.event_record(
+            message=message, kind=EventKind.BOUNCED if bounced else EventKind.DELIVERED,
+            event_key=f"demo-receipt:{message.pk}", source="demo-history",
+            occurred_at=reaction.when,
+            data={"reason": BOUNCE_REASON.get(message.channel, "bounced")} if bounced else {},
+        )  # fmt: skip
+        return reaction.kind
     if reaction.kind == "open":
         messaging.event_record(
             message=message, kind=EventKind.OPENED, event_key=f"open:{message.pk}",
@@ -184,15 +230,19 @@ def _pay(account: Account, amount: Decimal, key: str, when: datetime) -> Payment
 
 
 def request_pick(
-    *, draw: float, pause_draw: float, cta: str, able: float, disputable: bool, has_phone: bool
-) -> str | None:
+    *, draw: float, pause_draw: float, cta: str, able: float, disputable: bool, has_phone: bool,
+    shares: tuple[float, float] | None = None,
+) -> str | None:  # fmt: skip
     """Which door a clicker who did not pay takes, from two uniform draws: "dispute" (rare,
     and only while the account may be disputed), "callback" (mostly after "contact us"; needs
-    a phone number), "pause" (those least able to pay), or None."""
-    if draw < DISPUTE_SHARE and disputable:
+    a phone number), "pause" (those least able to pay), or None. `shares` (dispute, call back)
+    replaces the clickers' shares (a debtor who came on their own)."""
+    dispute_share, share = shares or (
+        DISPUTE_SHARE, CALLBACK_SHARE_TALK if cta == "talk" else CALLBACK_SHARE
+    )  # fmt: skip
+    if draw < dispute_share and disputable:
         return "dispute"
-    share = CALLBACK_SHARE_TALK if cta == "talk" else CALLBACK_SHARE
-    if draw < DISPUTE_SHARE + share and has_phone:
+    if draw < dispute_share + share and has_phone:
         return "callback"
     if able < PAUSE_ABLE_BELOW and pause_draw < PAUSE_SHARE:
         return "pause"
@@ -248,6 +298,46 @@ def request_make(
     except (DomainError, portal_requests.PortalError) as exc:
         log.info("demo history: request refused: %s", exc)
     return None
+
+
+def visits_make(*, world: World, seed: int, creditor_id: int, hour_start: datetime, day: int,
+                clock: Any) -> Counter:  # fmt: skip
+    """Debtors who come to the portal on their own in the hour from `hour_start` (simulated day
+    `day`), without a message to answer: how many and who drawn from the seed and the day
+    among all the history's debtors (`VISITS_PER_DAY`), each at a minute of the hour drawn
+    from their own generator; those with an open account take a door (`request_pick` with the
+    visitors' shares) through `request_make`. The clock is moved to each visit."""
+    counts: Counter = Counter()
+    r = draws(seed=seed, stream=VISITORS, index=0, day=day)  # who comes, for the whole day
+    n = min(world.n, int(r.poisson(VISITS_PER_DAY)))
+    visitors = []
+    for index in sorted(int(i) for i in r.choice(world.n, n, replace=False)):
+        rng = draws(seed=seed, stream=VISIT, index=index, day=day)
+        visitors.append((hour_start + timedelta(minutes=int(rng.integers(0, 60))), index, rng))
+    for when, index, rng in sorted(visitors, key=lambda v: (v[0], v[1])):
+        account = (
+            Account.objects.filter(
+                creditor_id=creditor_id,
+                debtor__external_ref=f"{REF_PREFIX}{index:05d}",
+                status__in=[AccountStatus.ACTIVE, AccountStatus.IN_PLAN],
+            )
+            .select_related("creditor", "debtor")
+            .first()
+        )
+        if account is None:
+            continue  # not placed yet, or nothing left to ask about
+        clock.move_to(when)
+        door = request_pick(
+            draw=rng.random(), pause_draw=rng.random(), cta="", able=float(world.able[index]),
+            disputable=account.status in portal_requests.DISPUTABLE,
+            has_phone=bool(account.debtor.phone),
+            shares=(VISIT_DISPUTE_SHARE, VISIT_CALLBACK_SHARE),
+        )  # fmt: skip
+        what = door and request_make(door=door, account=account, world=world, index=index,
+                                     rng=rng, when=when)  # fmt: skip
+        if what:
+            counts[what] += 1
+    return counts
 
 
 def _local_date(debtor: Any, when: datetime) -> date:
