@@ -289,11 +289,14 @@ def test_the_menu_has_an_operations_item():
     assert URL in page.content.decode()
 
 
-def test_while_a_demo_history_builds_held_schedules_are_not_a_reason(clock, outbox):
-    """Planning and retraining are held on purpose while the demo history builds (docs/demo.md):
-    the page shows the progress instead of calling the system unhealthy for it."""
+def test_while_a_demo_history_builds_held_schedules_are_not_a_reason(clock, outbox, settings):
+    """Planning, retraining and dispatch are held on purpose while the demo history builds
+    (docs/demo.md), and its messages are due at simulated times in the past: the page shows
+    the progress instead of calling the system unhealthy for it."""
     from collections_site.demo_history.models import DemoHistory, DemoHistoryStatus
 
+    settings.OPERATIONS_DUE_LAG_WARN_SECONDS = 600
+    clock.set(clock.now + timedelta(days=3))  # the planned messages are three days late
     DemoHistory.objects.create(
         days=90, debtors=2000, start=clock.now - timedelta(days=90), status="running"
     )
@@ -301,12 +304,16 @@ def test_while_a_demo_history_builds_held_schedules_are_not_a_reason(clock, outb
     html = client.get(URL).content.decode()
     assert "Planning has never succeeded" not in html
     assert "Retraining has never succeeded" not in html
+    assert "The oldest due message is" not in html
     assert "Building: day 0 of 90" in html
     home = client.get("/admin/").content.decode()
     assert "Planning has never succeeded" not in home
-    # Once it is done, the schedules are the system's again.
+    assert "The oldest due message is" not in home
+    # Once it is done, the schedules and the outbox's lag are the system's again.
     DemoHistory.objects.update(status=DemoHistoryStatus.DONE)
-    assert "Planning has never succeeded" in client.get(URL).content.decode()
+    html = client.get(URL).content.decode()
+    assert "Planning has never succeeded" in html
+    assert "The oldest due message is 3 d 0 h late" in html
 
 
 # --- messages by status, and the filter bar ---------------------------------------------------

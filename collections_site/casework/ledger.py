@@ -73,14 +73,28 @@ def _debtor_link(viewer: page.Viewer, debtor) -> object:
 # --- accounts ----------------------------------------------------------------------------------
 
 
+OPEN = "open"
+
+
 class AccountFilterSet(WagtailFilterSet):
-    status = django_filters.ChoiceFilter(choices=AccountStatus.choices)
+    status = django_filters.ChoiceFilter(
+        choices=[
+            (OPEN, gettext_lazy("Open (any status still being collected)")),
+            *AccountStatus.choices,
+        ],
+        method="by_status",
+    )
     currency = django_filters.CharFilter(lookup_expr="iexact", label=gettext_lazy("Currency"))
     creditor = _creditor_filter()
 
     class Meta:
         model = Account
         fields = ["status", "currency", "creditor"]
+
+    def by_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == OPEN:
+            return queryset.filter(status__in=list(OPEN_STATUSES))
+        return queryset.filter(status=value)
 
 
 class AccountIndexView(ScopedIndexView):

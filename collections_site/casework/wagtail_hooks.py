@@ -1,7 +1,8 @@
 """Operators' daily work in the Wagtail admin (docs/casework.md): a "Collections" menu with
 debtors, accounts, payments, payment plans and decisions (read-only viewsets scoped to the
-viewer's creditor), the debtors' search as an area of the admin's search, and a
-"Configuration" menu linking to the Django admin pages where the platform is configured.
+viewer's creditor), the debtors' search as an area of the admin's search, the home page's
+summary and search box (`home.py`), and a "Configuration" menu linking to the Django admin
+pages where the platform is configured.
 
 Other pages join the "Collections" menu through the `register_casework_menu_item` hook
 (`collections_site.casework.base.MENU_HOOK`): a viewset with that `menu_hook`, or a function
@@ -22,6 +23,7 @@ from collections_site.casework.base import MENU_HOOK, ViewOnlyPermissionPolicy
 from collections_site.casework.configuration import configuration_menu_item
 from collections_site.casework.debtors import DebtorViewSet
 from collections_site.casework.decisions import DecisionViewSet
+from collections_site.casework.home import summary_items_replace
 from collections_site.casework.ledger import AccountViewSet, PaymentViewSet, PlanViewSet
 from recommender.models import Decision
 
@@ -60,6 +62,9 @@ def register_debtor_search_area():
         icon_name="user",
         order=50,
     )
+
+
+hooks.register("construct_homepage_summary_items", summary_items_replace)
 
 
 @hooks.register("register_admin_menu_item")

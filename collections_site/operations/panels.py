@@ -38,12 +38,11 @@ class CockpitPanel(Component):
         user = self.request.user
         now = timezone.now()
         outbox = selectors.outbox_health(scope=selectors.OutboxScope(user=user), now=now)
-        reasons = verdict.outbox_reasons(outbox)
+        demo = demo_progress()
+        held = bool(demo and demo.building)
+        reasons = verdict.outbox_reasons(outbox, held=held)
         if is_agency_staff(user):
-            demo = demo_progress()
-            reasons |= verdict.queue_reasons(
-                selectors.queue_health(now=now), now=now, held=bool(demo and demo.building)
-            )
+            reasons |= verdict.queue_reasons(selectors.queue_health(now=now), now=now, held=held)
         rollup = scope_queryset(EngagementDay.objects.all(), user, "creditor")
         today = now.date()
         week = rollup.filter(day__gt=today - timedelta(days=WEEK)).aggregate(

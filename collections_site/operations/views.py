@@ -64,10 +64,13 @@ def health(request: HttpRequest) -> HttpResponse:
     # The dates apply to the messages by status only; the flow figures are about now.
     narrowed = replace(scope, start=None, end=None) != everything
     outbox = selectors.outbox_health(scope=scope, now=now)
-    marks = verdict.outbox_reasons(outbox)
+    # The demo history's progress (demo installations only; docs/demo.md).
+    demo = demo_progress()
+    held = bool(demo and demo.building)
+    marks = verdict.outbox_reasons(outbox, held=held)
     # The verdict weighs everything the viewer may see, whatever the filters.
     reasons = (
-        verdict.outbox_reasons(selectors.outbox_health(scope=everything, now=now))
+        verdict.outbox_reasons(selectors.outbox_health(scope=everything, now=now), held=held)
         if narrowed
         else dict(marks)
     )
@@ -86,9 +89,7 @@ def health(request: HttpRequest) -> HttpResponse:
     context["outbox_statuses"] = _status_figures(links, context["statuses"])
     if agency:
         queue = selectors.queue_health(now=now)
-        # The demo history's progress (demo installations only; docs/demo.md).
-        demo = demo_progress()
-        queue_reasons = verdict.queue_reasons(queue, now=now, held=bool(demo and demo.building))
+        queue_reasons = verdict.queue_reasons(queue, now=now, held=held)
         reasons |= queue_reasons
         context["queue"] = _queue_figures(user, queue, queue_reasons)
         context["model"] = _model_figures(user, selectors.model_health())
