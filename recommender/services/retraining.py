@@ -206,12 +206,7 @@ def model_retrain(
     options = options or RetrainOptions.from_settings()
     train, holdout = _logs_split(options=options, now=now)
     config = learner_config(options.learner)
-    data_sha256 = _logs_digest(train, holdout, config=config, random_state=random_state)
-    same = ModelVersion.objects.filter(metrics__data_sha256=data_sha256).values("label").first()
-    if same:
-        raise RetrainSkipped(
-            f"the logs have not changed since model {same['label']} was trained on them."
-        )
+    data_sha256 = _logs_new(train, holdout, config=config, random_state=random_state)
     started = time.perf_counter()
     policy = learning.fit_policy(
         train.X,
@@ -244,6 +239,20 @@ def model_retrain(
     if promote:
         model = model_promote_if_better(model=model, actor=actor)
     return model
+
+
+def _logs_new(
+    train: selectors.Logs, holdout: selectors.Logs, *, config: Any, random_state: int
+) -> str:
+    """The logs' fingerprint (`_logs_digest`), or `RetrainSkipped` when a model was already
+    trained on them."""
+    digest = _logs_digest(train, holdout, config=config, random_state=random_state)
+    same = ModelVersion.objects.filter(metrics__data_sha256=digest).values("label").first()
+    if same:
+        raise RetrainSkipped(
+            f"the logs have not changed since model {same['label']} was trained on them."
+        )
+    return digest
 
 
 def _logs_digest(
