@@ -64,7 +64,8 @@ def register_debtor_search_area():
     )
 
 
-hooks.register("construct_homepage_summary_items", summary_items_replace)
+# Last (a high order), after wagtail.images and wagtail.documents have added their counts.
+hooks.register("construct_homepage_summary_items", summary_items_replace, order=1000)
 
 
 @hooks.register("register_admin_menu_item")
