@@ -9,7 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django_q.models import Schedule
 
 from accounts.models import Account, Payment
@@ -18,6 +18,7 @@ from collections_site.demo_history import day as day_module
 from collections_site.demo_history import debtors as debtors_module
 from collections_site.demo_history import demo, runner
 from collections_site.demo_history.models import DemoHistory
+from collections_site.operations.models import AccountStatusDay
 from messaging.demo import seed_library
 from messaging.models import EventKind, Message, MessageEvent, MessageStatus
 from portal.models import CallbackRequest, PortalDispute
@@ -88,6 +89,12 @@ def test_a_short_history_runs_the_real_pipeline(small):
     callbacks = CallbackRequest.objects.filter(account__in=accounts).count()
     assert callbacks >= row.counts.get("call-back requested", 0)  # follow-ups add more
     assert row.counts.get("disputed", 0) == disputes
+    # The accounts-by-status chart has a snapshot of each simulated day, taken at its end.
+    snapshots = AccountStatusDay.objects.filter(creditor_id=row.creditor_id)
+    days = sorted(set(snapshots.values_list("day", flat=True)))
+    assert days[:DAYS] == [(row.start + timedelta(days=k)).date() for k in range(DAYS)]
+    first = snapshots.filter(day=row.start.date()).aggregate(n=Sum("accounts"))["n"]
+    assert first == DEBTORS // 2  # day 0: half the debtors placed
     # Times are the simulated ones: the history ends before today.
     assert sent.latest("sent_at").sent_at < row.start + timedelta(days=DAYS + 1)
     _no_duplicates()

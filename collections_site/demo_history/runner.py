@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import time_machine
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -31,6 +32,7 @@ from accounts.models import Creditor
 from collections_site.demo_history import day as day_module
 from collections_site.demo_history.models import DemoHistory, DemoHistoryStatus
 from collections_site.operations.rollups import rollups_refresh
+from collections_site.operations.rollups.recovery import statuses_day_rebuild
 from recommender import services as recommender
 from recommender.simulator import World
 
@@ -181,9 +183,16 @@ def advance(*, max_seconds: float | None = None, max_days: int | None = None) ->
 def _rollups_fold(day_start: datetime) -> None:
     """Bring the cockpit's rollups up to the simulated day just run: the scheduled refresh
     only looks at changes since its (real-time) watermark, and the history's rows carry
-    simulated times. A week back covers the late events of earlier sends."""
+    simulated times. A week back covers the late events of earlier sends.
+
+    The accounts-by-status rollup is a snapshot each day takes of itself (no record of a past
+    day's statuses exists to rebuild it from): the simulated day's is taken here, with the
+    clock at its last instant, as the five-minute refresh takes today's."""
     days = [(day_start - timedelta(days=k)).date() for k in range(ROLLUP_DAYS_BACK)]
     rollups_refresh(days=days)
+    end = day_start + timedelta(days=1) - timedelta(microseconds=1)
+    with time_machine.travel(end, tick=False):
+        statuses_day_rebuild(end.date())
 
 
 def _owner() -> str:
