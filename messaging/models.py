@@ -308,8 +308,11 @@ MESSAGE_MACHINE = StateMachine(
 
 
 class Arm(models.TextChoices):
+    """Which arm of the logging policy planned a message (`recommender.policy`)."""
+
     POLICY = "policy", _("Policy")
     CONTROL = "control", _("Random control")
+    SEND_TIME = "send_time", _("Random send time")
 
 
 class Message(models.Model):

@@ -1,6 +1,7 @@
 """System checks (`manage.py check`, and when `runserver`, `migrate` or the worker start):
-a mistyped learner setting is named at start-up, not first by a failed nightly retrain. A
-warning, not an error: it must not stop the worker that sends messages."""
+a mistyped learner setting, or arm shares that leave the policy no traffic, are named at
+start-up, not first by a failed nightly retrain or planning run. Warnings, not errors: they
+must not stop the worker that sends messages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from recommender.services import learner_config
+from recommender.services.planning import arm_shares
 
 
 @checks.register()
@@ -16,4 +18,13 @@ def learner_config_check(app_configs=None, **kwargs) -> list[checks.CheckMessage
         learner_config()
     except ImproperlyConfigured as exc:
         return [checks.Warning(str(exc), id="recommender.W001")]
+    return []
+
+
+@checks.register()
+def arm_shares_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    try:
+        arm_shares()
+    except ImproperlyConfigured as exc:
+        return [checks.Warning(str(exc), id="recommender.W002")]
     return []

@@ -8,14 +8,20 @@ decision itself and tests can check the propensity arithmetic exactly.
 Logging policy, per account, over its eligible candidates (variant x send time):
 
 - with probability `control_share` the *control* arm: uniform over the candidates;
+- with probability `send_time_share` (0 unless configured) the *send-time* arm: the policy
+  arm's draw of an archetype, then uniformly one candidate of the same kind of message (tone,
+  call to action, channel) at any send-hour bucket: the policy with its send time drawn at
+  random, so the policy arm against it measures what choosing the hour is worth;
 - otherwise the *policy* arm: an archetype `a` with the learner's probability `P(a)`
   (`explore=True`: Thompson sampling plus an epsilon floor), then uniformly one candidate of
   that archetype. Without a live model the policy arm is uniform over candidates as well.
 
 The probability of the chosen candidate `c` (archetype `a`, `C[a]` candidates in `a`, `n` in
-all) is `share / n + (1 - share) * P(a) / C[a]`; the archetype's is
-`share * C[a] / n + (1 - share) * P(a)`. The first goes on the message, the second into the
-learner's log: both are the true probabilities of the whole logging policy, arm draw included.
+all; `k` its kind, `P(k)` the policy's probability summed over the kind's archetypes, `N[k]`
+the candidates of that kind) is `s / n + t * P(k) / N[k] + (1 - s - t) * P(a) / C[a]` with
+`s` the control share and `t` the send-time share; the archetype's is `C[a]` times that. The
+first goes on the message, the second into the learner's log: both are the true
+probabilities of the whole logging policy, arm draw included.
 """
 
 from __future__ import annotations
@@ -96,6 +102,27 @@ def _groups() -> tuple[list[str], np.ndarray]:
     return names, membership
 
 
+@lru_cache(maxsize=1)
+def _kinds() -> tuple[np.ndarray, np.ndarray]:
+    """Each archetype's kind of message (tone, call to action, channel: all but the send-hour
+    bucket) as an index, and the (archetypes x kinds) 0/1 matrix that sums over a kind."""
+    keys = {(a.tone, a.cta, a.channel) for a in F.ACTIONS}
+    index = {key: j for j, key in enumerate(sorted(keys))}
+    kind = np.array([index[(a.tone, a.cta, a.channel)] for a in F.ACTIONS])
+    membership = np.zeros((F.N_ACTIONS, len(index)))
+    membership[np.arange(F.N_ACTIONS), kind] = 1.0
+    return kind, membership
+
+
+def _send_time_random(P: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Archetype probabilities of the send-time arm: the policy's probability of each kind of
+    message, spread over that kind's candidates (whatever their send time)."""
+    _, membership = _kinds()
+    per_kind = P @ membership
+    candidates = counts @ membership
+    return (per_kind / np.maximum(candidates, 1)) @ membership.T * counts
+
+
 def eligibility(candidates: Sequence[Sequence[Candidate]]) -> tuple[np.ndarray, np.ndarray]:
     """(eligible mask, candidate counts), both (m, N_ACTIONS), from each account's candidates."""
     counts = np.zeros((len(candidates), F.N_ACTIONS), dtype=np.int32)
@@ -112,6 +139,7 @@ def choose(
     model: LoadedModel | None,
     control_share: float,
     rng: np.random.Generator,
+    send_time_share: float = 0.0,
     explain_top: int = 3,
 ) -> list[Choice | None]:
     """Pick one candidate per account (None for an account without candidates)."""
@@ -127,22 +155,28 @@ def choose(
         P = model.policy.probabilities(X[rows], eligible=eligible, explore=True)
     else:
         P = uniform
-    share = float(control_share)
+    share, timed = float(control_share), float(send_time_share)
     mix = share * uniform + (1.0 - share) * P
-    arms = rng.random(len(rows)) < share
+    if timed:
+        mix = share * uniform + timed * _send_time_random(P, counts) + (1 - share - timed) * P
+    draws = rng.random(len(rows))
+    kind, identity = _kinds()[0], np.arange(F.N_ACTIONS)
     for k, i in enumerate(rows):
         cands = candidates[i]
-        if arms[k]:
+        arm = (
+            "control" if draws[k] < share else "send_time" if draws[k] < share + timed else "policy"
+        )
+        if arm == "control":
             c = cands[int(rng.integers(len(cands)))]
-            a = c.action
         else:
             p = P[k] / P[k].sum()
             a = int(rng.choice(F.N_ACTIONS, p=p))
-            same = [c for c in cands if c.action == a]
+            key = kind if arm == "send_time" else identity  # same kind, or same archetype
+            same = [c for c in cands if key[c.action] == key[a]]
             c = same[int(rng.integers(len(same)))]
+        a = c.action
         action_prop = float(mix[k, a])
         prop = action_prop / float(counts[k, a])
-        arm = "control" if arms[k] else "policy"
         explanation = _explain(
             x=X[i], action=a, eligible=eligible[k], model=model, arm=arm, top=explain_top
         )
@@ -174,6 +208,12 @@ def _explain(
     info: dict[str, Any] = {"arm": arm, "action": F.ACTIONS[action].as_dict()}
     if arm == "control":
         info["why"] = "Random control group: chosen uniformly among the allowed candidates."
+        return info
+    if arm == "send_time":
+        info["why"] = (
+            "Send-time control group: the kind of message the policy picked, at a send time "
+            "drawn at random among the allowed ones."
+        )
         return info
     if model is None:
         info["why"] = "No live model yet: chosen uniformly among the allowed candidates."

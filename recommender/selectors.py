@@ -397,17 +397,23 @@ _RATES = (("open", "opened"), ("click", "clicked"), ("conversion", "converted"))
 
 
 def uplift_guard(
-    metric: str, *, policy: evaluation.Rate, control: evaluation.Rate
+    metric: str,
+    *,
+    policy: evaluation.Rate,
+    control: evaluation.Rate,
+    share: float | None = None,
+    arm_name: str = "control",
 ) -> dict[str, Any]:
     """Whether both arms have the sends a two-sided two-proportion test (alpha 0.05, power
     0.8) needs to detect `RECOMMENDER_UPLIFT_MIN_DETECTABLE` over the control's rate, split
-    as `RECOMMENDER_CONTROL_SHARE` splits the traffic.
+    as `RECOMMENDER_CONTROL_SHARE` splits the traffic (or as `share`, the compared arm's share
+    of the two arms' sends; `arm_name` names it in the message).
 
     The control's observed rate is the baseline once it has both a success and a failure;
     until then (0 of n, n of n, no sends) `RECOMMENDER_UPLIFT_BASELINE_RATE[metric]`."""
     observed = control.rate is not None and 0 < control.successes < control.trials
     baseline = control.rate if observed else settings.RECOMMENDER_UPLIFT_BASELINE_RATE[metric]
-    share = float(settings.RECOMMENDER_CONTROL_SHARE)
+    share = float(settings.RECOMMENDER_CONTROL_SHARE) if share is None else share
     minimum = float(settings.RECOMMENDER_UPLIFT_MIN_DETECTABLE)
     size = evaluation.two_proportion_sample_size(
         baseline_rate=baseline,
@@ -422,7 +428,7 @@ def uplift_guard(
     message = None
     if not enough:
         message = (
-            f"not enough data yet: {more['control']:,} more sends in the control arm and "
+            f"not enough data yet: {more['control']:,} more sends in the {arm_name} arm and "
             f"{more['policy']:,} in the policy arm to detect a {minimum:.0%} uplift"
         )
     return {
@@ -444,9 +450,11 @@ def uplift_report(
     for_display: bool = False,
 ) -> dict[str, Any]:
     """Per arm: sends, open, click and conversion rates with 95% Wilson intervals; the
-    relative uplift of the policy arm over the random control (delta-method interval); and
-    the self-normalised IPS value of the live model (exploit policy) against uniform random
-    over the same logs, with a paired bootstrap interval of the difference.
+    relative uplift of the policy arm over the random control (delta-method interval); when
+    the send-time arm has sends, the policy's uplift over it (`send_time_uplift`: what
+    choosing the send hour is worth); and the self-normalised IPS value of the live model
+    (exploit policy) against uniform random over the same logs, with a paired bootstrap
+    interval of the difference.
 
     Each uplift also says whether the sample suffices (`uplift_guard`): `enough`,
     `needed_per_arm` and `more_per_arm` (sends), and a `message` when it does not.
@@ -462,7 +470,7 @@ def uplift_report(
     counts = _arm_counts(qs)
     arms: dict[str, Any] = {}
     rates: dict[str, dict[str, evaluation.Rate]] = {}
-    for arm in ("policy", "control"):
+    for arm in ("policy", "control", "send_time"):
         c = counts.get(arm, {"sent": 0, "opened": 0, "clicked": 0, "converted": 0})
         rates[arm] = {metric: evaluation.wilson(c[key], c["sent"]) for metric, key in _RATES}
         arms[arm] = {
@@ -480,8 +488,9 @@ def uplift_report(
         }
         for metric in ("conversion", "click")
     }
+    send_time = _send_time_uplift(rates) if arms["send_time"]["sent"] else None
     if for_display:
-        for u in uplift.values():
+        for u in [*uplift.values(), *(send_time or {}).values()]:
             if not u["enough"]:
                 u.update(value=None, lower=None, upper=None)
     report: dict[str, Any] = {
@@ -489,9 +498,46 @@ def uplift_report(
         "until": until.isoformat(),
         "arms": arms,
         "uplift": uplift,
+        "send_time_uplift": send_time,
         "off_policy": off_policy_live_vs_random(since=since, until=until, max_rows=max_log_rows),
     }
     return report
+
+
+def send_time_split(*, policy_sends: int, send_time_sends: int) -> float:
+    """The send-time arm's share of the policy and send-time arms' traffic, as configured
+    (`RECOMMENDER_SEND_TIME_SHARE` over what the control arm leaves), or as observed when the
+    arm is switched off now but has sends in the period."""
+    control = float(settings.RECOMMENDER_CONTROL_SHARE)
+    timed = float(settings.RECOMMENDER_SEND_TIME_SHARE)
+    if timed:
+        return timed / (1 - control)
+    return send_time_sends / max(1, policy_sends + send_time_sends)
+
+
+def _send_time_uplift(rates: dict[str, dict[str, evaluation.Rate]]) -> dict[str, Any]:
+    """The policy arm over the send-time arm (the same policy, its send hour drawn at random):
+    what choosing the hour is worth, with the same minimum-sample guard, sized by the two
+    arms' configured split (their observed split when the send-time arm is switched off)."""
+    share = send_time_split(
+        policy_sends=rates["policy"]["conversion"].trials,
+        send_time_sends=rates["send_time"]["conversion"].trials,
+    )
+    return {
+        metric: {
+            **evaluation.relative_uplift(
+                rates["policy"][metric], rates["send_time"][metric]
+            ).as_dict(),
+            **uplift_guard(
+                metric,
+                policy=rates["policy"][metric],
+                control=rates["send_time"][metric],
+                share=share,
+                arm_name="send-time",
+            ),
+        }
+        for metric in ("conversion", "click")
+    }
 
 
 def off_policy_live_vs_random(

@@ -590,6 +590,10 @@ PORTAL_PROMISE_GRACE_DAYS = env.int("PORTAL_PROMISE_GRACE_DAYS", default=2)
 # --- Recommender (docs/recommender.md) ------------------------------------------------------
 # Share of decisions made uniformly at random (the control arm the uplift is measured against).
 RECOMMENDER_CONTROL_SHARE = env.float("RECOMMENDER_CONTROL_SHARE", default=0.10)
+# Share of decisions in the send-time arm: the policy's kind of message at a send-hour bucket
+# drawn at random, to measure what choosing the hour is worth (the simulator turns it on; a
+# cost in production, so off by default). Control share plus this must stay below 1.
+RECOMMENDER_SEND_TIME_SHARE = env.float("RECOMMENDER_SEND_TIME_SHARE", default=0.0)
 # Seeds the arm and variant draws when set (tests, benchmarks); unset: fresh randomness.
 RECOMMENDER_RANDOM_SEED = None
 # Accounts per planning batch (one transaction, one messages_send call each).

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
@@ -201,7 +202,7 @@ def plan_contacts(
     started, only = time.perf_counter(), creditor_ids
     now = now or timezone.now()
     batch_size = int(batch_size or settings.RECOMMENDER_PLAN_BATCH)
-    control_share = float(settings.RECOMMENDER_CONTROL_SHARE)
+    shares = arm_shares()
     variants = list(messaging_selectors.variants_live())
     model = policy_live()
     result = PlanResult()
@@ -226,7 +227,7 @@ def plan_contacts(
                 now=now,
                 variants=variants,
                 model=model,
-                control_share=control_share,
+                shares=shares,
                 actor=actor,
                 result=result,
             )
@@ -240,6 +241,20 @@ def plan_contacts(
     return result
 
 
+def arm_shares() -> tuple[float, float]:
+    """The control arm's and the send-time arm's shares of decisions (settings
+    RECOMMENDER_CONTROL_SHARE, RECOMMENDER_SEND_TIME_SHARE); `ImproperlyConfigured` unless
+    each is in [0, 1) and the policy arm keeps a share."""
+    control = float(settings.RECOMMENDER_CONTROL_SHARE)
+    timed = float(settings.RECOMMENDER_SEND_TIME_SHARE)
+    if not (0 <= control < 1 and 0 <= timed < 1 and control + timed < 1):
+        raise ImproperlyConfigured(
+            f"RECOMMENDER_CONTROL_SHARE ({control}) and RECOMMENDER_SEND_TIME_SHARE ({timed}) "
+            "must each be at least 0 and together below 1: the policy arm needs a share."
+        )
+    return control, timed
+
+
 def plan_parts() -> int:
     """How many planners the hourly job runs side by side (`RECOMMENDER_PLAN_PARTS`)."""
     return max(1, int(settings.RECOMMENDER_PLAN_PARTS))
@@ -251,7 +266,7 @@ def _plan_batch(
     now: datetime,
     variants: list[Any],
     model: LoadedModel | None,
-    control_share: float,
+    shares: tuple[float, float],  # the control arm's and the send-time arm's
     actor: str,
     result: PlanResult,
 ) -> None:
@@ -269,7 +284,8 @@ def _plan_batch(
         X=X,
         candidates=cands,
         model=model,
-        control_share=control_share,
+        control_share=shares[0],
+        send_time_share=shares[1],
         rng=_rng_for(now, due[0].account.pk),
     )
     requests, picked = [], []

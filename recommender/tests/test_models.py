@@ -294,3 +294,21 @@ def test_retraining_on_logs_a_model_was_already_trained_on_is_skipped(creditor, 
     logged_decisions(creditor, clock, n=5, start=300)
     assert retrain(clock).metrics["data_sha256"] != first.metrics["data_sha256"]
     assert ModelVersion.objects.count() == 3
+
+
+def test_arm_shares_that_leave_the_policy_no_traffic_are_a_clear_error_and_a_warning(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from recommender.checks import arm_shares_check
+    from recommender.services.planning import arm_shares
+
+    settings.RECOMMENDER_CONTROL_SHARE, settings.RECOMMENDER_SEND_TIME_SHARE = 0.1, 0.3
+    assert arm_shares() == (0.1, 0.3) and arm_shares_check() == []
+    settings.RECOMMENDER_SEND_TIME_SHARE = 0.9
+    with pytest.raises(ImproperlyConfigured, match="together below 1"):
+        arm_shares()
+    (warning,) = arm_shares_check()
+    assert warning.id == "recommender.W002" and "RECOMMENDER_SEND_TIME_SHARE (0.9)" in warning.msg
+    settings.RECOMMENDER_SEND_TIME_SHARE = -0.1
+    with pytest.raises(ImproperlyConfigured):
+        arm_shares()

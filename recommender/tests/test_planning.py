@@ -90,7 +90,7 @@ def test_a_rerun_at_the_same_instant_finds_the_slot_taken(creditor, library, clo
     again = planning.PlanResult()
     planning._plan_batch(
         due=[DueAccount(a, "first_contact") for a in accounts], now=NOW,
-        variants=list(messaging_selectors.variants_live()), model=None, control_share=0.1,
+        variants=list(messaging_selectors.variants_live()), model=None, shares=(0.1, 0.0),
         actor="test", result=again,
     )  # fmt: skip
     assert again.planned == 0 and again.existing == 2

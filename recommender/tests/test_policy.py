@@ -149,3 +149,56 @@ def test_control_decisions_say_they_are_random():
                     control_share=1.0, rng=np.random.default_rng(0))[0]  # fmt: skip
     assert choice.explanation["arm"] == "control"
     assert "Random control" in choice.explanation["why"]
+
+
+def test_the_send_time_arm_keeps_the_policys_kind_of_message_at_a_random_hour(model):
+    """The policy arm against the same policy with its send hour drawn at random measures what
+    choosing the hour is worth: the send-time arm draws the policy's archetype, then any
+    candidate of the same tone, call to action and channel, and logs the true mixture."""
+    spec = [("firm", "payment_plan", "sms", b) for b in range(4)] + [SPEC[0], SPEC[3]]
+    cands = _cands(spec)
+    X = np.zeros((1, F.N_FEATURES))
+    eligible = np.isin(np.arange(F.N_ACTIONS), [c.action for c in cands])[None]
+    P = model.policy.probabilities(X, eligible=eligible, explore=True)[0]
+    picks = [
+        choose(X=X, candidates=[cands], model=model, control_share=0.1, send_time_share=0.3,
+               rng=np.random.default_rng(s))[0]
+        for s in range(2000)
+    ]  # fmt: skip
+    arms = {arm: [p for p in picks if p.arm == arm] for arm in ("control", "send_time", "policy")}
+    assert 0.25 < len(arms["send_time"]) / len(picks) < 0.35
+    assert 0.07 < len(arms["control"]) / len(picks) < 0.13
+    sms = [c.action for c in cands[:4]]
+    p_sms = P[sms].sum()  # the policy's probability of the kind "firm payment plan by SMS"
+    for p in picks:
+        a = p.candidate.action
+        timed = 0.3 * (p_sms / 4 if a in sms else P[a])  # SMS: any of four hours; else one
+        assert p.action_propensity == pytest.approx(0.1 / 6 + timed + 0.6 * P[a])
+        assert p.propensity == p.action_propensity  # one candidate per archetype here
+    # The propensities are the probabilities the picks are drawn with: they add up to one
+    # over the candidates, and each candidate comes up about that often.
+    shown = {p.candidate.variant.pk: p.propensity for p in picks}
+    assert sorted(shown) == list(range(6))
+    assert sum(shown.values()) == pytest.approx(1.0)
+    freq = np.bincount([p.candidate.variant.pk for p in picks], minlength=6) / len(picks)
+    for k in range(6):
+        assert freq[k] == pytest.approx(shown[k], abs=0.03)
+    # In the send-time arm, SMS picks spread over the four hours the policy does not weigh.
+    timed_sms = [p.candidate.bucket for p in arms["send_time"] if p.candidate.action in sms]
+    hours = np.bincount(timed_sms, minlength=4)
+    assert hours.min() > 0.15 * hours.sum()
+    assert "Send-time control group" in arms["send_time"][0].explanation["why"]
+
+
+def test_without_a_send_time_share_the_draws_are_the_two_arms_of_before(model):
+    cands = _cands(SPEC)
+    X = np.zeros((3, F.N_FEATURES))
+    for seed in range(20):
+        plain = choose(X=X, candidates=[cands] * 3, model=model, control_share=0.1,
+                       rng=np.random.default_rng(seed))  # fmt: skip
+        zero = choose(X=X, candidates=[cands] * 3, model=model, control_share=0.1,
+                      send_time_share=0.0, rng=np.random.default_rng(seed))  # fmt: skip
+        assert [(c.candidate.variant.pk, c.arm, c.propensity) for c in plain] == [
+            (c.candidate.variant.pk, c.arm, c.propensity) for c in zero
+        ]
+        assert {c.arm for c in plain} <= {"policy", "control"}

@@ -207,3 +207,27 @@ def test_an_uplift_is_shown_once_both_arms_have_the_sample(
     page = admin_client.get("/django-admin/recommender/modelversion/uplift/")
     assert b"not enough data yet" not in page.content
     assert f"{round(shown['value'] * 100)}%".encode() in page.content
+
+
+def test_the_send_time_arm_is_planned_and_reported_when_configured(creditor, library, clock):
+    from django.test import override_settings
+
+    from messaging.models import Message
+    from recommender.models import Decision
+    from recommender.selectors import uplift_report
+    from recommender.tests.test_models import logged_decisions
+
+    logged_decisions(creditor, clock, n=30)
+    assert uplift_report()["send_time_uplift"] is None  # switched off: no such arm
+    with override_settings(RECOMMENDER_SEND_TIME_SHARE=0.5):
+        logged_decisions(creditor, clock, n=60, start=100)
+        timed = Decision.objects.filter(arm="send_time")
+        assert 15 < timed.count() < 45
+        assert set(Message.objects.filter(decision__in=timed).values_list("arm", flat=True)) == {
+            "send_time"
+        }
+        report = uplift_report()
+    assert report["arms"]["send_time"]["sent"] == timed.count()
+    uplift = report["send_time_uplift"]["conversion"]
+    assert uplift["enough"] is False  # a few dozen sends cannot tell
+    assert "more sends in the send-time arm" in uplift["message"]

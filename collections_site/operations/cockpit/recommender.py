@@ -36,7 +36,7 @@ from collections_site.operations.models import EngagementDay, TypologyDay
 from messaging.models import Arm
 from recommender.evaluation import Rate, relative_uplift, wilson
 from recommender.models import ModelStatus, ModelVersion
-from recommender.selectors import uplift_guard
+from recommender.selectors import send_time_split, uplift_guard
 
 ARMS = (Arm.POLICY, Arm.CONTROL)
 MODELS_SHOWN = 8
@@ -109,6 +109,36 @@ def _headline(policy: Rate, control: Rate) -> tuple[dict[str, str], dict[str, An
         }
         return value, guard
     return {"message": guard_text(guard, control)}, guard
+
+
+def send_time_headline(filters: CockpitFilters) -> dict[str, str] | None:
+    """What choosing the send hour is worth in the period: the policy arm's conversion uplift
+    over the send-time arm (the same policy, its hour drawn at random), with its interval, or
+    what the guard still needs; None when the send-time arm sent nothing in the period."""
+    rows = {
+        r["arm"]: r
+        for r in filters.rollup(EngagementDay.objects.filter(arm__in=[Arm.POLICY, Arm.SEND_TIME]))
+        .values("arm")
+        .annotate(sent=Sum("sent"), converted=Sum("converted"))
+        .order_by()
+    }
+    timed_row = rows.get(Arm.SEND_TIME)
+    if not timed_row or not timed_row["sent"]:
+        return None
+    policy_row = rows.get(Arm.POLICY) or {"sent": 0, "converted": 0}
+    policy = wilson(policy_row["converted"], policy_row["sent"])
+    timed = wilson(timed_row["converted"], timed_row["sent"])
+    share = send_time_split(policy_sends=policy.trials, send_time_sends=timed.trials)
+    guard = uplift_guard("conversion", policy=policy, control=timed, share=share,
+                         arm_name="send-time")  # fmt: skip
+    u = relative_uplift(policy, timed)
+    out = {"arm": f"{timed.successes:,} / {timed.trials:,}", "share": charts.percent(share)}
+    if guard["enough"] and u.value is not None:
+        return out | {
+            "value": _signed(u.value),
+            "interval": f"[{_signed(u.lower)}, {_signed(u.upper)}]",
+        }
+    return out | {"message": guard["message"].capitalize()}
 
 
 def _uplift_rows(days, cum, uplift, band) -> list[list[str]]:
@@ -337,6 +367,7 @@ def recommender(request: HttpRequest) -> HttpResponse:
         "live": live,
         "models": models_table(),
         "typology": typology_chart(filters),
+        "send_time": send_time_headline(filters),
     }
     return cockpit_render(
         request, section="recommender", form=form, filters=filters, context=context
