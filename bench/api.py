@@ -38,24 +38,27 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import psycopg
 from benchdb import recreate_database
+from server import (
+    PG,
+    PY,
+    ROOT,
+    cpu_seconds,
+    free_port,
+    gunicorn_command,
+    manage,
+    percentile,
+    production_env,
+    served,
+    server_pids,
+)
 
-# The server helpers of the other HTTP benches (bench/cockpit.py, bench/portal.py).
-from cockpit import free_port, server_start, server_stop
-
-from portal import cpu_seconds, percentile, server_pids
-
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
-PG = "postgres://postgres@127.0.0.1:5432"
 PAGE_SIZE = 100
 # Far above what a run makes: the throttle counts each request and refuses none.
 RATE = "100000000/minute"
@@ -364,31 +367,16 @@ def main() -> None:
     endpoints = [e for e in args.endpoints.split(",") if e]
     port = free_port()
     url = f"{PG}/{args.database}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}},
-        "DJANGO_SETTINGS_MODULE": "collections_site.settings.base",
-        "DATABASE_URL": url,
-        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "STATIC_ROOT": tempfile.mkdtemp(prefix="api-bench-static-"),
-        "LOG_LEVEL": "WARNING",
-        "API_RATE_BURST": RATE,
-        "API_RATE_SUSTAINED": RATE,
-        **({"REDIS_URL": args.redis} if args.redis else {}),
-    }
+    env = production_env(
+        url, port, name="api", redis=args.redis, API_RATE_BURST=RATE, API_RATE_SUSTAINED=RATE
+    )
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
           f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")  # fmt: skip
     reuse = not args.refill and filled_with(url) == args.accounts
     if not reuse:
         recreate_database(url)
     started = time.perf_counter()
-    subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    manage(env, "migrate", "--noinput")
     setup = subprocess.run(
         [PY, "-c", SETUP_CODE, str(max(args.clients, 1))],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
@@ -402,14 +390,8 @@ def main() -> None:
               "and events), and a tenth as much for a second creditor")  # fmt: skip
         fill(url, args.accounts, made["creditors"])
         print(f"Filled in {time.perf_counter() - started:.0f} s")
-    gunicorn = [
-        str(Path(PY).parent / "gunicorn"), "collections_site.wsgi",
-        "-c", str(ROOT / "gunicorn.conf.py"),
-        "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-    ]  # fmt: skip
-    server = server_start(gunicorn, env, port)
     failed = []
-    try:
+    with served(gunicorn_command(port, args.workers), env, port) as server:
         print(
             f"gunicorn {args.workers} workers (gunicorn.conf.py), PostgreSQL, "
             f"{'Redis' if args.redis else 'local-memory'} cache; page size {PAGE_SIZE}; "
@@ -440,8 +422,6 @@ def main() -> None:
                 )  # fmt: skip
                 if run.errors:
                     failed.append(f"{endpoint}, {args.clients} clients: {len(run.errors)} errors")
-    finally:
-        server_stop(server)
     for failure in failed:
         print(f"FAILED: {failure}")
     if failed:
