@@ -154,6 +154,44 @@ keys = [api_key_issue(user=user, name=f"bench client {n}", actor="bench")[1]
 print(json.dumps({"creditors": [c.pk for c in creditors], "keys": keys}))
 """
 
+# `--explain`: each list's second page (after a keyset cursor) from its median row, through
+# the view in a Django process, and the plan of the query that read it, run again under
+# EXPLAIN (ANALYZE, BUFFERS): the query the server runs, with its parameters.
+EXPLAIN_CODE = """
+import json, sys
+import django
+django.setup()
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+key, paths = sys.argv[1], json.loads(sys.argv[2])
+client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {key}")
+for path in paths:
+    first = client.get(path)
+    assert first.status_code == 200, first.content[:300]
+    following = first.json()["next"]
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get(following)
+    assert second.status_code == 200, second.content[:300]
+    (sql,) = [q["sql"] for q in queries.captured_queries if "JSON_BUILD_OBJECT" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        plan = [line for (line,) in cursor.fetchall()]
+    print(json.dumps({"path": following.split("/", 3)[3], "sql": sql, "plan": plan}))
+"""
+
+
+def explain(env: dict[str, str], key: str, paths: dict[str, str]) -> None:
+    """Print the plan of each list's page query (EXPLAIN_CODE), for docs/benchmarks.md."""
+    done = subprocess.run(
+        [PY, "-c", EXPLAIN_CODE, key, json.dumps(list(paths.values()))],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    plans = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    for endpoint, found in zip(paths, plans, strict=True):
+        print(f"\n{endpoint}: GET /{found['path']}\n{found['sql']}\n")
+        print("\n".join(found["plan"]))
+
 
 def fill(url: str, accounts: int, creditors: list[int]) -> None:
     """The book, straight in SQL, then VACUUM ANALYZE (as autovacuum would have by then)."""
@@ -358,6 +396,11 @@ def main() -> None:
     )
     parser.add_argument("--refill", action="store_true", help="drop and fill the database anew")
     parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="then print each list's page query with its EXPLAIN (ANALYZE, BUFFERS) plan",
+    )
+    parser.add_argument(
         "--redis",
         metavar="URL",
         help="serve with REDIS_URL=URL, as production does (the throttle's counters); without "
@@ -422,6 +465,13 @@ def main() -> None:
                 )  # fmt: skip
                 if run.errors:
                     failed.append(f"{endpoint}, {args.clients} clients: {len(run.errors)} errors")
+    if args.explain:
+        medians = {}
+        for endpoint in endpoints:
+            path, since, _table, _column = ENDPOINTS[endpoint]
+            (_start, median), _total = starts(url, endpoint, creditor, 2, 0)
+            medians[endpoint] = f"{path}?{urlencode({since: median.isoformat()})}"
+        explain(env, keys[0], medians)
     for failure in failed:
         print(f"FAILED: {failure}")
     if failed:
