@@ -20,7 +20,13 @@ from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts import money, placement, regions, services
+from accounts import (
+    admin_tags,  # noqa: F401 (registers Wagtail's tags with the merge page behind a permission)
+    money,
+    placement,
+    regions,
+    services,
+)
 from accounts.admin_display import MoneyAdmin, PlainHelpTexts, amount_for_input
 from accounts.admin_filters import (
     AccountRegionFilter,

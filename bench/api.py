@@ -38,24 +38,27 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import psycopg
 from benchdb import recreate_database
+from server import (
+    PG,
+    PY,
+    ROOT,
+    cpu_seconds,
+    free_port,
+    gunicorn_command,
+    manage,
+    percentile,
+    production_env,
+    served,
+    server_pids,
+)
 
-# The server helpers of the other HTTP benches (bench/cockpit.py, bench/portal.py).
-from cockpit import free_port, server_start, server_stop
-
-from portal import cpu_seconds, percentile, server_pids
-
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
-PG = "postgres://postgres@127.0.0.1:5432"
 PAGE_SIZE = 100
 # Far above what a run makes: the throttle counts each request and refuses none.
 RATE = "100000000/minute"
@@ -150,6 +153,44 @@ keys = [api_key_issue(user=user, name=f"bench client {n}", actor="bench")[1]
         for n in range(int(sys.argv[1]))]
 print(json.dumps({"creditors": [c.pk for c in creditors], "keys": keys}))
 """
+
+# `--explain`: each list's second page (after a keyset cursor) from its median row, through
+# the view in a Django process, and the plan of the query that read it, run again under
+# EXPLAIN (ANALYZE, BUFFERS): the query the server runs, with its parameters.
+EXPLAIN_CODE = """
+import json, sys
+import django
+django.setup()
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+key, paths = sys.argv[1], json.loads(sys.argv[2])
+client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {key}")
+for path in paths:
+    first = client.get(path)
+    assert first.status_code == 200, first.content[:300]
+    following = first.json()["next"]
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get(following)
+    assert second.status_code == 200, second.content[:300]
+    (sql,) = [q["sql"] for q in queries.captured_queries if "JSON_BUILD_OBJECT" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        plan = [line for (line,) in cursor.fetchall()]
+    print(json.dumps({"path": following.split("/", 3)[3], "sql": sql, "plan": plan}))
+"""
+
+
+def explain(env: dict[str, str], key: str, paths: dict[str, str]) -> None:
+    """Print the plan of each list's page query (EXPLAIN_CODE), for docs/benchmarks.md."""
+    done = subprocess.run(
+        [PY, "-c", EXPLAIN_CODE, key, json.dumps(list(paths.values()))],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    plans = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    for endpoint, found in zip(paths, plans, strict=True):
+        print(f"\n{endpoint}: GET /{found['path']}\n{found['sql']}\n")
+        print("\n".join(found["plan"]))
 
 
 def fill(url: str, accounts: int, creditors: list[int]) -> None:
@@ -355,6 +396,11 @@ def main() -> None:
     )
     parser.add_argument("--refill", action="store_true", help="drop and fill the database anew")
     parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="then print each list's page query with its EXPLAIN (ANALYZE, BUFFERS) plan",
+    )
+    parser.add_argument(
         "--redis",
         metavar="URL",
         help="serve with REDIS_URL=URL, as production does (the throttle's counters); without "
@@ -364,31 +410,16 @@ def main() -> None:
     endpoints = [e for e in args.endpoints.split(",") if e]
     port = free_port()
     url = f"{PG}/{args.database}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}},
-        "DJANGO_SETTINGS_MODULE": "collections_site.settings.base",
-        "DATABASE_URL": url,
-        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "STATIC_ROOT": tempfile.mkdtemp(prefix="api-bench-static-"),
-        "LOG_LEVEL": "WARNING",
-        "API_RATE_BURST": RATE,
-        "API_RATE_SUSTAINED": RATE,
-        **({"REDIS_URL": args.redis} if args.redis else {}),
-    }
+    env = production_env(
+        url, port, name="api", redis=args.redis, API_RATE_BURST=RATE, API_RATE_SUSTAINED=RATE
+    )
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
           f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")  # fmt: skip
     reuse = not args.refill and filled_with(url) == args.accounts
     if not reuse:
         recreate_database(url)
     started = time.perf_counter()
-    subprocess.run([PY, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    manage(env, "migrate", "--noinput")
     setup = subprocess.run(
         [PY, "-c", SETUP_CODE, str(max(args.clients, 1))],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
@@ -402,14 +433,8 @@ def main() -> None:
               "and events), and a tenth as much for a second creditor")  # fmt: skip
         fill(url, args.accounts, made["creditors"])
         print(f"Filled in {time.perf_counter() - started:.0f} s")
-    gunicorn = [
-        str(Path(PY).parent / "gunicorn"), "collections_site.wsgi",
-        "-c", str(ROOT / "gunicorn.conf.py"),
-        "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-    ]  # fmt: skip
-    server = server_start(gunicorn, env, port)
     failed = []
-    try:
+    with served(gunicorn_command(port, args.workers), env, port) as server:
         print(
             f"gunicorn {args.workers} workers (gunicorn.conf.py), PostgreSQL, "
             f"{'Redis' if args.redis else 'local-memory'} cache; page size {PAGE_SIZE}; "
@@ -440,8 +465,13 @@ def main() -> None:
                 )  # fmt: skip
                 if run.errors:
                     failed.append(f"{endpoint}, {args.clients} clients: {len(run.errors)} errors")
-    finally:
-        server_stop(server)
+    if args.explain:
+        medians = {}
+        for endpoint in endpoints:
+            path, since, _table, _column = ENDPOINTS[endpoint]
+            (_start, median), _total = starts(url, endpoint, creditor, 2, 0)
+            medians[endpoint] = f"{path}?{urlencode({since: median.isoformat()})}"
+        explain(env, keys[0], medians)
     for failure in failed:
         print(f"FAILED: {failure}")
     if failed:

@@ -35,25 +35,17 @@ from __future__ import annotations
 import argparse
 import http.cookiejar
 import os
-import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from benchdb import drop_database, recreate_database
+from server import PG, ROOT, csrf_token, free_port, gunicorn_command, manage, production_env, served
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
-PG = "postgres://postgres@127.0.0.1:5432"
 PAGES = {
     "Health": "/admin/operations/",
     "Health, filtered": "/admin/operations/?region=US-MA&channel=email&start={start}&end={end}",
@@ -261,31 +253,6 @@ FROM generate_series(1, %(day_decisions)s) g;
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.time() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server
-        except OSError:
-            if server.poll() is not None or time.time() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.2)
-
-
-def server_stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGTERM)
-    server.wait(timeout=30)
-
-
 def sizes(scale: float) -> dict[str, int]:
     n = {
         "accounts": 100_000, "payments": 200_000, "messages": 1_000_000, "unsent": 40_000,
@@ -362,7 +329,7 @@ def sign_in(port: int) -> urllib.request.OpenerDirector:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     base = f"http://127.0.0.1:{port}"
     form = opener.open(f"{base}/admin/login/").read().decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    token = csrf_token(form)
     body = urllib.parse.urlencode(
         {"csrfmiddlewaretoken": token, "username": "operator", "password": PASSWORD}
     ).encode()
@@ -414,29 +381,14 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     url = f"{PG}/{args.database}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}},
-        "DJANGO_SETTINGS_MODULE": "collections_site.settings.base",
-        "DATABASE_URL": url,
-        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "STAFF_2FA_REQUIRED": "0",  # the operator signs in with a password alone here
-        "STATIC_ROOT": tempfile.mkdtemp(prefix="cockpit-bench-static-"),
-        "LOG_LEVEL": "WARNING",
-    }
+    # The operator signs in with a password alone here.
+    env = production_env(url, port, name="cockpit", STAFF_2FA_REQUIRED="0")
     if not args.reuse:
         recreate_database(url)
-    server = None
     try:
         commands = [["migrate", "--noinput"]] if not args.reuse else []
         for command in [*commands, ["collectstatic", "--noinput"]]:
-            subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=env, check=True,
-                           capture_output=True)  # fmt: skip
+            manage(env, *command)
         os.environ.update(env)
         sys.path[0] = str(ROOT)  # the project's packages, not the bench scripts beside us
         import django
@@ -451,16 +403,9 @@ def main() -> None:
             refresh_timed("Full rollup build", full=True)
             day_of_events(params)
             refresh_timed("A day's events, folded in")
-        gunicorn = [
-            str(Path(PY).parent / "gunicorn"), "collections_site.wsgi",
-            "-c", str(ROOT / "gunicorn.conf.py"),
-            "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-        ]  # fmt: skip
-        server = server_start(gunicorn, env, port)
-        pages_timed(port, args.requests)
+        with served(gunicorn_command(port, args.workers), env, port):
+            pages_timed(port, args.requests)
     finally:
-        if server is not None:
-            server_stop(server)
         from django.db import connections
 
         connections.close_all()

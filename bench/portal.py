@@ -36,29 +36,31 @@ import os
 import random
 import re
 import runpy
-import signal
-import socket
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
 from benchdb import drop_database, recreate_database
+from server import (
+    CONF,
+    PG,
+    PY,
+    ROOT,
+    cpu_seconds,
+    csrf_token,
+    free_port,
+    gunicorn_command,
+    manage,
+    percentile,
+    production_env,
+    served,
+    server_pids,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
 DB = "collections_bench_portal"
-PG = "postgres://postgres@127.0.0.1:5432"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(env: dict[str, str], count: int) -> list[str]:
@@ -116,7 +118,7 @@ class Session:
         status, headers, _ = self._request("GET", f"/p/{token}/")
         assert status == 302 and headers["Location"] == "/p/verify/", status
         status, _, page = self._request("GET", "/p/verify/")
-        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        csrf = csrf_token(page)
         form = {"csrfmiddlewaretoken": csrf, "day": "3", "month": "2", "year": "1980",
                 "postal_code": "02101"}  # fmt: skip
         status, headers, _ = self._request("POST", "/p/verify/", urlencode(form))
@@ -178,55 +180,6 @@ async def load(port: int, cookies: list[str], per_client: int, rate: float = 0.0
         timeout=300,
     )
     return time.perf_counter() - started, latencies, errors
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds the processes have used so far (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
-
-
-def server_pids(master: int, database: str) -> tuple[list[int], list[int]]:
-    """gunicorn's master and workers, and the PostgreSQL backends serving the bench database."""
-    import psycopg
-
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        backends = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [database]
-        ).fetchall()
-    return [master, *map(int, children)], [pid for (pid,) in backends]
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
-
-
-def server_start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.time() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server
-        except OSError:
-            if server.poll() is not None or time.time() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.2)
-
-
-def server_stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGTERM)
-    server.wait(timeout=30)
 
 
 def measure(server, port: int, sessions, args, database: str) -> dict[str, float]:
@@ -301,40 +254,20 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    conf = runpy.run_path(str(CONF))
     worker_class = args.worker_class or conf["worker_class"]
     threads = 1 if args.worker_class == "sync" else args.threads or conf.get("threads", 1)
     port = free_port()
-    static_root = tempfile.mkdtemp(prefix="portal-bench-static-")
     url = f"{PG}/{args.database}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}},
-        "DJANGO_SETTINGS_MODULE": "collections_site.settings.base",
-        "DATABASE_URL": url,
-        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "STATIC_ROOT": static_root,
-        "LOG_LEVEL": "WARNING",
-        **({"REDIS_URL": args.redis} if args.redis else {}),
-    }
+    env = production_env(url, port, name="portal", redis=args.redis)
+    static_root = env["STATIC_ROOT"]
     recreate_database(url)
-    server = None
     try:
         for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-            subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=env, check=True,
-                           capture_output=True)  # fmt: skip
+            manage(env, *command)
         tokens = seed(env, args.clients)
         # The production settings (gunicorn.conf.py) with 2 workers; flags override them.
-        gunicorn = [
-            str(Path(PY).parent / "gunicorn"), "collections_site.wsgi",
-            "-c", str(ROOT / "gunicorn.conf.py"),
-            "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-        ]  # fmt: skip
+        gunicorn = gunicorn_command(port, args.workers)
         if args.worker_class:
             gunicorn += ["--worker-class", args.worker_class]
         if args.threads:
@@ -359,35 +292,34 @@ def main() -> None:
             variants["standard"] = (standard, standard_env)
         if overrides:
             for command, _ in variants.values():
-                if command[command.index("-c") + 1] == str(ROOT / "gunicorn.conf.py"):
+                if command[command.index("-c") + 1] == str(CONF):
                     command[command.index("-c") + 1] = conf_file(static_root, "own", overrides)
         sessions: list[str] = []
         results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
         for round_ in range(args.rounds if args.ab else 1):
             for name, (command, variant_env) in variants.items():
-                server = server_start(command, variant_env, port)
-                if not sessions:  # sessions live in the database: signed in once
-                    for token in tokens:
-                        session = Session(port)
-                        session.sign_in(token)
-                        sessions.append(session.cookie_header())
-                print(
-                    f"portal overview: {args.clients} clients, {len(sessions) * args.requests} "
-                    f"requests, gunicorn {args.workers} x {worker_class}"
-                    + (f" ({threads} threads)" if worker_class == "gthread" else "")
-                    + (", one shared socket" if args.shared_socket else ", SO_REUSEPORT")
-                    + ", PostgreSQL"
-                    + (f", offered {args.rate:.0f} req/s" if args.rate else ", closed loop")
-                    + (
-                        f"; round {round_ + 1}, {name}"
-                        + (f" (standard: {args.ab})" if name == "standard" else "")
-                        if args.ab
-                        else ""
+                with served(command, variant_env, port) as server:
+                    if not sessions:  # sessions live in the database: signed in once
+                        for token in tokens:
+                            session = Session(port)
+                            session.sign_in(token)
+                            sessions.append(session.cookie_header())
+                    print(
+                        f"portal overview: {args.clients} clients, "
+                        f"{len(sessions) * args.requests} requests, gunicorn {args.workers} x "
+                        f"{worker_class}"
+                        + (f" ({threads} threads)" if worker_class == "gthread" else "")
+                        + (", one shared socket" if args.shared_socket else ", SO_REUSEPORT")
+                        + ", PostgreSQL"
+                        + (f", offered {args.rate:.0f} req/s" if args.rate else ", closed loop")
+                        + (
+                            f"; round {round_ + 1}, {name}"
+                            + (f" (standard: {args.ab})" if name == "standard" else "")
+                            if args.ab
+                            else ""
+                        )
                     )
-                )
-                results[name].append(measure(server, port, sessions, args, args.database))
-                server_stop(server)
-                server = None
+                    results[name].append(measure(server, port, sessions, args, args.database))
         if args.ab:
             print(f"medians of {args.rounds} alternating runs each (standard: {args.ab}):")
             for name, runs in results.items():
@@ -398,15 +330,13 @@ def main() -> None:
                     f"ms, PostgreSQL CPU {medians['PostgreSQL CPU']:.2f} ms per request"
                 )
     finally:
-        if server is not None:
-            server_stop(server)
         drop_database(url)
 
 
 def conf_file(folder: str, name: str, lines: list[str]) -> str:
     """gunicorn.conf.py with `lines` appended, as a file of its own."""
     path = Path(folder) / f"gunicorn-{name}.conf.py"
-    path.write_text(f"exec(open({str(ROOT / 'gunicorn.conf.py')!r}).read())\n" + "\n".join(lines))
+    path.write_text(f"exec(open({str(CONF)!r}).read())\n" + "\n".join(lines))
     return str(path)
 
 

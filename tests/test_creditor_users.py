@@ -463,7 +463,6 @@ def test_a_creditor_user_rolls_disables_and_enables_their_endpoint_only(
 # a model that holds no creditor's data (which creditor users may not even look at).
 UNNAMED = {
     "compliance.Region.run_cases": "opens the cases page for the selected regions",
-    "taggit.Tag.render_tag_form": "django-taggit's merge of Wagtail's tags",
     "django_q.Success.resubmit_task": "django-q2's, on the task queue",
     "django_q.Failure.resubmit_task": "django-q2's, on the task queue",
     "axes.AccessAttempt.cleanup_expired_attempts": "django-axes', on login records",

@@ -6,10 +6,12 @@ values."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from rest_framework.renderers import JSONRenderer
 
 from accounts import api_rows, money, services
 from accounts.models import Account, Payment
@@ -91,3 +93,126 @@ def test_every_currency_is_rounded_to_its_minor_units(creditor):
         for a in rows(Account.objects.order_by("id"), api_rows.account)
     }
     assert written == {c: str(money.quantize(Decimal("2.3457"), c)) for c in currencies}
+
+
+# --- The answers themselves -------------------------------------------------------------------
+# The tests above hold the rows; these hold what a client reads: every page of each list, as
+# the API answers it, against the serializer's output rendered by DRF for the same objects.
+
+
+@pytest.fixture
+def ledger(creditor):
+    """Every kind of value the lists carry: amounts of 0, 2, 3 and 4 decimals (whole, rounded
+    half up, and paid down to zero), a missing due date and a blank description, debtors with
+    no flags and with several, date-times given in other time zones, with and without
+    microseconds, and events whose objects nest others (a debtor in an account, a plan's
+    instalments) or carry empty lists and nulls."""
+    accounts = place(
+        creditor,
+        row("usd", original_amount="120.50", description=""),
+        row("jpy", currency="JPY", original_amount="5000"),
+        row("kwd", currency="KWD", original_amount="7.125", debtor={"flags": []}),
+        row("clf", currency="CLF", original_amount="3.1416"),
+        row(
+            "eur",
+            currency="EUR",
+            original_amount="99.99",
+            debtor={"region": "DE", "flags": ["opted_out_sms", "opted_out_email"]},
+        ),
+    )
+    usd, jpy, kwd, clf, eur = accounts
+    Account.objects.filter(pk=usd.pk).update(due_date=None, current_balance=Decimal("0.0050"))
+    new_york, tokyo = ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")
+    Account.objects.filter(pk=kwd.pk).update(
+        placed_at=datetime(2026, 3, 8, 1, 59, 59, 999999, tzinfo=new_york),  # before DST
+        status_changed_at=datetime(2026, 3, 8, 3, 0, tzinfo=new_york),  # after DST
+    )
+    Account.objects.filter(pk=clf.pk).update(
+        placed_at=datetime(2026, 1, 1, 0, 0, 0, 5, tzinfo=tokyo)  # the day before in UTC
+    )
+    services.payment_record(
+        account=jpy, amount=Decimal("5000"), idempotency_key="jpy", method="card", actor="t"
+    )  # paid: a balance of zero yen
+    services.payment_record(
+        account=kwd, amount=Decimal("0.001"), idempotency_key="kwd", method="bank", actor="t"
+    )
+    services.payment_record(
+        account=clf, amount=Decimal("1.0001"), idempotency_key="clf", method="card", actor="t"
+    )
+    Payment.objects.filter(account=clf).update(
+        received_at=datetime(2026, 2, 28, 23, 30, tzinfo=ZoneInfo("Pacific/Kiritimati"))
+    )
+    services.plan_create(
+        account=Account.objects.get(pk=eur.pk),
+        frequency="monthly",
+        count=3,
+        first_due=date.today() + timedelta(days=3),
+        actor="t",
+    )
+    services.debtor_preferences_set(
+        debtor=kwd.debtor,
+        preferred_channel="email",
+        hours=(None, None),
+        opted_out=[],
+        channels=["sms", "email"],
+        actor="t",
+        where="in a test",
+    )
+    services.account_recall(account=Account.objects.get(pk=usd.pk), actor="t")
+    return accounts
+
+
+def listed(api, url: str) -> list[dict]:
+    """Every result of a list, two to a page, following the `next` links to the end."""
+    results: list[dict] = []
+    while url:
+        response = api.get(url)
+        assert response.status_code == 200, response.content
+        page = json.loads(response.content)
+        assert list(page) == ["next", "previous", "results"]
+        results += page["results"]
+        url = page["next"]
+    return results
+
+
+def rendered(data) -> list[dict]:
+    """A serializer's output as the API would send it (DRF's renderer), read back."""
+    return json.loads(JSONRenderer().render(data))
+
+
+def test_accounts_list_answers_what_account_output_writes(ledger, api, creditor):
+    answered = listed(api, "/api/v1/accounts/?page_size=2")
+    accounts = Account.objects.filter(creditor=creditor).select_related("debtor")
+    expected = rendered(AccountOutput(accounts.order_by("updated_at", "id"), many=True).data)
+    same(answered, expected)
+    by_ref = {a["external_ref"]: a for a in answered}
+    assert by_ref["ACC-usd"]["current_balance"] == "0.01"  # half a cent rounds up
+    assert by_ref["ACC-usd"]["due_date"] is None and by_ref["ACC-usd"]["description"] == ""
+    assert by_ref["ACC-jpy"]["current_balance"] == "0"
+    assert by_ref["ACC-kwd"]["current_balance"] == "7.124"
+    assert by_ref["ACC-kwd"]["debtor"]["flags"] == []
+    assert by_ref["ACC-kwd"]["placed_at"] == "2026-03-08T06:59:59.999999Z"
+    assert by_ref["ACC-kwd"]["status_changed_at"] == "2026-03-08T07:00:00Z"
+    assert by_ref["ACC-clf"]["original_amount"] == "3.1416"
+    assert by_ref["ACC-clf"]["placed_at"] == "2025-12-31T15:00:00.000005Z"
+    assert by_ref["ACC-eur"]["debtor"]["flags"] == ["opted_out_email", "opted_out_sms"]
+
+
+def test_payments_list_answers_what_payment_output_writes(ledger, api, creditor):
+    answered = listed(api, "/api/v1/payments/?page_size=2")
+    payments = Payment.objects.filter(creditor=creditor).select_related("account")
+    expected = rendered(PaymentOutput(payments.order_by("received_at", "id"), many=True).data)
+    same(answered, expected)
+    assert {p["amount"] for p in answered} == {"5000", "0.001", "1.0001"}
+    assert "2026-02-28T09:30:00Z" in {p["received_at"] for p in answered}
+
+
+def test_events_list_answers_what_event_output_writes(ledger, api, creditor):
+    answered = listed(api, "/api/v1/events/?page_size=2")
+    events = WebhookEvent.objects.filter(creditor=creditor).order_by("created_at", "id")
+    same(answered, rendered(EventOutput(events, many=True).data))
+    by_type = {e["type"]: e["data"]["object"] for e in answered}
+    assert len(by_type["plan.created"]["instalments"]) == 3
+    preferences = by_type["debtor.contact_preferences_changed"]
+    assert preferences["opted_out"] == [] and preferences["preferred_hours_start"] is None
+    assert {"account.placed", "payment.succeeded", "account.recalled"} <= set(by_type)

@@ -3,14 +3,18 @@ key's creditor, every answer checked against the OpenAPI schema."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection, connections
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.tests.factories import place, row
+from accounts.tests.factories import CreditorFactory, api_user, place, row
 from accounts.webhooks import delivery
 from accounts.webhooks import services as webhooks
 from accounts.webhooks.models import WebhookEndpoint, WebhookEvent
@@ -152,3 +156,79 @@ def test_events_older_than_30_days_are_pruned(creditor):
     assert list(WebhookEvent.objects.values_list("data__object__external_ref", flat=True)) == [
         "ACC-2"
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_posts_at_once_at_the_endpoint_limit_answer_one_201_and_one_400(settings):
+    """Two requests of one creditor that each find room for one more endpoint: the creditor's
+    row is locked while the endpoints are counted, so the second counts the first's and is
+    refused with a field error, never a 500, and the limit holds."""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions need PostgreSQL")
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True  # https://127.0.0.1: no name to resolve
+    creditor = CreditorFactory()
+    for n in range(webhooks.MAX_ENDPOINTS - 1):
+        webhooks.endpoint_create(creditor=creditor, url=f"https://127.0.0.1/hooks/{n}")
+    clients = []
+    for _ in range(2):  # two keys of the creditor, as two integrations
+        _user, key = api_user(creditor)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        clients.append(client)
+    limit = f"A creditor may have at most {webhooks.MAX_ENDPOINTS} webhook endpoints."
+
+    for attempt in range(3):
+        answers = _posted_at_once(creditor, clients, attempt)
+        assert sorted(code for code, _ in answers) == [201, 400], answers
+        assert [body for code, body in answers if code == 400] == [{"url": [limit]}]
+        mine = WebhookEndpoint.objects.filter(creditor=creditor)
+        assert mine.count() == webhooks.MAX_ENDPOINTS
+        mine.order_by("-id").first().delete()  # room for one again, for the next attempt
+
+
+def _posted_at_once(creditor, clients, attempt: int) -> list[tuple[int, dict]]:
+    """Each client POSTs a new endpoint in its own thread (and database session), both held
+    at the creditor's row by a third session until both wait there; (status, body) each."""
+    holder = connections.create_connection("default")
+    holder.set_autocommit(False)
+    with holder.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM accounts_creditor WHERE id = %s FOR UPDATE", [creditor.pk])
+    answers: list[tuple[int, dict]] = []
+    errors: list[BaseException] = []
+
+    def post(client, n: int) -> None:
+        try:
+            body = {"url": f"https://127.0.0.1/hooks/new-{attempt}-{n}"}
+            response = client.post(ENDPOINTS, body, format="json")
+            answers.append((response.status_code, response.json()))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(c, n)) for n, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    _until_waiting_on_a_lock(holder, 2)
+    holder.commit()
+    holder.close()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    return answers
+
+
+def _until_waiting_on_a_lock(holder, n: int, timeout: float = 10) -> None:
+    """Wait until `n` other sessions of the test database wait on a lock (or `timeout`: with
+    no lock to wait on, the requests race freely)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with holder.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] >= n:
+                return
+        time.sleep(0.02)
