@@ -209,7 +209,9 @@ def test_an_uplift_is_shown_once_both_arms_have_the_sample(
     assert f"{round(shown['value'] * 100)}%".encode() in page.content
 
 
-def test_the_send_time_arm_is_planned_and_reported_when_configured(creditor, library, clock):
+def test_the_send_time_arm_is_planned_and_reported_when_configured(
+    creditor, library, clock, admin_client
+):
     from django.test import override_settings
 
     from messaging.models import Message
@@ -227,7 +229,10 @@ def test_the_send_time_arm_is_planned_and_reported_when_configured(creditor, lib
             "send_time"
         }
         report = uplift_report()
+        page = admin_client.get("/django-admin/recommender/modelversion/uplift/").content
     assert report["arms"]["send_time"]["sent"] == timed.count()
+    assert b"What choosing the send time is worth" in page
+    assert b"more sends in the send-time arm" in page
     uplift = report["send_time_uplift"]["conversion"]
     assert uplift["enough"] is False  # a few dozen sends cannot tell
     assert "more sends in the send-time arm" in uplift["message"]
