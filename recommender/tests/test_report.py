@@ -210,7 +210,7 @@ def test_an_uplift_is_shown_once_both_arms_have_the_sample(
 
 
 def test_the_send_time_arm_is_planned_and_reported_when_configured(
-    creditor, library, clock, admin_client
+    creditor, library, clock, admin_client, admin_user
 ):
     from django.test import override_settings
 
@@ -229,6 +229,7 @@ def test_the_send_time_arm_is_planned_and_reported_when_configured(
             "send_time"
         }
         report = uplift_report()
+        admin_client.force_login(admin_user)  # the clock moved on: a fresh session
         page = admin_client.get("/django-admin/recommender/modelversion/uplift/").content
     assert report["arms"]["send_time"]["sent"] == timed.count()
     assert b"What choosing the send time is worth" in page
