@@ -3,22 +3,21 @@
 
 A message changes after its send day (delivered, opened, clicked, converted, failed); each
 change bumps `Message.updated_at`, so the days to rebuild are the send days of the messages
-updated since the watermark.
+updated since the watermark. All the days of one rebuild are read together: one GROUP BY per
+table over the messages sent on any of them, the day one of the keys (a day of opens reaches
+the last month's send days; rescanning each day alone repeats the query's fixed cost, the
+debtors' join among it, once per day).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 
 from collections_site.operations.models import EngagementDay, SendTimeDay, TypologyDay
-from collections_site.operations.rollups.days import day_bounds, days_of
-from compliance.selectors import ruleset_current
+from collections_site.operations.rollups.days import days_of, on_days, utc_day
 from messaging.models import Message, MessageStatus
-from messaging.selectors import send_zone
 
 
 def changed_days(since: datetime | None, until: datetime) -> set[date]:
@@ -28,27 +27,27 @@ def changed_days(since: datetime | None, until: datetime) -> set[date]:
     return days_of(sent, "sent_at")
 
 
-def _sent_on(day: date):
-    start, end = day_bounds(day)
-    return Message.objects.filter(sent_at__gte=start, sent_at__lt=end).order_by()
+def _sent_on(days: list[date]):
+    return Message.objects.filter(on_days("sent_at", days)).order_by()
 
 
 def _arm_of(has_decision: bool, arm: str) -> str:
     return arm if has_decision else ""
 
 
-def day_rebuild(day: date) -> int:
-    """Rewrite `day`'s funnel and send-time rows (the caller holds the transaction)."""
-    EngagementDay.objects.filter(day=day).delete()
-    SendTimeDay.objects.filter(day=day).delete()
-    TypologyDay.objects.filter(day=day).delete()
-    return _funnel_write(day) + _send_times_write(day) + _typologies_write(day)
+def days_rebuild(days: list[date]) -> int:
+    """Rewrite the funnel, send-time and typology rows of `days` (the caller holds the
+    transaction)."""
+    EngagementDay.objects.filter(day__in=days).delete()
+    SendTimeDay.objects.filter(day__in=days).delete()
+    TypologyDay.objects.filter(day__in=days).delete()
+    return _funnel_write(days) + _send_times_write(days) + _typologies_write(days)
 
 
-def _funnel_write(day: date) -> int:
-    """One GROUP BY over the day's sent messages."""
+def _funnel_write(days: list[date]) -> int:
+    """One GROUP BY over the days' sent messages."""
     groups = (
-        _sent_on(day)
+        _sent_on(days)
         .values(
             "creditor_id",
             "debtor__region",
@@ -57,6 +56,7 @@ def _funnel_write(day: date) -> int:
             "stage",
             "arm",
             has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
+            day=utc_day("sent_at"),
         )
         .annotate(
             sent=Count("id"),
@@ -71,22 +71,23 @@ def _funnel_write(day: date) -> int:
     for g in groups:
         arm = _arm_of(g["has_decision"], g["arm"])
         key = (
+            g["day"],
             g["creditor_id"],
-            g["debtor__region"],
+            g["debtor__region"] or "",
             g["channel"],
             g["variant_id"],
-            g["stage"],
+            g["stage"] or "",
             arm,
         )
         row = rows.get(key)
         if row is None:
             rows[key] = row = EngagementDay(
-                day=day,
-                creditor_id=key[0],
-                region=key[1] or "",
-                channel=key[2],
-                variant_id=key[3],
-                stage=key[4] or "",
+                day=key[0],
+                creditor_id=key[1],
+                region=key[2],
+                channel=key[3],
+                variant_id=key[4],
+                stage=key[5],
                 arm=arm,
             )
         for measure in ("sent", "delivered", "opened", "clicked", "converted", "failed"):
@@ -95,66 +96,58 @@ def _funnel_write(day: date) -> int:
     return len(rows)
 
 
-def _send_times_write(day: date) -> int:
-    """The day's messages read once (a few columns each) and counted by local weekday and
-    hour in the debtor's zone (`send_zone`, the one compliance reads local time in; the
-    outbox's `local_hour` and `local_weekday` filters list the same messages)."""
-    messages = _sent_on(day).values_list(
-        "creditor_id",
-        "debtor__region",
-        "debtor__timezone",
-        "channel",
-        "arm",
-        "sent_at",
-        "converted_at",
-        "decision__id",
-    )
-    zones: dict[tuple[str, str], ZoneInfo] = {}
-    rules = None
-    sent: Counter = Counter()
-    converted: Counter = Counter()
-    for creditor, region, tz, channel, arm, sent_at, converted_at, decision in messages.iterator(
-        chunk_size=5000
-    ):
-        zone = zones.get((tz, region))
-        if zone is None:
-            rules = rules or ruleset_current()
-            zone = zones[(tz, region)] = send_zone(timezone=tz, region=region, rules=rules)
-        local = sent_at.astimezone(zone)
-        key = (
-            creditor,
-            region or "",
-            channel,
-            _arm_of(decision is not None, arm),
-            local.weekday(),
-            local.hour,
-        )
-        sent[key] += 1
-        if converted_at is not None:
-            converted[key] += 1
-    SendTimeDay.objects.bulk_create(
-        (
-            SendTimeDay(
-                day=day,
-                creditor_id=k[0],
-                region=k[1],
-                channel=k[2],
-                arm=k[3],
-                local_weekday=k[4],
-                local_hour=k[5],
-                sent=n,
-                converted=converted[k],
-            )
-            for k, n in sent.items()
-        ),
-        batch_size=1000,
-    )
-    return len(sent)
-
-
-def _typologies_write(day: date) -> int:
+def _send_times_write(days: list[date]) -> int:
+    """One GROUP BY over the days' sent messages by the debtor's local weekday and hour at
+    sending, which the hand-off stored on each (`Message.sent_local_weekday`,
+    `sent_local_hour`, in `messaging.selectors.send_zone`); the outbox's `local_hour` and
+    `local_weekday` filters read the same columns, so a cell lists the messages it counts."""
     groups = (
-        _sent_on(day)
+        _sent_on(days)
+        .filter(sent_local_weekday__isnull=False, sent_local_hour__isnull=False)
+        .values(
+            "creditor_id",
+            "debtor__region",
+            "channel",
+            "arm",
+            "sent_local_weekday",
+            "sent_local_hour",
+            has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
+            day=utc_day("sent_at"),
+        )
+        .annotate(sent=Count("id"), converted=Count("id", filter=Q(converted_at__isnull=False)))
+    )
+    rows: dict[tuple, SendTimeDay] = {}
+    for g in groups:
+        arm = _arm_of(g["has_decision"], g["arm"])
+        key = (
+            g["day"],
+            g["creditor_id"],
+            g["debtor__region"] or "",
+            g["channel"],
+            arm,
+            g["sent_local_weekday"],
+            g["sent_local_hour"],
+        )
+        row = rows.get(key)
+        if row is None:
+            rows[key] = row = SendTimeDay(
+                day=key[0],
+                creditor_id=key[1],
+                region=key[2],
+                channel=key[3],
+                arm=arm,
+                local_weekday=key[5],
+                local_hour=key[6],
+            )
+        row.sent += g["sent"]
+        row.converted += g["converted"]
+    SendTimeDay.objects.bulk_create(rows.values(), batch_size=1000)
+    return len(rows)
+
+
+def _typologies_write(days: list[date]) -> int:
+    groups = (
+        _sent_on(days)
         .values(
             "creditor_id",
             "debtor__region",
@@ -162,6 +155,7 @@ def _typologies_write(day: date) -> int:
             "arm",
             "debtor__typology__code",
             has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
+            day=utc_day("sent_at"),
         )
         .annotate(sent=Count("id"), converted=Count("id", filter=Q(converted_at__isnull=False)))
     )
@@ -169,6 +163,7 @@ def _typologies_write(day: date) -> int:
     for g in groups:
         arm = _arm_of(g["has_decision"], g["arm"])
         key = (
+            g["day"],
             g["creditor_id"],
             g["debtor__region"] or "",
             g["channel"],
@@ -178,12 +173,12 @@ def _typologies_write(day: date) -> int:
         row = rows.get(key)
         if row is None:
             rows[key] = row = TypologyDay(
-                day=day,
-                creditor_id=key[0],
-                region=key[1],
-                channel=key[2],
+                day=key[0],
+                creditor_id=key[1],
+                region=key[2],
+                channel=key[3],
                 arm=arm,
-                typology=key[4],
+                typology=key[5],
             )
         row.sent += g["sent"]
         row.converted += g["converted"]
