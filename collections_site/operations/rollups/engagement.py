@@ -3,17 +3,18 @@
 
 A message changes after its send day (delivered, opened, clicked, converted, failed); each
 change bumps `Message.updated_at`, so the days to rebuild are the send days of the messages
-updated since the watermark. All the days of one rebuild are read together: one GROUP BY per
-table over the messages sent on any of them, the day one of the keys (a day of opens reaches
-the last month's send days; rescanning each day alone repeats the query's fixed cost, the
-debtors' join among it, once per day).
+updated since the watermark. All the days of one rebuild are read together, in one GROUP BY
+over the messages sent on any of them by every key of the three tables (the day among them),
+folded into each table's rows here: a day of opens reaches the last month's send days, and
+rescanning each day, or each table, alone repeats the scan and the debtors' join.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Value
+from django.db.models.functions import Coalesce
 
 from collections_site.operations.models import EngagementDay, SendTimeDay, TypologyDay
 from collections_site.operations.rollups.days import days_of, on_days, utc_day
@@ -35,28 +36,91 @@ def _arm_of(has_decision: bool, arm: str) -> str:
     return arm if has_decision else ""
 
 
+_FUNNEL = ("sent", "delivered", "opened", "clicked", "converted", "failed")
+
+
 def days_rebuild(days: list[date]) -> int:
     """Rewrite the funnel, send-time and typology rows of `days` (the caller holds the
     transaction)."""
     EngagementDay.objects.filter(day__in=days).delete()
     SendTimeDay.objects.filter(day__in=days).delete()
     TypologyDay.objects.filter(day__in=days).delete()
-    return _funnel_write(days) + _send_times_write(days) + _typologies_write(days)
+    funnel: dict[tuple, EngagementDay] = {}
+    send_times: dict[tuple, SendTimeDay] = {}
+    typologies: dict[tuple, TypologyDay] = {}
+    for g in _groups(days):
+        day, creditor, region, channel = g["day"], g["creditor_id"], g["region"], g["channel"]
+        arm = _arm_of(g["has_decision"], g["arm"])
+        key = (day, creditor, region, channel, g["variant_id"], g["stage"] or "", arm)
+        row = funnel.get(key)
+        if row is None:
+            row = funnel[key] = EngagementDay(
+                day=day,
+                creditor_id=creditor,
+                region=region,
+                channel=channel,
+                variant_id=key[4],
+                stage=key[5],
+                arm=arm,
+            )
+        for measure in _FUNNEL:
+            setattr(row, measure, getattr(row, measure) + g[measure])
+        # The local send time the hand-off stored (`messaging.selectors.send_zone`): the
+        # outbox's `local_hour` and `local_weekday` filters read the same columns, so a
+        # heatmap cell lists the messages it counts.
+        if g["local_weekday"] is not None and g["local_hour"] is not None:
+            key = (day, creditor, region, channel, arm, g["local_weekday"], g["local_hour"])
+            cell = send_times.get(key)
+            if cell is None:
+                cell = send_times[key] = SendTimeDay(
+                    day=day,
+                    creditor_id=creditor,
+                    region=region,
+                    channel=channel,
+                    arm=arm,
+                    local_weekday=key[5],
+                    local_hour=key[6],
+                )
+            cell.sent += g["sent"]
+            cell.converted += g["converted"]
+        key = (day, creditor, region, channel, arm, g["typology"] or "")
+        typology = typologies.get(key)
+        if typology is None:
+            typology = typologies[key] = TypologyDay(
+                day=day,
+                creditor_id=creditor,
+                region=region,
+                channel=channel,
+                arm=arm,
+                typology=key[5],
+            )
+        typology.sent += g["sent"]
+        typology.converted += g["converted"]
+    for model, rows in (
+        (EngagementDay, funnel),
+        (SendTimeDay, send_times),
+        (TypologyDay, typologies),
+    ):
+        model.objects.bulk_create(rows.values(), batch_size=1000)
+    return len(funnel) + len(send_times) + len(typologies)
 
 
-def _funnel_write(days: list[date]) -> int:
-    """One GROUP BY over the days' sent messages."""
-    groups = (
+def _groups(days: list[date]):
+    """The days' sent messages counted by every key of the three tables."""
+    return (
         _sent_on(days)
         .values(
             "creditor_id",
-            "debtor__region",
             "channel",
             "variant_id",
             "stage",
             "arm",
-            has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
             day=utc_day("sent_at"),
+            region=Coalesce("debtor__region", Value("")),
+            typology=F("debtor__typology__code"),
+            local_weekday=F("sent_local_weekday"),
+            local_hour=F("sent_local_hour"),
+            has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
         )
         .annotate(
             sent=Count("id"),
@@ -67,120 +131,3 @@ def _funnel_write(days: list[date]) -> int:
             failed=Count("id", filter=Q(status=MessageStatus.FAILED)),
         )
     )
-    rows: dict[tuple, EngagementDay] = {}
-    for g in groups:
-        arm = _arm_of(g["has_decision"], g["arm"])
-        key = (
-            g["day"],
-            g["creditor_id"],
-            g["debtor__region"] or "",
-            g["channel"],
-            g["variant_id"],
-            g["stage"] or "",
-            arm,
-        )
-        row = rows.get(key)
-        if row is None:
-            rows[key] = row = EngagementDay(
-                day=key[0],
-                creditor_id=key[1],
-                region=key[2],
-                channel=key[3],
-                variant_id=key[4],
-                stage=key[5],
-                arm=arm,
-            )
-        for measure in ("sent", "delivered", "opened", "clicked", "converted", "failed"):
-            setattr(row, measure, getattr(row, measure) + g[measure])
-    EngagementDay.objects.bulk_create(rows.values(), batch_size=1000)
-    return len(rows)
-
-
-def _send_times_write(days: list[date]) -> int:
-    """One GROUP BY over the days' sent messages by the debtor's local weekday and hour at
-    sending, which the hand-off stored on each (`Message.sent_local_weekday`,
-    `sent_local_hour`, in `messaging.selectors.send_zone`); the outbox's `local_hour` and
-    `local_weekday` filters read the same columns, so a cell lists the messages it counts."""
-    groups = (
-        _sent_on(days)
-        .filter(sent_local_weekday__isnull=False, sent_local_hour__isnull=False)
-        .values(
-            "creditor_id",
-            "debtor__region",
-            "channel",
-            "arm",
-            "sent_local_weekday",
-            "sent_local_hour",
-            has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
-            day=utc_day("sent_at"),
-        )
-        .annotate(sent=Count("id"), converted=Count("id", filter=Q(converted_at__isnull=False)))
-    )
-    rows: dict[tuple, SendTimeDay] = {}
-    for g in groups:
-        arm = _arm_of(g["has_decision"], g["arm"])
-        key = (
-            g["day"],
-            g["creditor_id"],
-            g["debtor__region"] or "",
-            g["channel"],
-            arm,
-            g["sent_local_weekday"],
-            g["sent_local_hour"],
-        )
-        row = rows.get(key)
-        if row is None:
-            rows[key] = row = SendTimeDay(
-                day=key[0],
-                creditor_id=key[1],
-                region=key[2],
-                channel=key[3],
-                arm=arm,
-                local_weekday=key[5],
-                local_hour=key[6],
-            )
-        row.sent += g["sent"]
-        row.converted += g["converted"]
-    SendTimeDay.objects.bulk_create(rows.values(), batch_size=1000)
-    return len(rows)
-
-
-def _typologies_write(days: list[date]) -> int:
-    groups = (
-        _sent_on(days)
-        .values(
-            "creditor_id",
-            "debtor__region",
-            "channel",
-            "arm",
-            "debtor__typology__code",
-            has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
-            day=utc_day("sent_at"),
-        )
-        .annotate(sent=Count("id"), converted=Count("id", filter=Q(converted_at__isnull=False)))
-    )
-    rows: dict[tuple, TypologyDay] = {}
-    for g in groups:
-        arm = _arm_of(g["has_decision"], g["arm"])
-        key = (
-            g["day"],
-            g["creditor_id"],
-            g["debtor__region"] or "",
-            g["channel"],
-            arm,
-            g["debtor__typology__code"] or "",
-        )
-        row = rows.get(key)
-        if row is None:
-            rows[key] = row = TypologyDay(
-                day=key[0],
-                creditor_id=key[1],
-                region=key[2],
-                channel=key[3],
-                arm=arm,
-                typology=key[5],
-            )
-        row.sent += g["sent"]
-        row.converted += g["converted"]
-    TypologyDay.objects.bulk_create(rows.values(), batch_size=1000)
-    return len(rows)
