@@ -20,12 +20,14 @@ Then it times
    with filters, and the outbox behind one cell of the send-time heatmap (not a cockpit page:
    timed for its local-time filter). Target: p95 under 300 ms on 2 cores.
 Stops gunicorn and drops the database (unless `--keep`; `--reuse` times the pages again on
-a kept database, skipping 1 and 2).
+a kept database, skipping 1 and 2, and with `--day` folds another day's events into it first
+and times that, 2 again: a refresh of one version after another on the same data).
 
     .venv/bin/python bench/cockpit.py                 # the full size (about 10 minutes)
     .venv/bin/python bench/cockpit.py --scale 0.02    # a small run (about a minute)
     .venv/bin/python bench/cockpit.py --keep          # then, pages only, as often as needed:
     .venv/bin/python bench/cockpit.py --reuse
+    .venv/bin/python bench/cockpit.py --reuse --day  # another day's events folded in, then pages
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), like the tests.
 """
@@ -121,7 +123,8 @@ INSERT INTO messaging_message (id, channel, language, stage, slot, recipient, su
     disclosures, links, initial, planned_at, due_at, status, status_reason, status_changed_at,
     attempts, claim, provider, provider_id, arm, model_version, explanation, decision_id,
     created_at, updated_at, account_id, creditor_id, debtor_id, variant_revision_id, variant_id,
-    sent_at, delivered_at, opened_at, clicked_at, converted_at)
+    sent_at, sent_local_weekday, sent_local_hour, delivered_at, opened_at, clicked_at,
+    converted_at)
 SELECT g, 'email', 'en', 'early', 's' || g, 'x@example.com', 'Your account', 'Hello', '[]', '[]',
     false, t, t, CASE WHEN r < 0.9 THEN 'delivered' WHEN r < 0.98 THEN 'sent' ELSE 'failed' END,
     CASE WHEN r >= 0.98 THEN 'bounced' ELSE '' END,
@@ -130,6 +133,10 @@ SELECT g, 'email', 'en', 'early', 's' || g, 'x@example.com', 'Your account', 'He
     'p' || g, '', '', '{}', '', t, t + interval '1 hour', 1 + g %% %(accounts)s,
     (%(creditors)s::bigint[])[1 + (1 + g %% %(accounts)s) %% 2], 1 + g %% %(accounts)s,
     %(revision)s, %(variant)s, t,
+    -- the debtor's local weekday and hour at sending, as the hand-off stores them
+    extract(isodow FROM t AT TIME ZONE (%(zones)s::text[])[1 + (1 + g %% %(accounts)s) %% 5])
+        - 1,
+    extract(hour FROM t AT TIME ZONE (%(zones)s::text[])[1 + (1 + g %% %(accounts)s) %% 5]),
     CASE WHEN r < 0.9 THEN t + interval '1 minute' END,
     CASE WHEN r < 0.35 THEN t + interval '2 hours' END,
     CASE WHEN r < 0.1 THEN t + interval '3 hours' END,
@@ -207,12 +214,16 @@ INSERT INTO messaging_message (id, channel, language, stage, slot, recipient, su
     disclosures, links, initial, planned_at, due_at, status, status_reason, status_changed_at,
     attempts, claim, provider, provider_id, arm, model_version, explanation, decision_id,
     created_at, updated_at, account_id, creditor_id, debtor_id, variant_revision_id, variant_id,
-    sent_at)
-SELECT m + g, 'email', 'en', 'early', 'day' || g, 'x@example.com', 'Your account', 'Hello', '[]',
-    '[]', false, now(), now(), 'sent', '', now(), 1, '', 'sandbox', 'd' || g, '', '', '{}', '',
+    sent_at, sent_local_weekday, sent_local_hour)
+SELECT m + g, 'email', 'en', 'early', 'day' || (m + g), 'x@example.com', 'Your account', 'Hello',
+    '[]', '[]', false, now(), now(), 'sent', '', now(), 1, '', 'sandbox', 'd' || (m + g), '', '',
+    '{}', '',
     now(), now(), 1 + g %% %(accounts)s,
     (%(creditors)s::bigint[])[1 + (1 + g %% %(accounts)s) %% 2], 1 + g %% %(accounts)s,
-    %(revision)s, %(variant)s, now()
+    %(revision)s, %(variant)s, now(),
+    extract(isodow FROM now() AT TIME ZONE (%(zones)s::text[])[1 + (1 + g %% %(accounts)s) %% 5])
+        - 1,
+    extract(hour FROM now() AT TIME ZONE (%(zones)s::text[])[1 + (1 + g %% %(accounts)s) %% 5])
 FROM (SELECT max(id) AS m FROM messaging_message) x, generate_series(1, %(day_messages)s) g;
 
 UPDATE messaging_message SET opened_at = now(), updated_at = now()
@@ -221,7 +232,7 @@ WHERE id IN (SELECT id FROM messaging_message WHERE sent_at > now() - interval '
 
 INSERT INTO accounts_payment (id, idempotency_key, amount, currency, method, provider,
     provider_reference, status, received_at, created_at, account_id, creditor_id)
-SELECT m + g, 'DAY-' || g, 10, (ARRAY['USD', 'EUR'])[1 + a %% 2], 'card', 'sandbox', '',
+SELECT m + g, 'DAY-' || (m + g), 10, (ARRAY['USD', 'EUR'])[1 + a %% 2], 'card', 'sandbox', '',
     'succeeded', now(), now(), a, (%(creditors)s::bigint[])[1 + a %% 2]
 FROM (SELECT g, 1 + (g * 104729) %% %(accounts)s AS a
       FROM generate_series(1, %(day_payments)s) g) y,
@@ -304,6 +315,24 @@ def seed(n: dict[str, int]) -> None:
     return params
 
 
+def day_params(scale: float) -> dict:
+    """`DAY_SQL`'s parameters on a kept database (filled at `scale`): its creditors, variant
+    and revision."""
+    from accounts.models import Account, Creditor
+    from messaging.models import MessageVariant
+
+    variant = MessageVariant.objects.get(name="Bench reminder")
+    return {
+        **sizes(scale),
+        "accounts": Account.objects.count(),
+        "creditors": list(Creditor.objects.filter(slug__startswith="bench-").order_by("pk")
+                          .values_list("pk", flat=True)),
+        "variant": variant.pk,
+        "revision": variant.latest_revision_id,
+        "zones": [z for _r, z in REGIONS],
+    }  # fmt: skip
+
+
 def refresh_timed(label: str, **kwargs) -> float:
     from collections_site.operations.rollups import rollups_refresh
 
@@ -378,6 +407,11 @@ def main() -> None:
         action="store_true",
         help="time the pages only, on the database an earlier --keep run left (kept again)",
     )
+    parser.add_argument(
+        "--day",
+        action="store_true",
+        help="with --reuse: fold another day's events into the kept database and time it first",
+    )
     args = parser.parse_args()
     port = free_port()
     url = f"{PG}/{args.database}"
@@ -403,6 +437,9 @@ def main() -> None:
             refresh_timed("Full rollup build", full=True)
             day_of_events(params)
             refresh_timed("A day's events, folded in")
+        elif args.day:
+            day_of_events(day_params(args.scale))
+            refresh_timed("Another day's events, folded in")
         with served(gunicorn_command(port, args.workers), env, port):
             pages_timed(port, args.requests)
     finally:

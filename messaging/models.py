@@ -361,6 +361,12 @@ class Message(models.Model):
     provider = models.CharField(max_length=30, blank=True)
     provider_id = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The debtor's local weekday (0 Monday ... 6 Sunday) and hour at `sent_at`, in the zone
+    # compliance reads their time in (`messaging.selectors.send_zone`), stored by the
+    # hand-off with `sent_at`: the outbox's local-time filters and the send-time rollup read
+    # them instead of converting every send into its debtor's zone.
+    sent_local_weekday = models.PositiveSmallIntegerField(null=True, blank=True)
+    sent_local_hour = models.PositiveSmallIntegerField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
@@ -411,6 +417,12 @@ class Message(models.Model):
             # last refresh (collections_site.operations.rollups).
             models.Index(fields=["sent_at"], name="message_sent_at"),
             models.Index(fields=["updated_at"], name="message_updated_at"),
+            # The outbox's local-time filters (a cell of the send-time heatmap: an hour, a
+            # weekday, a range of send days).
+            models.Index(
+                fields=["sent_local_hour", "sent_local_weekday", "sent_at"],
+                name="message_sent_local",
+            ),
             # The outbox status rollup rebuilds the messages created on a day.
             models.Index(fields=["created_at"], name="message_created_at"),
             # The cockpit's live counts: the waiting messages (WAITING_STATUSES) and the last

@@ -136,7 +136,7 @@ class MessageFilterSet(WagtailFilterSet):
     or created (`created_from`, `created_to`: the Health page's messages by status), its
     variant, the debtor's region, how far it got (`reached`) and the debtor's local weekday
     and hour when it was sent (`local_weekday`, `local_hour`: the send-time heatmap's cells,
-    in the zone `messaging.selectors.send_zone` gives)."""
+    as the hand-off stored them, in the zone `messaging.selectors.send_zone` gives)."""
 
     status = django_filters.ChoiceFilter(choices=MessageStatus.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
@@ -196,15 +196,10 @@ class MessageFilterSet(WagtailFilterSet):
         return queryset.filter(created_at__lt=_utc_day_start(value) + timedelta(days=1))
 
     def _local_time(self, queryset, name, value):
-        """Both local filters in one condition per zone (a weekday and an hour in the same
-        zone), applied once: by the hour's filter when it is given, else by the weekday's."""
-        data = self.form.cleaned_data
-        hour, weekday = data.get("local_hour"), data.get("local_weekday")
-        hour = None if hour in (None, "") else hour
-        weekday = None if weekday in (None, "") else weekday
-        if name == "local_weekday" and hour is not None:
-            return queryset
-        return messages_sent_local(queryset, hour=hour, weekday=weekday)
+        """The local weekday or hour the hand-off stored with the send (each filter its own)."""
+        if name == "local_hour":
+            return messages_sent_local(queryset, hour=value)
+        return messages_sent_local(queryset, weekday=value)
 
     def _reached(self, queryset, name, value):
         return queryset.filter(**{f"{value}_at__isnull": False})

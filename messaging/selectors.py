@@ -7,7 +7,6 @@ planner builds its candidates from `variants_eligible`.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,11 +15,9 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
-from django.db.models.lookups import Exact
 
 from accounts.models import Debtor
-from compliance.selectors import RuleSet, ruleset_current, zone_get
+from compliance.selectors import RuleSet
 from compliance.services import debtor_zone
 from messaging.models import (
     NOTICE_CTAS,
@@ -212,10 +209,19 @@ def touch_last(*, account_id: int, since: datetime, until: datetime) -> MessageE
 def send_zone(*, timezone: str, region: str, rules: RuleSet | None = None) -> ZoneInfo:
     """The zone a message's local send time is read in, for a debtor with this `timezone`
     and `region`: the one compliance reads their local time in (`debtor_zone`: their own
-    zone, else their region's, else UTC). The cockpit's send-time rollup (`SendTimeDay`)
-    and the outbox's local hour and weekday filters both use it."""
+    zone, else their region's, else UTC). The hand-off stores the local weekday and hour it
+    gives on the message (`sent_local`), which the cockpit's send-time rollup (`SendTimeDay`)
+    and the outbox's local hour and weekday filters read."""
     debtor = SimpleNamespace(timezone=timezone or "", region=region or "")
     return debtor_zone(debtor, rules)[1]  # type: ignore[arg-type]
+
+
+def sent_local(debtor: Debtor, at: datetime, *, rules: RuleSet | None = None) -> tuple[int, int]:
+    """(weekday, hour) of instant `at` on `debtor`'s clock in `send_zone`: 0 Monday ... 6
+    Sunday, 0-23. Stored on a message when it is sent (`Message.sent_local_weekday`,
+    `sent_local_hour`)."""
+    local = at.astimezone(send_zone(timezone=debtor.timezone, region=debtor.region, rules=rules))
+    return local.weekday(), local.hour
 
 
 def messages_sent_local(
@@ -224,37 +230,11 @@ def messages_sent_local(
     """`queryset` narrowed to the messages sent at the debtor's local `hour` (0-23) and on
     their local `weekday` (0 Monday ... 6 Sunday), either or both, in `send_zone`.
 
-    The database converts `sent_at` into one constant zone per condition, so the debtors
-    are grouped by the zone they resolve to: a zone of their own names it; without one
-    (blank or unknown), their region does. One query over the debtors' distinct
-    (time zone, region) pairs finds the groups."""
-    if hour is None and weekday is None:
-        return queryset
-    rules = ruleset_current()
-    own: dict[str, set[str]] = defaultdict(set)  # zone name -> debtors' own zone names
-    by_region: dict[str, set[str]] = defaultdict(set)  # zone name -> regions falling back
-    unzoned: set[str] = set()  # time zone values that name no zone ("" among them)
-    zones: dict[str, ZoneInfo] = {}
-    pairs = Debtor.objects.order_by().values_list("timezone", "region").distinct()
-    for tz, region in pairs:
-        zone = send_zone(timezone=tz, region=region, rules=rules)
-        zones[zone.key] = zone
-        if zone_get(tz or "") is not None:
-            own[zone.key].add(tz)
-        else:
-            unzoned.add(tz or "")
-            by_region[zone.key].add(region or "")
-    match = Q(pk__in=[])
-    for key, zone in zones.items():
-        debtors = Q(debtor__timezone__in=sorted(own[key]))
-        if by_region[key]:
-            debtors |= Q(
-                debtor__timezone__in=sorted(unzoned), debtor__region__in=sorted(by_region[key])
-            )
-        local = Q()
-        if hour is not None:
-            local &= Q(Exact(ExtractHour("sent_at", tzinfo=zone), hour))
-        if weekday is not None:
-            local &= Q(Exact(ExtractIsoWeekDay("sent_at", tzinfo=zone), weekday + 1))
-        match |= debtors & local
-    return queryset.filter(match)
+    Reads the local weekday and hour the hand-off stored with `sent_at` (an index lookup,
+    `message_sent_local`): the zone the debtor had when the message went out, as the
+    send-time rollup counts it."""
+    if hour is not None:
+        queryset = queryset.filter(sent_local_hour=hour)
+    if weekday is not None:
+        queryset = queryset.filter(sent_local_weekday=weekday)
+    return queryset

@@ -13,7 +13,9 @@ from django.core.management.base import CommandError
 
 from accounts.models import Debtor
 from accounts.tests.factories import place, row, staff_client
+from collections_site.operations import rollups
 from collections_site.operations.models import (
+    ComplianceDay,
     EngagementDay,
     OutboxStatusDay,
     SendTimeDay,
@@ -195,6 +197,62 @@ def test_a_failure_reported_late_is_folded_into_its_days(clock, sent):
     assert sum(r.failed for r in day) == 1
     statuses = OutboxStatusDay.objects.filter(creditor_id=bounced.creditor_id, status="failed")
     assert sum(r.messages for r in statuses) == 1
+
+
+def _rollup_rows() -> dict[str, list[tuple]]:
+    """Every row of the message and compliance rollups, without their ids."""
+    tables = (EngagementDay, SendTimeDay, TypologyDay, OutboxStatusDay, ComplianceDay)
+    out = {}
+    for model in tables:
+        fields = [f.attname for f in model._meta.concrete_fields if f.attname != "id"]
+        out[model.__name__] = sorted(model.objects.values_list(*fields), key=repr)
+    return out
+
+
+def test_an_ordinary_refresh_after_days_of_changes_equals_a_full_rebuild(
+    clock, make_variant, place_one, monkeypatch
+):
+    """Sends on three days, refreshed; then a day of changes: opens, clicks, conversions,
+    deliveries and a late bounce on the first and third days' messages (not the second's)
+    and new sends. The ordinary refresh rebuilds the touched days (two at a time here, so
+    the days fall into several transactions and runs) and gives the rows a full rebuild
+    gives."""
+    monkeypatch.setattr(rollups, "CHUNK_DAYS", 2)
+    email = make_variant("email")
+    start = clock.now
+    sent = []
+    for days in (0, 1, 2):
+        clock.set(start + timedelta(days=days))
+        batch = [
+            services.message_send(account=place_one(), variant=email, planned_at=clock.now)
+            for _ in range(3)
+        ]
+        assert services.dispatch_due(now=clock.now).sent == 3
+        sent.append([Message.objects.get(pk=m.pk) for m in batch])
+    rollups_refresh()
+    clock.set(start + timedelta(days=3))
+    first, _second, third = sent
+    for message, kinds in (
+        (first[0], (EventKind.DELIVERED, EventKind.OPENED, EventKind.CLICKED)),
+        (first[1], (EventKind.DELIVERED, EventKind.CONVERTED)),
+        (third[0], (EventKind.OPENED,)),
+    ):
+        for kind in kinds:
+            _event(message, kind, clock)
+    event_record(
+        message=third[1], kind=EventKind.BOUNCED, event_key=f"bounce:{third[1].pk}",
+        source="test", occurred_at=third[1].sent_at,
+    )  # fmt: skip
+    for _ in range(2):
+        services.message_send(account=place_one(), variant=email, planned_at=clock.now)
+    assert services.dispatch_due(now=clock.now).sent == 2
+    results = {r.name: r for r in rollups_refresh()}
+    assert results["messages"].days == 3  # the first and third send days, and today
+    assert results["outbox"].days == 3
+    incremental = _rollup_rows()
+    assert sum(row[-1] for row in incremental["OutboxStatusDay"]) == 11
+    rollups_refresh(full=True)
+    assert _rollup_rows() == incremental
 
 
 # --- the send-time heatmap and the outbox behind each cell -----------------------------------

@@ -23,9 +23,11 @@ from accounts.bulk import bulk_insert
 from accounts.models import Activity, ActivityKind
 from accounts.transitions import transition_save
 from compliance import services as compliance
+from compliance.selectors import ruleset_current
 from messaging.backends import BackendError, ChannelBackend, HandOff
 from messaging.models import Message, MessageStatus, channel_label
 from messaging.outbound import outbound_for
+from messaging.selectors import sent_local
 from messaging.services.claims import lease
 
 logger = logging.getLogger(__name__)
@@ -171,12 +173,17 @@ def record_sent(token: str | None, done: list[tuple[Message, HandOff]], *, at: d
         done = [(m, h) for m, h in done if m.pk in held]
         if not done:
             return 0
-        by_provider: dict[str, list[int]] = defaultdict(list)
+        # One UPDATE per provider and local send time: every message of the batch is sent at
+        # `now`, so its debtor's zone alone decides its local weekday and hour.
+        groups: dict[tuple[str, int, int], list[int]] = defaultdict(list)
+        rules = ruleset_current()
         for message, handoff in done:
-            by_provider[handoff.provider].append(message.pk)
+            weekday, hour = sent_local(message.debtor, now, rules=rules)
+            groups[(handoff.provider, weekday, hour)].append(message.pk)
             message.status, message.sent_at = M.SENT, now
+            message.sent_local_weekday, message.sent_local_hour = weekday, hour
             message.provider, message.provider_id = handoff.provider, handoff.provider_id[:200]
-        for provider, pks in by_provider.items():
+        for (provider, weekday, hour), pks in groups.items():
             Message.objects.filter(pk__in=pks).update(
                 status=M.SENT,
                 status_reason="",
@@ -185,6 +192,8 @@ def record_sent(token: str | None, done: list[tuple[Message, HandOff]], *, at: d
                 claim="",
                 claimed_until=None,
                 sent_at=now,
+                sent_local_weekday=weekday,
+                sent_local_hour=hour,
                 provider=provider,
                 attempts=F("attempts") + 1,
             )

@@ -4,13 +4,16 @@
 scheduled by migration) and from `manage.py rollups_refresh`. For each rollup it asks its
 source which UTC days changed since the rollup's watermark (a little before it: `OVERLAP`,
 so a transaction that committed late is still seen), and rebuilds exactly those days: the
-day's rows are deleted and written again from the source in one transaction, so a page never
-reads half a day and a refresh that dies half-way leaves every day either old or new.
-Rebuilding rather than adding to counts makes a refresh idempotent: running it twice, or two
-at once, gives the same rows.
+days' rows are deleted and written again from the source in one transaction (up to
+`CHUNK_DAYS` days at a time), so a page never reads half a day and a refresh that dies
+half-way leaves every day either old or new. Rebuilding rather than adding to counts makes a
+refresh idempotent: running it twice, or two at once, gives the same rows.
 
 A rollup is a `Rollup`: its `name` (the `RollupState` row), `changed_days(since, until)` and
-`days_rebuild(days)`. The modules next to this one define them; `ROLLUPS` lists them.
+`days_rebuild(days)`. The modules next to this one define them; `ROLLUPS` lists them. The
+outbox's rollups rebuild all the days of a chunk with one query per table (an ordinary
+refresh touches a month of send days: a day's opens of the last month's messages); the
+others rebuild a day at a time (`per_day`), their changes reaching a few days.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from collections_site.operations.models import RollupState
@@ -30,6 +33,14 @@ OVERLAP = timedelta(minutes=10)
 """How far before its watermark a refresh looks again: longer than any transaction that
 changes the sources runs."""
 
+CHUNK_DAYS = 31
+"""The most days rebuilt in one transaction: an ordinary refresh's month of send days at
+once; a full rebuild's year in a dozen transactions, each holding a month of rows."""
+
+WORK_MEM = "32MB"
+"""PostgreSQL's `work_mem` inside a rebuild's transaction only (`SET LOCAL`): a month of
+sends is grouped in memory (a hash aggregate) where the default 4 MB sorts it on disk."""
+
 
 @dataclass(frozen=True)
 class Rollup:
@@ -37,18 +48,36 @@ class Rollup:
     changed_days: Callable[[datetime | None, datetime], set[date]]
     """The UTC days whose rows may differ, given the source's changes in (since, until];
     `since` None: every day there is data for."""
-    day_rebuild: Callable[[date], int]
-    """Rewrite one day's rows from the source (inside a transaction); returns rows written."""
+    days_rebuild: Callable[[list[date]], int]
+    """Rewrite the rows of these days from the source (inside a transaction); returns rows
+    written."""
+
+
+def per_day(day_rebuild: Callable[[date], int]) -> Callable[[list[date]], int]:
+    """A `days_rebuild` that rewrites one day after another."""
+
+    def days_rebuild(days: list[date]) -> int:
+        return sum(day_rebuild(day) for day in days)
+
+    return days_rebuild
 
 
 ROLLUPS: tuple[Rollup, ...] = (
-    Rollup("messages", engagement.changed_days, engagement.day_rebuild),
-    Rollup(outbox.NAME, outbox.changed_days, outbox.day_rebuild),
-    Rollup("payments", recovery.payments_changed_days, recovery.payments_day_rebuild),
-    Rollup("placements", recovery.placements_changed_days, recovery.placements_day_rebuild),
-    Rollup("statuses", recovery.statuses_changed_days, recovery.statuses_day_rebuild),
-    Rollup("instalments", recovery.instalments_changed_days, recovery.instalments_day_rebuild),
-    Rollup("compliance", compliance.changed_days, compliance.day_rebuild),
+    Rollup("messages", engagement.changed_days, engagement.days_rebuild),
+    Rollup(outbox.NAME, outbox.changed_days, outbox.days_rebuild),
+    Rollup("payments", recovery.payments_changed_days, per_day(recovery.payments_day_rebuild)),
+    Rollup(
+        "placements",
+        recovery.placements_changed_days,
+        per_day(recovery.placements_day_rebuild),
+    ),
+    Rollup("statuses", recovery.statuses_changed_days, per_day(recovery.statuses_day_rebuild)),
+    Rollup(
+        "instalments",
+        recovery.instalments_changed_days,
+        per_day(recovery.instalments_day_rebuild),
+    ),
+    Rollup("compliance", compliance.changed_days, per_day(compliance.day_rebuild)),
 )
 
 
@@ -78,9 +107,13 @@ def rollups_refresh(
             since = None if full or state.watermark is None else state.watermark - OVERLAP
             todo = rollup.changed_days(since, now)
         rows = 0
-        for day in sorted(todo):
+        ordered = sorted(todo)
+        for start in range(0, len(ordered), CHUNK_DAYS):
             with transaction.atomic():
-                rows += rollup.day_rebuild(day)
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+                rows += rollup.days_rebuild(ordered[start : start + CHUNK_DAYS])
         seconds = time.perf_counter() - started
         if days is None:
             RollupState.objects.filter(name=rollup.name).update(

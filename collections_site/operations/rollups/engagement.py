@@ -3,22 +3,22 @@
 
 A message changes after its send day (delivered, opened, clicked, converted, failed); each
 change bumps `Message.updated_at`, so the days to rebuild are the send days of the messages
-updated since the watermark.
+updated since the watermark. All the days of one rebuild are read together, in one GROUP BY
+over the messages sent on any of them by every key of the three tables (the day among them),
+folded into each table's rows here: a day of opens reaches the last month's send days, and
+rescanning each day, or each table, alone repeats the scan and the debtors' join.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Value
+from django.db.models.functions import Coalesce
 
 from collections_site.operations.models import EngagementDay, SendTimeDay, TypologyDay
-from collections_site.operations.rollups.days import day_bounds, days_of
-from compliance.selectors import ruleset_current
+from collections_site.operations.rollups.days import days_of, on_days, utc_day
 from messaging.models import Message, MessageStatus
-from messaging.selectors import send_zone
 
 
 def changed_days(since: datetime | None, until: datetime) -> set[date]:
@@ -28,34 +28,98 @@ def changed_days(since: datetime | None, until: datetime) -> set[date]:
     return days_of(sent, "sent_at")
 
 
-def _sent_on(day: date):
-    start, end = day_bounds(day)
-    return Message.objects.filter(sent_at__gte=start, sent_at__lt=end).order_by()
+def _sent_on(days: list[date]):
+    return Message.objects.filter(on_days("sent_at", days)).order_by()
 
 
 def _arm_of(has_decision: bool, arm: str) -> str:
     return arm if has_decision else ""
 
 
-def day_rebuild(day: date) -> int:
-    """Rewrite `day`'s funnel and send-time rows (the caller holds the transaction)."""
-    EngagementDay.objects.filter(day=day).delete()
-    SendTimeDay.objects.filter(day=day).delete()
-    TypologyDay.objects.filter(day=day).delete()
-    return _funnel_write(day) + _send_times_write(day) + _typologies_write(day)
+_FUNNEL = ("sent", "delivered", "opened", "clicked", "converted", "failed")
 
 
-def _funnel_write(day: date) -> int:
-    """One GROUP BY over the day's sent messages."""
-    groups = (
-        _sent_on(day)
+def days_rebuild(days: list[date]) -> int:
+    """Rewrite the funnel, send-time and typology rows of `days` (the caller holds the
+    transaction)."""
+    EngagementDay.objects.filter(day__in=days).delete()
+    SendTimeDay.objects.filter(day__in=days).delete()
+    TypologyDay.objects.filter(day__in=days).delete()
+    funnel: dict[tuple, EngagementDay] = {}
+    send_times: dict[tuple, SendTimeDay] = {}
+    typologies: dict[tuple, TypologyDay] = {}
+    for g in _groups(days):
+        day, creditor, region, channel = g["day"], g["creditor_id"], g["region"], g["channel"]
+        arm = _arm_of(g["has_decision"], g["arm"])
+        key = (day, creditor, region, channel, g["variant_id"], g["stage"] or "", arm)
+        row = funnel.get(key)
+        if row is None:
+            row = funnel[key] = EngagementDay(
+                day=day,
+                creditor_id=creditor,
+                region=region,
+                channel=channel,
+                variant_id=key[4],
+                stage=key[5],
+                arm=arm,
+            )
+        for measure in _FUNNEL:
+            setattr(row, measure, getattr(row, measure) + g[measure])
+        # The local send time the hand-off stored (`messaging.selectors.send_zone`): the
+        # outbox's `local_hour` and `local_weekday` filters read the same columns, so a
+        # heatmap cell lists the messages it counts.
+        if g["local_weekday"] is not None and g["local_hour"] is not None:
+            key = (day, creditor, region, channel, arm, g["local_weekday"], g["local_hour"])
+            cell = send_times.get(key)
+            if cell is None:
+                cell = send_times[key] = SendTimeDay(
+                    day=day,
+                    creditor_id=creditor,
+                    region=region,
+                    channel=channel,
+                    arm=arm,
+                    local_weekday=key[5],
+                    local_hour=key[6],
+                )
+            cell.sent += g["sent"]
+            cell.converted += g["converted"]
+        key = (day, creditor, region, channel, arm, g["typology"] or "")
+        typology = typologies.get(key)
+        if typology is None:
+            typology = typologies[key] = TypologyDay(
+                day=day,
+                creditor_id=creditor,
+                region=region,
+                channel=channel,
+                arm=arm,
+                typology=key[5],
+            )
+        typology.sent += g["sent"]
+        typology.converted += g["converted"]
+    for model, rows in (
+        (EngagementDay, funnel),
+        (SendTimeDay, send_times),
+        (TypologyDay, typologies),
+    ):
+        model.objects.bulk_create(rows.values(), batch_size=1000)
+    return len(funnel) + len(send_times) + len(typologies)
+
+
+def _groups(days: list[date]):
+    """The days' sent messages counted by every key of the three tables."""
+    return (
+        _sent_on(days)
         .values(
             "creditor_id",
-            "debtor__region",
             "channel",
             "variant_id",
             "stage",
             "arm",
+            day=utc_day("sent_at"),
+            region=Coalesce("debtor__region", Value("")),
+            typology=F("debtor__typology__code"),
+            local_weekday=F("sent_local_weekday"),
+            local_hour=F("sent_local_hour"),
             has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
         )
         .annotate(
@@ -67,125 +131,3 @@ def _funnel_write(day: date) -> int:
             failed=Count("id", filter=Q(status=MessageStatus.FAILED)),
         )
     )
-    rows: dict[tuple, EngagementDay] = {}
-    for g in groups:
-        arm = _arm_of(g["has_decision"], g["arm"])
-        key = (
-            g["creditor_id"],
-            g["debtor__region"],
-            g["channel"],
-            g["variant_id"],
-            g["stage"],
-            arm,
-        )
-        row = rows.get(key)
-        if row is None:
-            rows[key] = row = EngagementDay(
-                day=day,
-                creditor_id=key[0],
-                region=key[1] or "",
-                channel=key[2],
-                variant_id=key[3],
-                stage=key[4] or "",
-                arm=arm,
-            )
-        for measure in ("sent", "delivered", "opened", "clicked", "converted", "failed"):
-            setattr(row, measure, getattr(row, measure) + g[measure])
-    EngagementDay.objects.bulk_create(rows.values(), batch_size=1000)
-    return len(rows)
-
-
-def _send_times_write(day: date) -> int:
-    """The day's messages read once (a few columns each) and counted by local weekday and
-    hour in the debtor's zone (`send_zone`, the one compliance reads local time in; the
-    outbox's `local_hour` and `local_weekday` filters list the same messages)."""
-    messages = _sent_on(day).values_list(
-        "creditor_id",
-        "debtor__region",
-        "debtor__timezone",
-        "channel",
-        "arm",
-        "sent_at",
-        "converted_at",
-        "decision__id",
-    )
-    zones: dict[tuple[str, str], ZoneInfo] = {}
-    rules = None
-    sent: Counter = Counter()
-    converted: Counter = Counter()
-    for creditor, region, tz, channel, arm, sent_at, converted_at, decision in messages.iterator(
-        chunk_size=5000
-    ):
-        zone = zones.get((tz, region))
-        if zone is None:
-            rules = rules or ruleset_current()
-            zone = zones[(tz, region)] = send_zone(timezone=tz, region=region, rules=rules)
-        local = sent_at.astimezone(zone)
-        key = (
-            creditor,
-            region or "",
-            channel,
-            _arm_of(decision is not None, arm),
-            local.weekday(),
-            local.hour,
-        )
-        sent[key] += 1
-        if converted_at is not None:
-            converted[key] += 1
-    SendTimeDay.objects.bulk_create(
-        (
-            SendTimeDay(
-                day=day,
-                creditor_id=k[0],
-                region=k[1],
-                channel=k[2],
-                arm=k[3],
-                local_weekday=k[4],
-                local_hour=k[5],
-                sent=n,
-                converted=converted[k],
-            )
-            for k, n in sent.items()
-        ),
-        batch_size=1000,
-    )
-    return len(sent)
-
-
-def _typologies_write(day: date) -> int:
-    groups = (
-        _sent_on(day)
-        .values(
-            "creditor_id",
-            "debtor__region",
-            "channel",
-            "arm",
-            "debtor__typology__code",
-            has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
-        )
-        .annotate(sent=Count("id"), converted=Count("id", filter=Q(converted_at__isnull=False)))
-    )
-    rows: dict[tuple, TypologyDay] = {}
-    for g in groups:
-        arm = _arm_of(g["has_decision"], g["arm"])
-        key = (
-            g["creditor_id"],
-            g["debtor__region"] or "",
-            g["channel"],
-            arm,
-            g["debtor__typology__code"] or "",
-        )
-        row = rows.get(key)
-        if row is None:
-            rows[key] = row = TypologyDay(
-                day=day,
-                creditor_id=key[0],
-                region=key[1],
-                channel=key[2],
-                arm=arm,
-                typology=key[4],
-            )
-        row.sent += g["sent"]
-        row.converted += g["converted"]
-    TypologyDay.objects.bulk_create(rows.values(), batch_size=1000)
-    return len(rows)

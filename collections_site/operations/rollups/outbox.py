@@ -13,7 +13,7 @@ from datetime import date, datetime
 from django.db.models import Count
 
 from collections_site.operations.models import OutboxStatusDay
-from collections_site.operations.rollups.days import day_bounds, days_of
+from collections_site.operations.rollups.days import days_of, on_days, utc_day
 from messaging.models import Message
 
 NAME = "outbox"
@@ -27,20 +27,19 @@ def changed_days(since: datetime | None, until: datetime) -> set[date]:
     return days_of(changed, "created_at")
 
 
-def day_rebuild(day: date) -> int:
-    """Rewrite `day`'s rows: one GROUP BY over the messages created that day (the caller
-    holds the transaction)."""
-    OutboxStatusDay.objects.filter(day=day).delete()
-    start, end = day_bounds(day)
+def days_rebuild(days: list[date]) -> int:
+    """Rewrite the rows of `days`: one GROUP BY over the messages created on any of them
+    (the caller holds the transaction)."""
+    OutboxStatusDay.objects.filter(day__in=days).delete()
     groups = (
-        Message.objects.filter(created_at__gte=start, created_at__lt=end)
+        Message.objects.filter(on_days("created_at", days))
         .order_by()
-        .values("creditor_id", "debtor__region", "channel", "status")
+        .values("creditor_id", "debtor__region", "channel", "status", day=utc_day("created_at"))
         .annotate(n=Count("id"))
     )
     rows = [
         OutboxStatusDay(
-            day=day,
+            day=g["day"],
             creditor_id=g["creditor_id"],
             region=g["debtor__region"] or "",
             channel=g["channel"],
