@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 def summarise(sim: Simulation) -> dict[str, Any]:
     """The JSON summary of a finished run: per arm in total and per week (sends, opens,
-    clicks, conversions with Wilson intervals, the uplift over the control arm), the world's
+    clicks, conversions with Wilson intervals, the uplift over the control arm, and over the
+    send-time arm when it is on: what choosing the hour is worth), the world's
     true expected conversion, the models trained; writes the export and the plot if asked."""
     weeks, total = _counts(sim)
     truth = _truth_by(sim.expected, key=lambda e: e["day"] // 7)
@@ -31,6 +32,7 @@ def summarise(sim: Simulation) -> dict[str, Any]:
             "days": sim.cfg.days,
             "seed": sim.cfg.seed,
             "start": sim.cfg.start.isoformat(),
+            "send_time_share": sim.cfg.send_time_share,
         },
         "runtime_seconds": round(getattr(sim, "seconds", 0.0), 1),
         "timings_seconds": {k: round(v, 1) for k, v in sim.timings.items()},
@@ -65,10 +67,11 @@ def _counts(
             "pk", "converted_at"
         )
     }
+    arms = ("policy", "control", *(("send_time",) if sim.cfg.send_time_share else ()))
     weeks: dict[int, dict[str, dict[str, float]]] = defaultdict(
-        lambda: {arm: _blank() for arm in ("policy", "control")}
+        lambda: {arm: _blank() for arm in arms}
     )
-    total = {arm: _blank() for arm in ("policy", "control")}
+    total = {arm: _blank() for arm in arms}
     for pk, o in sim.outcomes.items():
         for bucket in (weeks[o.day // 7][o.arm], total[o.arm]):
             bucket["sends"] += 1
@@ -96,6 +99,14 @@ def _arm_block(arms: dict[str, dict[str, float]]) -> dict[str, Any]:
         }
         for arm, c in arms.items()
     }
+    if "send_time" in arms:
+        # What choosing the send hour is worth: the policy over itself at a random hour.
+        out["uplift_vs_random_send_time"] = {
+            metric: evaluation.relative_uplift(
+                rates["policy"][metric], rates["send_time"][metric]
+            ).as_dict()
+            for metric in ("conversion", "click")
+        }
     p, c = arms["policy"], arms["control"]
     out["uplift_vs_random"] = {
         **{

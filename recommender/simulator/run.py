@@ -24,6 +24,7 @@ import phonenumbers
 import time_machine
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.test.utils import override_settings
 
 from accounts import services as accounts_services
 from accounts.models import (
@@ -120,6 +121,9 @@ class SimulationConfig:
     png: Path | None = None
     export: Path | None = None
     progress: bool = True
+    # The send-time arm's share of decisions (RECOMMENDER_SEND_TIME_SHARE for the run): the
+    # policy with its send hour drawn at random; 0 leaves it off.
+    send_time_share: float = 0.0
     # `services.RetrainOptions` fields the nightly retraining uses over the configured ones.
     retrain_options: dict[str, Any] = field(default_factory=lambda: dict(SIMULATOR_RETRAIN))
 
@@ -513,7 +517,9 @@ def simulate(config: SimulationConfig) -> dict[str, Any]:
             "hand messages to a real channel (run it through manage.py simulate)."
         )
     services.policy_forget()
-    return Simulation(config).run()
+    # The run's send-time arm (`config.send_time_share`), whatever the settings say.
+    with override_settings(RECOMMENDER_SEND_TIME_SHARE=config.send_time_share):
+        return Simulation(config).run()
 
 
 def dump(summary: dict[str, Any]) -> str:

@@ -71,6 +71,25 @@ def test_a_small_simulation_sends_reacts_and_summarises(tmp_path, simulator_sett
 
 
 @pytest.mark.django_db
+def test_a_simulation_with_a_send_time_arm_says_what_choosing_the_hour_is_worth(
+    simulator_settings,
+):
+    config = simulator.SimulationConfig(
+        debtors=60, days=2, seed=2, retrain=False, png=None, progress=False, placement_days=1,
+        send_time_share=0.4,
+    )  # fmt: skip
+    summary = simulator.simulate(config)
+    total = summary["total"]
+    assert summary["config"]["send_time_share"] == 0.4
+    assert total["send_time"]["sends"] > 5 and total["policy"]["sends"] > 5
+    uplift = total["uplift_vs_random_send_time"]["conversion"]
+    assert {"value", "lower", "upper"} <= set(uplift)
+    from recommender.models import Decision
+
+    assert Decision.objects.filter(arm="send_time").count() == total["send_time"]["sends"]
+
+
+@pytest.mark.django_db
 def test_the_simulator_refuses_to_run_with_a_real_channel_backend(simulator_settings):
     from django.core.exceptions import ImproperlyConfigured
 
@@ -101,6 +120,8 @@ def test_the_simulators_nightly_retraining_is_given_as_values_not_settings(setti
         (["--days", "0"], "--days must be at least 1"),
         (["--seed", "-1"], "--seed must be at least 0"),
         (["--png", "/proc/no-such-dir/curve.png"], "--png: cannot write"),
+        (["--send-time-share", "0.95"], "--send-time-share must be at least 0 and below 0.9"),
+        (["--send-time-share", "-0.1"], "--send-time-share must be at least 0"),
     ],
 )
 def test_simulate_command_refuses_bad_arguments_before_running(args, message, monkeypatch):

@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings, setup_databases, teardown_databases
 
@@ -32,6 +33,11 @@ class Command(BaseCommand):
             "--no-retrain", action="store_true", help="Never train (the policy stays uniform)."
         )
         parser.add_argument("--quiet", action="store_true", help="No per-day progress lines.")
+        parser.add_argument(
+            "--send-time-share", type=float, default=0.0,
+            help="Share of decisions in the send-time arm (the policy at a random send hour), "
+            "to measure what choosing the hour is worth; 0 (the default) leaves it off.",
+        )  # fmt: skip
 
     def handle(self, *args, **opts) -> None:
         from recommender.simulator import SIMULATOR_SETTINGS, SimulationConfig, dump, simulate
@@ -39,6 +45,12 @@ class Command(BaseCommand):
         for name, least in (("debtors", 1), ("days", 1), ("seed", 0)):
             if opts[name] < least:
                 raise CommandError(f"--{name} must be at least {least}; got {opts[name]}.")
+        share, control = opts["send_time_share"], float(settings.RECOMMENDER_CONTROL_SHARE)
+        if not 0 <= share < 1 - control:
+            raise CommandError(
+                f"--send-time-share must be at least 0 and below {1 - control:g} (what the "
+                f"control arm's {control:g} leaves the policy); got {share:g}."
+            )
         for name in ("png", "json"):
             if opts[name] is not None:
                 _check_writable(opts[name], option=f"--{name}")
@@ -54,6 +66,7 @@ class Command(BaseCommand):
             retrain=not opts["no_retrain"],
             png=opts["png"],
             progress=not opts["quiet"],
+            send_time_share=share,
         )
         old = setup_databases(
             verbosity=0, interactive=False, keepdb=False, aliases={"default"},
