@@ -17,7 +17,6 @@ from compliance.selectors import ruleset_current
 from messaging import services
 from messaging.models import Message
 from messaging.selectors import messages_sent_local, send_zone, sent_local
-from recommender.simulator.run import SIMULATOR_SETTINGS
 
 pytestmark = pytest.mark.django_db
 
@@ -65,12 +64,26 @@ DEBTORS = [
 ]
 
 
+DISCLOSURES = {
+    "collector_name": "Test Collections Ltd",
+    "collector_address": "1 Test Way, Boston MA 02101",
+    "creditor_address": "2 Utility Road, Springfield",
+    "ca_license_number": "CA-000000",
+    "supervisory_authority": "Test Authority",
+    "interest_calculation": "No interest is charged.",
+    "collection_costs": "No collection costs are charged.",
+    "vat_statement": "No VAT is charged.",
+    "address_source": "Your address was provided by the creditor.",
+    "payment_methods": "card, bank transfer",
+}
+
+
 @pytest.fixture
 def sent_around_dst(clock, make_variant, place_one, settings):
     """Five debtors in four zones, each sent an e-mail through the dispatcher at each of
     `SENDS`."""
     # The deployment facts California's and France's disclosures need.
-    settings.MESSAGING_DISCLOSURE_VALUES = SIMULATOR_SETTINGS["MESSAGING_DISCLOSURE_VALUES"]
+    settings.MESSAGING_DISCLOSURE_VALUES = DISCLOSURES
     email = make_variant("email")
     for at in SENDS:
         clock.set(at)
