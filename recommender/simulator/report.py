@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from messaging.models import Message
-from recommender import evaluation
+from recommender import evaluation, learning, selectors, services
 from recommender import features as F
 from recommender.models import Decision
 
@@ -47,11 +48,13 @@ def summarise(sim: Simulation) -> dict[str, Any]:
         },
         "models": sim.models,
     }
+    offline = offline_learner(sim)
+    summary["gap_closed"] = gap_closed(sim, offline)
     if sim.cfg.export is not None:
         export(sim, sim.cfg.export)
         summary["export"] = str(sim.cfg.export)
     if sim.cfg.png is not None:
-        plot(sim, sim.cfg.png)
+        plot(sim, sim.cfg.png, offline)
         summary["learning_curve_png"] = str(sim.cfg.png)
     return summary
 
@@ -148,7 +151,85 @@ def export(sim: Simulation, path: Path) -> None:
     )  # fmt: skip
 
 
-def plot(sim: Simulation, path: Path) -> None:
+def offline_learner(sim: Simulation) -> dict[int, dict[str, float]] | None:
+    """The learner fitted once, offline, on ALL the run's logs (the nightly retraining's
+    learner configuration), scored with the world's truth on the decisions the policy arm made:
+    per message id, the true expected conversion of its probabilities as deployed
+    (`explore=True`: Thompson sampling and the floor) and of its greedy pick. The distance
+    between it and the policy that was deployed day by day is what learning in closed loop
+    lost (its own skewed logs, promotions, the models it did not fit). None when the logs are
+    too few to fit (`min_rows`)."""
+    options = services.RetrainOptions.from_settings(**sim.cfg.retrain_options)
+    end = sim.cfg.start + timedelta(days=sim.cfg.days)
+    logs = selectors.decision_logs(
+        until=end, max_rows=max(1, Decision.objects.count()), chunk=options.chunk,
+        click_reward=options.click_reward,
+    )  # fmt: skip
+    if logs.n < options.min_rows:
+        return None
+    policy = learning.fit_policy(
+        logs.X, logs.actions, logs.rewards, logs.propensities, n_actions=F.N_ACTIONS,
+        action_features=F.action_features(), random_state=0,
+        config=services.learner_config(options.learner),
+    )  # fmt: skip
+    ids = [e["message_id"] for e in sim.expected if e["arm"] == "policy"]
+    rows = Decision.objects.filter(message_id__in=ids).values_list(
+        "message_id", "context", "eligible"
+    )
+    out: dict[int, dict[str, float]] = {}
+    for mid, ctx, el in rows:
+        X = Decision.unpack_context(ctx, F.N_FEATURES)[None, :]
+        eligible = Decision.unpack_eligible(el, F.N_ACTIONS)[None, :]
+        truth = np.nan_to_num(sim.truth[mid].astype(np.float64))
+        deployed = policy.probabilities(X, eligible=eligible, explore=True)[0]
+        greedy = policy.probabilities(X, eligible=eligible, explore=False)[0]
+        out[mid] = {"deployed": float(deployed @ truth), "greedy": float(greedy @ truth)}
+    return out
+
+
+def gap_closed(sim: Simulation, offline: dict[int, dict[str, float]] | None) -> dict[str, Any]:
+    """Per simulated week, the share of the gap between a uniform pick and the best eligible
+    action that the deployed policy closed (`(chosen - uniform) / (best - uniform)`, true
+    expected values, the policy arm's decisions), beside the same share for the learner
+    fitted offline on all the run's logs (`offline_learner`) on the same decisions."""
+    groups: dict[Any, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for e in sim.expected:
+        if e["arm"] != "policy":
+            continue
+        for key in (str(e["day"] // 7), "total"):
+            g = groups[key]
+            g["chosen"].append(e["chosen"])
+            g["uniform"].append(e["uniform"])
+            g["best"].append(e["best"])
+            if offline is not None and e["message_id"] in offline:
+                g["offline"].append(offline[e["message_id"]]["deployed"])
+                g["offline_greedy"].append(offline[e["message_id"]]["greedy"])
+
+    def share(g: dict[str, list[float]], name: str) -> float | None:
+        if len(g[name]) != len(g["uniform"]) or not g["uniform"]:
+            return None
+        uniform, best = _mean(g["uniform"]), _mean(g["best"])
+        return round((_mean(g[name]) - uniform) / (best - uniform), 4) if best > uniform else None
+
+    def block(g: dict[str, list[float]]) -> dict[str, Any]:
+        return {
+            "decisions": len(g["uniform"]),
+            "deployed": share(g, "chosen"),
+            "offline_all_logs": share(g, "offline"),
+            "offline_all_logs_greedy": share(g, "offline_greedy"),
+        }
+
+    weeks = sorted((k for k in groups if k != "total"), key=int)
+    return {
+        "note": "Share of the uniform-to-best gap closed, true expected values on the policy "
+        "arm's decisions: the policy deployed day by day, and the learner fitted offline on "
+        "all the run's logs at the end (as deployed, and its greedy pick).",
+        "weeks": {w: block(groups[w]) for w in weeks},
+        "total": block(groups["total"]) if "total" in groups else None,
+    }
+
+
+def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,13 +238,18 @@ def plot(sim: Simulation, path: Path) -> None:
     days = sorted({e["day"] for e in sim.expected})
     if not days:
         return
-    series: dict[str, list[float]] = {"policy arm": [], "uniform random": [], "best": []}
+    series: dict[str, list[float]] = {
+        "policy arm": [], "uniform random": [], "best": [], "offline": []
+    }  # fmt: skip
     observed: dict[str, list[float]] = {"policy": [], "control": []}
     for d in days:
         window = [e for e in sim.expected if d - 6 <= e["day"] <= d and e["arm"] == "policy"]
         series["policy arm"].append(_mean([e["chosen"] for e in window]))
         series["uniform random"].append(_mean([e["uniform"] for e in window]))
         series["best"].append(_mean([e["best"] for e in window]))
+        if offline:
+            scored = [offline[e["message_id"]] for e in window if e["message_id"] in offline]
+            series["offline"].append(_mean([o["deployed"] for o in scored]))
         for arm in observed:
             outs = [o for o in sim.outcomes.values() if d - 6 <= o.day <= d and o.arm == arm]
             observed[arm].append(_mean([float(o.converted) for o in outs]))
@@ -171,6 +257,8 @@ def plot(sim: Simulation, path: Path) -> None:
     ax.plot(days, series["best"], "k--", label="best eligible (oracle)")
     ax.plot(days, series["policy arm"], "C0-", lw=2, label="policy arm (true expected)")
     ax.plot(days, series["uniform random"], "C1-", label="uniform random (true expected)")
+    if series["offline"]:
+        ax.plot(days, series["offline"], "C2-", label="learner fitted offline on all logs (true)")
     ax.plot(days, observed["policy"], "C0:", label="policy arm (observed, 7-day)")
     ax.plot(days, observed["control"], "C1:", label="control arm (observed, 7-day)")
     for m in sim.models:

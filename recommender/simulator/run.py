@@ -340,12 +340,14 @@ class Simulation:
             sends = self.sends[i]
             allowed = np.flatnonzero(mask)
             values = np.array([self.world.conversion_probability(i, a, sends) for a in allowed])
-            if self.cfg.export is not None:
-                row = np.full(F.N_ACTIONS, np.nan, dtype=np.float32)
-                row[allowed] = values
-                self.truth[message_id] = row
+            # Every eligible action's true value: the export's, and the offline learner's
+            # score at the end of the run (`report.offline_learner`).
+            row = np.full(F.N_ACTIONS, np.nan, dtype=np.float32)
+            row[allowed] = values
+            self.truth[message_id] = row
             self.expected.append(
                 {
+                    "message_id": message_id,
                     "day": day,
                     "arm": arm,
                     "chosen": self.world.conversion_probability(i, action, sends),

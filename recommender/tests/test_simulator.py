@@ -132,3 +132,21 @@ def test_simulate_command_refuses_bad_arguments_before_running(args, message, mo
     monkeypatch.setattr(simulator, "simulate", lambda config: pytest.fail("ran anyway"))
     with pytest.raises(CommandError, match=message):
         call_command("simulate", *args, "--quiet", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_the_summary_gives_the_gap_closed_per_week_beside_the_offline_learner(
+    tmp_path, simulator_settings
+):
+    config = simulator.SimulationConfig(
+        debtors=60, days=9, seed=4, png=tmp_path / "curve.png", progress=False,
+        placement_days=2,
+        retrain_options={**simulator.SIMULATOR_RETRAIN, "min_rows": 20, "max_rows": 5_000},
+    )  # fmt: skip
+    summary = simulator.simulate(config)
+    gap = summary["gap_closed"]
+    assert set(gap["weeks"]) == {"0", "1"}
+    total = gap["total"]
+    assert total["decisions"] == sum(w["decisions"] for w in gap["weeks"].values()) > 0
+    for name in ("deployed", "offline_all_logs", "offline_all_logs_greedy"):
+        assert total[name] is not None and -5 < total[name] < 1.0001, (name, total)
