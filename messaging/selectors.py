@@ -110,6 +110,18 @@ class Funnel:
         return self._rate(self.converted, self.sent)
 
 
+def funnel_counts() -> dict[str, Count]:
+    """The funnel's aggregates over sent messages: each stage is the first time it happened,
+    stamped on the message (`sent`, `delivered`, `opened`, `clicked`, `converted`)."""
+    return {
+        "sent": Count("id"),
+        "delivered": Count("id", filter=Q(delivered_at__isnull=False)),
+        "opened": Count("id", filter=Q(opened_at__isnull=False)),
+        "clicked": Count("id", filter=Q(clicked_at__isnull=False)),
+        "converted": Count("id", filter=Q(converted_at__isnull=False)),
+    }
+
+
 def variants_funnel(*, variant_ids: Iterable[int]) -> dict[int, Funnel]:
     """Funnels of several variants in one aggregate query (one row per variant).
 
@@ -122,13 +134,7 @@ def variants_funnel(*, variant_ids: Iterable[int]) -> dict[int, Funnel]:
     rows = (
         Message.objects.filter(variant_id__in=ids, sent_at__isnull=False)
         .values("variant_id")
-        .annotate(
-            sent=Count("id"),
-            delivered=Count("id", filter=Q(delivered_at__isnull=False)),
-            opened=Count("id", filter=Q(opened_at__isnull=False)),
-            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
-            converted=Count("id", filter=Q(converted_at__isnull=False)),
-        )
+        .annotate(**funnel_counts())
         .order_by()
     )
     result = {vid: Funnel() for vid in ids}

@@ -12,6 +12,7 @@ rescanning each day, or each table, alone repeats the scan and the debtors' join
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Coalesce
@@ -19,6 +20,7 @@ from django.db.models.functions import Coalesce
 from collections_site.operations.models import EngagementDay, SendTimeDay, TypologyDay
 from collections_site.operations.rollups.days import days_of, on_days, utc_day
 from messaging.models import Message, MessageStatus
+from messaging.selectors import funnel_counts
 
 
 def changed_days(since: datetime | None, until: datetime) -> set[date]:
@@ -52,17 +54,7 @@ def days_rebuild(days: list[date]) -> int:
         day, creditor, region, channel = g["day"], g["creditor_id"], g["region"], g["channel"]
         arm = _arm_of(g["has_decision"], g["arm"])
         key = (day, creditor, region, channel, g["variant_id"], g["stage"] or "", arm)
-        row = funnel.get(key)
-        if row is None:
-            row = funnel[key] = EngagementDay(
-                day=day,
-                creditor_id=creditor,
-                region=region,
-                channel=channel,
-                variant_id=key[4],
-                stage=key[5],
-                arm=arm,
-            )
+        row = _row(funnel, key, EngagementDay, variant_id=key[4], stage=key[5], arm=arm)
         for measure in _FUNNEL:
             setattr(row, measure, getattr(row, measure) + g[measure])
         # The local send time the hand-off stored (`messaging.selectors.send_zone`): the
@@ -70,30 +62,12 @@ def days_rebuild(days: list[date]) -> int:
         # heatmap cell lists the messages it counts.
         if g["local_weekday"] is not None and g["local_hour"] is not None:
             key = (day, creditor, region, channel, arm, g["local_weekday"], g["local_hour"])
-            cell = send_times.get(key)
-            if cell is None:
-                cell = send_times[key] = SendTimeDay(
-                    day=day,
-                    creditor_id=creditor,
-                    region=region,
-                    channel=channel,
-                    arm=arm,
-                    local_weekday=key[5],
-                    local_hour=key[6],
-                )
+            cell = _row(send_times, key, SendTimeDay, arm=arm, local_weekday=key[5],
+                        local_hour=key[6])  # fmt: skip
             cell.sent += g["sent"]
             cell.converted += g["converted"]
         key = (day, creditor, region, channel, arm, g["typology"] or "")
-        typology = typologies.get(key)
-        if typology is None:
-            typology = typologies[key] = TypologyDay(
-                day=day,
-                creditor_id=creditor,
-                region=region,
-                channel=channel,
-                arm=arm,
-                typology=key[5],
-            )
+        typology = _row(typologies, key, TypologyDay, arm=arm, typology=key[5])
         typology.sent += g["sent"]
         typology.converted += g["converted"]
     for model, rows in (
@@ -103,6 +77,17 @@ def days_rebuild(days: list[date]) -> int:
     ):
         model.objects.bulk_create(rows.values(), batch_size=1000)
     return len(funnel) + len(send_times) + len(typologies)
+
+
+def _row(rows: dict[tuple, Any], key: tuple, model: type, **fields: Any) -> Any:
+    """The rollup row of `key` (day, creditor, region, channel first), created on first use."""
+    row = rows.get(key)
+    if row is None:
+        day, creditor, region, channel = key[:4]
+        row = rows[key] = model(
+            day=day, creditor_id=creditor, region=region, channel=channel, **fields
+        )
+    return row
 
 
 def _groups(days: list[date]):
@@ -123,11 +108,7 @@ def _groups(days: list[date]):
             has_decision=ExpressionWrapper(Q(decision__isnull=False), BooleanField()),
         )
         .annotate(
-            sent=Count("id"),
-            delivered=Count("id", filter=Q(delivered_at__isnull=False)),
-            opened=Count("id", filter=Q(opened_at__isnull=False)),
-            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
-            converted=Count("id", filter=Q(converted_at__isnull=False)),
+            **funnel_counts(),
             failed=Count("id", filter=Q(status=MessageStatus.FAILED)),
         )
     )
