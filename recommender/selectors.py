@@ -555,6 +555,14 @@ def off_policy_live_vs_random(
         hi = min(logs.n, lo + 5_000)
         P = loaded.policy.probabilities(logs.X[lo:hi], eligible=logs.eligible[lo:hi], explore=False)
         live[lo:hi] = P[np.arange(hi - lo), logs.actions[lo:hi]]
+    if not (live > 0).any():
+        # SNIPS weighs the rows whose logged action the model would pick: with none, there is
+        # no estimate (not a NaN in the report).
+        return {
+            "model": loaded.label,
+            "rows": logs.n,
+            "note": "the live model would pick none of the logged actions: no estimate yet",
+        }
     uniform = 1.0 / logs.eligible.sum(axis=1)
     diff = evaluation.snips_difference(logs.rewards, logs.propensities, live, uniform)
     return {"model": loaded.label, "rows": logs.n, **diff.as_dict()}

@@ -150,6 +150,11 @@ def _running(pids: set[int]) -> set[int]:
     return alive
 
 
+def _default_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def _start_make_run(demo: dict[str, str]) -> tuple[subprocess.Popen, int, Path]:
     port = _free_port()
     log = Path(demo["ENV_FILE"]).parent / f"run-{port}.log"
@@ -161,6 +166,9 @@ def _start_make_run(demo: dict[str, str]) -> tuple[subprocess.Popen, int, Path]:
         stdout=handle,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, as a terminal would give it
+        # and Ctrl-C's default action, as a terminal gives it: a suite started in the
+        # background of a non-interactive shell inherits SIGINT ignored, and so would make.
+        preexec_fn=_default_interrupt,
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

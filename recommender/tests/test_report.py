@@ -63,14 +63,43 @@ def test_with_a_live_model_the_report_has_its_off_policy_value(creditor, library
     from recommender.selectors import uplift_report
     from recommender.tests.test_models import FAST, train_and_promote
 
-    model = train_and_promote(creditor, clock)
+    model = train_and_promote(creditor, clock, n=80)
     from django.test import override_settings
 
     with override_settings(**FAST):
         report = uplift_report()
     off = report["off_policy"]
-    assert off["model"] == model.label and off["rows"] >= 20
+    assert off["model"] == model.label and off["rows"] >= 40
+    # With 80 decisions over a dozen kinds, some logged action is the model's pick.
     assert off["lower"] <= off["difference"] <= off["upper"]
+
+
+@pytest.mark.django_db
+def test_a_live_model_that_would_pick_none_of_the_logged_actions_has_no_estimate(
+    creditor, library, clock, monkeypatch
+):
+    import json
+
+    import numpy as np
+
+    from recommender import selectors
+    from recommender.tests.test_models import FAST, logged_decisions
+
+    logged_decisions(creditor, clock)
+
+    class Never:
+        def probabilities(self, X, *, eligible, explore):
+            return np.zeros(eligible.shape)
+
+    live = type("Loaded", (), {"label": "m-never", "policy": Never()})()
+    monkeypatch.setattr(selectors, "policy_live", lambda: live)
+    from django.test import override_settings
+
+    with override_settings(**FAST):
+        report = selectors.uplift_report()
+    off = report["off_policy"]
+    assert off["model"] == "m-never" and "no estimate" in off["note"]
+    json.dumps(report, allow_nan=False)  # valid JSON: no NaN anywhere
 
 
 @pytest.mark.django_db
