@@ -26,6 +26,7 @@ from accounts.roles import CREDITOR_USER_PERMISSIONS, CREDITOR_USERS_GROUP, is_c
 from accounts.tenancy import creditor_scope, is_agency_staff
 from accounts.tests.factories import UserFactory, api_user, creditor_user, place, row, staff_client
 from accounts.webhooks.models import WebhookEndpoint, WebhookEvent
+from accounts.webhooks.signing import SIGNATURE_HEADER
 from messaging.models import HandoffReview, Message
 from portal import services as portal
 from portal.models import CallbackRequest, CallbackStatus, DisputeStatus, PortalDispute
@@ -415,6 +416,8 @@ def test_a_creditor_user_adds_an_endpoint_and_sees_its_secret_once(
     assert page.status_code == 200 and "no-store" in page["Cache-Control"]
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.creditor == creditor and endpoint.secret in page.content.decode()
+    # The header the receiver verifies, as deliveries send it (accounts.webhooks.signing).
+    assert f"<code>{SIGNATURE_HEADER}</code>" in page.content.decode()
     change = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
     for url in (change, reverse("admin:webhooks_webhookendpoint_changelist")):
         assert endpoint.secret not in client.get(url).content.decode(), url
