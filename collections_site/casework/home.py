@@ -21,15 +21,11 @@ from django.db.models import Model, QuerySet
 from django.urls import reverse
 from django.utils.translation import ngettext
 from wagtail.admin.site_summary import SummaryItem
-from wagtail.permissions import policy_registry
 
 from accounts.models import OPEN_STATUSES, Account, Debtor
 from accounts.tenancy import scope_queryset
+from collections_site.casework.debtor_page import Viewer
 from messaging.models import MessageVariant
-
-
-def may_view(user, model: type[Model]) -> bool:
-    return policy_registry.get_by_type(model).user_has_permission(user, "view")
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ class CountSummaryItem(SummaryItem):
         self.order = count.order
 
     def is_shown(self) -> bool:
-        return may_view(self.request.user, self.count.model)
+        return Viewer(self.request.user).may_view(self.count.model)
 
     def get_context_data(self, parent_context=None) -> dict:
         n = self.count.rows(self.request.user).count()
@@ -103,4 +99,4 @@ def summary_items_replace(request, items: list) -> None:
 def debtor_search_url(user) -> str:
     """Where the home page's search box sends its query; empty when the user may not see
     debtors (the box is not shown)."""
-    return reverse("casework_debtors:index") if may_view(user, Debtor) else ""
+    return reverse("casework_debtors:index") if Viewer(user).may_view(Debtor) else ""

@@ -16,11 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.search import SearchArea
 from wagtail.admin.viewsets.base import ViewSetGroup
-from wagtail.permissions import policy_registry, register_permission_policy
+from wagtail.permissions import register_permission_policy
 
 from accounts.models import Account, Debtor, Payment, PaymentPlan
 from collections_site.casework.base import MENU_HOOK, ViewOnlyPermissionPolicy
 from collections_site.casework.configuration import configuration_menu_item
+from collections_site.casework.debtor_page import Viewer
 from collections_site.casework.debtors import DebtorViewSet
 from collections_site.casework.decisions import DecisionViewSet
 from collections_site.casework.home import summary_items_replace
@@ -50,7 +51,7 @@ class DebtorSearchArea(SearchArea):
     """The admin's search page offers "Debtors": the same query on the debtors' list."""
 
     def is_shown(self, request) -> bool:
-        return policy_registry.get_by_type(Debtor).user_has_permission(request.user, "view")
+        return Viewer(request.user).may_view(Debtor)
 
 
 @hooks.register("register_admin_search_area")
