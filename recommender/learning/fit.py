@@ -20,13 +20,12 @@ from recommender.learning.model import (
     _Columns,
     _columns,
     _curvature,
-    _expand,
     _fit_map,
     _per_action_variance,
     _prior_precision,
+    _relayout,
     _Shapes,
     _standardise,
-    _take,
 )
 from recommender.learning.policy import FORMAT_VERSION, Policy
 from recommender.learning.selection import _family_choice, _select_priors
@@ -249,7 +248,7 @@ def _richer_family(
         Xn, n_mean, n_scale, n_varying = _design(Xa, steps)
         shapes_n = _Shapes(d=Xn.shape[1], k=m.shapes.k, A=m.shapes.A, u_cols=m.shapes.u_cols)
         cols_n = _columns(d, steps.cols, n_varying)
-        nonlin = (Xn, shapes_n, cols_n, _expand(m.theta0, m.shapes, shapes_n))
+        nonlin = (Xn, shapes_n, cols_n, _relayout(m.theta0, m.shapes, shapes_n))
     choice = _family_choice(
         (m.Xs, m.shapes, m.cols, m.theta0), nonlin,
         F=F, act=act, y=y, prop=prop, cfg=cfg, scales=m.scales, power=m.power,
@@ -264,8 +263,8 @@ def _richer_family(
         keep = _kept_columns(choice.prec, shapes_n, d, cfg)
         kept = keep[d:] - d
         m.shapes = _Shapes(d=keep.size, k=m.shapes.k, A=m.shapes.A, u_cols=m.shapes.u_cols)
-        m.prec = _take(choice.prec, shapes_n, keep, m.shapes)
-        m.theta0 = _take(choice.theta, shapes_n, keep, m.shapes)
+        m.prec = _relayout(choice.prec, shapes_n, m.shapes, keep)
+        m.theta0 = _relayout(choice.theta, shapes_n, m.shapes, keep)
         m.cols = _columns(d, steps.cols[kept], n_varying[keep])
         m.basis = ContextBasis(steps.cols[kept], steps.knots[kept])
         m.Xs = np.ascontiguousarray(Xn[:, keep]) if keep.size < Xn.shape[1] else Xn

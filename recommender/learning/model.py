@@ -89,29 +89,22 @@ class _Shapes:
         return out
 
 
-def _expand(theta: np.ndarray, shapes: _Shapes, new: _Shapes) -> np.ndarray:
-    """``theta`` of ``shapes`` laid out as ``new``, which has more context columns (appended,
-    their coefficients zero)."""
+def _relayout(
+    theta: np.ndarray, shapes: _Shapes, new: _Shapes, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """A flat parameter (or precision) vector of ``shapes`` laid out as ``new``: with only the
+    context columns ``keep``, or (``keep`` None) with ``new``'s extra context columns appended,
+    their coefficients zero."""
     p = shapes.unpack(theta)
     out = np.zeros(new.size)
     q = new.unpack(out)
     for name in ("b0", "c", "b"):
         q[name][:] = p[name]
     for name in ("v", "W", "U"):
-        q[name][: shapes.d] = p[name]
-    return out
-
-
-def _take(theta: np.ndarray, shapes: _Shapes, keep: np.ndarray, new: _Shapes) -> np.ndarray:
-    """A flat parameter (or precision) vector of ``shapes`` with only the context columns
-    ``keep``, laid out as ``new``."""
-    p = shapes.unpack(theta)
-    out = np.zeros(new.size)
-    q = new.unpack(out)
-    for name in ("b0", "c", "b"):
-        q[name][:] = p[name]
-    for name in ("v", "W", "U"):
-        q[name][:] = p[name][keep]
+        if keep is None:
+            q[name][: shapes.d] = p[name]
+        else:
+            q[name][:] = p[name][keep]
     return out
 
 
