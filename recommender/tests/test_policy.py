@@ -191,9 +191,16 @@ def test_the_send_time_arm_keeps_the_policys_kind_of_message_at_a_random_hour(mo
 
 
 def test_without_a_send_time_share_the_draws_are_the_two_arms_of_before(model):
+    """Switched off, the send-time arm changes nothing: each account's arm is still decided
+    by the generator's first draws (control below the control share), and the propensities
+    are the two-arm mixture."""
     cands = _cands(SPEC)
     X = np.zeros((3, F.N_FEATURES))
+    eligible = np.isin(np.arange(F.N_ACTIONS), [c.action for c in cands])[None]
+    P = model.policy.probabilities(X[:1], eligible=eligible, explore=True)[0]
     for seed in range(20):
+        first = np.random.default_rng(seed).random(3)
+        expected_arms = ["control" if u < 0.1 else "policy" for u in first]
         plain = choose(X=X, candidates=[cands] * 3, model=model, control_share=0.1,
                        rng=np.random.default_rng(seed))  # fmt: skip
         zero = choose(X=X, candidates=[cands] * 3, model=model, control_share=0.1,
@@ -202,3 +209,8 @@ def test_without_a_send_time_share_the_draws_are_the_two_arms_of_before(model):
             (c.candidate.variant.pk, c.arm, c.propensity) for c in zero
         ]
         assert {c.arm for c in plain} <= {"policy", "control"}
+        assert [c.arm for c in plain] == expected_arms
+        for c in plain:
+            a = c.candidate.action
+            n_in_a = sum(k.action == a for k in cands)
+            assert c.action_propensity == pytest.approx(0.1 * n_in_a / 4 + 0.9 * P[a])
