@@ -29,8 +29,9 @@ Steps:
   4. dispatch (timed): the clusters are started again a day later on their clock (below), when
      every planned message is due, and one `messaging.tasks.dispatch_due` per worker is
      enqueued, as the every-minute schedule does. In the kill run, once half the messages were
-     handed over, at a moment when more are claimed than the other clusters can hold (so the
-     victim holds claims too), the first cluster's process group gets SIGKILL and a
+     handed over, at a moment when more are claimed than the other clusters can hold, counted
+     again with the victim frozen (SIGSTOP: so the victim surely holds claims), the first
+     cluster's process group gets SIGKILL and a
      replacement cluster is started; from then on the bench enqueues `dispatch_due` every
      second (the schedule, faster) until every message is out: the dead cluster's claims come
      back when their lease runs out. Timed from the enqueue to the last message sent;
@@ -439,6 +440,14 @@ def dispatch(cfg, result, running, env, offset, logs, kill, enqueue, handoffs) -
             half = (group_cpu(victim.pgid) - cpu0[victim.name], group_members(victim.pgid))
             continue
         if kill and killed_at is None and half is not None and queued > others_hold:
+            # The count above may be stale by the time the signal lands (the victim can finish
+            # its batch in between): freeze the victim, then count again. A frozen cluster
+            # cannot release a claim, so claims beyond what the others can hold are surely its
+            # own; otherwise it is between batches, and the kill waits for another moment.
+            _killpg(victim.pgid, signal.SIGSTOP)
+            if Message.objects.filter(status="queued").count() <= others_hold:
+                _killpg(victim.pgid, signal.SIGCONT)
+                continue
             _killpg(victim.pgid, signal.SIGKILL)
             killed_at = time.perf_counter()
             busy = (machine_busy() - busy0) / (killed_at - start)
