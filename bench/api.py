@@ -382,7 +382,9 @@ def measure(server, port: int, database: str, keys: list[str], paths: list[str],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=1_000_000, help="of the creditor paged")
-    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument(
+        "--clients", type=int, default=50, help="concurrent clients after the one alone; 0: none"
+    )
     parser.add_argument("--pages", type=int, default=100, help="per concurrent client")
     parser.add_argument(
         "--single-pages", type=int, default=0, help="for the client alone; 0: to the end"
@@ -407,6 +409,8 @@ def main() -> None:
         "it each worker counts in its local-memory cache",
     )
     args = parser.parse_args()
+    if args.clients < 0 or args.pages < 1 or args.workers < 1:
+        parser.error("--clients must be 0 or more, --pages and --workers 1 or more")
     endpoints = [e for e in args.endpoints.split(",") if e]
     port = free_port()
     url = f"{PG}/{args.database}"
@@ -443,10 +447,11 @@ def main() -> None:
         )
         for endpoint in endpoints:
             path, since, _table, _column = ENDPOINTS[endpoint]
-            points, total = starts(url, endpoint, creditor, args.clients, args.pages)
+            points, total = starts(url, endpoint, creditor, max(args.clients, 1), args.pages)
             first = f"{path}?{urlencode({since: points[0].isoformat()})}"
             # Warm-up: each worker's first requests, and the connections.
-            asyncio.run(clients(port, keys[:4], [first] * 4, 3, endpoint, False))
+            warm = keys[:4]
+            asyncio.run(clients(port, warm, [first] * len(warm), 3, endpoint, False))
             single_pages = args.single_pages or total // PAGE_SIZE + 2
             run = measure(
                 server, port, args.database, keys[:1], [first], single_pages, endpoint,

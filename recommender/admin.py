@@ -24,8 +24,8 @@ from django.utils.html import format_html
 from accounts.admin import ReadOnlyAdmin
 from accounts.models import Debtor, DomainError
 from accounts.tenancy import CreditorScopedAdmin, is_agency_staff
+from recommender import evaluation, selectors, services
 from recommender import features as F
-from recommender import selectors, services
 from recommender.models import DebtorTypology, Decision, ModelVersion
 
 
@@ -35,17 +35,14 @@ def _pretty(value: Any) -> str:
 
 def _difference(model: ModelVersion, key: str) -> str:
     """A stored off-policy comparison (`metrics[key]`) as "difference [lower, upper]"."""
-    d = (model.metrics or {}).get(key) or {}
-    if d.get("difference") is None:
-        return "-"
-    return f"{d['difference']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}]"
+    return evaluation.difference_text((model.metrics or {}).get(key))
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = [
         "label", "status", "trained_at", "rows_used", "feature_version", "value",
-        "uplift_vs_random", "vs_live", "promoted_at",
+        "uplift_vs_random", "vs_live", "test_power", "promoted_at",
     ]  # fmt: skip
     list_filter = ["status", "feature_version"]
     exclude = ["artifact"]
@@ -79,6 +76,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="vs live")
     def vs_live(self, obj: ModelVersion) -> str:
         return _difference(obj, "vs_live")
+
+    @admin.display(description="test power vs live")
+    def test_power(self, obj: ModelVersion) -> str:
+        return evaluation.promotion_power_text(obj.metrics)
 
     @admin.display(description="metrics")
     def metrics_pretty(self, obj: ModelVersion) -> str:

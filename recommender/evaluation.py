@@ -18,6 +18,8 @@ from statistics import NormalDist
 import numpy as np
 
 Z95 = 1.959963984540054
+_NORMAL = NormalDist()
+Z80 = _NORMAL.inv_cdf(0.80)
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,53 @@ def dr_terms(
     w = target[idx, actions] / propensities
     return np.sum(target * reward_estimates, axis=1) + w * (
         rewards - reward_estimates[idx, actions]
+    )
+
+
+def rejection_power(
+    difference: dict, *, tolerance: float = 0.0, relative_drop: float = 0.10
+) -> dict[str, float | None]:
+    """How strong the promotion rule's test is, from a paired comparison (`Difference.as_dict`
+    of candidate - live, with its 95% normal interval).
+
+    The rule rejects a candidate when the interval's upper end lies below `-tolerance`. With the
+    difference's standard error `se` (the interval's half-width / 1.96), a candidate whose true
+    value is `drop` below the live model's is rejected with probability
+    `Phi((drop - tolerance) / se - 1.96)`. Returned: `se`; `drop`, the `relative_drop` share of
+    the live model's value; `power`, that probability for that drop; and `detectable_drop`,
+    the drop the rule catches four times in five (`tolerance + (1.96 + 0.84) se`). None where
+    the interval is missing or unbounded."""
+    lower, upper, live = difference.get("lower"), difference.get("upper"), difference.get("value_b")
+    se = None
+    if lower is not None and upper is not None and math.isfinite(upper - lower):
+        se = (upper - lower) / (2 * Z95)
+    drop = relative_drop * live if live is not None and math.isfinite(live) else None
+    power = detectable = None
+    if se is not None:
+        detectable = tolerance + (Z95 + Z80) * se
+        if drop is not None:
+            shortfall = drop - tolerance
+            power = _NORMAL.cdf(shortfall / se - Z95) if se > 0 else float(shortfall > 0)
+    return {"se": se, "drop": drop, "relative_drop": relative_drop, "power": power,
+            "detectable_drop": detectable}  # fmt: skip
+
+
+def difference_text(d: dict | None) -> str:
+    """A stored comparison as "difference [lower, upper]" (4 decimals), or "-"."""
+    if not d or d.get("difference") is None:
+        return "-"
+    return f"{d['difference']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}]"
+
+
+def promotion_power_text(metrics: dict | None) -> str:
+    """The promotion test's power against the live model (`metrics.vs_live.test`): "23% for a
+    10% drop; 80% at 0.0071", or "-" without a comparison."""
+    test = ((metrics or {}).get("vs_live") or {}).get("test") or {}
+    if test.get("power") is None:
+        return "-"
+    return (
+        f"{test['power']:.0%} for a {test['relative_drop']:.0%} drop; "
+        f"80% at {test['detectable_drop']:.4f}"
     )
 
 

@@ -100,6 +100,20 @@ def test_the_models_table_lists_the_live_model_with_its_off_policy_values(credit
     assert "Versus random" in page
 
 
+def test_the_models_table_states_the_power_of_each_promotion_test(creditor, library, clock):
+    from recommender.evaluation import promotion_power_text
+    from recommender.tests.test_models import logged_decisions, retrain, train_and_promote
+
+    train_and_promote(creditor, clock)
+    logged_decisions(creditor, clock, start=200)
+    second = retrain(clock)
+    power = promotion_power_text(second.metrics)
+    assert power.endswith(f"80% at {second.metrics['vs_live']['test']['detectable_drop']:.4f}")
+    page = staff_client(agency=True).get(URL).content.decode()
+    assert "Power of the promotion test" in page
+    assert power in page
+
+
 def test_the_admin_home_page_leads_with_the_cockpits_headline(
     creditor, other_creditor, library, clock
 ):

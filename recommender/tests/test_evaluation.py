@@ -97,3 +97,30 @@ def test_the_sample_size_gives_the_promised_power():
 def test_sample_size_refuses_a_zero_baseline_uplift_or_control_share(kwargs):
     with pytest.raises(ValueError):
         evaluation.two_proportion_sample_size(**kwargs)
+
+
+def test_the_promotion_tests_power_follows_the_normal_approximation():
+    from recommender.evaluation import Z80, Z95, rejection_power
+
+    # se 0.01: an interval of +-0.0196 around the difference.
+    d = {"lower": -0.0196, "upper": 0.0196, "value_b": 0.2, "difference": 0.0}
+    test = rejection_power(d, relative_drop=0.10)
+    assert test["se"] == pytest.approx(0.01, rel=1e-3)
+    assert test["drop"] == pytest.approx(0.02)
+    # A drop of 2 se is caught when the estimate falls 1.96 se below it: Phi(2 - 1.96).
+    assert test["power"] == pytest.approx(0.516, abs=0.002)
+    assert test["detectable_drop"] == pytest.approx((Z95 + Z80) * 0.01, rel=1e-3)
+    # A drop exactly at the detectable size is caught 80% of the time.
+    at = rejection_power({**d, "value_b": test["detectable_drop"] / 0.10})
+    assert at["power"] == pytest.approx(0.80, abs=1e-3)
+    # A tolerance moves the bar: the same drop is caught less often.
+    assert rejection_power(d, tolerance=0.01)["power"] < test["power"]
+
+
+def test_a_comparison_without_an_interval_states_no_power():
+    from recommender.evaluation import promotion_power_text, rejection_power
+
+    test = rejection_power({"lower": None, "upper": None, "value_b": 0.1})
+    assert test["power"] is None and test["se"] is None
+    assert promotion_power_text({"vs_live": {"test": test}}) == "-"
+    assert promotion_power_text({}) == "-"

@@ -119,6 +119,30 @@ def test_a_worse_candidate_is_rejected_and_the_live_model_stays(creditor, librar
     assert second.status == "rejected"
     assert second.metrics["vs_live"]["model"] == first.label
     assert selectors.model_live().pk == first.pk
+    # The evidence and the test's power are in the reason an operator reads.
+    test = second.metrics["vs_live"]["test"]
+    assert second.status_reason.startswith("Worse than the live model: value ")
+    assert f"on {second.metrics['vs_live']['n']:,} rows" in second.status_reason
+    assert f"caught {test['power']:.0%} of the time" in second.status_reason
+
+
+def test_a_promotion_records_its_evidence_and_the_power_of_its_test(creditor, library, clock):
+    from recommender import evaluation
+
+    first = train_and_promote(creditor, clock)
+    logged_decisions(creditor, clock, start=200)
+    second = retrain(clock)
+    vs_live = second.metrics["vs_live"]
+    assert second.status == "live" and vs_live["model"] == first.label
+    test = vs_live["test"]
+    # The standard error is the interval's, and the power is the rule's own arithmetic.
+    assert test["se"] == pytest.approx((vs_live["upper"] - vs_live["lower"]) / (2 * evaluation.Z95))
+    assert test["drop"] == pytest.approx(0.10 * vs_live["value_b"])
+    assert 0 <= test["power"] <= 1
+    assert second.status_reason.startswith("Not worse than the live model: value ")
+    assert "a 10% worse candidate would be caught" in second.status_reason
+    shown = evaluation.promotion_power_text(second.metrics)
+    assert shown.startswith(f"{test['power']:.0%} for a 10%")
 
 
 def test_promotion_retires_the_old_model_and_rollback_restores_it(creditor, library, clock):

@@ -34,7 +34,8 @@ from collections_site.operations.cockpit.filters import CockpitFilters
 from collections_site.operations.cockpit.pages import cockpit_render, filters_for
 from collections_site.operations.models import EngagementDay, TypologyDay
 from messaging.models import Arm
-from recommender.evaluation import Rate, relative_uplift, wilson
+from recommender import evaluation
+from recommender.evaluation import Rate, promotion_power_text, relative_uplift, wilson
 from recommender.models import ModelStatus, ModelVersion
 from recommender.selectors import send_time_split, uplift_guard
 
@@ -286,12 +287,6 @@ def _model_url(model: ModelVersion) -> str:
         return ""
 
 
-def _difference(d: dict[str, Any] | None) -> str:
-    if not d:
-        return "-"
-    return f"{d['difference']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}]"
-
-
 def models_table() -> ChartTable:
     """The live model and the latest candidates, with their off-policy values on held-out
     logs: the value of the model's policy (conversions per decision) and its difference from
@@ -311,14 +306,16 @@ def models_table() -> ChartTable:
             m.trained_at.strftime("%Y-%m-%d %H:%M"),
             f"{m.rows_used:,}",
             f"{value:.4f}" if isinstance(value, int | float) else "-",
-            _difference(metrics.get("vs_random")),
-            _difference(metrics.get("vs_live")),
+            evaluation.difference_text(metrics.get("vs_random")),
+            evaluation.difference_text(metrics.get("vs_live")),
+            promotion_power_text(metrics),
         ])  # fmt: skip
     return ChartTable(
         _("Models, newest first: off-policy values on held-out logs (95% intervals)"),
         [
             _("Model"), _("Status"), _("Trained (UTC)"), _("Decisions fitted"),
             _("Value (conversions per decision)"), _("Versus random"), _("Versus the live model"),
+            _("Power of the promotion test"),
         ],
         rows,
     )  # fmt: skip
