@@ -225,19 +225,20 @@ def rejection_power(
     value is `drop` below the live model's is rejected with probability
     `Phi((drop - tolerance) / se - 1.96)`. Returned: `se`; `drop`, the `relative_drop` share of
     the live model's value; `power`, that probability for that drop; and `detectable_drop`,
-    the drop the rule catches four times in five (`tolerance + (1.96 + 0.84) se`). None where
-    the interval is missing or unbounded."""
+    the drop the rule catches four times in five (`tolerance + (1.96 + 0.84) se`). Power and
+    detectable drop are None where the interval is missing, unbounded or of zero width."""
     lower, upper, live = difference.get("lower"), difference.get("upper"), difference.get("value_b")
     se = None
     if lower is not None and upper is not None and math.isfinite(upper - lower):
         se = (upper - lower) / (2 * Z95)
     drop = relative_drop * live if live is not None and math.isfinite(live) else None
     power = detectable = None
-    if se is not None:
+    # se 0: the two policies agreed on every row, and the rows say nothing of a model that
+    # would not; no power is claimed.
+    if se is not None and se > 0:
         detectable = tolerance + (Z95 + Z80) * se
         if drop is not None:
-            shortfall = drop - tolerance
-            power = _NORMAL.cdf(shortfall / se - Z95) if se > 0 else float(shortfall > 0)
+            power = _NORMAL.cdf((drop - tolerance) / se - Z95)
     return {"se": se, "drop": drop, "relative_drop": relative_drop, "power": power,
             "detectable_drop": detectable}  # fmt: skip
 
@@ -251,8 +252,11 @@ def difference_text(d: dict | None) -> str:
 
 def promotion_power_text(metrics: dict | None) -> str:
     """The promotion test's power against the live model (`metrics.vs_live.test`): "23% for a
-    10% drop; 80% at 0.0071", or "-" without a comparison."""
+    10% drop; 80% at 0.0071", "none: ..." when the two models chose alike on every row, or "-"
+    without a comparison."""
     test = ((metrics or {}).get("vs_live") or {}).get("test") or {}
+    if test.get("se") == 0:
+        return "none: the models chose alike on every row"
     if test.get("power") is None:
         return "-"
     return (

@@ -370,16 +370,20 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
 def _evidence(vs_live: dict[str, Any]) -> str:
     """The comparison and the test's power, in one sentence for a status reason (300 chars):
     "value 0.0412 against 0.0398 (live), difference +0.0014 [-0.0031, +0.0059] on 2,310 rows;
-    a 10% worse candidate would be caught 23% of the time, a drop of 0.0071 80%."""
+    this test catches a candidate 10% worse 23% of the time, one 0.0071 worse 80% of the
+    time."""
     text = (
         f"value {vs_live['value_a']:.4f} against {vs_live['value_b']:.4f} (live), difference "
         f"{evaluation.difference_text(vs_live)} on {vs_live.get('n', 0):,} rows"
     )
     test = vs_live.get("test") or {}
-    if test.get("power") is not None:
+    if test.get("se") == 0:
+        text += "; the two models chose alike on every one of them, so it says nothing more"
+    elif test.get("power") is not None:
         text += (
-            f"; a {test['relative_drop']:.0%} worse candidate would be caught "
-            f"{test['power']:.0%} of the time, a drop of {test['detectable_drop']:.4f} 80%"
+            f"; this test catches a candidate {test['relative_drop']:.0%} worse "
+            f"{test['power']:.0%} of the time, one {test['detectable_drop']:.4f} worse 80% of "
+            "the time"
         )
     return text + "."
 

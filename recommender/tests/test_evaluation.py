@@ -122,5 +122,9 @@ def test_a_comparison_without_an_interval_states_no_power():
 
     test = rejection_power({"lower": None, "upper": None, "value_b": 0.1})
     assert test["power"] is None and test["se"] is None
+    # Two policies that chose alike on every row: a zero-width interval claims no power.
+    same = rejection_power({"lower": 0.0, "upper": 0.0, "value_b": 0.1, "difference": 0.0})
+    assert same["se"] == 0 and same["power"] is None and same["detectable_drop"] is None
+    assert promotion_power_text({"vs_live": {"test": same}}).startswith("none: the models chose")
     assert promotion_power_text({"vs_live": {"test": test}}) == "-"
     assert promotion_power_text({}) == "-"

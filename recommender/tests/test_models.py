@@ -123,7 +123,7 @@ def test_a_worse_candidate_is_rejected_and_the_live_model_stays(creditor, librar
     test = second.metrics["vs_live"]["test"]
     assert second.status_reason.startswith("Worse than the live model: value ")
     assert f"on {second.metrics['vs_live']['n']:,} rows" in second.status_reason
-    assert f"caught {test['power']:.0%} of the time" in second.status_reason
+    assert f"10% worse {test['power']:.0%} of the time" in second.status_reason
 
 
 def test_a_promotion_records_its_evidence_and_the_power_of_its_test(creditor, library, clock):
@@ -140,7 +140,7 @@ def test_a_promotion_records_its_evidence_and_the_power_of_its_test(creditor, li
     assert test["drop"] == pytest.approx(0.10 * vs_live["value_b"])
     assert 0 <= test["power"] <= 1
     assert second.status_reason.startswith("Not worse than the live model: value ")
-    assert "a 10% worse candidate would be caught" in second.status_reason
+    assert "; this test catches a candidate 10% worse " in second.status_reason
     shown = evaluation.promotion_power_text(second.metrics)
     assert shown.startswith(f"{test['power']:.0%} for a 10%")
 
