@@ -16,9 +16,10 @@ for each of `GET /api/v1/accounts/?updated_since=...`, `/api/v1/events/?created_
 2. `--clients` (50) concurrent clients, each with its own API key, each start at its own
    point spread over the data and read `--pages` pages (or to the end, if sooner), over
    keep-alive connections with no pause between requests.
-It prints pages/s, p50/p95/p99 latency per page and the CPU gunicorn and PostgreSQL spent
-per page, per endpoint and mode. Rate limits are raised far above what the run makes, so the
-throttle still counts every request but refuses none.
+It prints pages/s, p50/p95/p99 latency per page and the CPU gunicorn, PostgreSQL and the
+clients themselves (this process, on the same cores) spent per page, per endpoint and mode.
+Rate limits are raised far above what the run makes, so the throttle still counts every
+request but refuses none.
 
     .venv/bin/python bench/api.py                              # 1,000,000 accounts
     .venv/bin/python bench/api.py --accounts 2000 --pages 5    # a tiny run
@@ -336,7 +337,9 @@ def starts(url: str, endpoint: str, creditor: int, count: int, pages: int) -> tu
     return points, total
 
 
-def report(label: str, run: Run, cpu: tuple[float, float], load: tuple[float, float]) -> None:
+def report(
+    label: str, run: Run, cpu: tuple[float, float, float], load: tuple[float, float]
+) -> None:
     pages = len(run.latencies)
     figures = {
         "pages": pages,
@@ -348,12 +351,14 @@ def report(label: str, run: Run, cpu: tuple[float, float], load: tuple[float, fl
         "max": max(run.latencies) * 1000,
         "gunicorn CPU": cpu[0] * 1000 / pages,
         "PostgreSQL CPU": cpu[1] * 1000 / pages,
+        "client CPU": cpu[2] * 1000 / pages,
     }
     print(
         f"  {label:34} {pages:6d} pages {run.rows:8d} rows {run.seconds:7.1f} s "
         f"{figures['pages/s']:7.1f} pages/s  p50 {figures['p50']:6.1f}  p95 {figures['p95']:6.1f}"
         f"  p99 {figures['p99']:6.1f}  max {figures['max']:6.1f} ms  CPU/page gunicorn "
-        f"{figures['gunicorn CPU']:.2f} ms, PostgreSQL {figures['PostgreSQL CPU']:.2f} ms  "
+        f"{figures['gunicorn CPU']:.2f} ms, PostgreSQL {figures['PostgreSQL CPU']:.2f} ms, "
+        f"clients {figures['client CPU']:.2f} ms  "
         f"load {load[0]:.1f}->{load[1]:.1f}",
         flush=True,
     )
@@ -369,11 +374,14 @@ def measure(server, port: int, database: str, keys: list[str], paths: list[str],
     gunicorn_before = cpu_seconds(gunicorn_pids)
     pg_before = {pid: cpu_seconds([pid]) for pid in pg_pids}
     load_before = os.getloadavg()[0]
+    client_before = time.process_time()
     run = asyncio.run(clients(port, keys, paths, pages, endpoint, check))
+    client_cpu = time.process_time() - client_before
     _, pg_pids = server_pids(server.pid, database)  # with the connections opened meanwhile
     cpu = (
         cpu_seconds(gunicorn_pids) - gunicorn_before,
         sum(cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in pg_pids),
+        client_cpu,
     )
     report(label, run, cpu, (load_before, os.getloadavg()[0]))
     return run
