@@ -622,8 +622,9 @@ RECOMMENDER_CLICK_REWARD = 0.0
 # Overrides of recommender.learning.LearnerConfig fields; empty: the learner's tuned defaults.
 RECOMMENDER_LEARNER_CONFIG = {}
 # The candidate is compared with the live model on the holdout rows newer than the live
-# model's training data when there are at least this many; otherwise on every holdout row.
-RECOMMENDER_MIN_LIVE_COMPARISON_ROWS = 200
+# model's training data (neither was fitted on them); with fewer than this many it stays a
+# candidate until a later night has them.
+RECOMMENDER_MIN_LIVE_COMPARISON_ROWS = env.int("RECOMMENDER_MIN_LIVE_COMPARISON_ROWS", default=200)
 # A candidate is rejected only when its off-policy value is surely (95%) below the live
 # model's by more than this; otherwise the fresher model goes live.
 RECOMMENDER_PROMOTION_TOLERANCE = env.float("RECOMMENDER_PROMOTION_TOLERANCE", default=0.0)

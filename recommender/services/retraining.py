@@ -106,10 +106,10 @@ def _evaluate(
     enough to decide a promotion; the self-normalised IPS estimate against random is reported
     beside it. Computed in chunks of rows, so memory stays bounded.
     """
+    live_rows = _live_rows(holdout, live, live_since)
     terms = _evaluation_terms(
-        policy=policy, holdout=holdout, live=live, live_rows=_live_rows(holdout, live, live_since),
-        chunk=chunk,
-    )  # fmt: skip
+        policy=policy, holdout=holdout, live=live, live_rows=live_rows, chunk=chunk
+    )
     n = holdout.n
     vs_random = evaluation.paired_difference(terms["cand"], terms["unif"])
     snips = evaluation.snips_difference(
@@ -127,7 +127,11 @@ def _evaluate(
         "snips_vs_random": snips.as_dict(),
         "vs_live": None,
     }
-    if live is not None and "live" in terms:
+    unseen = int(live_rows.sum())
+    if live is not None and unseen < int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS):
+        # Too few rows neither model was fitted on to compare them (model_promote_if_better).
+        metrics["vs_live"] = {"model": live.label, "n": unseen, "difference": None}
+    elif live is not None and "live" in terms:
         vs_live = evaluation.paired_difference(terms["cand_l"], terms["live"]).as_dict()
         tolerance = float(settings.RECOMMENDER_PROMOTION_TOLERANCE)
         metrics["vs_live"] = {
@@ -141,14 +145,13 @@ def _evaluate(
 def _live_rows(
     holdout: selectors.Logs, live: LoadedModel | None, live_since: float | None
 ) -> np.ndarray:
-    """The holdout rows the candidate is compared with the live model on: those the live model
-    was not trained on, when there are enough of them; otherwise all."""
-    rows = np.ones(holdout.n, dtype=bool)
+    """The holdout rows the candidate is compared with the live model on: those decided after
+    the live model's training data, so that neither model was fitted on them (the candidate
+    is fitted on the rows before the holdout). All rows when the live model's horizon is
+    unknown."""
     if live is not None and live_since is not None:
-        unseen = holdout.decided_at > live_since
-        if unseen.sum() >= int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS):
-            rows = unseen
-    return rows
+        return holdout.decided_at > live_since
+    return np.ones(holdout.n, dtype=bool)
 
 
 def _evaluation_terms(
@@ -201,7 +204,7 @@ def model_retrain(
     Reads the newest RECOMMENDER_TRAIN_MAX_ROWS decisions whose messages went out at least
     RECOMMENDER_REWARD_DELAY_DAYS ago (so conversions had time to be attributed), in chunks of
     RECOMMENDER_TRAIN_CHUNK rows. The oldest 80% train the model; the newest 20% evaluate it
-    off-policy (SNIPS) against uniform random and against the live model. Raises
+    off-policy (doubly robust) against uniform random and against the live model. Raises
     `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows, and when a model was already
     trained on exactly these logs with this configuration (`_logs_digest`, kept in the
     model's metrics as `data_sha256`). `options` replaces those
@@ -339,12 +342,16 @@ def _json_safe(value: Any) -> Any:
 def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
     """Promote a candidate unless the logs show it is worse than the live model.
 
-    Compared on the same holdout rows (`metrics.vs_live`: the paired doubly robust difference
-    candidate - live with its 95% interval). The candidate is rejected when the whole interval
-    lies below -RECOMMENDER_PROMOTION_TOLERANCE (default 0): it is then worse beyond the
-    noise. Otherwise the fresher model goes live, which keeps up with a changing population
-    instead of holding on to a model that merely looked better by chance. A live model of
-    another feature version cannot be compared and is replaced.
+    Compared on the same holdout rows, decided after the live model's training data, so that
+    neither was fitted on them (`metrics.vs_live`: the paired doubly robust difference
+    candidate - live with its 95% interval). With fewer than
+    RECOMMENDER_MIN_LIVE_COMPARISON_ROWS such rows the candidate stays a candidate, its reason
+    saying so: the live model's horizon stays put, so the rows add up night after night. The
+    candidate is rejected when the whole interval lies below -RECOMMENDER_PROMOTION_TOLERANCE
+    (default 0): it is then worse beyond the noise. Otherwise the fresher model goes live,
+    which keeps up with a changing population instead of holding on to a model that merely
+    looked better by chance. A live model of another feature version cannot be compared and
+    is replaced.
 
     Either way the status reason states the evidence and the test's power (`vs_live.test`,
     `evaluation.rejection_power`): how likely the rule was to catch a candidate 10% worse than
@@ -352,6 +359,15 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
     """
     vs_live = (model.metrics or {}).get("vs_live")
     tolerance = float(settings.RECOMMENDER_PROMOTION_TOLERANCE)
+    if vs_live and vs_live.get("difference") is None:
+        needed = int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS)
+        model.status_reason = (
+            f"Kept as a candidate: {vs_live['n']:,} held-out decisions are newer than the live "
+            f"model's training data, and {needed:,} are needed to compare the two on logs "
+            "neither was fitted on. A later night's candidate will have them."
+        )
+        model.save(update_fields=["status_reason"])
+        return model
     if vs_live and vs_live.get("upper") is not None and vs_live["upper"] < -tolerance:
         with transaction.atomic():
             locked = ModelVersion.objects.select_for_update().defer("artifact").get(pk=model.pk)
