@@ -134,8 +134,8 @@ def test_a_promotion_records_its_evidence_and_the_power_of_its_test(creditor, li
     from recommender import evaluation
 
     first = train_and_promote(creditor, clock)
-    # Rewards that depend on no feature: the two fits differ, and the test has something to see.
-    logged_decisions(creditor, clock, n=120, start=200, convert=lambda m: m.pk % 3 == 0)
+    # Now e-mail converts where SMS did before: the two fits disagree, so the test sees something.
+    logged_decisions(creditor, clock, n=120, start=200, convert=lambda m: m.channel == "email")
     second = retrain(clock)
     vs_live = second.metrics["vs_live"]
     assert second.status == "live" and vs_live["model"] == first.label
