@@ -13,6 +13,7 @@ turns the basis off (the linear model exactly).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,3 +77,138 @@ def basis_fit(
                 cols.append(j)
                 knots.append(float(q))
     return ContextBasis(np.asarray(cols, dtype=np.int64), np.asarray(knots, dtype=np.float64))
+
+
+def basis_scored(
+    X: np.ndarray,
+    actions: np.ndarray,
+    residual: np.ndarray,
+    curvature: np.ndarray,
+    directions: np.ndarray,
+    *,
+    candidates: int,
+    max_knots: int,
+    min_share: float,
+    alpha: float,
+) -> ContextBasis:
+    """Knots where a fitted model's residuals say a step is missing (a score test).
+
+    ``residual`` is each row's weighted gradient of the log-likelihood with respect to its
+    logit, ``w (y - p)``, and ``curvature`` its weighted curvature ``w p (1 - p)``, under a
+    model fitted without steps; ``directions`` (A, r) spans how a step may differ between
+    actions (the centred action features, orthonormal). For a step column ``z = 1[x_j > t]``
+    interacting with those directions, the score statistic
+
+        T(t) = g' M^-1 g,  g = sum_i z_i residual_i q_(a_i),  M = sum_i z_i curvature_i q q'
+
+    is about chi-squared with r degrees of freedom when no step at ``t`` is missing. Each
+    column's candidates are its ``1/candidates`` quantiles; knots are added greedily, each by
+    the score *given the knots already chosen* (the joint statistic's increase, so the
+    shoulders of a chosen step do not count again), while the increase passes the
+    Bonferroni-corrected ``alpha`` over all candidates of all columns. Everything is computed
+    from per-action sums above each candidate, one pass over the rows per column.
+    """
+    from scipy.stats import chi2
+
+    n, d = X.shape
+    r = directions.shape[1]
+    if n == 0 or r == 0 or candidates < 2:
+        return basis_none()
+    qs = np.arange(1, candidates) / candidates
+    # Bonferroni over the single knots and over the pairs tried, of every column.
+    thresholds = (
+        float(chi2.isf(alpha / (candidates * d), r)),
+        float(chi2.isf(alpha / (candidates * (candidates - 1) / 2 * d), 2 * r)),
+    )
+    cols: list[int] = []
+    knots: list[float] = []
+    for j in range(d):
+        x = X[:, j]
+        if np.unique(x[: min(n, 5000)]).size <= 2 and np.unique(x).size <= 2:
+            continue
+        cand = np.unique(np.quantile(x, qs))
+        chosen = _column_knots(
+            x, cand, actions, residual, curvature, directions,
+            max_knots=max_knots, min_share=min_share, thresholds=thresholds,
+        )  # fmt: skip
+        cols += [j] * len(chosen)
+        knots += chosen
+    return ContextBasis(np.asarray(cols, dtype=np.int64), np.asarray(knots, dtype=np.float64))
+
+
+def _column_knots(
+    x: np.ndarray,
+    cand: np.ndarray,
+    actions: np.ndarray,
+    residual: np.ndarray,
+    curvature: np.ndarray,
+    Q: np.ndarray,
+    *,
+    max_knots: int,
+    min_share: float,
+    thresholds: tuple[float, float],
+) -> list[float]:
+    """One column's knots: greedy forward selection by the score statistic given what the
+    model already has (each action's constant and its slope in this column along the
+    directions, and the knots chosen so far)."""
+    A, m = Q.shape[0], cand.size
+    xs = (x - x.mean()) / max(float(x.std()), 1e-12)
+    above_bin = np.searchsorted(cand, x, side="left")  # x > cand[t]  <=>  above_bin > t
+    idx = above_bin * A + actions
+    size = (m + 1) * A
+
+    def above(weights: np.ndarray) -> np.ndarray:
+        """(m + 2, A): per-action sums over all rows (row 0) and above each candidate."""
+        per_bin = np.bincount(idx, weights=weights, minlength=size).reshape(m + 1, A)
+        return np.cumsum(per_bin[::-1], axis=0)[::-1]
+
+    G, H = above(residual), above(curvature)
+    GX, HX, HXX = above(residual * xs), above(curvature * xs), above(curvature * xs * xs)
+    share = np.cumsum(np.bincount(above_bin, minlength=m + 1)[::-1])[::-1][1:] / max(x.size, 1)
+    ok = (share >= min_share) & (share <= 1.0 - min_share)
+    # Elements: 0 = the constant, 1 = the slope, 2 + t = the step at candidate t. The
+    # information between two steps is that of the higher one (z_s z_t = z_max(s, t)).
+    g = np.vstack([G[0] @ Q, GX[0] @ Q, G[1:] @ Q])
+    info = {"H": np.einsum("ta,ap,aq->tpq", H, Q, Q), "HX": np.einsum("ta,ap,aq->tpq", HX, Q, Q)}
+    xx = Q.T @ (HXX[0][:, None] * Q)
+
+    def block(e: int, f: int) -> np.ndarray:
+        e, f = min(e, f), max(e, f)
+        if e == f == 1:
+            return xx
+        rows = f - 1 if f > 1 else 0  # the higher element's rows (0: all of them)
+        return info["HX" if 1 in (e, f) else "H"][rows]
+
+    ridge = 1e-9 * max(float(np.trace(info["H"][0])), 1e-12) * np.eye(Q.shape[1])
+
+    def stat(S: list[int]) -> float:
+        M = np.block([[block(e, f) for f in S] for e in S]) + np.kron(np.eye(len(S)), ridge)
+        gv = np.concatenate([g[e] for e in S])
+        return float(gv @ np.linalg.solve(M, gv))
+
+    def best_addition(chosen: list[int], size: int) -> tuple[float, tuple[int, ...]]:
+        """The largest joint statistic with ``size`` more knots, and those knots."""
+        free = [t for t in np.flatnonzero(ok) if all(abs(t - s) >= 2 for s in chosen)]
+        best: tuple[float, tuple[int, ...]] = (-np.inf, ())
+        for new in itertools.combinations(free, size):
+            if size == 2 and new[1] - new[0] < 2:
+                continue
+            value = stat([0, 1, *(2 + s for s in (*chosen, *new))])
+            if value > best[0]:
+                best = (value, new)
+        return best
+
+    chosen: list[int] = []
+    base = stat([0, 1])
+    while len(chosen) < max_knots:
+        # One knot at a time; when no single knot passes, a pair (a bump, or two steps that
+        # a straight line averages out) before giving up.
+        for size in (1, 2) if len(chosen) + 2 <= max_knots else (1,):
+            value, new = best_addition(chosen, size)
+            if new and value - base >= thresholds[size - 1]:
+                break
+        else:
+            break
+        chosen += new
+        base = value
+    return sorted(float(cand[t]) for t in chosen)

@@ -37,9 +37,19 @@ class LearnerConfig:
     #: updates (`relevance`) set each feature's own: 1 lets a feature's step function vary as
     #: much as its slope.
     nonlinear_scale: float = 1.0
-    #: Quantile bins per context column for the step columns (knots at the inner quantiles);
-    #: below 2, no nonlinear basis at all.
+    #: Quantile bins per context column for the step columns (knots at the inner quantiles,
+    #: with ``knot_placement="quantile"``); below 2, no nonlinear basis at all.
     nonlinear_bins: int = 6
+    #: Where the step columns' knots go: "score", where the linear model's residuals on the
+    #: family choice's training rows say a step is missing (`basis.basis_scored`), or
+    #: "quantile", at the fixed quantiles of each column (`nonlinear_bins`).
+    knot_placement: str = "score"
+    #: "score" placement: candidate knots at the ``1/knot_candidates`` quantiles of each
+    #: column, at most ``max_knots`` per column, each kept only if its score statistic passes
+    #: ``knot_alpha`` corrected for the number of candidates tried.
+    knot_candidates: int = 40
+    max_knots: int = 4
+    knot_alpha: float = 0.05
     #: A knot with fewer than this share of the rows on either side is dropped.
     nonlinear_min_share: float = 0.02
     #: Rows used to place the knots.
