@@ -1,14 +1,16 @@
-"""The nonlinear context representation: step features at quantile knots (`ContextBasis`).
+"""The nonlinear context representation: step features at chosen knots (`ContextBasis`).
 
-Every context column with more than two distinct values gets "thermometer" step columns
-``1[x_j > q]`` at its quantiles. The reward model stays linear in the expanded context, so
-its fit, its posterior and Thompson sampling are unchanged, but each action's score can now be
-any step function of a feature (age or balance thresholds, a bump in the hour of day), and its
-interaction with the action features lets the steps differ by tone, CTA, channel or hour.
-With a Gaussian prior on the coefficients of thermometer columns, the prior penalises the
-*jumps* between neighbouring bins, so a weak prior on them gives a smooth-ish step function and
-a strong one the linear model; how strong is chosen on held-out rows (`selection`), and zero
-turns the basis off (the linear model exactly).
+A context column with more than two distinct values gets "thermometer" step columns
+``1[x_j > q]``: at the knots where the linear model's residuals say a step is missing
+(`basis_scored`, a score test; the default), or at fixed quantiles (`basis_fit`). The model
+stays linear in the expanded context, so its fit, its posterior and Thompson sampling are
+unchanged, but each action's score can now be any step function of a feature (age or balance
+thresholds, a bump in the hour of day), and its interaction with the action features lets the
+steps differ by tone, CTA, channel or hour. With a Gaussian prior on the coefficients of
+thermometer columns, the prior penalises the *jumps* between neighbouring knots, so a weak
+prior on them gives a smooth-ish step function and a strong one the linear model; how strong
+is set by the evidence (`relevance`), and whether the steps are used at all is chosen on
+held-out rows (`selection`).
 """
 
 from __future__ import annotations

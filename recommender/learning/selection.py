@@ -309,8 +309,8 @@ def _family_choice(
     it will be fitted on: a subsample would favour the simpler ones), and scored by the same
     held-out inverse-propensity-weighted log-loss (on a fifth of the rows, at most
     `family_validation_rows`). A family replaces the simpler one only if it is ahead by more
-    than `family_min_se` standard errors of the paired difference: the simpler model wins
-    ties.
+    than `family_min_se` standard errors of the paired difference (by default 0: the lower
+    loss wins, and the simpler model wins exact ties).
 
     ``rows`` are the (training, held-out) rows (`_family_rows`); ``data`` may hold a design's
     training and held-out `_Data` already built, by ``id`` of its standardised context.
