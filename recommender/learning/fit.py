@@ -365,8 +365,12 @@ def _scored_basis(
     Fc = F - F.mean(axis=0)
     U, s, _ = np.linalg.svd(Fc, full_matrices=False)
     Q = U[:, s > 1e-8 * max(float(s.max(initial=0.0)), 1e-300)]
+    # A pass per column: on wide contexts, fewer rows (every `step`-th, all actions kept).
+    step = max(1, -(-order.size * X_tr.shape[1] // cfg.selection_cells))
+    rows = slice(None, None, step)
     return basis_scored(
-        X_tr[order], act_tr[order], D.w * (D.y - p), D.w * p * (1.0 - p), Q,
+        X_tr[order][rows], act_tr[order][rows], (D.w * (D.y - p))[rows],
+        (D.w * p * (1.0 - p))[rows], Q,
         candidates=cfg.knot_candidates, max_knots=cfg.max_knots,
         min_share=cfg.nonlinear_min_share, alpha=cfg.knot_alpha,
     )  # fmt: skip
