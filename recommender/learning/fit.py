@@ -125,6 +125,10 @@ def fit_policy(
             or propensities outside (0, 1].
     """
     cfg = config or LearnerConfig()
+    if cfg.knot_placement not in ("score", "quantile"):
+        raise ValueError(
+            f'knot_placement must be "score" or "quantile"; got {cfg.knot_placement!r}'
+        )
     Xa, act, rew, prop, feats = _validate_logs(
         X, actions, rewards, propensities, n_actions, action_features
     )

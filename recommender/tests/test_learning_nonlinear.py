@@ -159,6 +159,21 @@ def test_knots_go_where_the_residuals_show_a_missing_step():
     assert np.min(np.abs(knots - 0.7)) < 0.1, knots
 
 
+def test_fixed_quantile_knots_remain_available(u_shaped):
+    X, a, r, prop, F = _u_shaped_world(20_000, seed=1)
+    cfg = LearnerConfig(knot_placement="quantile")
+    policy = fit_policy(X, a, r, prop, n_actions=4, action_features=F, config=cfg)
+    knots = policy.state["basis_knots"][policy.state["basis_cols"] == 0]
+    # Knots among the 1/6 ... 5/6 quantiles of column 0 (those the evidence kept).
+    quantiles = np.quantile(X[:, 0], np.arange(1, 6) / 6)
+    assert knots.size and np.all(np.min(np.abs(knots[:, None] - quantiles), axis=1) < 1e-9)
+    with pytest.raises(ValueError, match="knot_placement"):
+        fit_policy(
+            X, a, r, prop, n_actions=4, action_features=F,
+            config=LearnerConfig(knot_placement="trees"),
+        )  # fmt: skip
+
+
 def test_evidence_set_priors_switch_off_irrelevant_features():
     # The "relevance" family (forced here): the interactions and per-action weights of noise
     # columns shrink to a few percent of the real interaction (the evidence keeps a noise
