@@ -103,12 +103,16 @@ def basis_scored(
 
         T(t) = g' M^-1 g,  g = sum_i z_i residual_i q_(a_i),  M = sum_i z_i curvature_i q q'
 
-    is about chi-squared with r degrees of freedom when no step at ``t`` is missing. Each
-    column's candidates are its ``1/candidates`` quantiles; knots are added greedily, each by
-    the score *given the knots already chosen* (the joint statistic's increase, so the
-    shoulders of a chosen step do not count again), while the increase passes the
-    Bonferroni-corrected ``alpha`` over all candidates of all columns. Everything is computed
-    from per-action sums above each candidate, one pass over the rows per column.
+    is about chi-squared with r degrees of freedom when no step at ``t`` is missing. It is
+    taken *given* what the model already has for the column, each action's constant and its
+    slope in ``x_j`` along the directions (a step in the middle of a monotone effect is mostly
+    slope), and the knots already chosen (the joint statistic's increase, so the shoulders of
+    a chosen step do not count again). Each column's candidates are its ``1/candidates``
+    quantiles leaving ``min_share`` of the rows on each side; knots are added one at a time,
+    or as a pair when no single one passes (two steps a straight line averages out), while
+    the increase passes ``alpha`` Bonferroni-corrected over the candidates (or pairs) of every
+    column, up to ``max_knots`` per column. Everything is computed from per-action sums above
+    each candidate: one pass over the rows per column.
     """
     from scipy.stats import chi2
 
@@ -160,7 +164,8 @@ def _column_knots(
     size = (m + 1) * A
 
     def above(weights: np.ndarray) -> np.ndarray:
-        """(m + 2, A): per-action sums over all rows (row 0) and above each candidate."""
+        """(m + 1, A): per-action sums over all rows (row 0) and above each candidate
+        (row t + 1: the rows above candidate t)."""
         per_bin = np.bincount(idx, weights=weights, minlength=size).reshape(m + 1, A)
         return np.cumsum(per_bin[::-1], axis=0)[::-1]
 
