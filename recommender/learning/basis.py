@@ -157,61 +157,15 @@ def _column_knots(
     """One column's knots: greedy forward selection by the score statistic given what the
     model already has (each action's constant and its slope in this column along the
     directions, and the knots chosen so far)."""
-    A, m = Q.shape[0], cand.size
-    xs = (x - x.mean()) / max(float(x.std()), 1e-12)
-    above_bin = np.searchsorted(cand, x, side="left")  # x > cand[t]  <=>  above_bin > t
-    idx = above_bin * A + actions
-    size = (m + 1) * A
-
-    def above(weights: np.ndarray) -> np.ndarray:
-        """(m + 1, A): per-action sums over all rows (row 0) and above each candidate
-        (row t + 1: the rows above candidate t)."""
-        per_bin = np.bincount(idx, weights=weights, minlength=size).reshape(m + 1, A)
-        return np.cumsum(per_bin[::-1], axis=0)[::-1]
-
-    G, H = above(residual), above(curvature)
-    GX, HX, HXX = above(residual * xs), above(curvature * xs), above(curvature * xs * xs)
-    share = np.cumsum(np.bincount(above_bin, minlength=m + 1)[::-1])[::-1][1:] / max(x.size, 1)
-    ok = (share >= min_share) & (share <= 1.0 - min_share)
-    # Elements: 0 = the constant, 1 = the slope, 2 + t = the step at candidate t. The
-    # information between two steps is that of the higher one (z_s z_t = z_max(s, t)).
-    g = np.vstack([G[0] @ Q, GX[0] @ Q, G[1:] @ Q])
-    info = {"H": np.einsum("ta,ap,aq->tpq", H, Q, Q), "HX": np.einsum("ta,ap,aq->tpq", HX, Q, Q)}
-    xx = Q.T @ (HXX[0][:, None] * Q)
-
-    def block(e: int, f: int) -> np.ndarray:
-        e, f = min(e, f), max(e, f)
-        if e == f == 1:
-            return xx
-        rows = f - 1 if f > 1 else 0  # the higher element's rows (0: all of them)
-        return info["HX" if 1 in (e, f) else "H"][rows]
-
-    ridge = 1e-9 * max(float(np.trace(info["H"][0])), 1e-12) * np.eye(Q.shape[1])
-
-    def stat(S: list[int]) -> float:
-        M = np.block([[block(e, f) for f in S] for e in S]) + np.kron(np.eye(len(S)), ridge)
-        gv = np.concatenate([g[e] for e in S])
-        return float(gv @ np.linalg.solve(M, gv))
-
-    def best_addition(chosen: list[int], size: int) -> tuple[float, tuple[int, ...]]:
-        """The largest joint statistic with ``size`` more knots, and those knots."""
-        free = [t for t in np.flatnonzero(ok) if all(abs(t - s) >= 2 for s in chosen)]
-        best: tuple[float, tuple[int, ...]] = (-np.inf, ())
-        for new in itertools.combinations(free, size):
-            if size == 2 and new[1] - new[0] < 2:
-                continue
-            value = stat([0, 1, *(2 + s for s in (*chosen, *new))])
-            if value > best[0]:
-                best = (value, new)
-        return best
-
+    scores = _StepScores(x, cand, actions, residual, curvature, Q)
+    ok = (scores.share >= min_share) & (scores.share <= 1.0 - min_share)
     chosen: list[int] = []
-    base = stat([0, 1])
+    base = scores.stat([])
     while len(chosen) < max_knots:
         # One knot at a time; when no single knot passes, a pair (a bump, or two steps that
         # a straight line averages out) before giving up.
         for size in (1, 2) if len(chosen) + 2 <= max_knots else (1,):
-            value, new = best_addition(chosen, size)
+            value, new = scores.best_addition(chosen, size, ok)
             if new and value - base >= thresholds[size - 1]:
                 break
         else:
@@ -219,3 +173,73 @@ def _column_knots(
         chosen += new
         base = value
     return sorted(float(cand[t]) for t in chosen)
+
+
+class _StepScores:
+    """The score statistic of sets of steps on one column, from per-action sums.
+
+    Elements: 0 = each action's constant, 1 = its slope in the column, 2 + t = the step at
+    candidate t; the information between two steps is that of the higher one
+    (``z_s z_t = z_max(s, t)``).
+    """
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        cand: np.ndarray,
+        actions: np.ndarray,
+        residual: np.ndarray,
+        curvature: np.ndarray,
+        Q: np.ndarray,
+    ) -> None:
+        A, m = Q.shape[0], cand.size
+        xs = (x - x.mean()) / max(float(x.std()), 1e-12)
+        above_bin = np.searchsorted(cand, x, side="left")  # x > cand[t]  <=>  above_bin > t
+        idx = above_bin * A + actions
+
+        def above(weights: np.ndarray) -> np.ndarray:
+            """(m + 1, A): per-action sums over all rows (row 0) and above each candidate
+            (row t + 1: the rows above candidate t)."""
+            per_bin = np.bincount(idx, weights=weights, minlength=(m + 1) * A)
+            return np.cumsum(per_bin.reshape(m + 1, A)[::-1], axis=0)[::-1]
+
+        G, H, GX, HX = (above(w) for w in (residual, curvature, residual * xs, curvature * xs))
+        counts = np.bincount(above_bin, minlength=m + 1)
+        self.share = np.cumsum(counts[::-1])[::-1][1:] / max(x.size, 1)
+        self.g = np.vstack([G[0] @ Q, GX[0] @ Q, G[1:] @ Q])
+        self.info = {
+            "H": np.einsum("ta,ap,aq->tpq", H, Q, Q),
+            "HX": np.einsum("ta,ap,aq->tpq", HX, Q, Q),
+        }
+        self.xx = Q.T @ ((above(curvature * xs * xs)[0])[:, None] * Q)
+        self.ridge = 1e-9 * max(float(np.trace(self.info["H"][0])), 1e-12) * np.eye(Q.shape[1])
+
+    def block(self, e: int, f: int) -> np.ndarray:
+        e, f = min(e, f), max(e, f)
+        if e == f == 1:
+            return self.xx
+        rows = f - 1 if f > 1 else 0  # the higher element's rows (0: all of them)
+        return self.info["HX" if 1 in (e, f) else "H"][rows]
+
+    def stat(self, steps: list[int]) -> float:
+        """The joint statistic of the constant, the slope and the steps at ``steps``."""
+        S = [0, 1, *(2 + t for t in steps)]
+        M = np.block([[self.block(e, f) for f in S] for e in S])
+        M += np.kron(np.eye(len(S)), self.ridge)
+        gv = np.concatenate([self.g[e] for e in S])
+        return float(gv @ np.linalg.solve(M, gv))
+
+    def best_addition(
+        self, chosen: list[int], size: int, ok: np.ndarray
+    ) -> tuple[float, tuple[int, ...]]:
+        """The largest joint statistic with ``size`` more knots (among ``ok``, not next to a
+        chosen one or to each other), and those knots."""
+        free = [t for t in np.flatnonzero(ok) if all(abs(t - s) >= 2 for s in chosen)]
+        best: tuple[float, tuple[int, ...]] = (-np.inf, ())
+        for new in itertools.combinations(free, size):
+            if size == 2 and new[1] - new[0] < 2:
+                continue
+            value = self.stat([*chosen, *new])
+            if value > best[0]:
+                best = (value, new)
+        return best
