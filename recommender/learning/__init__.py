@@ -28,13 +28,14 @@ shared part (``u_a`` only for actions with enough rows). Rows are weighted by
 sample size), so the fit targets the population of contexts rather than the contexts the
 logging policy happened to favour. The Gaussian prior scales and the power (0, 0.5 or 1) are
 chosen by the inverse-propensity-weighted log-loss on held-out rows (3-fold for small logs),
-after which the shared-interaction prior is loosened while the held-out loss stays within one
-standard error (the policy needs the differences between actions, which the log-loss optimum
+after which the shared-interaction prior is loosened while the held-out loss stays within 2.5
+standard errors (the policy needs the differences between actions, which the log-loss optimum
 over-shrinks), and on large logs walked again towards weaker priors on more rows. Two richer
-families are then tried on the same held-out rows, each kept only if it beats the simpler one
-by two standard errors: each feature's interaction and per-action priors set by the evidence
-(``relevance``), and that on the context plus step columns at its quantiles (``basis``), which
-makes each action's score a step function of age, balance, scores or hour.
+families are then tried on the same held-out rows, each kept if its held-out loss is lower
+than the simpler one's: each feature's interaction and per-action priors set by the evidence
+(``relevance``), and that on the context plus step columns (``basis``), which makes each
+action's score a step function of age, balance, scores or hour, with the knots where a score
+test on the linear model's residuals finds a step missing.
 ``explore=False`` is the argmax of the estimated reward over eligible actions
 (ties split evenly); ``explore=True`` is Thompson sampling from a diagonal Laplace posterior
 (each action's noise capped by what its own rows say), computed as probabilities by Monte

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from recommender.learning.basis import ContextBasis, basis_fit, basis_none
+from recommender.learning.basis import ContextBasis, basis_fit, basis_none, basis_scored
 from recommender.learning.config import (
     LearnerConfig,
     _policy_epsilon,
@@ -20,7 +20,9 @@ from recommender.learning.model import (
     _Columns,
     _columns,
     _curvature,
+    _Data,
     _fit_map,
+    _logits_train,
     _per_action_variance,
     _prior_precision,
     _relayout,
@@ -28,7 +30,7 @@ from recommender.learning.model import (
     _standardise,
 )
 from recommender.learning.policy import FORMAT_VERSION, Policy
-from recommender.learning.selection import _family_choice, _select_priors
+from recommender.learning.selection import _family_choice, _family_rows, _select_priors
 
 
 def _validate_logs(
@@ -123,6 +125,10 @@ def fit_policy(
             or propensities outside (0, 1].
     """
     cfg = config or LearnerConfig()
+    if cfg.knot_placement not in ("score", "quantile"):
+        raise ValueError(
+            f'knot_placement must be "score" or "quantile"; got {cfg.knot_placement!r}'
+        )
     Xa, act, rew, prop, feats = _validate_logs(
         X, actions, rewards, propensities, n_actions, action_features
     )
@@ -242,7 +248,18 @@ def _richer_family(
     interaction priors, then the context's step columns (`selection._family_choice`)."""
     d = Xa.shape[1]
     m = model
-    steps = _basis(Xa, cfg, rng)
+    tr, val = _family_rows(y.shape[0], d, cfg, rng)
+    lin_data = {
+        id(m.Xs): (
+            _build_data(m.Xs[tr], act[tr], y[tr], prop[tr], m.shapes.A, cfg, m.power),
+            _build_data(m.Xs[val], act[val], y[val], prop[val], m.shapes.A, cfg, 0.0),
+        )
+    }
+    steps = _basis(Xa, cfg, rng, (Xa[tr], act[tr], lin_data[id(m.Xs)][0], m, F))
+    if steps.size:  # the wider design may afford fewer training rows
+        cap = max(1, cfg.grow_cells // (d + steps.size))
+        if tr.size > cap:
+            tr, lin_data = np.sort(rng.choice(tr, cap, replace=False)), {}
     nonlin = None
     if steps.size:
         Xn, n_mean, n_scale, n_varying = _design(Xa, steps)
@@ -252,7 +269,7 @@ def _richer_family(
     choice = _family_choice(
         (m.Xs, m.shapes, m.cols, m.theta0), nonlin,
         F=F, act=act, y=y, prop=prop, cfg=cfg, scales=m.scales, power=m.power,
-        step_cols=steps.cols, rng=rng,
+        step_cols=steps.cols, rows=(tr, val), data=lin_data,
     )  # fmt: skip
     m.family, m.gains = choice.family, choice.gains
     if choice.family == "relevance":
@@ -311,11 +328,22 @@ def _design(
     return out, mean, scale, varying
 
 
-def _basis(Xa: np.ndarray, cfg: LearnerConfig, rng: np.random.Generator) -> ContextBasis:
+def _basis(
+    Xa: np.ndarray,
+    cfg: LearnerConfig,
+    rng: np.random.Generator,
+    fitted: tuple[np.ndarray, np.ndarray, _Data, _Model, np.ndarray],
+) -> ContextBasis:
     """The step columns to try; none when the nonlinear part is switched off or there are too
-    few rows to choose it on held-out rows."""
+    few rows to choose it on held-out rows.
+
+    ``fitted`` is (raw context, actions, `_Data`) of the family choice's training rows, the
+    linear model and the action design: "score" placement puts the knots where that model's
+    residuals on those rows say a step is missing."""
     if cfg.nonlinear_bins < 2 or Xa.shape[0] < cfg.min_rows_for_selection:
         return basis_none()
+    if cfg.knot_placement == "score":
+        return _scored_basis(*fitted, cfg)
     return basis_fit(
         Xa,
         n_bins=cfg.nonlinear_bins,
@@ -323,6 +351,33 @@ def _basis(Xa: np.ndarray, cfg: LearnerConfig, rng: np.random.Generator) -> Cont
         sample_rows=cfg.nonlinear_sample_rows,
         rng=rng,
     )
+
+
+def _scored_basis(
+    X_tr: np.ndarray,
+    act_tr: np.ndarray,
+    D: _Data,
+    m: _Model,
+    F: np.ndarray,
+    cfg: LearnerConfig,
+) -> ContextBasis:
+    """`basis.basis_scored` on the residuals of the linear model ``m`` (its warm start) on the
+    rows of ``D`` (raw context ``X_tr``, actions ``act_tr``, in their original order)."""
+    order = np.argsort(act_tr, kind="stable")  # `_build_data`'s order
+    eta = _logits_train(m.shapes.unpack(m.theta0), F, D, m.shapes)
+    p = 1.0 / (1.0 + np.exp(-eta))
+    Fc = F - F.mean(axis=0)
+    U, s, _ = np.linalg.svd(Fc, full_matrices=False)
+    Q = U[:, s > 1e-8 * max(float(s.max(initial=0.0)), 1e-300)]
+    # A pass per column: on wide contexts, fewer rows (every `step`-th, all actions kept).
+    step = max(1, -(-order.size * X_tr.shape[1] // cfg.selection_cells))
+    rows = slice(None, None, step)
+    return basis_scored(
+        X_tr[order][rows], act_tr[order][rows], (D.w * (D.y - p))[rows],
+        (D.w * p * (1.0 - p))[rows], Q,
+        candidates=cfg.knot_candidates, max_knots=cfg.max_knots,
+        min_share=cfg.nonlinear_min_share, alpha=cfg.knot_alpha,
+    )  # fmt: skip
 
 
 def _action_design(feats: np.ndarray | None, A: int) -> np.ndarray:

@@ -296,7 +296,8 @@ def _family_choice(
     scales: Scales,
     power: float,
     step_cols: np.ndarray,
-    rng: np.random.Generator,
+    rows: tuple[np.ndarray, np.ndarray],
+    data: dict[int, tuple[_Data, _Data]] | None = None,
 ) -> _FamilyChoice:
     """Choose among three families, from the simplest: the linear model with the searched
     priors ("linear"), the same with evidence-set interaction priors ("relevance", see
@@ -308,14 +309,17 @@ def _family_choice(
     it will be fitted on: a subsample would favour the simpler ones), and scored by the same
     held-out inverse-propensity-weighted log-loss (on a fifth of the rows, at most
     `family_validation_rows`). A family replaces the simpler one only if it is ahead by more
-    than `family_min_se` standard errors of the paired difference: the simpler model wins
-    ties.
+    than `family_min_se` standard errors of the paired difference (by default 0: the lower
+    loss wins, and the simpler model wins exact ties).
+
+    ``rows`` are the (training, held-out) rows (`_family_rows`); ``data`` may hold a design's
+    training and held-out `_Data` already built, by ``id`` of its standardised context.
     """
-    tr, val = _family_rows(y.shape[0], (nonlin or lin)[1].d, cfg, rng)
+    tr, val = rows
     candidates = [("linear", lin, 0.0, False), ("relevance", lin, 0.0, True)]
     if nonlin is not None:
         candidates.append(("nonlinear", nonlin, cfg.nonlinear_scale, True))
-    data: dict[int, tuple[_Data, _Data]] = {}
+    data = dict(data or {})
     best: tuple[str, np.ndarray, np.ndarray, np.ndarray] | None = None
     gains: dict[str, tuple[float, float]] = {}
     for name, (Xs, shapes, cols, theta0), nonlinear, relevance in candidates:

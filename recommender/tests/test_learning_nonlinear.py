@@ -139,6 +139,41 @@ def test_a_format_1_archive_still_loads(u_shaped):
     np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-12)
 
 
+def test_knots_go_where_the_residuals_show_a_missing_step():
+    # Tone 1 helps only above x0 > 0.7 (not a fixed quantile of a standard normal); four
+    # noise columns. The knots are placed by a score test on the linear model's residuals:
+    # one near 0.7 on column 0, none on the noise columns.
+    rng = np.random.default_rng(11)
+    n = 40_000
+    X = rng.standard_normal((n, 5))
+    F = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    a = rng.integers(0, 4, n)
+    tone = np.array([0, 0, 1, 1])
+    logit = -2.5 + 1.0 * (X[:, [0]] > 0.7) * (2 * tone[None, :] - 1)
+    p = 1 / (1 + np.exp(-logit))
+    r = (rng.random(n) < p[np.arange(n), a]).astype(float)
+    policy = fit_policy(X, a, r, np.full(n, 0.25), n_actions=4, action_features=F)
+    cols, knots = policy.state["basis_cols"], policy.state["basis_knots"]
+    assert policy.meta["family"] == "nonlinear"
+    assert set(cols.astype(int)) == {0}, (cols, knots)
+    assert np.min(np.abs(knots - 0.7)) < 0.1, knots
+
+
+def test_fixed_quantile_knots_remain_available(u_shaped):
+    X, a, r, prop, F = _u_shaped_world(20_000, seed=1)
+    cfg = LearnerConfig(knot_placement="quantile")
+    policy = fit_policy(X, a, r, prop, n_actions=4, action_features=F, config=cfg)
+    knots = policy.state["basis_knots"][policy.state["basis_cols"] == 0]
+    # Knots among the 1/6 ... 5/6 quantiles of column 0 (those the evidence kept).
+    quantiles = np.quantile(X[:, 0], np.arange(1, 6) / 6)
+    assert knots.size and np.all(np.min(np.abs(knots[:, None] - quantiles), axis=1) < 1e-9)
+    with pytest.raises(ValueError, match="knot_placement"):
+        fit_policy(
+            X, a, r, prop, n_actions=4, action_features=F,
+            config=LearnerConfig(knot_placement="trees"),
+        )  # fmt: skip
+
+
 def test_evidence_set_priors_switch_off_irrelevant_features():
     # The "relevance" family (forced here): the interactions and per-action weights of noise
     # columns shrink to a few percent of the real interaction (the evidence keeps a noise
