@@ -35,8 +35,6 @@ def summarise(sim: Simulation) -> dict[str, Any]:
             "start": sim.cfg.start.isoformat(),
             "send_time_share": sim.cfg.send_time_share,
         },
-        "runtime_seconds": round(getattr(sim, "seconds", 0.0), 1),
-        "timings_seconds": {k: round(v, 1) for k, v in sim.timings.items()},
         "planning": dict(sim.planning),
         "total": _arm_block(total),
         "weeks": {str(w): _arm_block(weeks[w]) for w in sorted(weeks)},
@@ -48,6 +46,9 @@ def summarise(sim: Simulation) -> dict[str, Any]:
         },
         "models": sim.models,
     }
+    if sim.cfg.timings:
+        summary["runtime_seconds"] = round(getattr(sim, "seconds", 0.0), 1)
+        summary["timings_seconds"] = {k: round(v, 1) for k, v in sorted(sim.timings.items())}
     offline = offline_learner(sim)
     summary["gap_closed"] = gap_closed(sim, offline)
     if sim.cfg.export is not None:

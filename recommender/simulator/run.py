@@ -121,6 +121,10 @@ class SimulationConfig:
     png: Path | None = None
     export: Path | None = None
     progress: bool = True
+    # Put where the run spent its wall-clock time in the summary (`runtime_seconds`,
+    # `timings_seconds`, the models' `fit_seconds`): the only part that differs between two
+    # runs of one seed, so off by default.
+    timings: bool = False
     # The send-time arm's share of decisions (RECOMMENDER_SEND_TIME_SHARE for the run): the
     # policy with its send hour drawn at random; 0 leaves it off.
     send_time_share: float = 0.0
@@ -313,26 +317,28 @@ class Simulation:
             self.timings["retrain"] += time.perf_counter() - t
         services.policy_forget()  # the next plan reads which model is live now
         m = model.metrics
-        self.models.append(
-            {
-                "day": day,
-                "label": model.label,
-                "status": model.status,
-                "rows": model.rows_used,
-                "fit_seconds": m.get("fit_seconds"),
-                "value": m.get("value"),
-                "vs_random": m.get("vs_random"),
-                "vs_live": m.get("vs_live"),
-                "holdout_log_loss": m.get("holdout_log_loss"),
-            }
-        )
+        entry = {
+            "day": day,
+            "label": model.label,
+            "status": model.status,
+            "rows": model.rows_used,
+            "value": m.get("value"),
+            "vs_random": m.get("vs_random"),
+            "vs_live": m.get("vs_live"),
+            "holdout_log_loss": m.get("holdout_log_loss"),
+        }
+        if self.cfg.timings:
+            entry["fit_seconds"] = m.get("fit_seconds")
+        self.models.append(entry)
 
     def _plan(self, day: int) -> None:
         result = services.plan_contacts(actor="simulator")
         for key in ("due", "planned", "blocked", "without_candidates", "existing"):
             self.planning[key] += getattr(result, key)
-        new = Decision.objects.filter(decided_at=datetime.now(UTC)).values_list(
-            "message_id", "debtor_id", "arm", "action", "eligible"
+        new = (
+            Decision.objects.filter(decided_at=datetime.now(UTC))
+            .order_by("message_id")
+            .values_list("message_id", "debtor_id", "arm", "action", "eligible")
         )
         for message_id, debtor_id, arm, action, eligible in new:
             i = self.debtor_index[debtor_id]
@@ -362,9 +368,14 @@ class Simulation:
         if not OUTBOX:
             return
         ids = [mid for mid, _ in OUTBOX]
-        rows = Message.objects.filter(pk__in=ids).values_list(
-            "pk", "debtor_id", "arm", "channel", "variant__tone__slug", "variant__cta", "sent_at"
-        )
+        rows = (
+            Message.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .values_list(
+                "pk", "debtor_id", "arm", "channel", "variant__tone__slug", "variant__cta",
+                "sent_at",
+            )
+        )  # fmt: skip
         for pk, debtor_id, arm, channel, tone, cta, sent_at in rows:
             i = self.debtor_index.get(debtor_id)
             if i is None:
@@ -479,7 +490,7 @@ class Simulation:
             due_date=now.date(),
             status__in=[InstallmentStatus.PENDING, InstallmentStatus.PARTIAL],
         ).select_related("plan__account", "plan__account__debtor", "plan__account__creditor")
-        for inst in due:
+        for inst in due.order_by("pk"):
             account = inst.plan.account
             i = self.debtor_index.get(account.debtor_id)
             if i is None:
@@ -519,8 +530,13 @@ def simulate(config: SimulationConfig) -> dict[str, Any]:
             "hand messages to a real channel (run it through manage.py simulate)."
         )
     services.policy_forget()
-    # The run's send-time arm (`config.send_time_share`), whatever the settings say.
-    with override_settings(RECOMMENDER_SEND_TIME_SHARE=config.send_time_share):
+    # The run's send-time arm (`config.send_time_share`), whatever the settings say; the
+    # planner's arm and variant draws seeded from the run's seed (docs/simulator.md,
+    # "Reproducibility").
+    with override_settings(
+        RECOMMENDER_SEND_TIME_SHARE=config.send_time_share,
+        RECOMMENDER_RANDOM_SEED=config.seed,
+    ):
         return Simulation(config).run()
 
 
