@@ -323,8 +323,9 @@ class Simulation:
             "status": model.status,
             "rows": model.rows_used,
             "value": m.get("value"),
-            "vs_random": m.get("vs_random"),
-            "vs_live": m.get("vs_live"),
+            # Read back from a JSON column: PostgreSQL's jsonb does not keep the key order.
+            "vs_random": _keys_sorted(m.get("vs_random")),
+            "vs_live": _keys_sorted(m.get("vs_live")),
             "holdout_log_loss": m.get("holdout_log_loss"),
         }
         if self.cfg.timings:
@@ -515,6 +516,15 @@ class Simulation:
     def summary(self) -> dict[str, Any]:
         """The JSON summary (`report.summarise`): per arm and week, true values, models."""
         return report.summarise(self)
+
+
+def _keys_sorted(value: Any) -> Any:
+    """`value` with every dict's keys in sorted order, whatever order the database kept."""
+    if isinstance(value, dict):
+        return {k: _keys_sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_keys_sorted(v) for v in value]
+    return value
 
 
 def simulate(config: SimulationConfig) -> dict[str, Any]:
