@@ -25,6 +25,7 @@ import time_machine
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test.utils import override_settings
+from wagtail.signal_handlers import disable_reference_index_auto_update
 
 from accounts import services as accounts_services
 from accounts.models import (
@@ -197,20 +198,35 @@ class Simulation:
             for ch in ("email", "sms"):
                 for tone in ("friendly", "firm"):
                     specs.append((lang, ch, tone, "pay_instalment", PLAN_STAGES))
-        for lang, ch, tone, cta, stages in specs:
-            v = MessageVariant(
-                name=f"{lang} {ch} {tone} {cta}",
-                channel=ch,
-                language=lang,
-                tone=tones[tone],
-                cta=cta,
-                stages=stages,
-                regions=[],
-                **texts,
-            )
-            v.full_clean()
-            v.save()
-            v.save_revision().publish()
+        # Wagtail's search and reference indexes (the admin's; the pipeline reads neither)
+        # are left out: updating them took most of the run's setup.
+        search = {
+            name: {**backend, "AUTO_UPDATE": False}
+            for name, backend in settings.WAGTAILSEARCH_BACKENDS.items()
+        }
+        with (
+            override_settings(WAGTAILSEARCH_BACKENDS=search),
+            disable_reference_index_auto_update(),
+        ):
+            for spec in specs:
+                self._variant_publish(spec, tones=tones, texts=texts)
+
+    def _variant_publish(self, spec: tuple, *, tones: dict, texts: dict[str, str]) -> None:
+        """Save one variant and publish it through a Wagtail revision, as an editor would."""
+        lang, ch, tone, cta, stages = spec
+        v = MessageVariant(
+            name=f"{lang} {ch} {tone} {cta}",
+            channel=ch,
+            language=lang,
+            tone=tones[tone],
+            cta=cta,
+            stages=stages,
+            regions=[],
+            **texts,
+        )
+        v.full_clean()
+        v.save()
+        v.save_revision().publish()
 
     def _place(self, day: int, indices: list[int]) -> None:
         shares = np.array([r[3] for r in REGIONS])
@@ -341,23 +357,29 @@ class Simulation:
             .order_by("message_id")
             .values_list("message_id", "debtor_id", "arm", "action", "eligible")
         )
-        for message_id, debtor_id, arm, action, eligible in new:
-            i = self.debtor_index[debtor_id]
+        rows = list(new)
+        if not rows:
+            return
+        debtors = np.array([self.debtor_index[r[1]] for r in rows])
+        sends = np.array([self.sends[i] for i in debtors])
+        # Every action's true value for each decision (eligible or not), in one array.
+        truth = self.world.conversion_probabilities(debtors, sends)
+        for (message_id, _debtor, arm, action, eligible), values_all in zip(
+            rows, truth, strict=True
+        ):
             mask = Decision.unpack_eligible(eligible, F.N_ACTIONS)
-            sends = self.sends[i]
-            allowed = np.flatnonzero(mask)
-            values = np.array([self.world.conversion_probability(i, a, sends) for a in allowed])
+            values = values_all[mask]
             # Every eligible action's true value: the export's, and the offline learner's
             # score at the end of the run (`report.offline_learner`).
             row = np.full(F.N_ACTIONS, np.nan, dtype=np.float32)
-            row[allowed] = values
+            row[mask] = values
             self.truth[message_id] = row
             self.expected.append(
                 {
                     "message_id": message_id,
                     "day": day,
                     "arm": arm,
-                    "chosen": self.world.conversion_probability(i, action, sends),
+                    "chosen": float(values_all[action]),
                     "uniform": float(values.mean()),
                     "best": float(values.max()),
                 }
@@ -415,10 +437,19 @@ class Simulation:
         heapq.heappush(self.events, (when, self.seq, kind, message_id))
 
     def _react_until(self, until: datetime, day: int) -> None:
+        if self.events and self.events[0][0] < until:
+            self._react(until)
+        self.clock.move_to(until - timedelta(seconds=1))
+
+    def _react(self, until: datetime) -> None:
+        """The debtors' opens, clicks and conversions before `until`, in time order."""
+        # The hour's messages in one query: the services read what they need themselves.
+        ids = {message_id for when, _, _, message_id in self.events if when < until}
+        messages = Message.objects.only("pk", "account_id", "debtor_id").in_bulk(ids)
         while self.events and self.events[0][0] < until:
             when, _, kind, message_id = heapq.heappop(self.events)
             self.clock.move_to(when)
-            message = Message.objects.select_related("account", "debtor").get(pk=message_id)
+            message = messages[message_id]
             outcome = self.outcomes[message_id]
             if kind == "open":
                 messaging.event_record(
@@ -437,7 +468,6 @@ class Simulation:
                 if amount is not None:
                     outcome.converted = True
                     outcome.amount += amount
-        self.clock.move_to(until - timedelta(seconds=1))
 
     def _convert(self, message: Any, cta: str, when: datetime) -> float | None:
         """The debtor acts on a message: pays in full, part, or agrees a plan (portal-like)."""
