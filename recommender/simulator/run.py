@@ -13,6 +13,8 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,6 +26,7 @@ import phonenumbers
 import time_machine
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models.signals import post_save
 from django.test.utils import override_settings
 from wagtail.signal_handlers import disable_reference_index_auto_update
 
@@ -133,6 +136,26 @@ class SimulationConfig:
     retrain_options: dict[str, Any] = field(default_factory=lambda: dict(SIMULATOR_RETRAIN))
 
 
+@contextmanager
+def _admin_indexes_off() -> Iterator[None]:
+    """Wagtail's search and reference indexes left alone (the admin's; the pipeline reads
+    neither): updating them on every save took most of a run's setup."""
+    from modelsearch import index
+    from modelsearch.signal_handlers import post_save_signal_handler
+
+    unhooked = [
+        model
+        for model in index.get_indexed_models()
+        if post_save.disconnect(post_save_signal_handler, sender=model)
+    ]
+    try:
+        with disable_reference_index_auto_update():
+            yield
+    finally:
+        for model in unhooked:
+            post_save.connect(post_save_signal_handler, sender=model)
+
+
 def _phone(region: str, k: int) -> str:
     country = country_of(region)
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
@@ -198,16 +221,7 @@ class Simulation:
             for ch in ("email", "sms"):
                 for tone in ("friendly", "firm"):
                     specs.append((lang, ch, tone, "pay_instalment", PLAN_STAGES))
-        # Wagtail's search and reference indexes (the admin's; the pipeline reads neither)
-        # are left out: updating them took most of the run's setup.
-        search = {
-            name: {**backend, "AUTO_UPDATE": False}
-            for name, backend in settings.WAGTAILSEARCH_BACKENDS.items()
-        }
-        with (
-            override_settings(WAGTAILSEARCH_BACKENDS=search),
-            disable_reference_index_auto_update(),
-        ):
+        with _admin_indexes_off():
             for spec in specs:
                 self._variant_publish(spec, tones=tones, texts=texts)
 
@@ -573,9 +587,12 @@ def simulate(config: SimulationConfig) -> dict[str, Any]:
     # The run's send-time arm (`config.send_time_share`), whatever the settings say; the
     # planner's arm and variant draws seeded from the run's seed (docs/simulator.md,
     # "Reproducibility").
+    # DEBUG off: with it on, Django keeps a copy of every query's SQL, which cost a tenth
+    # of a run.
     with override_settings(
         RECOMMENDER_SEND_TIME_SHARE=config.send_time_share,
         RECOMMENDER_RANDOM_SEED=config.seed,
+        DEBUG=False,
     ):
         return Simulation(config).run()
 

@@ -179,7 +179,7 @@ def _run_in_a_fresh_database(config):
 @pytest.mark.django_db
 def test_the_same_seed_gives_the_same_summary_bit_for_bit(simulator_settings):
     config = simulator.SimulationConfig(
-        debtors=50, days=6, seed=3, png=None, progress=False, placement_days=2,
+        debtors=30, days=5, seed=3, png=None, progress=False, placement_days=2,
         send_time_share=0.2,
         retrain_options={**simulator.SIMULATOR_RETRAIN, "min_rows": 20, "max_rows": 5_000},
     )  # fmt: skip

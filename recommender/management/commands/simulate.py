@@ -39,9 +39,9 @@ class Command(BaseCommand):
             "that differs between two runs of the same seed).",
         )  # fmt: skip
         parser.add_argument(
-            "--send-time-share", type=float, default=0.0,
+            "--send-time-share", type=float, default=0.1,
             help="Share of decisions in the send-time arm (the policy at a random send hour), "
-            "to measure what choosing the hour is worth; 0 (the default) leaves it off.",
+            "to measure what choosing the hour is worth (default 0.1); 0 leaves it off.",
         )  # fmt: skip
 
     def handle(self, *args, **opts) -> None:
