@@ -262,7 +262,9 @@ def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | Non
     styles = {"policy": "C0", "control": "C1", "send_time": "C4"}
     for arm, (rate, lower, upper) in _observed_curves(sim, days).items():
         colour = styles.get(arm, "C7")
-        ax.plot(days, rate, color=colour, ls=":", label=f"{arm} arm (observed, 7-day)")
+        ax.plot(
+            days, rate, color=colour, ls=":", label=f"{arm.replace('_', ' ')} arm (observed, 7-day)"
+        )
         ax.fill_between(days, lower, upper, color=colour, alpha=0.12, lw=0)
     for m in sim.models:
         if m["status"] == "live":
