@@ -153,26 +153,33 @@ def test_the_summary_gives_the_gap_closed_per_week_beside_the_offline_learner(
         assert total[name] is not None and -5 < total[name] < 1.0001, (name, total)
 
 
-def _run_in_a_fresh_database(config):
-    """One simulation whose writes are then rolled back, with the id sequences put back where
-    they were (PostgreSQL's do not roll back): the next run starts from the same database, as
-    two `manage.py simulate` runs do from their fresh throwaway ones."""
+def _sequences_reset():
+    """Every id sequence to just past its table's largest id (PostgreSQL's sequences do not
+    roll back with the rows; SQLite needs nothing)."""
     from django.apps import apps
-    from django.core.cache import cache
     from django.core.management.color import no_style
-    from django.db import connection, transaction
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
+            cursor.execute(sql)
+
+
+def _run_in_a_fresh_database(config):
+    """One simulation whose writes are then rolled back, starting with the id sequences just
+    past the tables' ids: each run starts from the same database, as two `manage.py simulate`
+    runs do from their fresh throwaway ones."""
+    from django.core.cache import cache
+    from django.db import transaction
 
     from compliance.selectors import rules_cache_reset
 
     cache.clear()
     rules_cache_reset()
+    _sequences_reset()
     with transaction.atomic():
         summary = simulator.simulate(config)
         transaction.set_rollback(True)
-    statements = connection.ops.sequence_reset_sql(no_style(), apps.get_models())
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
     return summary
 
 
