@@ -41,6 +41,23 @@ def test_world_ground_truth_rewards_the_matching_tone_and_channel():
     assert min(probs) > 0 and max(probs) < 1
 
 
+def test_the_worlds_truth_for_a_whole_planning_run_matches_it_decision_by_decision():
+    import numpy as np
+
+    from recommender import features as F
+
+    world = simulator.World(120, seed=5)
+    debtors = np.arange(0, 120, 7)
+    sends = np.arange(debtors.size) % 13  # fatigue up to and past its cap of 10
+    matrix = world.conversion_probabilities(debtors, sends)
+    one_by_one = [
+        [world.conversion_probability(int(i), a, int(k)) for a in range(F.N_ACTIONS)]
+        for i, k in zip(debtors, sends, strict=True)
+    ]
+    assert matrix.shape == (debtors.size, F.N_ACTIONS)
+    np.testing.assert_allclose(matrix, one_by_one, rtol=1e-12, atol=0)
+
+
 @pytest.fixture
 def simulator_settings(settings):
     """Messaging's settings the simulator runs under, as `manage.py simulate` applies them."""
