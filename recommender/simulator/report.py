@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from recommender.simulator.run import Simulation
 
 
+OFFLINE_CHUNK = 2_000
+"""Decisions the offline learner scores per call (bounded memory)."""
+
+
 def summarise(sim: Simulation) -> dict[str, Any]:
     """The JSON summary of a finished run: per arm in total and per week (sends, opens,
     clicks, conversions with Wilson intervals, the uplift over the control arm, and over the
@@ -35,8 +39,6 @@ def summarise(sim: Simulation) -> dict[str, Any]:
             "start": sim.cfg.start.isoformat(),
             "send_time_share": sim.cfg.send_time_share,
         },
-        "runtime_seconds": round(getattr(sim, "seconds", 0.0), 1),
-        "timings_seconds": {k: round(v, 1) for k, v in sim.timings.items()},
         "planning": dict(sim.planning),
         "total": _arm_block(total),
         "weeks": {str(w): _arm_block(weeks[w]) for w in sorted(weeks)},
@@ -48,6 +50,9 @@ def summarise(sim: Simulation) -> dict[str, Any]:
         },
         "models": sim.models,
     }
+    if sim.cfg.timings:
+        summary["runtime_seconds"] = round(getattr(sim, "seconds", 0.0), 1)
+        summary["timings_seconds"] = {k: round(v, 1) for k, v in sorted(sim.timings.items())}
     offline = offline_learner(sim)
     summary["gap_closed"] = gap_closed(sim, offline)
     if sim.cfg.export is not None:
@@ -172,18 +177,24 @@ def offline_learner(sim: Simulation) -> dict[int, dict[str, float]] | None:
         action_features=F.action_features(), random_state=0,
         config=services.learner_config(options.learner),
     )  # fmt: skip
-    ids = [e["message_id"] for e in sim.expected if e["arm"] == "policy"]
-    rows = Decision.objects.filter(message_id__in=ids).values_list(
-        "message_id", "context", "eligible"
+    ids = {e["message_id"] for e in sim.expected if e["arm"] == "policy"}
+    rows = list(
+        Decision.objects.filter(arm="policy")
+        .order_by("message_id")
+        .values_list("message_id", "context", "eligible")
     )
+    rows = [r for r in rows if r[0] in ids]
     out: dict[int, dict[str, float]] = {}
-    for mid, ctx, el in rows:
-        X = Decision.unpack_context(ctx, F.N_FEATURES)[None, :]
-        eligible = Decision.unpack_eligible(el, F.N_ACTIONS)[None, :]
-        truth = np.nan_to_num(sim.truth[mid].astype(np.float64))
-        deployed = policy.probabilities(X, eligible=eligible, explore=True)[0]
-        greedy = policy.probabilities(X, eligible=eligible, explore=False)[0]
-        out[mid] = {"deployed": float(deployed @ truth), "greedy": float(greedy @ truth)}
+    for start in range(0, len(rows), OFFLINE_CHUNK):
+        part = rows[start : start + OFFLINE_CHUNK]
+        X = np.array([Decision.unpack_context(ctx, F.N_FEATURES) for _, ctx, _ in part])
+        eligible = np.array([Decision.unpack_eligible(el, F.N_ACTIONS) for _, _, el in part])
+        truth = np.nan_to_num(np.array([sim.truth[mid] for mid, _, _ in part], dtype=np.float64))
+        # A row's probabilities do not depend on its batch (`learning.Policy`).
+        deployed = (policy.probabilities(X, eligible=eligible, explore=True) * truth).sum(axis=1)
+        greedy = (policy.probabilities(X, eligible=eligible, explore=False) * truth).sum(axis=1)
+        for (mid, _, _), d, g in zip(part, deployed, greedy, strict=True):
+            out[mid] = {"deployed": float(d), "greedy": float(g)}
     return out
 
 
@@ -230,6 +241,9 @@ def gap_closed(sim: Simulation, offline: dict[int, dict[str, float]] | None) -> 
 
 
 def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | None = None) -> None:
+    """The learning curve: per day over a 7-day window, the true expected conversion of the
+    policy arm's picks, of uniform picks, of the oracle (and of the learner fitted offline),
+    and the observed conversion of each arm with its 95% Wilson band; promotions marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,29 +252,20 @@ def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | Non
     days = sorted({e["day"] for e in sim.expected})
     if not days:
         return
-    series: dict[str, list[float]] = {
-        "policy arm": [], "uniform random": [], "best": [], "offline": []
-    }  # fmt: skip
-    observed: dict[str, list[float]] = {"policy": [], "control": []}
-    for d in days:
-        window = [e for e in sim.expected if d - 6 <= e["day"] <= d and e["arm"] == "policy"]
-        series["policy arm"].append(_mean([e["chosen"] for e in window]))
-        series["uniform random"].append(_mean([e["uniform"] for e in window]))
-        series["best"].append(_mean([e["best"] for e in window]))
-        if offline:
-            scored = [offline[e["message_id"]] for e in window if e["message_id"] in offline]
-            series["offline"].append(_mean([o["deployed"] for o in scored]))
-        for arm in observed:
-            outs = [o for o in sim.outcomes.values() if d - 6 <= o.day <= d and o.arm == arm]
-            observed[arm].append(_mean([float(o.converted) for o in outs]))
+    series = _true_curves(sim, days, offline)
     fig, ax = plt.subplots(figsize=(9, 5))
     ax.plot(days, series["best"], "k--", label="best eligible (oracle)")
     ax.plot(days, series["policy arm"], "C0-", lw=2, label="policy arm (true expected)")
     ax.plot(days, series["uniform random"], "C1-", label="uniform random (true expected)")
     if series["offline"]:
         ax.plot(days, series["offline"], "C2-", label="learner fitted offline on all logs (true)")
-    ax.plot(days, observed["policy"], "C0:", label="policy arm (observed, 7-day)")
-    ax.plot(days, observed["control"], "C1:", label="control arm (observed, 7-day)")
+    styles = {"policy": "C0", "control": "C1", "send_time": "C4"}
+    for arm, (rate, lower, upper) in _observed_curves(sim, days).items():
+        colour = styles.get(arm, "C7")
+        ax.plot(
+            days, rate, color=colour, ls=":", label=f"{arm.replace('_', ' ')} arm (observed, 7-day)"
+        )
+        ax.fill_between(days, lower, upper, color=colour, alpha=0.12, lw=0)
     for m in sim.models:
         if m["status"] == "live":
             ax.axvline(m["day"], color="0.85", lw=0.8, zorder=0)
@@ -268,7 +273,8 @@ def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | Non
     ax.set_ylabel("conversion probability per message")
     ax.set_title(
         f"Recommender learning curve ({sim.cfg.debtors} debtors, seed {sim.cfg.seed}); "
-        "grey lines: promotions"
+        "bands: 95% Wilson intervals; grey lines: promotions",
+        fontsize=10,
     )
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
@@ -276,6 +282,53 @@ def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | Non
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _true_curves(
+    sim: Simulation, days: list[int], offline: dict[int, dict[str, float]] | None
+) -> dict[str, list[float]]:
+    """Per day, the 7-day means of the world's true values on the policy arm's decisions."""
+    by_day: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for e in sim.expected:
+        if e["arm"] == "policy":
+            by_day[e["day"]].append(e)
+    series: dict[str, list[float]] = {
+        "policy arm": [], "uniform random": [], "best": [], "offline": []
+    }  # fmt: skip
+    for d in days:
+        window = [e for day in range(d - 6, d + 1) for e in by_day.get(day, ())]
+        series["policy arm"].append(_mean([e["chosen"] for e in window]))
+        series["uniform random"].append(_mean([e["uniform"] for e in window]))
+        series["best"].append(_mean([e["best"] for e in window]))
+        if offline:
+            scored = [offline[e["message_id"]] for e in window if e["message_id"] in offline]
+            series["offline"].append(_mean([o["deployed"] for o in scored]))
+    return series
+
+
+def _observed_curves(
+    sim: Simulation, days: list[int]
+) -> dict[str, tuple[list[float], list[float], list[float]]]:
+    """Per arm and day, the observed conversion over a 7-day window of sends with its 95%
+    Wilson interval (rate, lower, upper; NaN without sends)."""
+    counts: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for o in sim.outcomes.values():
+        c = counts[o.arm][o.day]
+        c[0] += int(o.converted)
+        c[1] += 1
+    out = {}
+    for arm in ("policy", "control", "send_time"):
+        if arm not in counts:
+            continue
+        rates = []
+        for d in days:
+            window = [counts[arm].get(day, (0, 0)) for day in range(d - 6, d + 1)]
+            rates.append(evaluation.wilson(sum(w[0] for w in window), sum(w[1] for w in window)))
+        out[arm] = tuple(
+            [math.nan if getattr(r, name) is None else getattr(r, name) for r in rates]
+            for name in ("rate", "lower", "upper")
+        )
+    return out
 
 
 def _blank() -> dict[str, float]:

@@ -13,6 +13,8 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,7 +26,9 @@ import phonenumbers
 import time_machine
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models.signals import post_save
 from django.test.utils import override_settings
+from wagtail.signal_handlers import disable_reference_index_auto_update
 
 from accounts import services as accounts_services
 from accounts.models import (
@@ -121,11 +125,35 @@ class SimulationConfig:
     png: Path | None = None
     export: Path | None = None
     progress: bool = True
+    # Put where the run spent its wall-clock time in the summary (`runtime_seconds`,
+    # `timings_seconds`, the models' `fit_seconds`): the only part that differs between two
+    # runs of one seed, so off by default.
+    timings: bool = False
     # The send-time arm's share of decisions (RECOMMENDER_SEND_TIME_SHARE for the run): the
     # policy with its send hour drawn at random; 0 leaves it off.
     send_time_share: float = 0.0
     # `services.RetrainOptions` fields the nightly retraining uses over the configured ones.
     retrain_options: dict[str, Any] = field(default_factory=lambda: dict(SIMULATOR_RETRAIN))
+
+
+@contextmanager
+def _admin_indexes_off() -> Iterator[None]:
+    """Wagtail's search and reference indexes left alone (the admin's; the pipeline reads
+    neither): updating them on every save took most of a run's setup."""
+    from modelsearch import index
+    from modelsearch.signal_handlers import post_save_signal_handler
+
+    unhooked = [
+        model
+        for model in index.get_indexed_models()
+        if post_save.disconnect(post_save_signal_handler, sender=model)
+    ]
+    try:
+        with disable_reference_index_auto_update():
+            yield
+    finally:
+        for model in unhooked:
+            post_save.connect(post_save_signal_handler, sender=model)
 
 
 def _phone(region: str, k: int) -> str:
@@ -193,20 +221,26 @@ class Simulation:
             for ch in ("email", "sms"):
                 for tone in ("friendly", "firm"):
                     specs.append((lang, ch, tone, "pay_instalment", PLAN_STAGES))
-        for lang, ch, tone, cta, stages in specs:
-            v = MessageVariant(
-                name=f"{lang} {ch} {tone} {cta}",
-                channel=ch,
-                language=lang,
-                tone=tones[tone],
-                cta=cta,
-                stages=stages,
-                regions=[],
-                **texts,
-            )
-            v.full_clean()
-            v.save()
-            v.save_revision().publish()
+        with _admin_indexes_off():
+            for spec in specs:
+                self._variant_publish(spec, tones=tones, texts=texts)
+
+    def _variant_publish(self, spec: tuple, *, tones: dict, texts: dict[str, str]) -> None:
+        """Save one variant and publish it through a Wagtail revision, as an editor would."""
+        lang, ch, tone, cta, stages = spec
+        v = MessageVariant(
+            name=f"{lang} {ch} {tone} {cta}",
+            channel=ch,
+            language=lang,
+            tone=tones[tone],
+            cta=cta,
+            stages=stages,
+            regions=[],
+            **texts,
+        )
+        v.full_clean()
+        v.save()
+        v.save_revision().publish()
 
     def _place(self, day: int, indices: list[int]) -> None:
         shares = np.array([r[3] for r in REGIONS])
@@ -313,44 +347,53 @@ class Simulation:
             self.timings["retrain"] += time.perf_counter() - t
         services.policy_forget()  # the next plan reads which model is live now
         m = model.metrics
-        self.models.append(
-            {
-                "day": day,
-                "label": model.label,
-                "status": model.status,
-                "rows": model.rows_used,
-                "fit_seconds": m.get("fit_seconds"),
-                "value": m.get("value"),
-                "vs_random": m.get("vs_random"),
-                "vs_live": m.get("vs_live"),
-                "holdout_log_loss": m.get("holdout_log_loss"),
-            }
-        )
+        entry = {
+            "day": day,
+            "label": model.label,
+            "status": model.status,
+            "rows": model.rows_used,
+            "value": m.get("value"),
+            # Read back from a JSON column: PostgreSQL's jsonb does not keep the key order.
+            "vs_random": _keys_sorted(m.get("vs_random")),
+            "vs_live": _keys_sorted(m.get("vs_live")),
+            "holdout_log_loss": m.get("holdout_log_loss"),
+        }
+        if self.cfg.timings:
+            entry["fit_seconds"] = m.get("fit_seconds")
+        self.models.append(entry)
 
     def _plan(self, day: int) -> None:
         result = services.plan_contacts(actor="simulator")
         for key in ("due", "planned", "blocked", "without_candidates", "existing"):
             self.planning[key] += getattr(result, key)
-        new = Decision.objects.filter(decided_at=datetime.now(UTC)).values_list(
-            "message_id", "debtor_id", "arm", "action", "eligible"
+        new = (
+            Decision.objects.filter(decided_at=datetime.now(UTC))
+            .order_by("message_id")
+            .values_list("message_id", "debtor_id", "arm", "action", "eligible")
         )
-        for message_id, debtor_id, arm, action, eligible in new:
-            i = self.debtor_index[debtor_id]
+        rows = list(new)
+        if not rows:
+            return
+        debtors = np.array([self.debtor_index[r[1]] for r in rows])
+        sends = np.array([self.sends[i] for i in debtors])
+        # Every action's true value for each decision (eligible or not), in one array.
+        truth = self.world.conversion_probabilities(debtors, sends)
+        for (message_id, _debtor, arm, action, eligible), values_all in zip(
+            rows, truth, strict=True
+        ):
             mask = Decision.unpack_eligible(eligible, F.N_ACTIONS)
-            sends = self.sends[i]
-            allowed = np.flatnonzero(mask)
-            values = np.array([self.world.conversion_probability(i, a, sends) for a in allowed])
+            values = values_all[mask]
             # Every eligible action's true value: the export's, and the offline learner's
             # score at the end of the run (`report.offline_learner`).
             row = np.full(F.N_ACTIONS, np.nan, dtype=np.float32)
-            row[allowed] = values
+            row[mask] = values
             self.truth[message_id] = row
             self.expected.append(
                 {
                     "message_id": message_id,
                     "day": day,
                     "arm": arm,
-                    "chosen": self.world.conversion_probability(i, action, sends),
+                    "chosen": float(values_all[action]),
                     "uniform": float(values.mean()),
                     "best": float(values.max()),
                 }
@@ -362,9 +405,14 @@ class Simulation:
         if not OUTBOX:
             return
         ids = [mid for mid, _ in OUTBOX]
-        rows = Message.objects.filter(pk__in=ids).values_list(
-            "pk", "debtor_id", "arm", "channel", "variant__tone__slug", "variant__cta", "sent_at"
-        )
+        rows = (
+            Message.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .values_list(
+                "pk", "debtor_id", "arm", "channel", "variant__tone__slug", "variant__cta",
+                "sent_at",
+            )
+        )  # fmt: skip
         for pk, debtor_id, arm, channel, tone, cta, sent_at in rows:
             i = self.debtor_index.get(debtor_id)
             if i is None:
@@ -403,10 +451,19 @@ class Simulation:
         heapq.heappush(self.events, (when, self.seq, kind, message_id))
 
     def _react_until(self, until: datetime, day: int) -> None:
+        if self.events and self.events[0][0] < until:
+            self._react(until)
+        self.clock.move_to(until - timedelta(seconds=1))
+
+    def _react(self, until: datetime) -> None:
+        """The debtors' opens, clicks and conversions before `until`, in time order."""
+        # The hour's messages in one query: the services read what they need themselves.
+        ids = {message_id for when, _, _, message_id in self.events if when < until}
+        messages = Message.objects.only("pk", "account_id", "debtor_id").in_bulk(ids)
         while self.events and self.events[0][0] < until:
             when, _, kind, message_id = heapq.heappop(self.events)
             self.clock.move_to(when)
-            message = Message.objects.select_related("account", "debtor").get(pk=message_id)
+            message = messages[message_id]
             outcome = self.outcomes[message_id]
             if kind == "open":
                 messaging.event_record(
@@ -425,7 +482,6 @@ class Simulation:
                 if amount is not None:
                     outcome.converted = True
                     outcome.amount += amount
-        self.clock.move_to(until - timedelta(seconds=1))
 
     def _convert(self, message: Any, cta: str, when: datetime) -> float | None:
         """The debtor acts on a message: pays in full, part, or agrees a plan (portal-like)."""
@@ -479,7 +535,7 @@ class Simulation:
             due_date=now.date(),
             status__in=[InstallmentStatus.PENDING, InstallmentStatus.PARTIAL],
         ).select_related("plan__account", "plan__account__debtor", "plan__account__creditor")
-        for inst in due:
+        for inst in due.order_by("pk"):
             account = inst.plan.account
             i = self.debtor_index.get(account.debtor_id)
             if i is None:
@@ -506,6 +562,15 @@ class Simulation:
         return report.summarise(self)
 
 
+def _keys_sorted(value: Any) -> Any:
+    """`value` with every dict's keys in sorted order, whatever order the database kept."""
+    if isinstance(value, dict):
+        return {k: _keys_sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_keys_sorted(v) for v in value]
+    return value
+
+
 def simulate(config: SimulationConfig) -> dict[str, Any]:
     """Run one simulation in the current database (use a throwaway one) and summarise it.
 
@@ -519,8 +584,16 @@ def simulate(config: SimulationConfig) -> dict[str, Any]:
             "hand messages to a real channel (run it through manage.py simulate)."
         )
     services.policy_forget()
-    # The run's send-time arm (`config.send_time_share`), whatever the settings say.
-    with override_settings(RECOMMENDER_SEND_TIME_SHARE=config.send_time_share):
+    # The run's send-time arm (`config.send_time_share`), whatever the settings say; the
+    # planner's arm and variant draws seeded from the run's seed (docs/simulator.md,
+    # "Reproducibility").
+    # DEBUG off: with it on, Django keeps a copy of every query's SQL, which cost a tenth
+    # of a run.
+    with override_settings(
+        RECOMMENDER_SEND_TIME_SHARE=config.send_time_share,
+        RECOMMENDER_RANDOM_SEED=config.seed,
+        DEBUG=False,
+    ):
         return Simulation(config).run()
 
 

@@ -7,6 +7,7 @@ Plain numpy over the recommender's action space (`recommender.features`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -99,6 +100,29 @@ class World:
             z += -0.4 + 0.8 * (self.emotional[i] - 0.5)
         return float(_sigmoid(z))
 
+    def conversion_probabilities(self, debtors: np.ndarray, sends_before: np.ndarray) -> np.ndarray:
+        """`conversion_probability` of every action (columns, `F.ACTIONS` order) for each of
+        `debtors` (rows, world indices) after `sends_before` messages each: the same funnel,
+        computed for a whole planning run at once."""
+        t = _action_table()
+        idx = np.asarray(debtors, dtype=np.int64)
+        w = (self.willing[idx] - 0.5)[:, None]
+        a = self.able[idx][:, None]
+        e = self.emotional[idx][:, None]
+        hour = np.where(t.bucket[None, :] == self.peak_bucket[idx][:, None], 0.8, -0.3)
+        hour = np.where(t.letter[None, :], 0.0, hour)
+        fatigue = (-0.06 * np.minimum(np.asarray(sends_before), 10))[:, None]
+        z_open = t.channel_open[None, :] + self.channel_affinity[idx][:, t.channel]
+        z_open = z_open + hour + fatigue + 0.8 * w
+        z_click = -1.4 + 2 * e * t.emotional[None, :] + 2 * (1 - e) * t.rational[None, :]
+        z_click = z_click + 1.2 * w
+        z_click = z_click + np.where(t.firm[None, :], 1.5 * (a - 0.5) * (0.5 - w), 0.0)
+        z_click = z_click + np.where(t.talk[None, :], 0.3, 0.0)
+        z_convert = -0.6 + 1.5 * w + np.where(t.pay[None, :], 2.5 * (a - 0.5), 0.0)
+        z_convert = z_convert + np.where(t.plan[None, :], 2.0 * (0.5 - a) + 0.2, 0.0)
+        z_convert = z_convert + np.where(t.talk[None, :], -0.4 + 0.8 * (e - 0.5), 0.0)
+        return _sigmoid(z_open) * _sigmoid(z_click) * _sigmoid(z_convert)
+
     def conversion_probability(self, i: int, action: int, sends_before: int) -> float:
         a = F.ACTIONS[action]
         return (
@@ -106,6 +130,39 @@ class World:
             * self.p_click(i, a.tone, a.cta)
             * self.p_convert(i, a.cta)
         )
+
+
+@dataclass(frozen=True)
+class _ActionTable:
+    """The funnel's per-action terms, one entry per action of `F.ACTIONS`."""
+
+    channel: np.ndarray
+    channel_open: np.ndarray
+    bucket: np.ndarray
+    letter: np.ndarray
+    emotional: np.ndarray
+    rational: np.ndarray
+    firm: np.ndarray
+    talk: np.ndarray
+    pay: np.ndarray
+    plan: np.ndarray
+
+
+@lru_cache(maxsize=1)
+def _action_table() -> _ActionTable:
+    acts = F.ACTIONS
+    return _ActionTable(
+        channel=np.array([F.CHANNELS.index(a.channel) for a in acts]),
+        channel_open=np.array([CHANNEL_OPEN[a.channel] for a in acts]),
+        bucket=np.array([a.bucket for a in acts]),
+        letter=np.array([a.channel == "letter" for a in acts]),
+        emotional=np.array([TONE_EMOTIONAL[a.tone] for a in acts]),
+        rational=np.array([TONE_RATIONAL[a.tone] for a in acts]),
+        firm=np.array([a.tone == "firm" for a in acts]),
+        talk=np.array([a.cta == "talk" for a in acts]),
+        pay=np.array([a.cta == "pay" for a in acts]),
+        plan=np.array([a.cta == "plan" for a in acts]),
+    )
 
 
 def bucket_of(hour: int) -> int:

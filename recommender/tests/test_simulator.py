@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,23 @@ def test_world_ground_truth_rewards_the_matching_tone_and_channel():
     )
     probs = [world.conversion_probability(i, warm, 0) for i in range(200)]
     assert min(probs) > 0 and max(probs) < 1
+
+
+def test_the_worlds_truth_for_a_whole_planning_run_matches_it_decision_by_decision():
+    import numpy as np
+
+    from recommender import features as F
+
+    world = simulator.World(120, seed=5)
+    debtors = np.arange(0, 120, 7)
+    sends = np.arange(debtors.size) % 13  # fatigue up to and past its cap of 10
+    matrix = world.conversion_probabilities(debtors, sends)
+    one_by_one = [
+        [world.conversion_probability(int(i), a, int(k)) for a in range(F.N_ACTIONS)]
+        for i, k in zip(debtors, sends, strict=True)
+    ]
+    assert matrix.shape == (debtors.size, F.N_ACTIONS)
+    np.testing.assert_allclose(matrix, one_by_one, rtol=1e-12, atol=0)
 
 
 @pytest.fixture
@@ -150,3 +168,48 @@ def test_the_summary_gives_the_gap_closed_per_week_beside_the_offline_learner(
     assert total["decisions"] == sum(w["decisions"] for w in gap["weeks"].values()) > 0
     for name in ("deployed", "offline_all_logs", "offline_all_logs_greedy"):
         assert total[name] is not None and -5 < total[name] < 1.0001, (name, total)
+
+
+def _sequences_reset():
+    """Every id sequence to just past its table's largest id (PostgreSQL's sequences do not
+    roll back with the rows; SQLite needs nothing)."""
+    from django.apps import apps
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
+            cursor.execute(sql)
+
+
+def _run_in_a_fresh_database(config):
+    """One simulation whose writes are then rolled back, starting with the id sequences just
+    past the tables' ids: each run starts from the same database, as two `manage.py simulate`
+    runs do from their fresh throwaway ones."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from compliance.selectors import rules_cache_reset
+
+    cache.clear()
+    rules_cache_reset()
+    _sequences_reset()
+    with transaction.atomic():
+        summary = simulator.simulate(config)
+        transaction.set_rollback(True)
+    return summary
+
+
+@pytest.mark.django_db
+def test_the_same_seed_gives_the_same_summary_bit_for_bit(simulator_settings):
+    config = simulator.SimulationConfig(
+        debtors=30, days=5, seed=3, png=None, progress=False, placement_days=2,
+        send_time_share=0.2,
+        retrain_options={**simulator.SIMULATOR_RETRAIN, "min_rows": 20, "max_rows": 5_000},
+    )  # fmt: skip
+    first = simulator.dump(_run_in_a_fresh_database(config))
+    second = simulator.dump(_run_in_a_fresh_database(config))
+    summary = json.loads(first)
+    assert summary["models"], "the run must retrain, so the fits are compared too"
+    assert summary["total"]["policy"]["sends"] > 0
+    assert first == second
