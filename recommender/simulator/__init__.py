@@ -16,13 +16,13 @@ settings it runs under), `report.py` (the summary, the export, the learning-curv
 """
 
 from recommender.simulator.backend import OUTBOX, Receipt, SimulatedBackend
+from recommender.simulator.report import dump
 from recommender.simulator.run import (
     SIMULATOR_RETRAIN,
     SIMULATOR_SETTINGS,
     MessageOutcome,
     Simulation,
     SimulationConfig,
-    dump,
     simulate,
 )
 from recommender.simulator.world import LIB_CHANNELS, LIB_CTAS, LIB_TONES, REGIONS, World

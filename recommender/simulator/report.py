@@ -3,6 +3,7 @@ of its decisions for `bench/recommender.py`, and the learning-curve plot."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from datetime import timedelta
@@ -357,3 +358,17 @@ def _truth_by(expected: list[dict[str, Any]], key) -> dict[Any, dict[str, Any]]:
             )
         out[k] = row
     return out
+
+
+def keys_sorted(value: Any) -> Any:
+    """`value` with every dict's keys in sorted order, whatever order the database kept."""
+    if isinstance(value, dict):
+        return {k: keys_sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [keys_sorted(v) for v in value]
+    return value
+
+
+def dump(summary: dict[str, Any]) -> str:
+    """The summary as the JSON `manage.py simulate --json` writes."""
+    return json.dumps(summary, indent=2, default=str)

@@ -9,7 +9,6 @@ services. `simulate()` is the entry point.
 from __future__ import annotations
 
 import heapq
-import json
 import logging
 import time
 from collections import defaultdict
@@ -354,8 +353,8 @@ class Simulation:
             "rows": model.rows_used,
             "value": m.get("value"),
             # Read back from a JSON column: PostgreSQL's jsonb does not keep the key order.
-            "vs_random": _keys_sorted(m.get("vs_random")),
-            "vs_live": _keys_sorted(m.get("vs_live")),
+            "vs_random": report.keys_sorted(m.get("vs_random")),
+            "vs_live": report.keys_sorted(m.get("vs_live")),
             "holdout_log_loss": m.get("holdout_log_loss"),
         }
         if self.cfg.timings:
@@ -562,15 +561,6 @@ class Simulation:
         return report.summarise(self)
 
 
-def _keys_sorted(value: Any) -> Any:
-    """`value` with every dict's keys in sorted order, whatever order the database kept."""
-    if isinstance(value, dict):
-        return {k: _keys_sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_keys_sorted(v) for v in value]
-    return value
-
-
 def simulate(config: SimulationConfig) -> dict[str, Any]:
     """Run one simulation in the current database (use a throwaway one) and summarise it.
 
@@ -595,7 +585,3 @@ def simulate(config: SimulationConfig) -> dict[str, Any]:
         DEBUG=False,
     ):
         return Simulation(config).run()
-
-
-def dump(summary: dict[str, Any]) -> str:
-    return json.dumps(summary, indent=2, default=str)
