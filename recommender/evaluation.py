@@ -252,9 +252,13 @@ def difference_text(d: dict | None) -> str:
 
 def promotion_power_text(metrics: dict | None) -> str:
     """The promotion test's power against the live model (`metrics.vs_live.test`): "23% for a
-    10% drop; 80% at 0.0071", "none: ..." when the two models chose alike on every row, or "-"
-    without a comparison."""
-    test = ((metrics or {}).get("vs_live") or {}).get("test") or {}
+    10% drop; 80% at 0.0071", "none: ..." when the two models chose alike on every row, "not
+    compared yet: ..." while too few held-out rows are newer than the live model's training
+    data, or "-" without a comparison."""
+    vs_live = (metrics or {}).get("vs_live") or {}
+    if vs_live and vs_live.get("difference") is None and vs_live.get("n") is not None:
+        return f"not compared yet: {vs_live['n']:,} unseen held-out rows"
+    test = vs_live.get("test") or {}
     if test.get("se") == 0:
         return "none: the models chose alike on every row"
     if test.get("power") is None:

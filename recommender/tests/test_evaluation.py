@@ -128,3 +128,5 @@ def test_a_comparison_without_an_interval_states_no_power():
     assert promotion_power_text({"vs_live": {"test": same}}).startswith("none: the models chose")
     assert promotion_power_text({"vs_live": {"test": test}}) == "-"
     assert promotion_power_text({}) == "-"
+    waiting = {"vs_live": {"model": "m1", "n": 53, "difference": None}}
+    assert promotion_power_text(waiting) == "not compared yet: 53 unseen held-out rows"

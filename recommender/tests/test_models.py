@@ -153,7 +153,7 @@ def test_a_promotion_records_its_evidence_and_the_power_of_its_test(creditor, li
 def test_a_candidate_waits_until_enough_logs_neither_model_was_fitted_on(creditor, library, clock):
     from django.utils import timezone
 
-    from recommender import selectors, services
+    from recommender import evaluation, selectors, services
 
     first = train_and_promote(creditor, clock)
     logged_decisions(creditor, clock, start=200)
@@ -167,6 +167,9 @@ def test_a_candidate_waits_until_enough_logs_neither_model_was_fitted_on(credito
     assert second.status_reason.startswith(f"Kept as a candidate: {vs_live['n']:,} held-out")
     assert "10,000 are needed" in second.status_reason
     assert selectors.model_live().pk == first.pk
+    # The admin list and the cockpit say it is waiting, not that its test had no power.
+    shown = evaluation.promotion_power_text(second.metrics)
+    assert shown == f"not compared yet: {vs_live['n']:,} unseen held-out rows"
 
 
 def test_promotion_retires_the_old_model_and_rollback_restores_it(creditor, library, clock):
