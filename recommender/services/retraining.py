@@ -378,8 +378,11 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
                 audit=lambda _old: locked,  # the row records its own status reason
             )
         return locked
-    reason = "Not worse than the live model"
-    reason += f": {_evidence(vs_live)}" if vs_live else " (no comparable live model)."
+    reason = (
+        f"Not worse than the live model: {_evidence(vs_live)}"
+        if vs_live
+        else "No live model of this feature version to compare with."
+    )
     return model_promote(model=model, actor=actor, reason=reason)
 
 

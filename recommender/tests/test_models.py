@@ -101,6 +101,7 @@ def test_the_first_model_goes_live_with_its_metrics_and_workers_load_it(
     assert model.feature_version == F.FEATURE_VERSION and model.rows_used >= 20
     assert bytes(model.artifact)[:2] == b"PK"  # an .npz archive, never a pickle
     assert m["vs_live"] is None
+    assert model.status_reason == "No live model of this feature version to compare with."
     for key in ("holdout_log_loss", "value", "vs_random", "fit_seconds"):
         assert key in m
     assert m["vs_random"]["lower"] <= m["vs_random"]["difference"] <= m["vs_random"]["upper"]
