@@ -133,31 +133,26 @@ def basis_scored(
         if np.unique(x[: min(n, 5000)]).size <= 2 and np.unique(x).size <= 2:
             continue
         cand = np.unique(np.quantile(x, qs))
+        scores = _StepScores(x, cand, actions, residual, curvature, directions)
         chosen = _column_knots(
-            x, cand, actions, residual, curvature, directions,
-            max_knots=max_knots, min_share=min_share, thresholds=thresholds,
-        )  # fmt: skip
+            scores, cand, max_knots=max_knots, min_share=min_share, thresholds=thresholds
+        )
         cols += [j] * len(chosen)
         knots += chosen
     return ContextBasis(np.asarray(cols, dtype=np.int64), np.asarray(knots, dtype=np.float64))
 
 
 def _column_knots(
-    x: np.ndarray,
+    scores: _StepScores,
     cand: np.ndarray,
-    actions: np.ndarray,
-    residual: np.ndarray,
-    curvature: np.ndarray,
-    Q: np.ndarray,
     *,
     max_knots: int,
     min_share: float,
     thresholds: tuple[float, float],
 ) -> list[float]:
-    """One column's knots: greedy forward selection by the score statistic given what the
-    model already has (each action's constant and its slope in this column along the
-    directions, and the knots chosen so far)."""
-    scores = _StepScores(x, cand, actions, residual, curvature, Q)
+    """One column's knots among its candidates `cand`: greedy forward selection by the score
+    statistic (`scores`) given what the model already has (each action's constant and its
+    slope in this column along the directions, and the knots chosen so far)."""
     ok = (scores.share >= min_share) & (scores.share <= 1.0 - min_share)
     chosen: list[int] = []
     base = scores.stat([])
