@@ -107,9 +107,12 @@ def _evaluate(
     beside it. Computed in chunks of rows, so memory stays bounded.
     """
     live_rows = _live_rows(holdout, live, live_since)
+    unseen = int(live_rows.sum())
+    comparable = live is not None and unseen >= int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS)
     terms = _evaluation_terms(
-        policy=policy, holdout=holdout, live=live, live_rows=live_rows, chunk=chunk
-    )
+        policy=policy, holdout=holdout, live=live if comparable else None, live_rows=live_rows,
+        chunk=chunk,
+    )  # fmt: skip
     n = holdout.n
     vs_random = evaluation.paired_difference(terms["cand"], terms["unif"])
     snips = evaluation.snips_difference(
@@ -127,9 +130,9 @@ def _evaluate(
         "snips_vs_random": snips.as_dict(),
         "vs_live": None,
     }
-    unseen = int(live_rows.sum())
-    if live is not None and unseen < int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS):
-        # Too few rows neither model was fitted on to compare them (model_promote_if_better).
+    if live is not None and not comparable:
+        # Too few rows neither model was fitted on to compare them (model_promote_if_better);
+        # the live model's probabilities were not computed.
         metrics["vs_live"] = {"model": live.label, "n": unseen, "difference": None}
     elif live is not None and "live" in terms:
         vs_live = evaluation.paired_difference(terms["cand_l"], terms["live"]).as_dict()
