@@ -229,7 +229,7 @@ class AccountListApi(APIView):
             updated_since=params.get("updated_since"),
         )
         # `OutputSerializer`'s JSON, each row written by PostgreSQL (`accounts.api_rows`).
-        return api_rows.page(_Cursor(), qs, request, api_rows.account)
+        return api_rows.page(_Cursor(), qs, request, api_rows.account, AccountOutput)
 
 
 class AccountDetailApi(APIView):
@@ -326,4 +326,4 @@ class PaymentListApi(APIView):
             received_since=params.get("received_since"),
         )
         # `OutputSerializer`'s JSON, each row written by PostgreSQL (`accounts.api_rows`).
-        return api_rows.page(_PaymentCursor(), qs, request, api_rows.payment)
+        return api_rows.page(_PaymentCursor(), qs, request, api_rows.payment, PaymentOutput)

@@ -388,4 +388,4 @@ class EventListApi(APIView):
         if params.get("created_before"):
             qs = qs.filter(created_at__lt=params["created_before"])
         # `OutputSerializer`'s JSON, each row written by PostgreSQL (`accounts.api_rows`).
-        return api_rows.page(_CreatedCursor(), qs, request, api_rows.event)
+        return api_rows.page(_CreatedCursor(), qs, request, api_rows.event, EventOutput)
