@@ -6,48 +6,42 @@ and the command that measures it).
 What it replaces: the ORM queryset `Account.objects.filter(debtor_id=...)
 .select_related("creditor", "debtor").order_by("-placed_at")`, whose compilation (three
 models, every concrete column) costs more CPU than the rest of the overview page. The SQL and
-the column converters are built once per process from the models' metadata, so a field added
-to a model is read here too; the rows become model instances through `Model.from_db`, as the
-ORM's do. `portal/tests/test_hot_path.py::test_prepared_accounts_read_matches_the_orm`
-compares every field of every object with the queryset's.
+the column converters are built once per process from the models' metadata
+(`accounts.prepared_read`), so a field added to a model is read here too; the rows become
+model instances through `Model.from_db`, as the ORM's do.
+`portal/tests/test_hot_path.py::test_prepared_accounts_read_matches_the_orm` compares every
+field of every object with the queryset's.
 """
 
 from __future__ import annotations
 
 import functools
 
-from django.db import DEFAULT_DB_ALIAS, connection, models
+from django.db import connection
 
+from accounts import prepared_read
 from accounts.models import Account, Creditor, Debtor
 
 
 @functools.cache
-def _accounts_query() -> tuple[str, list[tuple[type[models.Model], list[str], list, int]]]:
-    """The SQL of `accounts_of` and, per model, its attnames, converters and column count,
-    built once per process from the models' metadata."""
+def _accounts_query() -> tuple[str, list[prepared_read.Part]]:
+    """The SQL of `accounts_of` and where each model's columns are in its rows, built once per
+    process from the models' metadata (`accounts.prepared_read`)."""
     qn = connection.ops.quote_name
     debtor_fk = qn(Account._meta.get_field("debtor").column)
-    columns: list[str] = []
-    shape = []
-    for alias, model in (("a", Account), ("d", Debtor), ("c", Creditor)):
-        fields = model._meta.concrete_fields
-        converters = []
-        for field in fields:
-            col = field.get_col(alias)
-            convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            converters.append((col, convs))
-            columns.append(f"{alias}.{qn(field.column)}")
-        shape.append((model, [f.attname for f in fields], converters, len(fields)))
+    columns, parts = prepared_read.select_list(
+        connection, [("a", Account), ("d", Debtor), ("c", Creditor)]
+    )
     placed_at = qn(Account._meta.get_field("placed_at").column)
     # Only quoted identifiers from model metadata are formatted in; the debtor id is a parameter.
     sql = (
-        f"SELECT {', '.join(columns)} FROM {qn(Account._meta.db_table)} a"  # noqa: S608
+        f"SELECT {columns} FROM {qn(Account._meta.db_table)} a"  # noqa: S608
         f" JOIN {qn(Debtor._meta.db_table)} d ON d.{qn(Debtor._meta.pk.column)} = a.{debtor_fk}"
         f" JOIN {qn(Creditor._meta.db_table)} c ON c.{qn(Creditor._meta.pk.column)}"
         f" = a.{qn(Account._meta.get_field('creditor').column)}"
         f" WHERE a.{debtor_fk} = %s ORDER BY a.{placed_at} DESC"
     )
-    return sql, shape
+    return sql, parts
 
 
 def accounts_of(*, debtor_id: int) -> list[Account]:
@@ -57,7 +51,7 @@ def accounts_of(*, debtor_id: int) -> list[Account]:
     .select_related("creditor", "debtor").order_by("-placed_at")`, and each debtor's creditor
     is the account's creditor instance.
     """
-    sql, shape = _accounts_query()
+    sql, parts = _accounts_query()
     with connection.cursor() as cursor:
         cursor.execute(sql, [debtor_id])
         rows = cursor.fetchall()
@@ -65,16 +59,7 @@ def accounts_of(*, debtor_id: int) -> list[Account]:
     debtor: Debtor | None = None
     creditors: dict[int, Creditor] = {}
     for row in rows:
-        objects = []
-        start = 0
-        for model, attnames, converters, count in shape:
-            values = list(row[start : start + count])
-            for i, (col, convs) in enumerate(converters):
-                for conv in convs:
-                    values[i] = conv(values[i], col, connection)
-            objects.append(model.from_db(DEFAULT_DB_ALIAS, attnames, values))
-            start += count
-        account, row_debtor, creditor = objects
+        account, row_debtor, creditor = prepared_read.instances(row, parts, connection=connection)
         creditor = creditors.setdefault(creditor.pk, creditor)
         debtor = debtor or row_debtor  # one debtor: every row shares the same instance
         account._state.fields_cache["debtor"] = debtor

