@@ -17,7 +17,9 @@ for each of `GET /api/v1/accounts/?updated_since=...`, `/api/v1/events/?created_
    point spread over the data and read `--pages` pages (or to the end, if sooner), over
    keep-alive connections with no pause between requests.
 It prints pages/s, p50/p95/p99 latency per page and the CPU gunicorn, PostgreSQL and the
-clients themselves (this process, on the same cores) spent per page, per endpoint and mode.
+clients themselves (this process, on the same cores) spent per page, per endpoint and mode,
+and each gunicorn worker's share of the workers' CPU (keep-alive connections stay with the
+worker that accepted them, so an uneven split leaves a core idle at the end of a run).
 Rate limits are raised far above what the run makes, so the throttle still counts every
 request but refuses none.
 
@@ -338,7 +340,11 @@ def starts(url: str, endpoint: str, creditor: int, count: int, pages: int) -> tu
 
 
 def report(
-    label: str, run: Run, cpu: tuple[float, float, float], load: tuple[float, float]
+    label: str,
+    run: Run,
+    cpu: tuple[float, float, float],
+    load: tuple[float, float],
+    split: list[float],
 ) -> None:
     pages = len(run.latencies)
     figures = {
@@ -359,6 +365,7 @@ def report(
         f"  p99 {figures['p99']:6.1f}  max {figures['max']:6.1f} ms  CPU/page gunicorn "
         f"{figures['gunicorn CPU']:.2f} ms, PostgreSQL {figures['PostgreSQL CPU']:.2f} ms, "
         f"clients {figures['client CPU']:.2f} ms  "
+        f"workers {'/'.join(f'{share:.0%}' for share in sorted(split, reverse=True))}  "
         f"load {load[0]:.1f}->{load[1]:.1f}",
         flush=True,
     )
@@ -372,6 +379,7 @@ def measure(server, port: int, database: str, keys: list[str], paths: list[str],
     database's backends (one that exits meanwhile takes its CPU time along uncounted)."""
     gunicorn_pids, pg_pids = server_pids(server.pid, database)
     gunicorn_before = cpu_seconds(gunicorn_pids)
+    workers_before = {pid: cpu_seconds([pid]) for pid in gunicorn_pids[1:]}
     pg_before = {pid: cpu_seconds([pid]) for pid in pg_pids}
     load_before = os.getloadavg()[0]
     client_before = time.process_time()
@@ -383,7 +391,11 @@ def measure(server, port: int, database: str, keys: list[str], paths: list[str],
         sum(cpu_seconds([pid]) - pg_before.get(pid, 0.0) for pid in pg_pids),
         client_cpu,
     )
-    report(label, run, cpu, (load_before, os.getloadavg()[0]))
+    # Each worker's share of the workers' CPU: keep-alive connections stay with the worker
+    # that accepted them, so an uneven split leaves a core idle once the lighter one is done.
+    workers = [cpu_seconds([pid]) - before for pid, before in workers_before.items()]
+    split = [w / sum(workers) for w in workers] if sum(workers) > 0 else []
+    report(label, run, cpu, (load_before, os.getloadavg()[0]), split)
     return run
 
 
