@@ -75,6 +75,7 @@ class RetrainOptions:
     min_rows: int  # RECOMMENDER_MIN_TRAIN_ROWS
     holdout_share: float  # RECOMMENDER_HOLDOUT_SHARE
     learner: dict[str, Any] | None = None  # None: RECOMMENDER_LEARNER_CONFIG
+    refit_on_promotion: bool = True  # RECOMMENDER_REFIT_ON_PROMOTION
 
     @classmethod
     def from_settings(cls, **changes: Any) -> RetrainOptions:
@@ -86,6 +87,7 @@ class RetrainOptions:
             click_reward=float(settings.RECOMMENDER_CLICK_REWARD),
             min_rows=int(settings.RECOMMENDER_MIN_TRAIN_ROWS),
             holdout_share=float(settings.RECOMMENDER_HOLDOUT_SHARE),
+            refit_on_promotion=bool(settings.RECOMMENDER_REFIT_ON_PROMOTION),
         )
         return dataclasses.replace(options, **changes)
 
@@ -207,7 +209,9 @@ def model_retrain(
     Reads the newest RECOMMENDER_TRAIN_MAX_ROWS decisions whose messages went out at least
     RECOMMENDER_REWARD_DELAY_DAYS ago (so conversions had time to be attributed), in chunks of
     RECOMMENDER_TRAIN_CHUNK rows. The oldest 80% train the model; the newest 20% evaluate it
-    off-policy (doubly robust) against uniform random and against the live model. Raises
+    off-policy (doubly robust) against uniform random and against the live model; a candidate
+    that passes goes live refitted on all the rows read (`RetrainOptions.refit_on_promotion`,
+    RECOMMENDER_REFIT_ON_PROMOTION), its metrics' `refit` saying so. Raises
     `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows, and when a model was already
     trained on exactly these logs with this configuration (`_logs_digest`, kept in the
     model's metrics as `data_sha256`). `options` replaces those
@@ -219,16 +223,7 @@ def model_retrain(
     config = learner_config(options.learner)
     data_sha256 = _logs_new(train, holdout, config=config, random_state=random_state)
     started = time.perf_counter()
-    policy = learning.fit_policy(
-        train.X,
-        train.actions,
-        train.rewards,
-        train.propensities,
-        n_actions=F.N_ACTIONS,
-        action_features=F.action_features(),
-        random_state=random_state,
-        config=config,
-    )
+    policy = _fit(train, config=config, random_state=random_state)
     fit_seconds = time.perf_counter() - started
     live = policy_live(max_age=0)
     # Only the live model's data horizon: its artifact is already loaded in `live`.
@@ -246,10 +241,50 @@ def model_retrain(
         conversions=int((train.rewards > 0).sum()),
         context_summary=F.summarise_contexts(train.X),
     )
-    model = _candidate_save(policy=policy, train=train, metrics=metrics, now=now, actor=actor)
+    fitted = train
+    if promote and options.refit_on_promotion and _verdict(metrics["vs_live"]) == "promote":
+        # The comparison passed: what goes live is the same learner refitted on every row
+        # read, so the live model is not always missing the newest fifth of the logs. Its
+        # horizon (`data_until`) is then the newest row, so the next comparison uses only
+        # rows it was not fitted on either.
+        fitted = _concat(train, holdout)
+        started = time.perf_counter()
+        policy = _fit(fitted, config=config, random_state=random_state)
+        metrics["refit"] = {
+            "rows": fitted.n,
+            "evaluated_rows": train.n,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    model = _candidate_save(policy=policy, train=fitted, metrics=metrics, now=now, actor=actor)
     if promote:
         model = model_promote_if_better(model=model, actor=actor)
     return model
+
+
+def _fit(
+    logs: selectors.Logs, *, config: learning.LearnerConfig, random_state: int
+) -> learning.Policy:
+    """The learner on `logs`."""
+    return learning.fit_policy(
+        logs.X,
+        logs.actions,
+        logs.rewards,
+        logs.propensities,
+        n_actions=F.N_ACTIONS,
+        action_features=F.action_features(),
+        random_state=random_state,
+        config=config,
+    )
+
+
+def _concat(first: selectors.Logs, second: selectors.Logs) -> selectors.Logs:
+    """`first`'s rows, then `second`'s (both oldest first, `second` the newer)."""
+    return selectors.Logs(
+        *(
+            np.concatenate([getattr(first, f.name), getattr(second, f.name)])
+            for f in dataclasses.fields(selectors.Logs)
+        )
+    )
 
 
 def _logs_new(
@@ -360,9 +395,10 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
     `evaluation.rejection_power`): how likely the rule was to catch a candidate 10% worse than
     the live model, and the drop it catches four times in five.
     """
-    vs_live = (model.metrics or {}).get("vs_live")
-    tolerance = float(settings.RECOMMENDER_PROMOTION_TOLERANCE)
-    if vs_live and vs_live.get("difference") is None:
+    metrics = model.metrics or {}
+    vs_live = metrics.get("vs_live")
+    verdict = _verdict(vs_live)
+    if verdict == "wait":
         needed = int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS)
         model.status_reason = (
             f"Kept as a candidate: {vs_live['n']:,} held-out decisions are newer than the live "
@@ -371,7 +407,7 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
         )
         model.save(update_fields=["status_reason"])
         return model
-    if vs_live and vs_live.get("upper") is not None and vs_live["upper"] < -tolerance:
+    if verdict == "reject":
         with transaction.atomic():
             locked = ModelVersion.objects.select_for_update().defer("artifact").get(pk=model.pk)
             transition_save(
@@ -386,7 +422,28 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
         if vs_live
         else "No live model of this feature version to compare with."
     )
+    refit = metrics.get("refit")
+    if refit:
+        rows, evaluated = f"{refit['rows']:,}", f"{refit['evaluated_rows']:,}"
+        reason += (
+            f" Compared as fitted on the oldest {evaluated} rows; live refitted on all {rows}."
+            if vs_live
+            else f" Live refitted on all {rows} rows (evaluated"
+            f" as fitted on the oldest {evaluated})."
+        )
     return model_promote(model=model, actor=actor, reason=reason)
+
+
+def _verdict(vs_live: dict[str, Any] | None) -> str:
+    """What `model_promote_if_better` does with a candidate of these `metrics.vs_live`:
+    "wait" (too few rows neither model was fitted on), "reject" (the whole 95% interval of
+    candidate - live below -RECOMMENDER_PROMOTION_TOLERANCE) or "promote"."""
+    if vs_live and vs_live.get("difference") is None:
+        return "wait"
+    tolerance = float(settings.RECOMMENDER_PROMOTION_TOLERANCE)
+    if vs_live and vs_live.get("upper") is not None and vs_live["upper"] < -tolerance:
+        return "reject"
+    return "promote"
 
 
 def _evidence(vs_live: dict[str, Any]) -> str:
