@@ -76,6 +76,7 @@ class RetrainOptions:
     holdout_share: float  # RECOMMENDER_HOLDOUT_SHARE
     learner: dict[str, Any] | None = None  # None: RECOMMENDER_LEARNER_CONFIG
     refit_on_promotion: bool = True  # RECOMMENDER_REFIT_ON_PROMOTION
+    blend_weight: float = 0.5  # RECOMMENDER_BLEND_WEIGHT
 
     @classmethod
     def from_settings(cls, **changes: Any) -> RetrainOptions:
@@ -88,6 +89,7 @@ class RetrainOptions:
             min_rows=int(settings.RECOMMENDER_MIN_TRAIN_ROWS),
             holdout_share=float(settings.RECOMMENDER_HOLDOUT_SHARE),
             refit_on_promotion=bool(settings.RECOMMENDER_REFIT_ON_PROMOTION),
+            blend_weight=float(settings.RECOMMENDER_BLEND_WEIGHT),
         )
         return dataclasses.replace(options, **changes)
 
@@ -95,6 +97,7 @@ class RetrainOptions:
 def _evaluate(
     *,
     policy: learning.Policy,
+    reward_model: learning.Policy | None = None,
     holdout: selectors.Logs,
     live: LoadedModel | None,
     live_since: float | None,
@@ -112,8 +115,8 @@ def _evaluate(
     unseen = int(live_rows.sum())
     comparable = live is not None and unseen >= int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS)
     terms = _evaluation_terms(
-        policy=policy, holdout=holdout, live=live if comparable else None, live_rows=live_rows,
-        chunk=chunk,
+        policy=policy, reward_model=reward_model or policy, holdout=holdout,
+        live=live if comparable else None, live_rows=live_rows, chunk=chunk,
     )  # fmt: skip
     n = holdout.n
     vs_random = evaluation.paired_difference(terms["cand"], terms["unif"])
@@ -162,6 +165,7 @@ def _live_rows(
 def _evaluation_terms(
     *,
     policy: learning.Policy,
+    reward_model: learning.Policy,
     holdout: selectors.Logs,
     live: LoadedModel | None,
     live_rows: np.ndarray,
@@ -178,13 +182,13 @@ def _evaluation_terms(
         idx = np.arange(part.n)
         T = policy.probabilities(part.X, eligible=part.eligible, explore=False)
         U = part.eligible / part.eligible.sum(axis=1, keepdims=True)
-        Q = policy.expected_rewards(part.X)
+        Q = reward_model.expected_rewards(part.X)
         args = (part.rewards, part.actions, part.propensities)
         out["cand"].append(evaluation.dr_terms(*args, T, Q))
         out["unif"].append(evaluation.dr_terms(*args, U, Q))
         out["cand_p"].append(T[idx, part.actions])
         out["unif_p"].append(U[idx, part.actions])
-        out["pred"].append(Q[idx, part.actions] / max(policy.reward_scale, 1e-12))
+        out["pred"].append(Q[idx, part.actions] / max(reward_model.reward_scale, 1e-12))
         if live is not None:
             sel = live_rows[lo : lo + part.n]
             if sel.any():
@@ -223,9 +227,10 @@ def model_retrain(
     config = learner_config(options.learner)
     data_sha256 = _logs_new(train, holdout, config=config, random_state=random_state)
     started = time.perf_counter()
-    policy = _fit(train, config=config, random_state=random_state)
+    fit = _fit(train, config=config, random_state=random_state)
     fit_seconds = time.perf_counter() - started
     live = policy_live(max_age=0)
+    policy = _blend(fit, live, options.blend_weight)
     # Only the live model's data horizon: its artifact is already loaded in `live`.
     live_until = (
         ModelVersion.objects.filter(pk=live.id).values_list("data_until", flat=True).first()
@@ -233,7 +238,13 @@ def model_retrain(
         else None
     )
     live_since = live_until.timestamp() if live_until else None
-    metrics = _evaluate(policy=policy, holdout=holdout, live=live, live_since=live_since)
+    # The reward model of the doubly robust estimates is the fit alone (fitted on the rows
+    # before the holdout), never the blend, whose live half may have seen holdout rows.
+    metrics = _evaluate(
+        policy=policy, reward_model=fit, holdout=holdout, live=live, live_since=live_since
+    )
+    if policy is not fit:
+        metrics["blend"] = {"weight": options.blend_weight, "with": live.label}
     metrics.update(
         data_sha256=data_sha256,
         fit_seconds=round(fit_seconds, 2),
@@ -249,7 +260,8 @@ def model_retrain(
         # rows it was not fitted on either.
         fitted = _concat(train, holdout)
         started = time.perf_counter()
-        policy = _fit(fitted, config=config, random_state=random_state)
+        policy = _blend(_fit(fitted, config=config, random_state=random_state), live,
+                        options.blend_weight)  # fmt: skip
         metrics["refit"] = {
             "rows": fitted.n,
             "evaluated_rows": train.n,
@@ -259,6 +271,20 @@ def model_retrain(
     if promote:
         model = model_promote_if_better(model=model, actor=actor)
     return model
+
+
+def _blend(fit: learning.Policy, live: LoadedModel | None, weight: float) -> learning.Policy:
+    """The night's fit blended with the live model (`learning.policy_blend`, `weight` on the
+    fit): an exponential moving average of the nightly reward models, which differ from night
+    to night far more than the logs do. The fit alone without a live model, with a weight of
+    1, or when the live model cannot be blended with it (other action features)."""
+    if live is None or weight >= 1:
+        return fit
+    try:
+        return learning.policy_blend(fit, live.policy, weight=weight)
+    except ValueError as exc:
+        log.warning("not blended with live model %s: %s", live.label, exc)
+        return fit
 
 
 def _fit(
@@ -422,16 +448,22 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
         if vs_live
         else "No live model of this feature version to compare with."
     )
-    refit = metrics.get("refit")
-    if refit:
-        rows, evaluated = f"{refit['rows']:,}", f"{refit['evaluated_rows']:,}"
-        reason += (
-            f" Compared as fitted on the oldest {evaluated} rows; live refitted on all {rows}."
-            if vs_live
-            else f" Live refitted on all {rows} rows (evaluated"
-            f" as fitted on the oldest {evaluated})."
-        )
-    return model_promote(model=model, actor=actor, reason=reason)
+    return model_promote(model=model, actor=actor, reason=reason + _what_goes_live(metrics))
+
+
+def _what_goes_live(metrics: dict[str, Any]) -> str:
+    """The end of a promotion's reason when what goes live is not the fit compared (a status
+    reason holds 300 characters): " Live: refit on 8,585 rows, blended 50% with the last;
+    compared: fit on 6,868." """
+    refit, blend = metrics.get("refit"), metrics.get("blend")
+    blended = f"blended {blend['weight']:.0%} with the last" if blend else ""
+    if not refit:
+        return f" {blended.capitalize()} live model." if blend else ""
+    checked = "compared" if metrics.get("vs_live") else "evaluated"
+    return (
+        f" Live: refit on {refit['rows']:,} rows{', ' + blended if blend else ''}; "
+        f"{checked}: fit on {refit['evaluated_rows']:,}."
+    )
 
 
 def _verdict(vs_live: dict[str, Any] | None) -> str:

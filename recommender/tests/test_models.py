@@ -166,7 +166,9 @@ def test_a_promoted_candidate_goes_live_refitted_on_every_row_and_the_next_test_
     assert refit["evaluated_rows"] == first.metrics["train_rows"] < logs.n
     assert first.data_until.timestamp() == pytest.approx(logs.decided_at[-1])
     assert learning.Policy.from_bytes(bytes(first.artifact)).meta["n_rows"] == logs.n
-    assert f"Live refitted on all {logs.n:,} rows" in first.status_reason
+    assert first.status_reason.endswith(
+        f" Live: refit on {logs.n:,} rows; evaluated: fit on {refit['evaluated_rows']:,}."
+    )
     logged_decisions(creditor, clock, n=120, start=200, convert=lambda m: m.channel == "email")
     second = retrain(clock)
     assert second.status == "live"
@@ -174,9 +176,46 @@ def test_a_promoted_candidate_goes_live_refitted_on_every_row_and_the_next_test_
     unseen = int((newer[second.metrics["train_rows"] :] > first.data_until.timestamp()).sum())
     assert second.metrics["vs_live"]["n"] == unseen
     assert second.status_reason.endswith(
-        f"Compared as fitted on the oldest {second.metrics['train_rows']:,} rows; live "
-        f"refitted on all {second.rows_used:,}."
+        f" Live: refit on {second.rows_used:,} rows, blended 50% with the last; compared: fit "
+        f"on {second.metrics['train_rows']:,}."
     )
+
+
+def test_the_model_that_goes_live_is_the_nights_refit_blended_with_the_live_one(
+    creditor, library, clock
+):
+    """An exponential moving average of the nightly reward models: what goes live scores
+    every action by half the night's refit and half the model it replaces (logits)."""
+    from recommender import features as F
+    from recommender import learning, selectors, services
+
+    first = train_and_promote(creditor, clock)
+    assert "blend" not in first.metrics  # nothing live to blend with
+    logged_decisions(creditor, clock, n=120, start=200, convert=lambda m: m.channel == "email")
+    second = retrain(clock)
+    assert second.status == "live"
+    assert second.metrics["blend"] == {"weight": 0.5, "with": first.label}
+    assert ", blended 50% with the last; compared: " in second.status_reason
+    logs = selectors.decision_logs(until=second.trained_at)
+    refit = learning.fit_policy(
+        logs.X, logs.actions, logs.rewards, logs.propensities, n_actions=F.N_ACTIONS,
+        action_features=F.action_features(), random_state=0, config=services.learner_config(),
+    )  # fmt: skip
+    old = learning.Policy.from_bytes(bytes(first.artifact))
+    live = learning.Policy.from_bytes(bytes(second.artifact))
+
+    def logits(policy):
+        q = policy.expected_rewards(logs.X)
+        return np.log(q / (1 - q))
+
+    assert np.allclose(logits(live), 0.5 * logits(refit) + 0.5 * logits(old), atol=1e-6)
+    assert not np.allclose(logits(live), logits(refit), atol=1e-3)  # the blend did something
+    # With a weight of 1 the night's fit goes live as it is.
+    logged_decisions(creditor, clock, n=40, start=400)
+    with override_settings(**FAST):
+        alone = services.RetrainOptions.from_settings(blend_weight=1.0)
+    third = retrain(clock, options=alone)
+    assert third.status == "live" and "blend" not in third.metrics
 
 
 def test_without_refitting_the_live_model_is_the_one_compared(creditor, library, clock):
