@@ -60,15 +60,7 @@ def policy_blend(new: Policy, old: Policy, *, weight: float) -> Policy:
         out["v"][idx] += w * R * s["v"]
         out["W"][idx] += w * R[:, None] * s["W"]
         out["U"][idx] += w * R[:, None] * s["U"]
-    # The uncertainty is the newer fit's: it saw the older one's rows and more.
-    R = scale[where[0]] / a["x_scale"]
-    d2 = ((mean[where[0]] - a["x_mean"]) / a["x_scale"]) ** 2
-    spread = d2 @ a["var_U"] + ((d2 @ a["var_W"]) @ (G**2).T if k else 0.0)
-    out["var_b"] += a["var_b"] + spread
-    out["var_c"] += a["var_c"]
-    out["own_var_const"] += a["own_var_const"]
-    for name in ("var_W", "var_U", "own_var_beta"):
-        out[name][where[0]] += R[:, None] ** 2 * a[name]
+    _newer_spread(out, a, mean[where[0]], scale[where[0]], where[0])
     keep = _kept(out, G, d)
     state = {
         **a,
@@ -82,6 +74,26 @@ def policy_blend(new: Policy, old: Policy, *, weight: float) -> Policy:
     meta = dict(new.meta)
     meta["blend_weight"] = float(weight)
     return Policy(state, meta)
+
+
+def _newer_spread(
+    out: dict[str, np.ndarray],
+    a: dict[str, np.ndarray],
+    mean: np.ndarray,
+    scale: np.ndarray,
+    idx: np.ndarray,
+) -> None:
+    """The blend's posterior variances: the newer policy's (it saw the older one's rows and
+    more), on the blend's columns (``mean`` and ``scale`` of its own columns, at ``idx``)."""
+    G = a["action_design"]
+    R = scale / a["x_scale"]
+    d2 = ((mean - a["x_mean"]) / a["x_scale"]) ** 2
+    spread = d2 @ a["var_U"] + ((d2 @ a["var_W"]) @ (G**2).T if G.shape[1] else 0.0)
+    out["var_b"] += a["var_b"] + spread
+    out["var_c"] += a["var_c"]
+    out["own_var_const"] += a["own_var_const"]
+    for name in ("var_W", "var_U", "own_var_beta"):
+        out[name][idx] += R[:, None] ** 2 * a[name]
 
 
 def _union(

@@ -254,23 +254,33 @@ def model_retrain(
     )
     fitted = train
     if promote and options.refit_on_promotion and _verdict(metrics["vs_live"]) == "promote":
-        # The comparison passed: what goes live is the same learner refitted on every row
-        # read, so the live model is not always missing the newest fifth of the logs. Its
-        # horizon (`data_until`) is then the newest row, so the next comparison uses only
-        # rows it was not fitted on either.
         fitted = _concat(train, holdout)
-        started = time.perf_counter()
-        policy = _blend(_fit(fitted, config=config, random_state=random_state), live,
-                        options.blend_weight)  # fmt: skip
-        metrics["refit"] = {
-            "rows": fitted.n,
-            "evaluated_rows": train.n,
-            "seconds": round(time.perf_counter() - started, 2),
-        }
+        policy = _refit(fitted, metrics, live, options, config=config, random_state=random_state)
     model = _candidate_save(policy=policy, train=fitted, metrics=metrics, now=now, actor=actor)
     if promote:
         model = model_promote_if_better(model=model, actor=actor)
     return model
+
+
+def _refit(
+    logs: selectors.Logs,
+    metrics: dict[str, Any],
+    live: LoadedModel | None,
+    options: RetrainOptions,
+    **fit: Any,
+) -> learning.Policy:
+    """The comparison passed: what goes live is the same learner refitted on every row read
+    (`logs`), blended as the fit compared was, so the live model is not always missing the
+    newest fifth of the logs. Its horizon (`data_until`) is then the newest row, so the next
+    comparison uses only rows it was not fitted on either. Records `metrics["refit"]`."""
+    started = time.perf_counter()
+    policy = _blend(_fit(logs, **fit), live, options.blend_weight)
+    metrics["refit"] = {
+        "rows": logs.n,
+        "evaluated_rows": metrics["train_rows"],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return policy
 
 
 def _blend(fit: learning.Policy, live: LoadedModel | None, weight: float) -> learning.Policy:
