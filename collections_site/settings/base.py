@@ -625,6 +625,12 @@ RECOMMENDER_LEARNER_CONFIG = {}
 # model's training data (neither was fitted on them); with fewer than this many it stays a
 # candidate until a later night has them.
 RECOMMENDER_MIN_LIVE_COMPARISON_ROWS = env.int("RECOMMENDER_MIN_LIVE_COMPARISON_ROWS", default=200)
+# A candidate that passed the comparison goes live refitted on every row read (the holdout
+# too), so the live model is not always missing the newest share of the logs.
+RECOMMENDER_REFIT_ON_PROMOTION = env.bool("RECOMMENDER_REFIT_ON_PROMOTION", default=True)
+# Each night's fit is blended with the live model (this weight on the fit, the rest on the
+# live model: a moving average of the nightly reward models); 1 turns blending off.
+RECOMMENDER_BLEND_WEIGHT = env.float("RECOMMENDER_BLEND_WEIGHT", default=0.5)
 # A candidate is rejected only when its off-policy value is surely (95%) below the live
 # model's by more than this; otherwise the fresher model goes live.
 RECOMMENDER_PROMOTION_TOLERANCE = env.float("RECOMMENDER_PROMOTION_TOLERANCE", default=0.0)

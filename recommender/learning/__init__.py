@@ -13,6 +13,8 @@ Public surface:
 - :class:`Policy` -- ``probabilities(X, eligible=..., explore=...)``,
   ``expected_rewards(X)``, ``to_bytes()`` / ``Policy.from_bytes(...)``.
 - :class:`LearnerConfig` -- optional knobs; the defaults are the tuned ones.
+- :func:`policy_blend` -- one policy scoring actions by a weighted mean of two policies'
+  scores (retraining blends each night's fit with the live model).
 - :func:`snips_value` and :func:`dr_value` -- off-policy value estimates with 95% intervals,
   for model promotion and uplift reports.
 
@@ -46,9 +48,10 @@ uniform control traffic beside the policy (``uniform_share``).
 Modules: ``config`` (`LearnerConfig`), ``model`` (the reward model and its fit), ``basis``
 (the step columns), ``relevance`` (evidence-set priors), ``selection`` (the prior search and
 the family choice), ``fit`` (`fit_policy`), ``policy`` (`Policy`), ``estimates``
-(`snips_value`, `dr_value`, `OffPolicyEstimate`).
+(`snips_value`, `dr_value`, `OffPolicyEstimate`), ``blend`` (`policy_blend`).
 """
 
+from recommender.learning.blend import policy_blend
 from recommender.learning.config import LearnerConfig
 from recommender.learning.estimates import OffPolicyEstimate, dr_value, snips_value
 from recommender.learning.fit import fit_policy
@@ -61,5 +64,6 @@ __all__ = [
     "Policy",
     "dr_value",
     "fit_policy",
+    "policy_blend",
     "snips_value",
 ]

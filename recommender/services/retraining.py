@@ -75,6 +75,8 @@ class RetrainOptions:
     min_rows: int  # RECOMMENDER_MIN_TRAIN_ROWS
     holdout_share: float  # RECOMMENDER_HOLDOUT_SHARE
     learner: dict[str, Any] | None = None  # None: RECOMMENDER_LEARNER_CONFIG
+    refit_on_promotion: bool = True  # RECOMMENDER_REFIT_ON_PROMOTION
+    blend_weight: float = 0.5  # RECOMMENDER_BLEND_WEIGHT
 
     @classmethod
     def from_settings(cls, **changes: Any) -> RetrainOptions:
@@ -86,6 +88,8 @@ class RetrainOptions:
             click_reward=float(settings.RECOMMENDER_CLICK_REWARD),
             min_rows=int(settings.RECOMMENDER_MIN_TRAIN_ROWS),
             holdout_share=float(settings.RECOMMENDER_HOLDOUT_SHARE),
+            refit_on_promotion=bool(settings.RECOMMENDER_REFIT_ON_PROMOTION),
+            blend_weight=float(settings.RECOMMENDER_BLEND_WEIGHT),
         )
         return dataclasses.replace(options, **changes)
 
@@ -93,6 +97,7 @@ class RetrainOptions:
 def _evaluate(
     *,
     policy: learning.Policy,
+    reward_model: learning.Policy | None = None,
     holdout: selectors.Logs,
     live: LoadedModel | None,
     live_since: float | None,
@@ -110,8 +115,8 @@ def _evaluate(
     unseen = int(live_rows.sum())
     comparable = live is not None and unseen >= int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS)
     terms = _evaluation_terms(
-        policy=policy, holdout=holdout, live=live if comparable else None, live_rows=live_rows,
-        chunk=chunk,
+        policy=policy, reward_model=reward_model or policy, holdout=holdout,
+        live=live if comparable else None, live_rows=live_rows, chunk=chunk,
     )  # fmt: skip
     n = holdout.n
     vs_random = evaluation.paired_difference(terms["cand"], terms["unif"])
@@ -160,6 +165,7 @@ def _live_rows(
 def _evaluation_terms(
     *,
     policy: learning.Policy,
+    reward_model: learning.Policy,
     holdout: selectors.Logs,
     live: LoadedModel | None,
     live_rows: np.ndarray,
@@ -176,13 +182,13 @@ def _evaluation_terms(
         idx = np.arange(part.n)
         T = policy.probabilities(part.X, eligible=part.eligible, explore=False)
         U = part.eligible / part.eligible.sum(axis=1, keepdims=True)
-        Q = policy.expected_rewards(part.X)
+        Q = reward_model.expected_rewards(part.X)
         args = (part.rewards, part.actions, part.propensities)
         out["cand"].append(evaluation.dr_terms(*args, T, Q))
         out["unif"].append(evaluation.dr_terms(*args, U, Q))
         out["cand_p"].append(T[idx, part.actions])
         out["unif_p"].append(U[idx, part.actions])
-        out["pred"].append(Q[idx, part.actions] / max(policy.reward_scale, 1e-12))
+        out["pred"].append(Q[idx, part.actions] / max(reward_model.reward_scale, 1e-12))
         if live is not None:
             sel = live_rows[lo : lo + part.n]
             if sel.any():
@@ -207,7 +213,9 @@ def model_retrain(
     Reads the newest RECOMMENDER_TRAIN_MAX_ROWS decisions whose messages went out at least
     RECOMMENDER_REWARD_DELAY_DAYS ago (so conversions had time to be attributed), in chunks of
     RECOMMENDER_TRAIN_CHUNK rows. The oldest 80% train the model; the newest 20% evaluate it
-    off-policy (doubly robust) against uniform random and against the live model. Raises
+    off-policy (doubly robust) against uniform random and against the live model; a candidate
+    that passes goes live refitted on all the rows read (`RetrainOptions.refit_on_promotion`,
+    RECOMMENDER_REFIT_ON_PROMOTION), its metrics' `refit` saying so. Raises
     `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows, and when a model was already
     trained on exactly these logs with this configuration (`_logs_digest`, kept in the
     model's metrics as `data_sha256`). `options` replaces those
@@ -219,18 +227,10 @@ def model_retrain(
     config = learner_config(options.learner)
     data_sha256 = _logs_new(train, holdout, config=config, random_state=random_state)
     started = time.perf_counter()
-    policy = learning.fit_policy(
-        train.X,
-        train.actions,
-        train.rewards,
-        train.propensities,
-        n_actions=F.N_ACTIONS,
-        action_features=F.action_features(),
-        random_state=random_state,
-        config=config,
-    )
+    fit = _fit(train, config=config, random_state=random_state)
     fit_seconds = time.perf_counter() - started
     live = policy_live(max_age=0)
+    policy = _blend(fit, live, options.blend_weight)
     # Only the live model's data horizon: its artifact is already loaded in `live`.
     live_until = (
         ModelVersion.objects.filter(pk=live.id).values_list("data_until", flat=True).first()
@@ -238,7 +238,13 @@ def model_retrain(
         else None
     )
     live_since = live_until.timestamp() if live_until else None
-    metrics = _evaluate(policy=policy, holdout=holdout, live=live, live_since=live_since)
+    # The reward model of the doubly robust estimates is the fit alone (fitted on the rows
+    # before the holdout), never the blend, whose live half may have seen holdout rows.
+    metrics = _evaluate(
+        policy=policy, reward_model=fit, holdout=holdout, live=live, live_since=live_since
+    )
+    if policy is not fit:
+        metrics["blend"] = {"weight": options.blend_weight, "with": live.label}
     metrics.update(
         data_sha256=data_sha256,
         fit_seconds=round(fit_seconds, 2),
@@ -246,10 +252,75 @@ def model_retrain(
         conversions=int((train.rewards > 0).sum()),
         context_summary=F.summarise_contexts(train.X),
     )
-    model = _candidate_save(policy=policy, train=train, metrics=metrics, now=now, actor=actor)
+    fitted = train
+    if promote and options.refit_on_promotion and _verdict(metrics["vs_live"]) == "promote":
+        fitted = _concat(train, holdout)
+        policy = _refit(fitted, metrics, live, options, config=config, random_state=random_state)
+    model = _candidate_save(policy=policy, train=fitted, metrics=metrics, now=now, actor=actor)
     if promote:
         model = model_promote_if_better(model=model, actor=actor)
     return model
+
+
+def _refit(
+    logs: selectors.Logs,
+    metrics: dict[str, Any],
+    live: LoadedModel | None,
+    options: RetrainOptions,
+    **fit: Any,
+) -> learning.Policy:
+    """The comparison passed: what goes live is the same learner refitted on every row read
+    (`logs`), blended as the fit compared was, so the live model is not always missing the
+    newest fifth of the logs. Its horizon (`data_until`) is then the newest row, so the next
+    comparison uses only rows it was not fitted on either. Records `metrics["refit"]`."""
+    started = time.perf_counter()
+    policy = _blend(_fit(logs, **fit), live, options.blend_weight)
+    metrics["refit"] = {
+        "rows": logs.n,
+        "evaluated_rows": metrics["train_rows"],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return policy
+
+
+def _blend(fit: learning.Policy, live: LoadedModel | None, weight: float) -> learning.Policy:
+    """The night's fit blended with the live model (`learning.policy_blend`, `weight` on the
+    fit): an exponential moving average of the nightly reward models, which differ from night
+    to night far more than the logs do. The fit alone without a live model, with a weight of
+    1, or when the live model cannot be blended with it (other action features)."""
+    if live is None or weight >= 1:
+        return fit
+    try:
+        return learning.policy_blend(fit, live.policy, weight=weight)
+    except ValueError as exc:
+        log.warning("not blended with live model %s: %s", live.label, exc)
+        return fit
+
+
+def _fit(
+    logs: selectors.Logs, *, config: learning.LearnerConfig, random_state: int
+) -> learning.Policy:
+    """The learner on `logs`."""
+    return learning.fit_policy(
+        logs.X,
+        logs.actions,
+        logs.rewards,
+        logs.propensities,
+        n_actions=F.N_ACTIONS,
+        action_features=F.action_features(),
+        random_state=random_state,
+        config=config,
+    )
+
+
+def _concat(first: selectors.Logs, second: selectors.Logs) -> selectors.Logs:
+    """`first`'s rows, then `second`'s (both oldest first, `second` the newer)."""
+    return selectors.Logs(
+        *(
+            np.concatenate([getattr(first, f.name), getattr(second, f.name)])
+            for f in dataclasses.fields(selectors.Logs)
+        )
+    )
 
 
 def _logs_new(
@@ -360,9 +431,10 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
     `evaluation.rejection_power`): how likely the rule was to catch a candidate 10% worse than
     the live model, and the drop it catches four times in five.
     """
-    vs_live = (model.metrics or {}).get("vs_live")
-    tolerance = float(settings.RECOMMENDER_PROMOTION_TOLERANCE)
-    if vs_live and vs_live.get("difference") is None:
+    metrics = model.metrics or {}
+    vs_live = metrics.get("vs_live")
+    verdict = _verdict(vs_live)
+    if verdict == "wait":
         needed = int(settings.RECOMMENDER_MIN_LIVE_COMPARISON_ROWS)
         model.status_reason = (
             f"Kept as a candidate: {vs_live['n']:,} held-out decisions are newer than the live "
@@ -371,7 +443,7 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
         )
         model.save(update_fields=["status_reason"])
         return model
-    if vs_live and vs_live.get("upper") is not None and vs_live["upper"] < -tolerance:
+    if verdict == "reject":
         with transaction.atomic():
             locked = ModelVersion.objects.select_for_update().defer("artifact").get(pk=model.pk)
             transition_save(
@@ -386,7 +458,34 @@ def model_promote_if_better(*, model: ModelVersion, actor: str) -> ModelVersion:
         if vs_live
         else "No live model of this feature version to compare with."
     )
-    return model_promote(model=model, actor=actor, reason=reason)
+    return model_promote(model=model, actor=actor, reason=reason + _what_goes_live(metrics))
+
+
+def _what_goes_live(metrics: dict[str, Any]) -> str:
+    """The end of a promotion's reason when what goes live is not the fit compared (a status
+    reason holds 300 characters): " Live: refit on 8,585 rows, blended 50% with the last;
+    compared: fit on 6,868." """
+    refit, blend = metrics.get("refit"), metrics.get("blend")
+    blended = f"blended {blend['weight']:.0%} with the last" if blend else ""
+    if not refit:
+        return f" {blended.capitalize()} live model." if blend else ""
+    checked = "compared" if metrics.get("vs_live") else "evaluated"
+    return (
+        f" Live: refit on {refit['rows']:,} rows{', ' + blended if blend else ''}; "
+        f"{checked}: fit on {refit['evaluated_rows']:,}."
+    )
+
+
+def _verdict(vs_live: dict[str, Any] | None) -> str:
+    """What `model_promote_if_better` does with a candidate of these `metrics.vs_live`:
+    "wait" (too few rows neither model was fitted on), "reject" (the whole 95% interval of
+    candidate - live below -RECOMMENDER_PROMOTION_TOLERANCE) or "promote"."""
+    if vs_live and vs_live.get("difference") is None:
+        return "wait"
+    tolerance = float(settings.RECOMMENDER_PROMOTION_TOLERANCE)
+    if vs_live and vs_live.get("upper") is not None and vs_live["upper"] < -tolerance:
+        return "reject"
+    return "promote"
 
 
 def _evidence(vs_live: dict[str, Any]) -> str:

@@ -101,7 +101,7 @@ def test_the_first_model_goes_live_with_its_metrics_and_workers_load_it(
     assert model.feature_version == F.FEATURE_VERSION and model.rows_used >= 20
     assert bytes(model.artifact)[:2] == b"PK"  # an .npz archive, never a pickle
     assert m["vs_live"] is None
-    assert model.status_reason == "No live model of this feature version to compare with."
+    assert model.status_reason.startswith("No live model of this feature version to compare with.")
     for key in ("holdout_log_loss", "value", "vs_random", "fit_seconds"):
         assert key in m
     assert m["vs_random"]["lower"] <= m["vs_random"]["difference"] <= m["vs_random"]["upper"]
@@ -149,6 +149,104 @@ def test_a_promotion_records_its_evidence_and_the_power_of_its_test(creditor, li
     assert "; this test catches a candidate 10% worse " in second.status_reason
     shown = evaluation.promotion_power_text(second.metrics)
     assert shown.startswith(f"{test['power']:.0%} for a 10%")
+
+
+def test_a_promoted_candidate_goes_live_refitted_on_every_row_and_the_next_test_skips_them(
+    creditor, library, clock
+):
+    """The comparison is made with the fit on the oldest rows; what goes live is the learner
+    refitted on all of them (the holdout too), and its horizon moves to the newest row, so
+    the next night compares only on rows neither model was fitted on."""
+    from recommender import learning, selectors
+
+    first = train_and_promote(creditor, clock)
+    logs = selectors.decision_logs(until=first.trained_at)
+    refit = first.metrics["refit"]
+    assert refit["rows"] == first.rows_used == logs.n
+    assert refit["evaluated_rows"] == first.metrics["train_rows"] < logs.n
+    assert first.data_until.timestamp() == pytest.approx(logs.decided_at[-1])
+    assert learning.Policy.from_bytes(bytes(first.artifact)).meta["n_rows"] == logs.n
+    assert first.status_reason.endswith(
+        f" Live: refit on {logs.n:,} rows; evaluated: fit on {refit['evaluated_rows']:,}."
+    )
+    logged_decisions(creditor, clock, n=120, start=200, convert=lambda m: m.channel == "email")
+    second = retrain(clock)
+    assert second.status == "live"
+    newer = selectors.decision_logs(until=second.trained_at).decided_at
+    unseen = int((newer[second.metrics["train_rows"] :] > first.data_until.timestamp()).sum())
+    assert second.metrics["vs_live"]["n"] == unseen
+    assert second.status_reason.endswith(
+        f" Live: refit on {second.rows_used:,} rows, blended 50% with the last; compared: fit "
+        f"on {second.metrics['train_rows']:,}."
+    )
+
+
+def test_the_model_that_goes_live_is_the_nights_refit_blended_with_the_live_one(
+    creditor, library, clock
+):
+    """An exponential moving average of the nightly reward models: what goes live scores
+    every action by half the night's refit and half the model it replaces (logits)."""
+    from recommender import features as F
+    from recommender import learning, selectors, services
+
+    first = train_and_promote(creditor, clock)
+    assert "blend" not in first.metrics  # nothing live to blend with
+    logged_decisions(creditor, clock, n=120, start=200, convert=lambda m: m.channel == "email")
+    second = retrain(clock)
+    assert second.status == "live"
+    assert second.metrics["blend"] == {"weight": 0.5, "with": first.label}
+    assert ", blended 50% with the last; compared: " in second.status_reason
+    logs = selectors.decision_logs(until=second.trained_at)
+    refit = learning.fit_policy(
+        logs.X, logs.actions, logs.rewards, logs.propensities, n_actions=F.N_ACTIONS,
+        action_features=F.action_features(), random_state=0, config=services.learner_config(),
+    )  # fmt: skip
+    old = learning.Policy.from_bytes(bytes(first.artifact))
+    live = learning.Policy.from_bytes(bytes(second.artifact))
+
+    def logits(policy):
+        q = policy.expected_rewards(logs.X)
+        return np.log(q / (1 - q))
+
+    assert np.allclose(logits(live), 0.5 * logits(refit) + 0.5 * logits(old), atol=1e-6)
+    assert not np.allclose(logits(live), logits(refit), atol=1e-3)  # the blend did something
+    # With a weight of 1 the night's fit goes live as it is.
+    logged_decisions(creditor, clock, n=40, start=400)
+    with override_settings(**FAST):
+        alone = services.RetrainOptions.from_settings(blend_weight=1.0)
+    third = retrain(clock, options=alone)
+    assert third.status == "live" and "blend" not in third.metrics
+
+
+def test_without_refitting_the_live_model_is_the_one_compared(creditor, library, clock):
+    from recommender import services
+
+    logged_decisions(creditor, clock)
+    with override_settings(**FAST):
+        options = services.RetrainOptions.from_settings(refit_on_promotion=False)
+    model = retrain(clock, options=options)
+    assert model.status == "live" and "refit" not in model.metrics
+    assert model.rows_used == model.metrics["train_rows"]
+    assert model.status_reason == "No live model of this feature version to compare with."
+
+
+def test_a_rejected_or_waiting_candidate_is_not_refitted(creditor, library, clock, settings):
+    from django.utils import timezone
+
+    from recommender import services
+
+    train_and_promote(creditor, clock)
+    logged_decisions(creditor, clock, start=200)
+    clock.move_to(timezone.now() + timedelta(days=2))
+    with override_settings(**{**FAST, "RECOMMENDER_MIN_LIVE_COMPARISON_ROWS": 10_000}):
+        waiting = services.model_retrain(actor="test")
+    assert waiting.status == "candidate" and "refit" not in waiting.metrics
+    assert waiting.rows_used == waiting.metrics["train_rows"]
+    logged_decisions(creditor, clock, start=300)
+    settings.RECOMMENDER_PROMOTION_TOLERANCE = -1.0  # demand +100 points of conversion
+    rejected = retrain(clock)
+    assert rejected.status == "rejected" and "refit" not in rejected.metrics
+    assert rejected.rows_used == rejected.metrics["train_rows"]
 
 
 def test_a_candidate_waits_until_enough_logs_neither_model_was_fitted_on(creditor, library, clock):
