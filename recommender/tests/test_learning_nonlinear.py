@@ -11,6 +11,23 @@ import pytest
 
 from recommender.learning import LearnerConfig, Policy, fit_policy
 
+ACTION_FEATURES = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)  # tone, channel
+
+
+def _uniform_logs(n: int, seed: int, truth) -> tuple[np.ndarray, ...]:
+    """`n` uniform logs over the 4 actions of `ACTION_FEATURES`, five standard normal context
+    columns, rewards drawn from `truth(X)` (each action's conversion probability)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 5))
+    a = rng.integers(0, 4, n)
+    p = truth(X)
+    r = (rng.random(n) < p[np.arange(n), a]).astype(float)
+    return X, a, r, np.full(n, 0.25), ACTION_FEATURES
+
+
+def _sigmoid(logit: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-logit))
+
 
 def _u_shaped_world(n: int, seed: int) -> tuple[np.ndarray, ...]:
     """Uniform logs over 4 actions with two action features (tone, channel).
@@ -18,13 +35,7 @@ def _u_shaped_world(n: int, seed: int) -> tuple[np.ndarray, ...]:
     Tone 1 converts better only for contexts far from the middle (|x0| > 1), tone 0 for the
     rest: no model linear in x0 can tell the two groups apart. Four noise columns.
     """
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, 5))
-    F = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
-    a = rng.integers(0, 4, n)
-    p = _u_shaped_truth(X)
-    r = (rng.random(n) < p[np.arange(n), a]).astype(float)
-    return X, a, r, np.full(n, 0.25), F
+    return _uniform_logs(n, seed, _u_shaped_truth)
 
 
 def _u_shaped_truth(X: np.ndarray) -> np.ndarray:
@@ -68,15 +79,9 @@ def test_nonlinear_context_effect_beats_the_linear_model(u_shaped):
 def test_a_linear_world_keeps_the_linear_model():
     # The simpler model wins ties: with effects linear in the context, the step columns are
     # not kept.
-    rng = np.random.default_rng(3)
-    n = 20_000
-    X = rng.standard_normal((n, 5))
-    F = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
-    a = rng.integers(0, 4, n)
-    logit = -2.5 + 0.8 * X[:, [0]] * (2 * F[None, :, 0] - 1)
-    p = 1 / (1 + np.exp(-logit))
-    r = (rng.random(n) < p[np.arange(n), a]).astype(float)
-    policy = fit_policy(X, a, r, np.full(n, 0.25), n_actions=4, action_features=F)
+    tone = 2 * ACTION_FEATURES[None, :, 0] - 1
+    X, a, r, p, F = _uniform_logs(20_000, 3, lambda X: _sigmoid(-2.5 + 0.8 * X[:, [0]] * tone))
+    policy = fit_policy(X, a, r, p, n_actions=4, action_features=F)
     assert policy.meta["step_columns"] == 0
 
 
@@ -143,16 +148,11 @@ def test_knots_go_where_the_residuals_show_a_missing_step():
     # Tone 1 helps only above x0 > 0.7 (not a fixed quantile of a standard normal); four
     # noise columns. The knots are placed by a score test on the linear model's residuals:
     # one near 0.7 on column 0, none on the noise columns.
-    rng = np.random.default_rng(11)
-    n = 40_000
-    X = rng.standard_normal((n, 5))
-    F = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
-    a = rng.integers(0, 4, n)
-    tone = np.array([0, 0, 1, 1])
-    logit = -2.5 + 1.0 * (X[:, [0]] > 0.7) * (2 * tone[None, :] - 1)
-    p = 1 / (1 + np.exp(-logit))
-    r = (rng.random(n) < p[np.arange(n), a]).astype(float)
-    policy = fit_policy(X, a, r, np.full(n, 0.25), n_actions=4, action_features=F)
+    tone = 2 * ACTION_FEATURES[None, :, 0] - 1
+    X, a, r, p, F = _uniform_logs(
+        40_000, 11, lambda X: _sigmoid(-2.5 + 1.0 * (X[:, [0]] > 0.7) * tone)
+    )
+    policy = fit_policy(X, a, r, p, n_actions=4, action_features=F)
     cols, knots = policy.state["basis_cols"], policy.state["basis_knots"]
     assert policy.meta["family"] == "nonlinear"
     assert set(cols.astype(int)) == {0}, (cols, knots)
