@@ -19,7 +19,10 @@ for each of `GET /api/v1/accounts/?updated_since=...`, `/api/v1/events/?created_
 It prints pages/s, p50/p95/p99 latency per page and the CPU gunicorn, PostgreSQL and the
 clients themselves (this process, on the same cores) spent per page, per endpoint and mode,
 and each gunicorn worker's share of the workers' CPU (keep-alive connections stay with the
-worker that accepted them, so an uneven split leaves a core idle at the end of a run).
+worker that accepted them, so an uneven split leaves a core idle at the end of a run). For the
+concurrent clients it also prints the rate while every one of them was still paging (until
+the first read its last page): the whole run's rate includes its tail, when fewer clients are
+left.
 Rate limits are raised far above what the run makes, so the throttle still counts every
 request but refuses none.
 
@@ -246,6 +249,9 @@ class Run:
     """What one mode on one endpoint measured."""
 
     latencies: list[float] = field(default_factory=list)
+    done_at: list[float] = field(default_factory=list)  # each page's answer, from the start
+    finished_at: list[float] = field(default_factory=list)  # each client's last answer
+    started: float = 0.0
     rows: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -279,7 +285,9 @@ async def client(
         head = await reader.readuntil(b"\r\n\r\n")
         length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
         body = await reader.readexactly(length)
-        run.latencies.append(time.perf_counter() - started)
+        answered = time.perf_counter()
+        run.latencies.append(answered - started)
+        run.done_at.append(answered - run.started)
         if not head.startswith(b"HTTP/1.1 200"):
             run.errors.append(head.split(b"\r\n", 1)[0].decode() + " " + body[:200].decode())
             break
@@ -303,17 +311,17 @@ async def client(
         path = f"{parts.path}?{parts.query}"
     if writer is not None:
         writer.close()
+    run.finished_at.append(time.perf_counter() - run.started)
 
 
 async def clients(port: int, keys: list[str], paths: list[str], pages: int, endpoint: str,
                   check: bool) -> Run:  # fmt: skip
-    run = Run(seen=set() if check else None)
-    started = time.perf_counter()
+    run = Run(seen=set() if check else None, started=time.perf_counter())
     await asyncio.gather(
         *(client(port, key, path, pages, run, endpoint, check)
           for key, path in zip(keys, paths, strict=True))
     )  # fmt: skip
-    run.seconds = time.perf_counter() - started
+    run.seconds = time.perf_counter() - run.started
     return run
 
 
@@ -369,6 +377,17 @@ def report(
         f"load {load[0]:.1f}->{load[1]:.1f}",
         flush=True,
     )
+    if len(run.finished_at) > 1:
+        # Until the first client reads its last page, every client is paging: the rate of
+        # that many concurrent clients. After it, fewer are, and a worker whose clients are
+        # all done sits idle while the other serves the rest (the split above).
+        window = min(run.finished_at)
+        during = sum(1 for t in run.done_at if t <= window)
+        print(
+            f"    while all {len(run.finished_at)} clients paged: {during} pages in {window:.1f} s,"
+            f" {during / window if window else 0.0:.1f} pages/s",
+            flush=True,
+        )
     if run.errors:
         print(f"    {len(run.errors)} errors, first: {run.errors[0]}")
 
