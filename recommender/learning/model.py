@@ -40,6 +40,15 @@ class _Data:
     counts: np.ndarray  # (A,) rows per action
     prop: np.ndarray  # (n,) logging propensities
 
+    @property
+    def row_action(self) -> np.ndarray:
+        """(n,) the action of each row (the rows are grouped by action)."""
+        cached = self.__dict__.get("_row_action")
+        if cached is None:
+            cached = np.repeat(np.arange(self.counts.shape[0]), self.counts)
+            self.__dict__["_row_action"] = cached
+        return cached
+
     def blocks(self) -> list[tuple[int, int, int]]:
         """(action, lo, hi) row blocks small enough to stay in cache between two passes."""
         size = max(256, 400_000 // max(1, self.Xs.shape[1]))
@@ -128,11 +137,22 @@ def _effective(
 def _logits_train(p: dict[str, np.ndarray], F: np.ndarray, D: _Data, shapes: _Shapes) -> np.ndarray:
     """Logit of every training row under parameters ``p``."""
     const, beta = _effective(p, F, shapes)
-    beta = beta.astype(D.Xs.dtype)
-    eta = np.empty(D.y.shape[0], dtype=np.float64)
-    for a, lo, hi in D.blocks():
-        eta[lo:hi] = D.Xs[lo:hi] @ beta[a] + const[a]
-    return np.clip(eta, -_LOGIT_CAP, _LOGIT_CAP)
+    return np.clip(_linear_part(D, D.blocks(), const, beta), -_LOGIT_CAP, _LOGIT_CAP)
+
+
+def _linear_part(
+    D: _Data, blocks: list[tuple[int, int, int]], const: np.ndarray, beta: np.ndarray
+) -> np.ndarray:
+    """(n,) float64 ``x.beta_a + const_a`` of every row, unclipped.
+
+    Only the products run block by block (one matrix-vector product per action block); the
+    intercepts are added to the whole vector at once: with hundreds of actions of a few dozen
+    rows each, a pass was mostly the per-block calls, not arithmetic."""
+    beta = beta.astype(D.Xs.dtype, copy=False)
+    xb = np.empty(D.y.shape[0], dtype=D.Xs.dtype)
+    for a, lo, hi in blocks:
+        np.matmul(D.Xs[lo:hi], beta[a], out=xb[lo:hi])
+    return xb + const[D.row_action]
 
 
 def _fit_map(
@@ -201,21 +221,25 @@ def _likelihood_pass(
     D: _Data, blocks: list[tuple[int, int, int]], const: np.ndarray, beta: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Weighted negative log-likelihood, its gradient in each action's effective weights
-    (A, d) and in each action's intercept (A,)."""
+    (A, d) and in each action's intercept (A,).
+
+    The elementwise work (logits' cap, losses, residuals) runs on every row at once; the sums
+    stay per block, in block order, so the result is the same to the last bit as summing
+    block by block."""
     A, d = beta.shape
     g_beta = np.zeros((A, d))
     ra = np.zeros(A)
+    eta = np.clip(_linear_part(D, blocks, const, beta), -_LOGIT_CAP, _LOGIT_CAP)
+    # Bernoulli log-likelihood with fractional targets: softplus(eta) - y * eta.
+    nll = np.logaddexp(0.0, eta) - D.y * eta
+    resid = D.w * (expit(eta) - D.y)
+    resid_x = resid.astype(D.Xs.dtype, copy=False)
+    w, Xs, add, dot = D.w, D.Xs, np.add.reduce, np.dot
     loss = 0.0
-    # One fused pass: each block's logits, loss and gradient while it is in cache.
     for a, lo, hi in blocks:
-        Xb = D.Xs[lo:hi]
-        eta = np.clip(Xb @ beta[a] + const[a], -_LOGIT_CAP, _LOGIT_CAP).astype(np.float64)
-        y, w = D.y[lo:hi], D.w[lo:hi]
-        # Bernoulli log-likelihood with fractional targets: softplus(eta) - y * eta.
-        loss += float(np.dot(w, np.logaddexp(0.0, eta) - y * eta))
-        resid = w * (expit(eta) - y)
-        ra[a] += resid.sum()
-        g_beta[a] += resid.astype(D.Xs.dtype) @ Xb
+        loss += float(dot(w[lo:hi], nll[lo:hi]))
+        ra[a] += add(resid[lo:hi])
+        g_beta[a] += resid_x[lo:hi] @ Xs[lo:hi]
     return loss, g_beta, ra
 
 
