@@ -208,6 +208,7 @@ class _StepScores:
         }
         self.xx = Q.T @ ((above(curvature * xs * xs)[0])[:, None] * Q)
         self.ridge = 1e-9 * max(float(np.trace(self.info["H"][0])), 1e-12) * np.eye(Q.shape[1])
+        self.ridges: dict[int, np.ndarray] = {}  # `_ridge`, by number of elements
 
     def block(self, e: int, f: int) -> np.ndarray:
         e, f = min(e, f), max(e, f)
@@ -218,11 +219,34 @@ class _StepScores:
 
     def stat(self, steps: list[int]) -> float:
         """The joint statistic of the constant, the slope and the steps at ``steps``."""
-        S = [0, 1, *(2 + t for t in steps)]
-        M = np.block([[self.block(e, f) for f in S] for e in S])
-        M += np.kron(np.eye(len(S)), self.ridge)
-        gv = np.concatenate([self.g[e] for e in S])
-        return float(gv @ np.linalg.solve(M, gv))
+        return self.stats([steps])[0]
+
+    def stats(self, step_sets: list[list[int]], chunk: int = 64) -> list[float]:
+        """`stat` of each set of steps (all of one size), its linear systems solved a chunk at
+        a time (one LAPACK call per system, as `stat` alone would make)."""
+        out: list[float] = []
+        for lo in range(0, len(step_sets), chunk):
+            part = step_sets[lo : lo + chunk]
+            S = [[0, 1, *(2 + t for t in steps)] for steps in part]
+            r = self.ridge.shape[0]
+            k = len(S[0]) * r
+            M = np.empty((len(S), k, k))
+            gv = np.empty((len(S), k))
+            for i, elements in enumerate(S):
+                for p, e in enumerate(elements):
+                    gv[i, p * r : (p + 1) * r] = self.g[e]
+                    for q, f in enumerate(elements):
+                        M[i, p * r : (p + 1) * r, q * r : (q + 1) * r] = self.block(e, f)
+            M += self._ridge(len(S[0]))
+            x = np.linalg.solve(M, gv[:, :, None])[:, :, 0]
+            out += [float(gv[i] @ x[i]) for i in range(len(S))]
+        return out
+
+    def _ridge(self, size: int) -> np.ndarray:
+        """The ridge on the diagonal blocks of a system of ``size`` elements."""
+        if size not in self.ridges:
+            self.ridges[size] = np.kron(np.eye(size), self.ridge)
+        return self.ridges[size]
 
     def best_addition(
         self, chosen: list[int], size: int, ok: np.ndarray
@@ -230,11 +254,11 @@ class _StepScores:
         """The largest joint statistic with ``size`` more knots (among ``ok``, not next to a
         chosen one or to each other), and those knots."""
         free = [t for t in np.flatnonzero(ok) if all(abs(t - s) >= 2 for s in chosen)]
+        sets = [
+            new for new in itertools.combinations(free, size) if size != 2 or new[1] - new[0] >= 2
+        ]
         best: tuple[float, tuple[int, ...]] = (-np.inf, ())
-        for new in itertools.combinations(free, size):
-            if size == 2 and new[1] - new[0] < 2:
-                continue
-            value = self.stat([*chosen, *new])
+        for new, value in zip(sets, self.stats([[*chosen, *new] for new in sets]), strict=True):
             if value > best[0]:
                 best = (value, new)
         return best
