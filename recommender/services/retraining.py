@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import multiprocessing
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,6 +79,8 @@ class RetrainOptions:
     learner: dict[str, Any] | None = None  # None: RECOMMENDER_LEARNER_CONFIG
     refit_on_promotion: bool = True  # RECOMMENDER_REFIT_ON_PROMOTION
     blend_weight: float = 0.5  # RECOMMENDER_BLEND_WEIGHT
+    # The refit started in a second process meanwhile (`_refit_start`); the simulator's.
+    parallel_refit: bool = False
 
     @classmethod
     def from_settings(cls, **changes: Any) -> RetrainOptions:
@@ -226,22 +230,16 @@ def model_retrain(
     train, holdout = _logs_split(options=options, now=now)
     config = learner_config(options.learner)
     data_sha256 = _logs_new(train, holdout, config=config, random_state=random_state)
+    pending = _refit_start(train, holdout, options, promote, config, random_state)
     started = time.perf_counter()
     fit = _fit(train, config=config, random_state=random_state)
     fit_seconds = time.perf_counter() - started
     live = policy_live(max_age=0)
     policy = _blend(fit, live, options.blend_weight)
-    # Only the live model's data horizon: its artifact is already loaded in `live`.
-    live_until = (
-        ModelVersion.objects.filter(pk=live.id).values_list("data_until", flat=True).first()
-        if live
-        else None
-    )
-    live_since = live_until.timestamp() if live_until else None
     # The reward model of the doubly robust estimates is the fit alone (fitted on the rows
     # before the holdout), never the blend, whose live half may have seen holdout rows.
     metrics = _evaluate(
-        policy=policy, reward_model=fit, holdout=holdout, live=live, live_since=live_since
+        policy=policy, reward_model=fit, holdout=holdout, live=live, live_since=_horizon(live)
     )
     if policy is not fit:
         metrics["blend"] = {"weight": options.blend_weight, "with": live.label}
@@ -255,11 +253,24 @@ def model_retrain(
     fitted = train
     if promote and options.refit_on_promotion and _verdict(metrics["vs_live"]) == "promote":
         fitted = _concat(train, holdout)
-        policy = _refit(fitted, metrics, live, options, config=config, random_state=random_state)
+        policy = _refit(
+            fitted, metrics, live, options, pending, config=config, random_state=random_state
+        )
+    elif pending is not None:
+        pending.cancel()  # not needed; one already running finishes unread
     model = _candidate_save(policy=policy, train=fitted, metrics=metrics, now=now, actor=actor)
     if promote:
         model = model_promote_if_better(model=model, actor=actor)
     return model
+
+
+def _horizon(live: LoadedModel | None) -> float | None:
+    """The live model's data horizon (`data_until`) as a timestamp; only that is read, its
+    artifact being already loaded in `live`."""
+    if live is None:
+        return None
+    until = ModelVersion.objects.filter(pk=live.id).values_list("data_until", flat=True).first()
+    return until.timestamp() if until else None
 
 
 def _refit(
@@ -267,14 +278,18 @@ def _refit(
     metrics: dict[str, Any],
     live: LoadedModel | None,
     options: RetrainOptions,
+    pending: Future | None = None,
     **fit: Any,
 ) -> learning.Policy:
     """The comparison passed: what goes live is the same learner refitted on every row read
     (`logs`), blended as the fit compared was, so the live model is not always missing the
     newest fifth of the logs. Its horizon (`data_until`) is then the newest row, so the next
-    comparison uses only rows it was not fitted on either. Records `metrics["refit"]`."""
+    comparison uses only rows it was not fitted on either. Records `metrics["refit"]` (its
+    `seconds`: the wait for `pending`, the refit started in a second process, if any).
+    """
     started = time.perf_counter()
-    policy = _blend(_fit(logs, **fit), live, options.blend_weight)
+    refitted = pending.result() if pending is not None else _fit(logs, **fit)
+    policy = _blend(refitted, live, options.blend_weight)
     metrics["refit"] = {
         "rows": logs.n,
         "evaluated_rows": metrics["train_rows"],
@@ -301,16 +316,43 @@ def _fit(
     logs: selectors.Logs, *, config: learning.LearnerConfig, random_state: int
 ) -> learning.Policy:
     """The learner on `logs`."""
-    return learning.fit_policy(
-        logs.X,
-        logs.actions,
-        logs.rewards,
-        logs.propensities,
-        n_actions=F.N_ACTIONS,
-        action_features=F.action_features(),
-        random_state=random_state,
-        config=config,
-    )
+    args, kwargs = _fit_arguments(logs, config=config, random_state=random_state)
+    return learning.fit_policy(*args, **kwargs)
+
+
+def _fit_arguments(
+    logs: selectors.Logs, *, config: learning.LearnerConfig, random_state: int
+) -> tuple[tuple, dict[str, Any]]:
+    """`learning.fit_policy`'s arguments for `logs` (plain arrays and values: they may be
+    sent to another process)."""
+    return (logs.X, logs.actions, logs.rewards, logs.propensities), {
+        "n_actions": F.N_ACTIONS,
+        "action_features": F.action_features(),
+        "random_state": random_state,
+        "config": config,
+    }
+
+
+_REFIT_POOL: ProcessPoolExecutor | None = None
+
+
+def _refit_start(
+    train: selectors.Logs, holdout: selectors.Logs, options: RetrainOptions, promote: bool,
+    config: learning.LearnerConfig, random_state: int,
+) -> Future | None:  # fmt: skip
+    """If `options.parallel_refit` asks, the refit on every row started in a second process
+    (kept only if the candidate passes). The learner is Django-free, seeded and on one BLAS
+    thread: the same policy to the bit. The process ("spawn": no database connection) stays."""
+    global _REFIT_POOL
+    if not (promote and options.refit_on_promotion and options.parallel_refit):
+        return None
+    if _REFIT_POOL is None:
+        _REFIT_POOL = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
+    logs = _concat(train, holdout)
+    args, kwargs = _fit_arguments(logs, config=config, random_state=random_state)
+    return _REFIT_POOL.submit(learning.fit_policy, *args, **kwargs)
 
 
 def _concat(first: selectors.Logs, second: selectors.Logs) -> selectors.Logs:

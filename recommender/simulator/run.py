@@ -70,6 +70,9 @@ SIMULATOR_RETRAIN: dict[str, Any] = {
     # runs faster and converts better than the learner's defaults (docs/simulator.md).
     "learner": {"small_log_rows": 0, "max_iter": 80},
     "max_rows": 30_000,
+    # The refit on every row starts in a second process while the candidate is fitted and
+    # evaluated: the same models, the nightly cycle in about half the wall time on 2 cores.
+    "parallel_refit": True,
 }
 """The nightly retraining of a simulation: `services.RetrainOptions` fields over the
 configured ones. A 2-day reward delay: simulated debtors act within hours of a message."""

@@ -230,6 +230,48 @@ def test_without_refitting_the_live_model_is_the_one_compared(creditor, library,
     assert model.status_reason == "No live model of this feature version to compare with."
 
 
+def test_a_refit_started_in_a_second_process_is_the_same_model(
+    creditor, library, clock, monkeypatch
+):
+    """`RetrainOptions.parallel_refit`: the refit runs in another process while the candidate
+    is evaluated, and what goes live is the policy a refit here gives, to the bit."""
+    from django.utils import timezone
+
+    from recommender import features as F
+    from recommender import learning, selectors, services
+    from recommender.services import retraining
+
+    started, start = [], retraining._refit_start
+
+    def spy(*args):
+        job = start(*args)
+        started.append(job is not None)
+        return job
+
+    monkeypatch.setattr(retraining, "_refit_start", spy)
+    logged_decisions(creditor, clock)
+    with override_settings(**FAST):
+        options = services.RetrainOptions.from_settings(parallel_refit=True)
+    model = retrain(clock, options=options)
+    assert model.status == "live" and model.metrics["refit"]["rows"] == model.rows_used
+    assert started == [True]
+    logs = selectors.decision_logs(until=model.trained_at)
+    assert model.rows_used == logs.n > model.metrics["train_rows"]
+    here = learning.fit_policy(
+        logs.X, logs.actions, logs.rewards, logs.propensities, n_actions=F.N_ACTIONS,
+        action_features=F.action_features(), random_state=0, config=services.learner_config(),
+    )  # fmt: skip
+    there = learning.Policy.from_bytes(bytes(model.artifact))
+    assert np.array_equal(there.expected_rewards(logs.X), here.expected_rewards(logs.X))
+    # A candidate that is not promoted drops the refit started for it.
+    logged_decisions(creditor, clock, start=200)
+    clock.move_to(timezone.now() + timedelta(days=2))
+    with override_settings(**{**FAST, "RECOMMENDER_MIN_LIVE_COMPARISON_ROWS": 10_000}):
+        waiting = services.model_retrain(actor="test", options=options)
+    assert waiting.status == "candidate" and "refit" not in waiting.metrics
+    assert started == [True, True]
+
+
 def test_a_rejected_or_waiting_candidate_is_not_refitted(creditor, library, clock, settings):
     from django.utils import timezone
 
