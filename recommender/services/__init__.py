@@ -10,6 +10,8 @@ One module per topic; this package re-exports the public names, so callers write
   holdout, promotion only when the candidate is not worse than the live model;
   `RetrainOptions` (what it reads, from the settings or given as values), `learner_config`.
 - `typology.py`: `typology_refresh`, debtor typologies recomputed from their behaviour.
+- `background.py`: the learner in a second process, for the refit retraining may start beside
+  its candidate's fit (`RetrainOptions.parallel_refit`).
 - `policy_live`, `model_load`, `policy_forget` live in `recommender.live` (the selectors read
   the live model too) and are re-exported here.
 """

@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import multiprocessing
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from recommender import features as F
 from recommender.live import LIVE_CACHE_KEY, model_load, policy_live
 from recommender.models import ArtifactError, ModelStatus, ModelVersion
 from recommender.policy import LoadedModel
+from recommender.services import background
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class RetrainOptions:
     learner: dict[str, Any] | None = None  # None: RECOMMENDER_LEARNER_CONFIG
     refit_on_promotion: bool = True  # RECOMMENDER_REFIT_ON_PROMOTION
     blend_weight: float = 0.5  # RECOMMENDER_BLEND_WEIGHT
-    # The refit started in a second process meanwhile (`_refit_start`); the simulator's.
+    # Start the refit in a second process beside the fit (`background`); the simulator does.
     parallel_refit: bool = False
 
     @classmethod
@@ -288,7 +288,9 @@ def _refit(
     `seconds`: the wait for `pending`, the refit started in a second process, if any).
     """
     started = time.perf_counter()
-    refitted = pending.result() if pending is not None else _fit(logs, **fit)
+    refitted = background.fit_result(pending) if pending is not None else None
+    if refitted is None:
+        refitted = _fit(logs, **fit)
     policy = _blend(refitted, live, options.blend_weight)
     metrics["refit"] = {
         "rows": logs.n,
@@ -333,26 +335,16 @@ def _fit_arguments(
     }
 
 
-_REFIT_POOL: ProcessPoolExecutor | None = None
-
-
 def _refit_start(
     train: selectors.Logs, holdout: selectors.Logs, options: RetrainOptions, promote: bool,
     config: learning.LearnerConfig, random_state: int,
 ) -> Future | None:  # fmt: skip
     """If `options.parallel_refit` asks, the refit on every row started in a second process
-    (kept only if the candidate passes). The learner is Django-free, seeded and on one BLAS
-    thread: the same policy to the bit. The process ("spawn": no database connection) stays."""
-    global _REFIT_POOL
+    (`background`), kept only if the candidate passes."""
     if not (promote and options.refit_on_promotion and options.parallel_refit):
         return None
-    if _REFIT_POOL is None:
-        _REFIT_POOL = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
-        )
-    logs = _concat(train, holdout)
-    args, kwargs = _fit_arguments(logs, config=config, random_state=random_state)
-    return _REFIT_POOL.submit(learning.fit_policy, *args, **kwargs)
+    args, kwargs = _fit_arguments(_concat(train, holdout), config=config, random_state=random_state)
+    return background.fit_start(args, kwargs)
 
 
 def _concat(first: selectors.Logs, second: selectors.Logs) -> selectors.Logs:

@@ -272,6 +272,28 @@ def test_a_refit_started_in_a_second_process_is_the_same_model(
     assert started == [True, True]
 
 
+def test_a_refit_whose_second_process_died_is_made_here(creditor, library, clock, monkeypatch):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from recommender import learning, selectors, services
+    from recommender.services import background
+
+    def died(args, kwargs):
+        job = Future()
+        job.set_exception(BrokenProcessPool("the process was killed"))
+        return job
+
+    monkeypatch.setattr(background, "fit_start", died)
+    logged_decisions(creditor, clock)
+    with override_settings(**FAST):
+        options = services.RetrainOptions.from_settings(parallel_refit=True)
+    model = retrain(clock, options=options)
+    assert model.status == "live" and model.metrics["refit"]["rows"] == model.rows_used
+    logs = selectors.decision_logs(until=model.trained_at)
+    assert learning.Policy.from_bytes(bytes(model.artifact)).meta["n_rows"] == logs.n
+
+
 def test_a_rejected_or_waiting_candidate_is_not_refitted(creditor, library, clock, settings):
     from django.utils import timezone
 
