@@ -230,6 +230,19 @@ def test_without_refitting_the_live_model_is_the_one_compared(creditor, library,
     assert model.status_reason == "No live model of this feature version to compare with."
 
 
+def _retrained_in_parallel(creditor, clock):
+    """A first retraining with `RetrainOptions.parallel_refit`: the model, which went live
+    refitted on every row, the logs it read, and the options."""
+    from recommender import selectors, services
+
+    logged_decisions(creditor, clock)
+    with override_settings(**FAST):
+        options = services.RetrainOptions.from_settings(parallel_refit=True)
+    model = retrain(clock, options=options)
+    assert model.status == "live" and model.metrics["refit"]["rows"] == model.rows_used
+    return model, selectors.decision_logs(until=model.trained_at), options
+
+
 def test_a_refit_started_in_a_second_process_is_the_same_model(
     creditor, library, clock, monkeypatch
 ):
@@ -238,7 +251,7 @@ def test_a_refit_started_in_a_second_process_is_the_same_model(
     from django.utils import timezone
 
     from recommender import features as F
-    from recommender import learning, selectors, services
+    from recommender import learning, services
     from recommender.services import retraining
 
     started, start = [], retraining._refit_start
@@ -249,13 +262,8 @@ def test_a_refit_started_in_a_second_process_is_the_same_model(
         return job
 
     monkeypatch.setattr(retraining, "_refit_start", spy)
-    logged_decisions(creditor, clock)
-    with override_settings(**FAST):
-        options = services.RetrainOptions.from_settings(parallel_refit=True)
-    model = retrain(clock, options=options)
-    assert model.status == "live" and model.metrics["refit"]["rows"] == model.rows_used
+    model, logs, options = _retrained_in_parallel(creditor, clock)
     assert started == [True]
-    logs = selectors.decision_logs(until=model.trained_at)
     assert model.rows_used == logs.n > model.metrics["train_rows"]
     here = learning.fit_policy(
         logs.X, logs.actions, logs.rewards, logs.propensities, n_actions=F.N_ACTIONS,
@@ -276,7 +284,7 @@ def test_a_refit_whose_second_process_died_is_made_here(creditor, library, clock
     from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    from recommender import learning, selectors, services
+    from recommender import learning
     from recommender.services import background
 
     def died(args, kwargs):
@@ -285,12 +293,7 @@ def test_a_refit_whose_second_process_died_is_made_here(creditor, library, clock
         return job
 
     monkeypatch.setattr(background, "fit_start", died)
-    logged_decisions(creditor, clock)
-    with override_settings(**FAST):
-        options = services.RetrainOptions.from_settings(parallel_refit=True)
-    model = retrain(clock, options=options)
-    assert model.status == "live" and model.metrics["refit"]["rows"] == model.rows_used
-    logs = selectors.decision_logs(until=model.trained_at)
+    model, logs, _options = _retrained_in_parallel(creditor, clock)
     assert learning.Policy.from_bytes(bytes(model.artifact)).meta["n_rows"] == logs.n
 
 
