@@ -230,13 +230,7 @@ def model_retrain(
     train, holdout = _logs_split(options=options, now=now)
     config = learner_config(options.learner)
     data_sha256 = _logs_new(train, holdout, config=config, random_state=random_state)
-    # Every row read, for the refit a passing candidate goes live as (`_refit`).
-    every_row = _concat(train, holdout) if promote and options.refit_on_promotion else None
-    pending = (
-        _refit_start(every_row, config=config, random_state=random_state)
-        if every_row is not None and options.parallel_refit
-        else None
-    )
+    pending = _refit_start(train, holdout, options, promote, config, random_state)
     started = time.perf_counter()
     fit = _fit(train, config=config, random_state=random_state)
     fit_seconds = time.perf_counter() - started
@@ -257,8 +251,8 @@ def model_retrain(
         context_summary=F.summarise_contexts(train.X),
     )
     fitted = train
-    if every_row is not None and _verdict(metrics["vs_live"]) == "promote":
-        fitted = every_row
+    if promote and options.refit_on_promotion and _verdict(metrics["vs_live"]) == "promote":
+        fitted = _concat(train, holdout)
         policy = _refit(
             fitted, metrics, live, options, pending, config=config, random_state=random_state
         )
@@ -342,11 +336,14 @@ def _fit_arguments(
 
 
 def _refit_start(
-    logs: selectors.Logs, *, config: learning.LearnerConfig, random_state: int
-) -> Future:
-    """The refit on every row (`logs`) started in a second process (`background`;
-    `RetrainOptions.parallel_refit`), kept only if the candidate passes."""
-    args, kwargs = _fit_arguments(logs, config=config, random_state=random_state)
+    train: selectors.Logs, holdout: selectors.Logs, options: RetrainOptions, promote: bool,
+    config: learning.LearnerConfig, random_state: int,
+) -> Future | None:  # fmt: skip
+    """If `options.parallel_refit` asks, the refit on every row started in a second process
+    (`background`), kept only if the candidate passes."""
+    if not (promote and options.refit_on_promotion and options.parallel_refit):
+        return None
+    args, kwargs = _fit_arguments(_concat(train, holdout), config=config, random_state=random_state)
     return background.fit_start(args, kwargs)
 
 
