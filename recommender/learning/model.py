@@ -9,6 +9,7 @@ weighted likelihood times a Gaussian prior (`_fit_map`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import optimize
@@ -40,14 +41,10 @@ class _Data:
     counts: np.ndarray  # (A,) rows per action
     prop: np.ndarray  # (n,) logging propensities
 
-    @property
+    @cached_property
     def row_action(self) -> np.ndarray:
         """(n,) the action of each row (the rows are grouped by action)."""
-        cached = self.__dict__.get("_row_action")
-        if cached is None:
-            cached = np.repeat(np.arange(self.counts.shape[0]), self.counts)
-            self.__dict__["_row_action"] = cached
-        return cached
+        return np.repeat(np.arange(self.counts.shape[0]), self.counts)
 
     def blocks(self) -> list[tuple[int, int, int]]:
         """(action, lo, hi) row blocks small enough to stay in cache between two passes."""

@@ -230,7 +230,9 @@ def model_retrain(
     train, holdout = _logs_split(options=options, now=now)
     config = learner_config(options.learner)
     data_sha256 = _logs_new(train, holdout, config=config, random_state=random_state)
-    pending = _refit_start(train, holdout, options, promote, config, random_state)
+    every_row, pending = _refit_prepare(
+        train, holdout, options, promote, config=config, random_state=random_state
+    )
     started = time.perf_counter()
     fit = _fit(train, config=config, random_state=random_state)
     fit_seconds = time.perf_counter() - started
@@ -251,8 +253,8 @@ def model_retrain(
         context_summary=F.summarise_contexts(train.X),
     )
     fitted = train
-    if promote and options.refit_on_promotion and _verdict(metrics["vs_live"]) == "promote":
-        fitted = _concat(train, holdout)
+    if every_row is not None and _verdict(metrics["vs_live"]) == "promote":
+        fitted = every_row
         policy = _refit(
             fitted, metrics, live, options, pending, config=config, random_state=random_state
         )
@@ -335,16 +337,21 @@ def _fit_arguments(
     }
 
 
-def _refit_start(
+def _refit_prepare(
     train: selectors.Logs, holdout: selectors.Logs, options: RetrainOptions, promote: bool,
-    config: learning.LearnerConfig, random_state: int,
-) -> Future | None:  # fmt: skip
-    """If `options.parallel_refit` asks, the refit on every row started in a second process
-    (`background`), kept only if the candidate passes."""
-    if not (promote and options.refit_on_promotion and options.parallel_refit):
-        return None
-    args, kwargs = _fit_arguments(_concat(train, holdout), config=config, random_state=random_state)
-    return background.fit_start(args, kwargs)
+    *, config: learning.LearnerConfig, random_state: int,
+) -> tuple[selectors.Logs | None, Future | None]:  # fmt: skip
+    """Every row read, which a passing candidate is refitted on (`_refit`), or None when no
+    refit is asked (`promote` and `options.refit_on_promotion`); and, if
+    `options.parallel_refit` asks, that refit started in a second process (`background`),
+    kept only if the candidate passes."""
+    if not (promote and options.refit_on_promotion):
+        return None, None
+    every_row = _concat(train, holdout)
+    if not options.parallel_refit:
+        return every_row, None
+    args, kwargs = _fit_arguments(every_row, config=config, random_state=random_state)
+    return every_row, background.fit_start(args, kwargs)
 
 
 def _concat(first: selectors.Logs, second: selectors.Logs) -> selectors.Logs:

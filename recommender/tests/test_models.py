@@ -254,14 +254,14 @@ def test_a_refit_started_in_a_second_process_is_the_same_model(
     from recommender import learning, services
     from recommender.services import retraining
 
-    started, start = [], retraining._refit_start
+    started, prepare = [], retraining._refit_prepare
 
-    def spy(*args):
-        job = start(*args)
+    def spy(*args, **kwargs):
+        every_row, job = prepare(*args, **kwargs)
         started.append(job is not None)
-        return job
+        return every_row, job
 
-    monkeypatch.setattr(retraining, "_refit_start", spy)
+    monkeypatch.setattr(retraining, "_refit_prepare", spy)
     model, logs, options = _retrained_in_parallel(creditor, clock)
     assert started == [True]
     assert model.rows_used == logs.n > model.metrics["train_rows"]
