@@ -140,6 +140,11 @@ def test_the_simulators_nightly_retraining_is_given_as_values_not_settings(setti
         (["--png", "/proc/no-such-dir/curve.png"], "--png: cannot write"),
         (["--send-time-share", "0.95"], "--send-time-share must be at least 0 and below 0.9"),
         (["--send-time-share", "-0.1"], "--send-time-share must be at least 0"),
+        (["--learner", '{"nope": 1}'], "'nope' is not a LearnerConfig field"),
+        (["--learner", '{"loosen_se": "x"}'], "loosen_se must be like its default 2.5"),
+        (["--learner", '{"prior_grid": [1, "a"]}'], "prior_grid must be like its default"),
+        (["--learner", "[1]"], "a JSON object of LearnerConfig fields is needed"),
+        (["--learner", "{x"], "--learner: not JSON"),
     ],
 )
 def test_simulate_command_refuses_bad_arguments_before_running(args, message, monkeypatch):
@@ -150,6 +155,28 @@ def test_simulate_command_refuses_bad_arguments_before_running(args, message, mo
     monkeypatch.setattr(simulator, "simulate", lambda config: pytest.fail("ran anyway"))
     with pytest.raises(CommandError, match=message):
         call_command("simulate", *args, "--quiet", stdout=StringIO())
+
+
+def test_simulate_learner_settings_go_over_the_nightly_retrainings_own(tmp_path, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from recommender import services
+    from recommender.management.commands import simulate as command
+
+    seen = []
+    monkeypatch.setattr(simulator, "simulate", lambda config: seen.append(config) or {})
+    monkeypatch.setattr(command, "setup_databases", lambda **kwargs: None)
+    monkeypatch.setattr(command, "teardown_databases", lambda old, **kwargs: None)
+    call_command(
+        "simulate", "--learner", '{"loosen_se": 0, "prior_grid": [0.1, 1]}', "--quiet",
+        "--png", str(tmp_path / "curve.png"), stdout=StringIO(),
+    )  # fmt: skip
+    learner = services.learner_config(seen[0].retrain_options["learner"])
+    assert learner.loosen_se == 0 and learner.prior_grid == (0.1, 1)
+    assert learner.max_iter == 80  # the simulator's own lighter settings stay
+    assert simulator.SIMULATOR_RETRAIN["learner"] == {"small_log_rows": 0, "max_iter": 80}
 
 
 @pytest.mark.django_db
@@ -168,6 +195,12 @@ def test_the_summary_gives_the_gap_closed_per_week_beside_the_offline_learner(
     assert total["decisions"] == sum(w["decisions"] for w in gap["weeks"].values()) > 0
     for name in ("deployed", "offline_all_logs", "offline_all_logs_greedy"):
         assert total[name] is not None and -5 < total[name] < 1.0001, (name, total)
+    # Each night's model says what its fit chose, so a run shows how steady the choices are.
+    assert summary["models"]
+    for model in summary["models"]:
+        choice = model["choice"]
+        assert choice["family"] in ("linear", "relevance", "nonlinear"), choice
+        assert choice["prior_shared"] > 0 and choice["propensity_power"] in (0.0, 0.5, 1.0)
 
 
 def _sequences_reset():

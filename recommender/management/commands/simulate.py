@@ -8,9 +8,13 @@ prints a JSON summary and writes a learning-curve PNG. See docs/simulator.md.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -39,13 +43,25 @@ class Command(BaseCommand):
             "that differs between two runs of the same seed).",
         )  # fmt: skip
         parser.add_argument(
+            "--learner", type=_learner_overrides, default={}, metavar="JSON",
+            help='Learner settings (LearnerConfig fields, a JSON object) over the nightly '
+            'retraining\'s own, e.g. \'{"loosen_se": 0}\': to see how a change does in '
+            "closed loop.",
+        )  # fmt: skip
+        parser.add_argument(
             "--send-time-share", type=float, default=0.1,
             help="Share of decisions in the send-time arm (the policy at a random send hour), "
             "to measure what choosing the hour is worth (default 0.1); 0 leaves it off.",
         )  # fmt: skip
 
     def handle(self, *args, **opts) -> None:
-        from recommender.simulator import SIMULATOR_SETTINGS, SimulationConfig, dump, simulate
+        from recommender.simulator import (
+            SIMULATOR_RETRAIN,
+            SIMULATOR_SETTINGS,
+            SimulationConfig,
+            dump,
+            simulate,
+        )
 
         for name, least in (("debtors", 1), ("days", 1), ("seed", 0)):
             if opts[name] < least:
@@ -64,7 +80,10 @@ class Command(BaseCommand):
         )
         for noisy in ("django_tasks", "wagtail", "recommender.services", "messaging"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+        retrain_options = dict(SIMULATOR_RETRAIN)
+        retrain_options["learner"] = {**SIMULATOR_RETRAIN["learner"], **opts["learner"]}
         config = SimulationConfig(
+            retrain_options=retrain_options,
             debtors=opts["debtors"],
             days=opts["days"],
             seed=opts["seed"],
@@ -89,6 +108,44 @@ class Command(BaseCommand):
         if opts["json"]:
             opts["json"].write_text(text)
         self.stdout.write(text)
+
+
+def _learner_overrides(text: str) -> dict[str, Any]:
+    """--learner's JSON object: `LearnerConfig` fields, each a value of its default's kind
+    (a number, a list of numbers, a string), so that a mistake stops the command now rather
+    than the first nightly fit."""
+    from recommender.learning import LearnerConfig
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("a JSON object of LearnerConfig fields is needed")
+    defaults = {f.name: f.default for f in dataclasses.fields(LearnerConfig)}
+    for name, given in value.items():
+        if name not in defaults:
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is not a LearnerConfig field; the fields: {', '.join(defaults)}"
+            )
+        if not _same_kind(given, defaults[name]):
+            raise argparse.ArgumentTypeError(
+                f"{name} must be like its default {defaults[name]!r}; got {given!r}"
+            )
+    return value
+
+
+def _same_kind(given: Any, default: Any) -> bool:
+    """Whether a JSON value can stand for a `LearnerConfig` default (None: a number or None)."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    if isinstance(default, tuple):
+        return isinstance(given, list) and all(number(v) for v in given)
+    if isinstance(default, str):
+        return isinstance(given, str)
+    return number(given) or (default is None and given is None)
 
 
 def _check_writable(path: Path, *, option: str) -> None:
