@@ -65,10 +65,11 @@ log = logging.getLogger("recommender.simulator")
 SIMULATOR_RETRAIN: dict[str, Any] = {
     "reward_delay_days": 2,
     "min_rows": 1000,
-    # Sixty nightly fits on 2 cores: no k-fold prior search on small logs, shorter L-BFGS
-    # runs, at most 30,000 (the newest) decisions per fit. In closed loop this config both
-    # runs faster and converts better than the learner's defaults (docs/simulator.md).
-    "learner": {"small_log_rows": 0, "max_iter": 80},
+    # The learner as production runs it (its defaults: k-fold prior search on small logs, 250
+    # L-BFGS iterations). A lighter fit (no k-fold, 80 iterations) ran a third faster but
+    # closed less of the gap and dipped more often over five seeds (docs/benchmarks.md,
+    # "Closed loop"). At most 30,000 (the newest) decisions per fit.
+    "learner": {},
     "max_rows": 30_000,
     # The refit on every row starts in a second process while the candidate is fitted and
     # evaluated: the same models, the nightly cycle in about half the wall time on 2 cores.

@@ -126,7 +126,11 @@ def test_the_simulators_nightly_retraining_is_given_as_values_not_settings(setti
     options = services.RetrainOptions.from_settings(**simulator.SimulationConfig().retrain_options)
     assert options.reward_delay_days == 2 and options.min_rows == 1000
     assert options.max_rows == 30_000
-    assert services.learner_config(options.learner).max_iter == 80
+    # The learner as production runs it, whatever this deployment's RECOMMENDER_LEARNER_CONFIG.
+    settings.RECOMMENDER_LEARNER_CONFIG = {"max_iter": 30}
+    learner = services.learner_config(options.learner)
+    assert learner == services.learner_config({})
+    assert learner.max_iter == 250 and learner.small_log_rows == 10_000
     assert options.chunk == settings.RECOMMENDER_TRAIN_CHUNK  # the rest as configured
     assert not any(name.startswith("RECOMMENDER_") for name in simulator.SIMULATOR_SETTINGS)
 
@@ -175,8 +179,8 @@ def test_simulate_learner_settings_go_over_the_nightly_retrainings_own(tmp_path,
     )  # fmt: skip
     learner = services.learner_config(seen[0].retrain_options["learner"])
     assert learner.loosen_se == 0 and learner.prior_grid == (0.1, 1)
-    assert learner.max_iter == 80  # the simulator's own lighter settings stay
-    assert simulator.SIMULATOR_RETRAIN["learner"] == {"small_log_rows": 0, "max_iter": 80}
+    assert learner.max_iter == 250  # the rest are the learner's defaults
+    assert simulator.SIMULATOR_RETRAIN["learner"] == {}  # left as it was
 
 
 @pytest.mark.django_db
