@@ -66,7 +66,7 @@ SIMULATOR_RETRAIN: dict[str, Any] = {
     "reward_delay_days": 2,
     "min_rows": 1000,
     # The learner as production runs it (its defaults: k-fold prior search on small logs, 250
-    # L-BFGS iterations). A lighter fit (no k-fold, 80 iterations) ran a third faster but
+    # L-BFGS iterations). A lighter fit (no k-fold, 80 iterations) took 70% of the time but
     # closed less of the gap and dipped more often over five seeds (docs/benchmarks.md,
     # "Closed loop"). At most 30,000 (the newest) decisions per fit.
     "learner": {},

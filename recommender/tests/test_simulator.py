@@ -147,6 +147,7 @@ def test_the_simulators_nightly_retraining_is_given_as_values_not_settings(setti
         (["--learner", '{"nope": 1}'], "'nope' is not a LearnerConfig field"),
         (["--learner", '{"loosen_se": "x"}'], "loosen_se must be like its default 2.5"),
         (["--learner", '{"prior_grid": [1, "a"]}'], "prior_grid must be like its default"),
+        (["--learner", '{"max_iter": 80.5}'], "max_iter must be like its default 250"),
         (["--learner", "[1]"], "a JSON object of LearnerConfig fields is needed"),
         (["--learner", "{x"], "--learner: not JSON"),
     ],

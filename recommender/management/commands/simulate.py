@@ -136,7 +136,9 @@ def _learner_overrides(text: str) -> dict[str, Any]:
 
 
 def _same_kind(given: Any, default: Any) -> bool:
-    """Whether a JSON value can stand for a `LearnerConfig` default (None: a number or None)."""
+    """Whether a JSON value can stand for a `LearnerConfig` default: a whole number for a
+    count, a number for a float (None: a number or None), numbers for a grid, a string for a
+    string."""
 
     def number(v: Any) -> bool:
         return isinstance(v, int | float) and not isinstance(v, bool)
@@ -145,6 +147,8 @@ def _same_kind(given: Any, default: Any) -> bool:
         return isinstance(given, list) and all(number(v) for v in given)
     if isinstance(default, str):
         return isinstance(given, str)
+    if isinstance(default, int):
+        return number(given) and isinstance(given, int)
     return number(given) or (default is None and given is None)
 
 
