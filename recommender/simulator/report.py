@@ -65,6 +65,20 @@ def summarise(sim: Simulation) -> dict[str, Any]:
     return summary
 
 
+_CHOICE_KEYS = (
+    "family", "step_columns", "prior_shared", "prior_per_action", "prior_intercept",
+    "propensity_power",
+)  # fmt: skip
+
+
+def model_choice(model: Any) -> dict[str, Any]:
+    """What a night's fit chose (its policy's metadata): the model family, the step columns
+    kept, the prior scales and the propensity power. Seen night after night, they show how
+    steady the learner's choices are on the logs the loop gives it."""
+    meta = learning.Policy.from_bytes(bytes(model.artifact)).meta
+    return {key: meta.get(key) for key in _CHOICE_KEYS}
+
+
 def _counts(
     sim: Simulation,
 ) -> tuple[dict[int, dict[str, dict[str, float]]], dict[str, dict[str, float]]]:

@@ -139,22 +139,6 @@ class SimulationConfig:
     retrain_options: dict[str, Any] = field(default_factory=lambda: dict(SIMULATOR_RETRAIN))
 
 
-_CHOICE_KEYS = (
-    "family", "step_columns", "prior_shared", "prior_per_action", "prior_intercept",
-    "propensity_power",
-)  # fmt: skip
-
-
-def _choice(model: Any) -> dict[str, Any]:
-    """What the night's fit chose (its policy's metadata): the model family, the step columns
-    kept, the prior scales and the propensity power. Seen night after night, they show how
-    steady the learner's choices are on the logs the loop gives it."""
-    from recommender.learning import Policy
-
-    meta = Policy.from_bytes(bytes(model.artifact)).meta
-    return {key: meta.get(key) for key in _CHOICE_KEYS}
-
-
 @contextmanager
 def _admin_indexes_off() -> Iterator[None]:
     """Wagtail's search and reference indexes left alone (the admin's; the pipeline reads
@@ -379,7 +363,7 @@ class Simulation:
         }
         if self.cfg.timings:
             entry["fit_seconds"] = m.get("fit_seconds")
-        entry["choice"] = _choice(model)
+        entry["choice"] = report.model_choice(model)
         self.models.append(entry)
 
     def _plan(self, day: int) -> None:
