@@ -67,8 +67,8 @@ SIMULATOR_RETRAIN: dict[str, Any] = {
     "min_rows": 1000,
     # The learner as production runs it (its defaults: k-fold prior search on small logs, 250
     # L-BFGS iterations). A lighter fit (no k-fold, 80 iterations) took 70% of the time but
-    # closed less of the gap and dipped more often over five seeds (docs/benchmarks.md,
-    # "Closed loop"). At most 30,000 (the newest) decisions per fit.
+    # closed less of the gap over six seeds, its priors swinging from night to night
+    # (docs/benchmarks.md, "Closed loop"). At most 30,000 (the newest) decisions per fit.
     "learner": {},
     "max_rows": 30_000,
     # The refit on every row starts in a second process while the candidate is fitted and
