@@ -13,6 +13,7 @@ Public surface:
 - :class:`Policy` -- ``probabilities(X, eligible=..., explore=...)``,
   ``expected_rewards(X)``, ``to_bytes()`` / ``Policy.from_bytes(...)``.
 - :class:`LearnerConfig` -- optional knobs; the defaults are the tuned ones.
+  `learner_config_from` builds one from a mapping (a setting), checking every value.
 - :func:`policy_blend` -- one policy scoring actions by a weighted mean of two policies'
   scores (retraining blends each night's fit with the live model).
 - :func:`snips_value` and :func:`dr_value` -- off-policy value estimates with 95% intervals,
@@ -52,7 +53,7 @@ the family choice), ``fit`` (`fit_policy`), ``policy`` (`Policy`), ``estimates``
 """
 
 from recommender.learning.blend import policy_blend
-from recommender.learning.config import LearnerConfig
+from recommender.learning.config import LearnerConfig, learner_config_from
 from recommender.learning.estimates import OffPolicyEstimate, dr_value, snips_value
 from recommender.learning.fit import fit_policy
 from recommender.learning.policy import FORMAT_VERSION, Policy
@@ -64,6 +65,7 @@ __all__ = [
     "Policy",
     "dr_value",
     "fit_policy",
+    "learner_config_from",
     "policy_blend",
     "snips_value",
 ]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 try:  # installed with scikit-learn (one of its hard dependencies)
     from threadpoolctl import threadpool_limits
@@ -141,6 +144,43 @@ class LearnerConfig:
     #: every action, the uncertain ones included, so the policy arm can lean on its estimates
     #: (the value chosen with the offline harness, docs/benchmarks.md).
     control_posterior_scale: float = 0.5
+
+
+def learner_config_from(overrides: Any, **base: Any) -> LearnerConfig:
+    """A `LearnerConfig` from a mapping of field names to values (a setting, a command's JSON):
+    `base` first, then `overrides`. Each value must be of its default's kind (a whole number
+    for a count, a number for a float, numbers for a grid, a string for a string), so that a
+    mistake is named where the values are read rather than inside the first fit. Grids may be
+    given as lists. Raises ValueError naming every unknown field, or the first bad value."""
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f"a mapping of LearnerConfig fields is needed, not {overrides!r}")
+    defaults = {f.name: f.default for f in dataclasses.fields(LearnerConfig)}
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"not LearnerConfig fields: {unknown!r}; the fields: {', '.join(sorted(defaults))}"
+        )
+    for name, given in overrides.items():
+        if not _same_kind(given, defaults[name]):
+            raise ValueError(f"{name} must be like its default {defaults[name]!r}; got {given!r}")
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return LearnerConfig(**{**base, **fields})
+
+
+def _same_kind(given: Any, default: Any) -> bool:
+    """Whether a value can stand for a `LearnerConfig` default: a whole number for a count, a
+    number for a float (None: a number or None), numbers for a grid, a string for a string."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    if isinstance(default, tuple):
+        return isinstance(given, list | tuple) and all(number(v) for v in given)
+    if isinstance(default, str):
+        return isinstance(given, str)
+    if isinstance(default, int):
+        return number(given) and isinstance(given, int)
+    return number(given) or (default is None and given is None)
 
 
 def _policy_epsilon(cfg: LearnerConfig) -> float:

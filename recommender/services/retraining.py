@@ -51,18 +51,10 @@ def learner_config(overrides: Any = None) -> learning.LearnerConfig:
         overrides = settings.RECOMMENDER_LEARNER_CONFIG
     overrides = overrides or {}
     share = float(settings.RECOMMENDER_CONTROL_SHARE)
-    if not overrides:
-        return learning.LearnerConfig(uniform_share=share)
-    known = {f.name for f in dataclasses.fields(learning.LearnerConfig)}
-    unknown = sorted(set(overrides) - known) if isinstance(overrides, dict) else overrides
-    if unknown:
-        raise ImproperlyConfigured(
-            f"RECOMMENDER_LEARNER_CONFIG must be a dict of LearnerConfig fields; unknown: "
-            f"{unknown!r}. Known fields: {', '.join(sorted(known))}."
-        )
-    # Grids are tuples in the (frozen) config; settings may spell them as lists.
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    return learning.LearnerConfig(**{"uniform_share": share, **fields})
+    try:
+        return learning.learner_config_from(overrides, uniform_share=share)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"RECOMMENDER_LEARNER_CONFIG: {exc}") from exc
 
 
 @dataclass(frozen=True)

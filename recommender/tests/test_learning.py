@@ -10,6 +10,7 @@ from recommender.learning import (
     Policy,
     dr_value,
     fit_policy,
+    learner_config_from,
     snips_value,
 )
 
@@ -378,3 +379,16 @@ def test_config_can_turn_off_importance_weighting():
     X, a, r, prop = _confounded_logs(20_000, seed=4)
     plain = fit_policy(X, a, r, prop, n_actions=2, config=LearnerConfig(propensity_power=0.0))
     assert np.all(plain.probabilities(X[:10], explore=False)[:, 0] == 1.0)
+
+
+def test_config_from_a_mapping_checks_names_and_kinds():
+    cfg = learner_config_from({"max_iter": 80, "power_grid": [0, 1]}, uniform_share=0.1)
+    assert (cfg.max_iter, cfg.power_grid, cfg.uniform_share) == (80, (0, 1), 0.1)
+    assert learner_config_from({"uniform_share": 0.0}, uniform_share=0.1).uniform_share == 0.0
+    assert learner_config_from({}) == LearnerConfig()
+    with pytest.raises(ValueError, match=r"not LearnerConfig fields: \['a', 'b'\]"):
+        learner_config_from({"b": 1, "a": 2, "max_iter": 3})
+    with pytest.raises(ValueError, match=r"max_iter must be like its default 250; got 1\.5"):
+        learner_config_from({"max_iter": 1.5})
+    with pytest.raises(ValueError, match="a mapping of LearnerConfig fields"):
+        learner_config_from(["max_iter"])

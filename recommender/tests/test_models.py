@@ -468,13 +468,31 @@ def test_a_mistyped_learner_setting_is_a_clear_error_and_a_start_up_warning(sett
     assert learner_config_check() == []
 
     settings.RECOMMENDER_LEARNER_CONFIG = {"max_iter": 80, "max_iters": 90}
-    with pytest.raises(ImproperlyConfigured, match="unknown: \\['max_iters'\\]"):
+    with pytest.raises(ImproperlyConfigured, match="not LearnerConfig fields: \\['max_iters'\\]"):
         learner_config()
     (warning,) = learner_config_check()
     assert warning.id == "recommender.W001" and "max_iters" in warning.msg
 
+    # A value unlike its default is named at start-up too, not by the first nightly fit.
+    for bad, message in [
+        ({"max_iter": "80"}, "max_iter must be like its default 250"),
+        ({"max_iter": 80.5}, "max_iter must be like its default 250"),
+        ({"loosen_se": True}, "loosen_se must be like its default 2.5"),
+        ({"prior_grid": [1, "3"]}, "prior_grid must be like its default"),
+        ({"knot_placement": 1}, "knot_placement must be like its default 'score'"),
+    ]:
+        settings.RECOMMENDER_LEARNER_CONFIG = bad
+        with pytest.raises(ImproperlyConfigured, match=message):
+            learner_config()
+        (warning,) = learner_config_check()
+        assert warning.id == "recommender.W001" and message in warning.msg
+
+    # Grids may be lists; None stands for "chosen" where the default is None.
+    settings.RECOMMENDER_LEARNER_CONFIG = {"power_grid": [0, 0.5], "propensity_power": None}
+    assert learner_config().power_grid == (0, 0.5)
+
     settings.RECOMMENDER_LEARNER_CONFIG = ["max_iter"]
-    with pytest.raises(ImproperlyConfigured, match="must be a dict"):
+    with pytest.raises(ImproperlyConfigured, match="a mapping of LearnerConfig fields"):
         learner_config()
 
 

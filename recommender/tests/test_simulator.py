@@ -144,7 +144,7 @@ def test_the_simulators_nightly_retraining_is_given_as_values_not_settings(setti
         (["--png", "/proc/no-such-dir/curve.png"], "--png: cannot write"),
         (["--send-time-share", "0.95"], "--send-time-share must be at least 0 and below 0.9"),
         (["--send-time-share", "-0.1"], "--send-time-share must be at least 0"),
-        (["--learner", '{"nope": 1}'], "'nope' is not a LearnerConfig field"),
+        (["--learner", '{"nope": 1}'], "not LearnerConfig fields: \\['nope'\\]"),
         (["--learner", '{"loosen_se": "x"}'], "loosen_se must be like its default 2.5"),
         (["--learner", '{"prior_grid": [1, "a"]}'], "prior_grid must be like its default"),
         (["--learner", '{"max_iter": 80.5}'], "max_iter must be like its default 250"),

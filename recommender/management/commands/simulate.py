@@ -9,7 +9,6 @@ prints a JSON summary and writes a learning-curve PNG. See docs/simulator.md.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -111,10 +110,10 @@ class Command(BaseCommand):
 
 
 def _learner_overrides(text: str) -> dict[str, Any]:
-    """--learner's JSON object: `LearnerConfig` fields, each a value of its default's kind
-    (a number, a list of numbers, a string), so that a mistake stops the command now rather
-    than the first nightly fit."""
-    from recommender.learning import LearnerConfig
+    """--learner's JSON object of `LearnerConfig` fields, checked as the setting is
+    (`learner_config_from`), so that a mistake stops the command now rather than the first
+    nightly fit."""
+    from recommender.learning import learner_config_from
 
     try:
         value = json.loads(text)
@@ -122,34 +121,11 @@ def _learner_overrides(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("a JSON object of LearnerConfig fields is needed")
-    defaults = {f.name: f.default for f in dataclasses.fields(LearnerConfig)}
-    for name, given in value.items():
-        if name not in defaults:
-            raise argparse.ArgumentTypeError(
-                f"{name!r} is not a LearnerConfig field; the fields: {', '.join(defaults)}"
-            )
-        if not _same_kind(given, defaults[name]):
-            raise argparse.ArgumentTypeError(
-                f"{name} must be like its default {defaults[name]!r}; got {given!r}"
-            )
+    try:
+        learner_config_from(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
     return value
-
-
-def _same_kind(given: Any, default: Any) -> bool:
-    """Whether a JSON value can stand for a `LearnerConfig` default: a whole number for a
-    count, a number for a float (None: a number or None), numbers for a grid, a string for a
-    string."""
-
-    def number(v: Any) -> bool:
-        return isinstance(v, int | float) and not isinstance(v, bool)
-
-    if isinstance(default, tuple):
-        return isinstance(given, list) and all(number(v) for v in given)
-    if isinstance(default, str):
-        return isinstance(given, str)
-    if isinstance(default, int):
-        return number(given) and isinstance(given, int)
-    return number(given) or (default is None and given is None)
 
 
 def _check_writable(path: Path, *, option: str) -> None:
