@@ -631,6 +631,9 @@ RECOMMENDER_REFIT_ON_PROMOTION = env.bool("RECOMMENDER_REFIT_ON_PROMOTION", defa
 # Each night's fit is blended with the live model (this weight on the fit, the rest on the
 # live model: a moving average of the nightly reward models); 1 turns blending off.
 RECOMMENDER_BLEND_WEIGHT = env.float("RECOMMENDER_BLEND_WEIGHT", default=0.5)
+# Retraining waits until the logs hold at least this share of the live model's training
+# rows in decisions newer than its training data (0: a new fit every night).
+RECOMMENDER_RETRAIN_MIN_NEW_SHARE = env.float("RECOMMENDER_RETRAIN_MIN_NEW_SHARE", default=0.2)
 # A candidate is rejected only when its off-policy value is surely (95%) below the live
 # model's by more than this; otherwise the fresher model goes live.
 RECOMMENDER_PROMOTION_TOLERANCE = env.float("RECOMMENDER_PROMOTION_TOLERANCE", default=0.0)

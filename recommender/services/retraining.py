@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class RetrainOptions:
     learner: dict[str, Any] | None = None  # None: RECOMMENDER_LEARNER_CONFIG
     refit_on_promotion: bool = True  # RECOMMENDER_REFIT_ON_PROMOTION
     blend_weight: float = 0.5  # RECOMMENDER_BLEND_WEIGHT
+    min_new_share: float = 0.2  # RECOMMENDER_RETRAIN_MIN_NEW_SHARE
     # Start the refit in a second process beside the fit (`background`); the simulator does.
     parallel_refit: bool = False
 
@@ -86,6 +88,7 @@ class RetrainOptions:
             holdout_share=float(settings.RECOMMENDER_HOLDOUT_SHARE),
             refit_on_promotion=bool(settings.RECOMMENDER_REFIT_ON_PROMOTION),
             blend_weight=float(settings.RECOMMENDER_BLEND_WEIGHT),
+            min_new_share=float(settings.RECOMMENDER_RETRAIN_MIN_NEW_SHARE),
         )
         return dataclasses.replace(options, **changes)
 
@@ -220,6 +223,7 @@ def model_retrain(
     now = now or timezone.now()
     options = options or RetrainOptions.from_settings()
     train, holdout = _logs_split(options=options, now=now)
+    _logs_grown(train, holdout, share=options.min_new_share)
     config = learner_config(options.learner)
     data_sha256 = _logs_new(train, holdout, config=config, random_state=random_state)
     every_row, pending = _refit_prepare(
@@ -368,6 +372,31 @@ def _logs_new(
             f"the logs have not changed since model {same['label']} was trained on them."
         )
     return digest
+
+
+def _logs_grown(train: selectors.Logs, holdout: selectors.Logs, *, share: float) -> None:
+    """`RetrainSkipped` unless the logs hold at least `share` times as many decisions newer
+    than the live model's training data as it was fitted on. A fit on logs a few percent
+    larger than the live model's differs from it by the noise of the fit's own choices, not
+    by what the new rows teach. Applies only to a live model of this feature version."""
+    if share <= 0:
+        return
+    live = (
+        ModelVersion.objects.filter(status=ModelStatus.LIVE, feature_version=F.FEATURE_VERSION)
+        .values("label", "rows_used", "data_until")
+        .first()
+    )
+    if live is None or live["data_until"] is None:
+        return
+    since = live["data_until"].timestamp()
+    new = int((train.decided_at > since).sum() + (holdout.decided_at > since).sum())
+    needed = math.ceil(share * live["rows_used"])
+    if new < needed:
+        raise RetrainSkipped(
+            f"{new:,} logged decisions are newer than live model {live['label']}'s training "
+            f"data; a new fit waits for {needed:,} ({share:.0%} of the {live['rows_used']:,} "
+            "it was fitted on)."
+        )
 
 
 def _logs_digest(

@@ -18,6 +18,9 @@ FAST = {
     "RECOMMENDER_MIN_TRAIN_ROWS": 20,
     "RECOMMENDER_MIN_LIVE_COMPARISON_ROWS": 5,
     "RECOMMENDER_MODEL_RECHECK_SECONDS": 0,
+    # A new fit on every retraining: these tests retrain after a few new decisions. The wait
+    # for grown logs has its own test.
+    "RECOMMENDER_RETRAIN_MIN_NEW_SHARE": 0,
 }
 
 
@@ -529,6 +532,35 @@ def test_retraining_on_logs_a_model_was_already_trained_on_is_skipped(creditor, 
     logged_decisions(creditor, clock, n=5, start=300)
     assert retrain(clock).metrics["data_sha256"] != first.metrics["data_sha256"]
     assert ModelVersion.objects.count() == 3
+
+
+def test_retraining_waits_until_the_logs_have_grown_by_the_configured_share(
+    creditor, library, clock
+):
+    """With RECOMMENDER_RETRAIN_MIN_NEW_SHARE a night is skipped until the decisions newer
+    than the live model's training data are that share of the rows it was fitted on."""
+    from recommender import services
+    from recommender.models import ModelVersion
+
+    first = train_and_promote(creditor, clock)
+    with override_settings(**FAST):
+        grown = services.RetrainOptions.from_settings(min_new_share=0.5)
+    assert first.rows_used == 40
+    logged_decisions(creditor, clock, n=12, start=300)
+    with pytest.raises(
+        services.RetrainSkipped,
+        match=f"12 logged decisions are newer than "
+        f"live model {first.label}'s training data; a new fit waits for 20",
+    ):
+        retrain(clock, options=grown)
+    assert ModelVersion.objects.count() == 1
+    logged_decisions(creditor, clock, n=8, start=400)
+    second = retrain(clock, options=grown)
+    assert second.pk != first.pk and second.rows_used > first.rows_used
+    # Production waits for a fifth more; 0 fits every night.
+    assert services.RetrainOptions.from_settings().min_new_share == 0.2
+    with override_settings(RECOMMENDER_RETRAIN_MIN_NEW_SHARE=0):
+        assert services.RetrainOptions.from_settings().min_new_share == 0
 
 
 def test_arm_shares_that_leave_the_policy_no_traffic_are_a_clear_error_and_a_warning(settings):
