@@ -91,7 +91,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         from django_q.tasks import async_task
 
         actor = f"admin:{request.user.pk}"
-        transaction.on_commit(lambda: async_task("recommender.tasks.model_retrain_task", actor))
+        # An operator asking now is not made to wait for the logs to grow, as the nightly run is.
+        transaction.on_commit(
+            lambda: async_task("recommender.tasks.model_retrain_task", actor, False)
+        )
         self.message_user(request, "Retraining queued; the new model appears here when done.")
 
     @admin.action(description="Promote the selected model to live", permissions=["change"])

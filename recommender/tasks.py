@@ -36,10 +36,15 @@ def plan_contacts_task(
     return services.plan_contacts(now=when, part=part or 0, parts=parts).as_dict()
 
 
-def model_retrain_task(actor: str = "system:nightly") -> dict[str, Any]:
-    """Nightly (and from the admin action): train a candidate, promote it if not worse."""
+def model_retrain_task(
+    actor: str = "system:nightly", wait_for_growth: bool = True
+) -> dict[str, Any]:
+    """Nightly (and from the admin action): train a candidate, promote it if not worse.
+    `wait_for_growth=False` (an operator's "Retrain now") fits even if the logs have not grown
+    by RECOMMENDER_RETRAIN_MIN_NEW_SHARE since the live model's data."""
+    options = None if wait_for_growth else services.RetrainOptions.from_settings(min_new_share=0)
     try:
-        model = services.model_retrain(actor=actor)
+        model = services.model_retrain(actor=actor, options=options)
     except services.RetrainSkipped as exc:
         log.info("retraining skipped: %s", exc)
         return {"skipped": str(exc)}

@@ -539,7 +539,11 @@ def test_retraining_waits_until_the_logs_have_grown_by_the_configured_share(
 ):
     """With RECOMMENDER_RETRAIN_MIN_NEW_SHARE a night is skipped until the decisions newer
     than the live model's training data are that share of the rows it was fitted on."""
-    from recommender import services
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from recommender import services, tasks
     from recommender.models import ModelVersion
 
     first = train_and_promote(creditor, clock)
@@ -554,9 +558,21 @@ def test_retraining_waits_until_the_logs_have_grown_by_the_configured_share(
     ):
         retrain(clock, options=grown)
     assert ModelVersion.objects.count() == 1
+    # The nightly task and the command wait too; an operator's explicit retrain does not.
+    with override_settings(**{**FAST, "RECOMMENDER_RETRAIN_MIN_NEW_SHARE": 0.5}):
+        assert "a new fit waits for 20" in tasks.model_retrain_task()["skipped"]
+        out = StringIO()
+        call_command("retrain", stdout=out)
+        assert out.getvalue().startswith("Not retrained: 12 logged decisions are newer")
+        assert ModelVersion.objects.count() == 1
+        call_command("retrain", "--now", "--no-promote", stdout=StringIO())
+        assert ModelVersion.objects.count() == 2
+        # Past the wait, the task finds the logs that candidate was just fitted on.
+        skipped = tasks.model_retrain_task(wait_for_growth=False)["skipped"]
+        assert "have not changed since model" in skipped
     logged_decisions(creditor, clock, n=8, start=400)
     second = retrain(clock, options=grown)
-    assert second.pk != first.pk and second.rows_used > first.rows_used
+    assert second.status == "live" and second.rows_used > first.rows_used
     # Production waits for a fifth more; 0 fits every night.
     assert services.RetrainOptions.from_settings().min_new_share == 0.2
     with override_settings(RECOMMENDER_RETRAIN_MIN_NEW_SHARE=0):

@@ -144,6 +144,8 @@ def test_admin_retrain_action_queues_the_task_after_commit(
     assert b"Retraining queued" in response.content
     task = Task.objects.get(func="recommender.tasks.model_retrain_task")
     assert task.success and "skipped" in task.result
+    # Asked for now, it does not wait for the logs to grow as the nightly run does.
+    assert task.args == (f"admin:{admin_user.pk}", False)
 
 
 @pytest.mark.parametrize("days", ["0", "-3"])
