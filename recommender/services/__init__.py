@@ -9,6 +9,8 @@ One module per topic; this package re-exports the public names, so callers write
   `model_rollback`: training from the decision logs, off-policy evaluation on a time-split
   holdout, promotion only when the candidate is not worse than the live model;
   `RetrainOptions` (what it reads, from the settings or given as values), `learner_config`.
+- `training_logs.py`: the logs retraining reads, and whether they are worth a new fit (grown
+  enough since the live model's data, not already fitted on); `RetrainSkipped` otherwise.
 - `typology.py`: `typology_refresh`, debtor typologies recomputed from their behaviour.
 - `background.py`: the learner in a second process, for the refit retraining may start beside
   its candidate's fit (`RetrainOptions.parallel_refit`).
@@ -20,13 +22,13 @@ from recommender.live import LIVE_CACHE_KEY, model_load, policy_forget, policy_l
 from recommender.services.planning import PlanResult, candidates_build, plan_contacts, plan_parts
 from recommender.services.retraining import (
     RetrainOptions,
-    RetrainSkipped,
     learner_config,
     model_promote,
     model_promote_if_better,
     model_retrain,
     model_rollback,
 )
+from recommender.services.training_logs import RetrainSkipped
 from recommender.services.typology import typology_refresh
 
 __all__ = [

@@ -11,11 +11,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import math
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -32,13 +31,9 @@ from recommender import features as F
 from recommender.live import LIVE_CACHE_KEY, model_load, policy_live
 from recommender.models import ArtifactError, ModelStatus, ModelVersion
 from recommender.policy import LoadedModel
-from recommender.services import background
+from recommender.services import background, training_logs
 
 log = logging.getLogger(__name__)
-
-
-class RetrainSkipped(DomainError):
-    """Not enough logged decisions to train on."""
 
 
 def learner_config(overrides: Any = None) -> learning.LearnerConfig:
@@ -209,23 +204,22 @@ def model_retrain(
 ) -> ModelVersion:
     """Train a candidate from the decision logs, evaluate it, and promote it if not worse.
 
-    Reads the newest RECOMMENDER_TRAIN_MAX_ROWS decisions whose messages went out at least
-    RECOMMENDER_REWARD_DELAY_DAYS ago (so conversions had time to be attributed), in chunks of
+    Reads the newest RECOMMENDER_TRAIN_MAX_ROWS decisions sent at least
+    RECOMMENDER_REWARD_DELAY_DAYS ago (conversions had time to be attributed), in chunks of
     RECOMMENDER_TRAIN_CHUNK rows. The oldest 80% train the model; the newest 20% evaluate it
-    off-policy (doubly robust) against uniform random and against the live model; a candidate
-    that passes goes live refitted on all the rows read (`RetrainOptions.refit_on_promotion`,
-    RECOMMENDER_REFIT_ON_PROMOTION), its metrics' `refit` saying so. Raises
-    `RetrainSkipped` below RECOMMENDER_MIN_TRAIN_ROWS rows, and when a model was already
-    trained on exactly these logs with this configuration (`_logs_digest`, kept in the
-    model's metrics as `data_sha256`). `options` replaces those
-    settings (default: `RetrainOptions.from_settings()`).
-    """
+    off-policy (doubly robust) against uniform random and the live model; a candidate that
+    passes goes live refitted on all the rows read (`RetrainOptions.refit_on_promotion`).
+    `RetrainSkipped` (`training_logs`) below RECOMMENDER_MIN_TRAIN_ROWS rows, until the logs
+    have grown by `min_new_share` since the live model's data, and on logs a model was
+    already fitted on with this configuration (fingerprint: `data_sha256`). `options`
+    replaces those settings (default: `RetrainOptions.from_settings()`)."""
     now = now or timezone.now()
     options = options or RetrainOptions.from_settings()
-    train, holdout = _logs_split(options=options, now=now)
-    _logs_grown(train, holdout, share=options.min_new_share)
+    train, holdout = training_logs.logs_read(options=options, now=now)
     config = learner_config(options.learner)
-    data_sha256 = _logs_new(train, holdout, config=config, random_state=random_state)
+    data_sha256 = training_logs.logs_checked(
+        train, holdout, share=options.min_new_share, config=config, random_state=random_state
+    )
     every_row, pending = _refit_prepare(
         train, holdout, options, promote, config=config, random_state=random_state
     )
@@ -343,91 +337,11 @@ def _refit_prepare(
     kept only if the candidate passes."""
     if not (promote and options.refit_on_promotion):
         return None, None
-    every_row = _concat(train, holdout)
+    every_row = training_logs.logs_concat(train, holdout)
     if not options.parallel_refit:
         return every_row, None
     args, kwargs = _fit_arguments(every_row, config=config, random_state=random_state)
     return every_row, background.fit_start(args, kwargs)
-
-
-def _concat(first: selectors.Logs, second: selectors.Logs) -> selectors.Logs:
-    """`first`'s rows, then `second`'s (both oldest first, `second` the newer)."""
-    return selectors.Logs(
-        *(
-            np.concatenate([getattr(first, f.name), getattr(second, f.name)])
-            for f in dataclasses.fields(selectors.Logs)
-        )
-    )
-
-
-def _logs_new(
-    train: selectors.Logs, holdout: selectors.Logs, *, config: Any, random_state: int
-) -> str:
-    """The logs' fingerprint (`_logs_digest`), or `RetrainSkipped` when a model was already
-    trained on them."""
-    digest = _logs_digest(train, holdout, config=config, random_state=random_state)
-    same = ModelVersion.objects.filter(metrics__data_sha256=digest).values("label").first()
-    if same:
-        raise RetrainSkipped(
-            f"the logs have not changed since model {same['label']} was trained on them."
-        )
-    return digest
-
-
-def _logs_grown(train: selectors.Logs, holdout: selectors.Logs, *, share: float) -> None:
-    """`RetrainSkipped` unless the logs hold at least `share` times as many decisions newer
-    than the live model's training data as it was fitted on. A fit on logs a few percent
-    larger than the live model's differs from it by the noise of the fit's own choices, not
-    by what the new rows teach. Applies only to a live model of this feature version."""
-    if share <= 0:
-        return
-    live = (
-        ModelVersion.objects.filter(status=ModelStatus.LIVE, feature_version=F.FEATURE_VERSION)
-        .values("label", "rows_used", "data_until")
-        .first()
-    )
-    if live is None or live["data_until"] is None:
-        return
-    since = live["data_until"].timestamp()
-    new = int((train.decided_at > since).sum() + (holdout.decided_at > since).sum())
-    needed = math.ceil(share * live["rows_used"])
-    if new < needed:
-        raise RetrainSkipped(
-            f"{new:,} logged decisions are newer than live model {live['label']}'s training "
-            f"data; a new fit waits for {needed:,} ({share:.0%} of the {live['rows_used']:,} "
-            "it was fitted on)."
-        )
-
-
-def _logs_digest(
-    train: selectors.Logs, holdout: selectors.Logs, *, config: Any, random_state: int
-) -> str:
-    """A fingerprint of what a fit and its evaluation would see: every logged row (contexts,
-    actions, propensities, rewards, times), the split, the learner's configuration and seed.
-    Retraining on the same fingerprint would store the same model again (a retried night, a
-    night with no decision old enough to be new), so `model_retrain` skips it."""
-    digest = hashlib.sha256()
-    for logs in (train, holdout):
-        digest.update(str(logs.n).encode())
-        for array in (logs.X, logs.actions, logs.propensities, logs.rewards, logs.eligible,
-                      logs.decided_at):  # fmt: skip
-            digest.update(np.ascontiguousarray(array).tobytes())
-    digest.update(repr((F.FEATURE_VERSION, config, random_state)).encode())
-    return digest.hexdigest()
-
-
-def _logs_split(*, options: RetrainOptions, now: datetime) -> tuple[selectors.Logs, selectors.Logs]:
-    """The logs to train on (oldest) and to evaluate on (newest), or `RetrainSkipped`."""
-    logs = selectors.decision_logs(
-        until=now - timedelta(days=options.reward_delay_days),
-        max_rows=options.max_rows,
-        chunk=options.chunk,
-        click_reward=options.click_reward,
-    )
-    if logs.n < options.min_rows:
-        raise RetrainSkipped(f"{logs.n} logged decisions; at least {options.min_rows} are needed.")
-    cut = int(logs.n * (1 - options.holdout_share))
-    return logs.take(np.arange(cut)), logs.take(np.arange(cut, logs.n))
 
 
 def _candidate_save(
