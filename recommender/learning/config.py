@@ -171,13 +171,15 @@ def learner_config_from(overrides: Any, **base: Any) -> LearnerConfig:
 
 def _same_kind(given: Any, default: Any) -> bool:
     """Whether a value can stand for a `LearnerConfig` default: a whole number for a count, a
-    number for a float (None: a number or None), numbers for a grid, a string for a string."""
+    number for a float (None: a number or None), a list of the grid's kind of values for a
+    grid (whole numbers for the search axes), a string for a string."""
 
     def number(v: Any) -> bool:
         return isinstance(v, int | float) and not isinstance(v, bool)
 
     if isinstance(default, tuple):
-        return isinstance(given, list | tuple) and all(number(v) for v in given)
+        kind = default[0] if default else 0.0
+        return isinstance(given, list | tuple) and all(_same_kind(v, kind) for v in given)
     if isinstance(default, str):
         return isinstance(given, str)
     if isinstance(default, int):

@@ -392,3 +392,7 @@ def test_config_from_a_mapping_checks_names_and_kinds():
         learner_config_from({"max_iter": 1.5})
     with pytest.raises(ValueError, match="a mapping of LearnerConfig fields"):
         learner_config_from(["max_iter"])
+    # A grid's values are of its kind: the search axes are indices.
+    assert learner_config_from({"search_axes": [0, 1]}).search_axes == (0, 1)
+    with pytest.raises(ValueError, match=r"search_axes must be like its default"):
+        learner_config_from({"search_axes": [0, 1.5]})
