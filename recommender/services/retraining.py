@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -73,7 +74,14 @@ class RetrainOptions:
 
     @classmethod
     def from_settings(cls, **changes: Any) -> RetrainOptions:
-        """The configured options, with `changes` (field=value) applied."""
+        """The configured options, with `changes` (field=value) applied;
+        `ImproperlyConfigured` for a wait share that is not a number at least 0."""
+        share = float(settings.RECOMMENDER_RETRAIN_MIN_NEW_SHARE)
+        if not (math.isfinite(share) and share >= 0):
+            raise ImproperlyConfigured(
+                f"RECOMMENDER_RETRAIN_MIN_NEW_SHARE ({share}) must be a number at least 0 "
+                "(0: a new fit every night)."
+            )
         options = cls(
             reward_delay_days=float(settings.RECOMMENDER_REWARD_DELAY_DAYS),
             max_rows=int(settings.RECOMMENDER_TRAIN_MAX_ROWS),
@@ -83,7 +91,7 @@ class RetrainOptions:
             holdout_share=float(settings.RECOMMENDER_HOLDOUT_SHARE),
             refit_on_promotion=bool(settings.RECOMMENDER_REFIT_ON_PROMOTION),
             blend_weight=float(settings.RECOMMENDER_BLEND_WEIGHT),
-            min_new_share=float(settings.RECOMMENDER_RETRAIN_MIN_NEW_SHARE),
+            min_new_share=share,
         )
         return dataclasses.replace(options, **changes)
 

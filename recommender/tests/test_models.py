@@ -577,6 +577,18 @@ def test_retraining_waits_until_the_logs_have_grown_by_the_configured_share(
     assert services.RetrainOptions.from_settings().min_new_share == 0.2
     with override_settings(RECOMMENDER_RETRAIN_MIN_NEW_SHARE=0):
         assert services.RetrainOptions.from_settings().min_new_share == 0
+    # A share that is not a number at least 0 is a clear error, and a start-up warning.
+    from django.core.exceptions import ImproperlyConfigured
+
+    from recommender.checks import retrain_options_check
+
+    assert retrain_options_check() == []
+    for bad in (float("nan"), -0.1, float("inf")):
+        with override_settings(RECOMMENDER_RETRAIN_MIN_NEW_SHARE=bad):
+            with pytest.raises(ImproperlyConfigured, match="must be a number at least 0"):
+                services.RetrainOptions.from_settings()
+            (warning,) = retrain_options_check()
+            assert warning.id == "recommender.W003"
 
 
 def test_arm_shares_that_leave_the_policy_no_traffic_are_a_clear_error_and_a_warning(settings):
