@@ -4,7 +4,7 @@ file backends on PostgreSQL.
 Usage (the database named below is dropped and created afresh):
 
     .venv/bin/python bench/messaging.py [--accounts 100000] [--plan-workers 2] [--workers 1]
-        [--planner plan_contacts|messages_send] [--batch 1000]
+        [--planner plan_contacts|messages_send] [--batch 1000] [--events 20000]
         [--database-url postgres://postgres@127.0.0.1:5432/collections_bench_messaging]
 
 Steps:
@@ -28,7 +28,12 @@ Steps:
      statistics, not timed: the planner picked send times up to a day ahead);
   4. dispatch (timed): `dispatch_due` with --workers processes at once (file backends: one
      JSON file per message) -- printed as messages dispatched per second, and each message is
-     checked to have been handed over once.
+     checked to have been handed over once;
+  5. events (timed): the tracking endpoints' services for the first --events sent messages,
+     one call per event as the endpoints make them: an open (`message_open`), then a click
+     of the first link (`message_click`). Printed as events recorded per second and the
+     CPU per event of this process and of the rest of the machine (PostgreSQL); each message
+     is checked to carry its open and click stamps and two events.
 """
 
 from __future__ import annotations
@@ -258,6 +263,9 @@ def main() -> None:
     )
     parser.add_argument("--plan-workers", type=int, default=1, help="planner processes")
     parser.add_argument(
+        "--events", type=int, default=20_000, help="sent messages opened and clicked (0: none)"
+    )
+    parser.add_argument(
         "--channels",
         default="sms,sms,email",
         help="the variants' channels, used in turn (default: two SMS for one email)",
@@ -329,6 +337,41 @@ def main() -> None:
           "messages")  # fmt: skip
     if files != sent_rows or sent != planned:
         raise SystemExit("mismatch: a message was lost or handed over twice")
+    if args.events:
+        events_timed(min(args.events, sent_rows))
+
+
+def events_timed(n: int) -> None:
+    """Step 5: an open and a click for each of the first `n` sent messages, timed."""
+    from messaging.models import Message, MessageEvent
+    from messaging.services import message_click, message_open
+
+    ids = list(
+        Message.objects.filter(status="sent").exclude(links=[]).order_by("pk")
+        .values_list("pk", flat=True)[:n]
+    )  # fmt: skip
+    at = NOW + timedelta(hours=1)
+    start, cpu0, busy0 = time.perf_counter(), time.process_time(), machine_busy_seconds()
+
+    def record() -> None:
+        for pk in ids:
+            message_open(message_id=pk, at=at)
+            message_click(message_id=pk, index=0, at=at)
+
+    profiled({"events"}, record)
+    elapsed = time.perf_counter() - start
+    cpu, busy = time.process_time() - cpu0, machine_busy_seconds() - busy0
+    events = 2 * len(ids)
+    print(f"events:   {events:,} events recorded in {elapsed:6.2f} s = {events / elapsed:8,.0f} "
+          f"events/s (an open and a click for {len(ids):,} messages, one call each); CPU per "
+          f"event: this process {cpu / events * 1000:.2f} ms, the rest of the machine "
+          f"(PostgreSQL) {(busy - cpu) / events * 1000:.2f} ms")  # fmt: skip
+    stamped = Message.objects.filter(
+        pk__in=ids, opened_at__isnull=False, clicked_at__isnull=False
+    ).count()
+    recorded = MessageEvent.objects.filter(message_id__in=ids).count()
+    if stamped != len(ids) or recorded != events:
+        raise SystemExit(f"mismatch: {stamped} messages stamped, {recorded} events recorded")
 
 
 if __name__ == "__main__":

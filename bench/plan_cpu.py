@@ -16,6 +16,7 @@ each in turn on the same database (`--reuse`), several times over.
     .venv/bin/python bench/plan_cpu.py --reuse --repeat 5    # same data, no new setup
     .venv/bin/python bench/plan_cpu.py --profile 40          # cProfile of one run, top 40
     BENCH_SORT=cumulative .venv/bin/python bench/plan_cpu.py --profile 60   # by cumulative
+    BENCH_CALLERS=base.py:462 .venv/bin/python bench/plan_cpu.py --profile 20  # who calls it
     .venv/bin/python bench/plan_cpu.py --reuse --standard lock   # a standard mechanism
 
 `--standard PIECES` plans with the standard mechanisms named (bench/standard.py) in place of
@@ -131,6 +132,8 @@ def main() -> None:
             pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(
                 args.profile
             )
+            if os.environ.get("BENCH_CALLERS"):
+                pstats.Stats(profiler).print_callers(os.environ["BENCH_CALLERS"])
     both = [o + b for o, b in zip(own, backend, strict=True)]
     print(
         f"median: planner {statistics.median(own):.3f} ms, PostgreSQL backend "
