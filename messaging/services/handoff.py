@@ -65,8 +65,11 @@ class DispatchResult:
 STATE_FIELDS = Message.STATE_FIELDS
 
 
-def activity_row(message: Message, kind: str, summary: str, *, at: datetime, data=None) -> Activity:
-    """The timeline row of something dispatch did to `message` (not saved yet)."""
+def activity_row(
+    message: Message, kind: str, summary: str, *, at: datetime, data=None, actor: str = "system"
+) -> Activity:
+    """The timeline row of something that happened to `message` (not saved yet), from the
+    message's own ids: no read of its debtor or account."""
     return Activity(
         creditor_id=message.creditor_id,
         debtor_id=message.debtor_id,
@@ -74,7 +77,7 @@ def activity_row(message: Message, kind: str, summary: str, *, at: datetime, dat
         kind=kind,
         summary=summary[:300],
         data={"message_id": message.pk, "channel": message.channel, **(data or {})},
-        actor="system",
+        actor=actor[:100],
         occurred_at=at,
     )
 
