@@ -4,16 +4,20 @@ candidate's fit (`RetrainOptions.parallel_refit`).
 The learner is Django-free, seeded and runs on one BLAS thread, so a fit there is the same
 policy, to the bit, as the same fit here. The process is started once ("spawn": it inherits
 no database connection) and kept for the next nights; a new one replaces it if it died.
+It ends itself within a second when the process that started it is gone (killed, say),
+rather than finishing a fit nobody will read.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from recommender import learning
+from recommender.learning import worker
 
 _POOL: ProcessPoolExecutor | None = None
 
@@ -22,15 +26,24 @@ def fit_start(args: tuple, kwargs: dict[str, Any]) -> Future:
     """`learning.fit_policy(*args, **kwargs)` started in the second process."""
     global _POOL
     for _attempt in range(2):
-        if _POOL is None:
-            _POOL = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn")
-            )
         try:
-            return _POOL.submit(learning.fit_policy, *args, **kwargs)
+            return pool().submit(learning.fit_policy, *args, **kwargs)
         except BrokenProcessPool:  # the last process died (out of memory?): a new one
             _POOL = None
     raise BrokenProcessPool("the learner's second process could not be started")
+
+
+def pool() -> ProcessPoolExecutor:
+    """The second process (one worker), started if there is none."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=worker.end_with_parent,
+            initargs=(os.getpid(),),
+        )
+    return _POOL
 
 
 def fit_result(job: Future) -> learning.Policy | None:
