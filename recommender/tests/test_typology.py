@@ -123,3 +123,14 @@ def test_the_debtor_admin_page_shows_typology_and_decisions(
     body = page.content.decode()
     assert "Behavioural typology" in body and "willing, able, organised, emotional" in body
     assert "Recommender decisions" in body and "No live model yet" in body
+
+
+def test_the_evidence_is_every_field_with_a_value_but_the_flags_in_field_order():
+    inputs = TypologyInputs(sends=4, clicks=1, amount_paid=12.5, preferences_set=True,
+                            flags=["vulnerable"])  # fmt: skip
+    evidence = typology_score(inputs).evidence
+    assert list(evidence.items()) == [
+        ("sends", 4), ("clicks", 1), ("amount_paid", 12.5), ("preferences_set", True),
+    ]  # fmt: skip
+    inputs.sends = 5  # the stored evidence is the score's, not a view of the inputs
+    assert evidence["sends"] == 4
