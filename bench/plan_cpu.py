@@ -18,6 +18,7 @@ each in turn on the same database (`--reuse`), several times over.
     BENCH_SORT=cumulative .venv/bin/python bench/plan_cpu.py --profile 60   # by cumulative
     BENCH_CALLERS=base.py:462 .venv/bin/python bench/plan_cpu.py --profile 20  # who calls it
     .venv/bin/python bench/plan_cpu.py --reuse --standard lock   # a standard mechanism
+    .venv/bin/python bench/plan_cpu.py --reuse --due-share 0.1   # one open account in ten due
 
 `--standard PIECES` plans with the standard mechanisms named (bench/standard.py) in place of
 the project's own; run it and a run without under callgrind to compare the two.
@@ -43,6 +44,7 @@ from benchdb import instructions_counted, recreate_database
 ROOT = Path(__file__).resolve().parent.parent
 URL = "postgres://postgres@127.0.0.1:5432/collections_bench_plan_cpu"
 TABLES = [
+    "accounts_account",  # --due-share pauses accounts inside each (rolled back) run
     "messaging_message",
     "accounts_activity",
     "compliance_compliancedecision",
@@ -77,6 +79,14 @@ def main() -> None:
         help="under valgrind --tool=callgrind --instr-atstart=no: count the instructions of "
         "the timed runs only (switched on and off around each with callgrind_control)",
     )
+    parser.add_argument(
+        "--due-share",
+        type=float,
+        default=1.0,
+        help="pause all but this share of the accounts (evenly spread) inside each run: the "
+        "planner then scans every open account and plans the due ones; figures per account "
+        "scanned",
+    )
     parser.add_argument("--database-url", default=URL)
     parser.add_argument("--standard", default="", metavar="PIECES",
                         help="standard mechanisms in place of the project's own")  # fmt: skip
@@ -99,6 +109,12 @@ def main() -> None:
     if not args.reuse:
         bm.setup_data(args.accounts, ["sms", "sms", "email"])
     accounts = Account.objects.count()
+    if not 0 < args.due_share <= 1:
+        parser.error("--due-share: a share in (0, 1]")
+    every = round(1 / args.due_share)
+    ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
+    paused = [pk for n, pk in enumerate(ids) if n % every]  # not due: no pause is ending
+    due = accounts - len(paused)
 
     def vacuum() -> None:
         with connection.cursor() as cursor:
@@ -109,11 +125,15 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    print(f"{accounts:,} due accounts, batches of {args.batch:,}; CPU ms per planned account")
+    per = "planned account" if not paused else "account scanned"
+    print(f"{accounts:,} open accounts, {due:,} of them due, batches of {args.batch:,}; CPU ms "
+          f"per {per}")  # fmt: skip
     own, backend = [], []
     for run in range(args.repeat + 1):  # run 0 warms caches and is not counted
         profiler = cProfile.Profile() if args.profile and run == 1 else None
         with instructions_counted(args.callgrind and run > 0), transaction.atomic():
+            if paused:
+                Account.objects.filter(pk__in=paused).update(status="paused")
             pg0, cpu0 = backend_cpu(pid), time.process_time()
             if profiler:
                 profiler.enable()
@@ -123,7 +143,7 @@ def main() -> None:
             cpu1, pg1 = time.process_time(), backend_cpu(pid)
             transaction.set_rollback(True)
         vacuum()
-        assert result.planned == accounts, (result.planned, accounts)
+        assert result.planned == due, (result.planned, due)
         if run:
             own.append((cpu1 - cpu0) * 1000 / accounts)
             backend.append((pg1 - pg0) * 1000 / accounts)
