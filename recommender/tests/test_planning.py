@@ -359,3 +359,24 @@ def test_a_run_leaves_the_garbage_collector_as_python_runs_it(
     with pytest.raises(RuntimeError):
         _plan()
     assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+def test_due_accounts_come_back_whole_in_a_constant_number_of_queries(
+    creditor, clock, django_assert_num_queries
+):
+    from accounts.models import Account, AccountStatus
+    from recommender.selectors import accounts_due
+
+    placed = place_accounts(creditor, 9)
+    paused = [placed[1].pk, placed[5].pk]  # open, but not due: no pause is ending
+    Account.objects.filter(pk__in=paused).update(status=AccountStatus.PAUSED)
+    for limit in (3, 9):  # a page's size does not change how many queries it takes
+        with django_assert_num_queries(6):
+            page = accounts_due(now=NOW, limit=limit)
+        assert page.scanned == limit
+    assert [d.account.pk for d in page.due] == [a.pk for a in placed if a.pk not in paused]
+    with django_assert_num_queries(0):  # read whole: no field left to read later
+        for d in page.due:
+            assert not d.account.get_deferred_fields()
+            assert d.account.debtor.last_name and d.account.creditor.name
+            assert d.stage == "first_contact"
