@@ -209,7 +209,13 @@ def profiled(kinds: set[str], call):
     of `kinds`."""
     if os.environ.get("BENCH_PROFILE") not in kinds:
         return call()
-    from pyinstrument import Profiler
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        raise SystemExit(
+            "BENCH_PROFILE needs pyinstrument, which the project does not install: "
+            ".venv-uv/bin/uv pip install --python .venv/bin/python pyinstrument"
+        ) from None
 
     with Profiler() as profiler:
         result = call()

@@ -298,7 +298,13 @@ def _plan_part(job: tuple) -> dict[str, float]:
             barrier.wait()
         t0 = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all the processes
         if os.environ.get("BENCH_PROFILE") and parts == 1:  # a sampling profile (pyinstrument)
-            from pyinstrument import Profiler
+            try:
+                from pyinstrument import Profiler
+            except ImportError:
+                raise SystemExit(
+                    "BENCH_PROFILE needs pyinstrument, which the project does not install: "
+                    ".venv-uv/bin/uv pip install --python .venv/bin/python pyinstrument"
+                ) from None
 
             with Profiler() as profiler:
                 result = services.plan_contacts(batch_size=1000)
