@@ -134,8 +134,7 @@ def typology_score(inputs: TypologyInputs) -> Typology:
     scores = [math.tanh(v) for v in (willing, able, organised, emotional)]
     letters = zip(scores, ("WD", "AI", "OC", "ER"), strict=True)
     code = "".join(pos if s >= 0 else neg for s, (pos, neg) in letters)
-    # The fields as they are (`vars`, in field order): `asdict` deep-copies each value, which
-    # was two thirds of the scoring's time (0.029 ms a debtor, now 0.010) for plain numbers.
+    # `vars`, not `asdict`: the same dict without deep copies (0.029 -> 0.010 ms a debtor).
     evidence = {k: v for k, v in vars(i).items() if k != "flags" and v}
     return Typology(*(round(s, 4) for s in scores), round(confidence, 4), code, evidence)
 
