@@ -1,5 +1,5 @@
 """Shared by the bench scripts: a throwaway PostgreSQL database, dropped and created afresh,
-and instruction counting under callgrind."""
+instruction counting under callgrind, and pyinstrument's sampling profiler."""
 
 import os
 import subprocess
@@ -20,6 +20,19 @@ def instructions_counted(on: bool = True):
         yield
     finally:
         subprocess.run(["callgrind_control", "--instr=off", pid], check=True)
+
+
+def sampling_profiler():
+    """pyinstrument's `Profiler` class, for `BENCH_PROFILE`; exits with how to install it
+    when it is missing (it is not a project dependency)."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        raise SystemExit(
+            "BENCH_PROFILE needs pyinstrument, which the project does not install: "
+            ".venv-uv/bin/uv pip install --python .venv/bin/python pyinstrument"
+        ) from None
+    return Profiler
 
 
 def _admin(url: str, *statements: str) -> None:

@@ -48,7 +48,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchdb import recreate_database
+from benchdb import recreate_database, sampling_profiler
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -209,13 +209,7 @@ def profiled(kinds: set[str], call):
     of `kinds`."""
     if os.environ.get("BENCH_PROFILE") not in kinds:
         return call()
-    try:
-        from pyinstrument import Profiler
-    except ImportError:
-        raise SystemExit(
-            "BENCH_PROFILE needs pyinstrument, which the project does not install: "
-            ".venv-uv/bin/uv pip install --python .venv/bin/python pyinstrument"
-        ) from None
+    Profiler = sampling_profiler()
 
     with Profiler() as profiler:
         result = call()

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from benchdb import recreate_database as _recreate_database
+from benchdb import sampling_profiler as _sampling_profiler
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -298,13 +299,7 @@ def _plan_part(job: tuple) -> dict[str, float]:
             barrier.wait()
         t0 = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all the processes
         if os.environ.get("BENCH_PROFILE") and parts == 1:  # a sampling profile (pyinstrument)
-            try:
-                from pyinstrument import Profiler
-            except ImportError:
-                raise SystemExit(
-                    "BENCH_PROFILE needs pyinstrument, which the project does not install: "
-                    ".venv-uv/bin/uv pip install --python .venv/bin/python pyinstrument"
-                ) from None
+            Profiler = _sampling_profiler()
 
             with Profiler() as profiler:
                 result = services.plan_contacts(batch_size=1000)
