@@ -29,6 +29,7 @@ from accounts.models import (
     Installment,
     PlanStatus,
 )
+from accounts.selectors import accounts_read
 from messaging.models import Message, MessageStatus
 from recommender import evaluation
 from recommender import features as F
@@ -199,17 +200,7 @@ def _open_accounts_page(
 _DUE_FIELDS = ("id", "debtor", "status", "paused_until", "placed_at")
 """What deciding whether an account is due reads (`journey_stage`, the debtor's budgets).
 Most open accounts are not due in a given hour, so the page is read with these alone, and
-only the due accounts are then read whole, with their debtors (`_accounts_whole`)."""
-
-
-def _accounts_whole(ids: list[int]) -> dict[int, Account]:
-    """The accounts with these ids, every field, with their debtors and creditors loaded."""
-    return {
-        a.pk: a
-        for a in Account.objects.filter(pk__any=ids)
-        .select_related("debtor")
-        .prefetch_related("creditor")  # one instance per creditor, not one per row
-    }
+only the due accounts are then read whole, with their debtors (`accounts_read`)."""
 
 
 def _due_in_page(page: list[Account], *, now: datetime) -> list[DueAccount]:
@@ -261,7 +252,7 @@ def _due_in_page(page: list[Account], *, now: datetime) -> list[DueAccount]:
             continue
         used[account.debtor_id] = extra + 1
         due.append(DueAccount(account, stage))
-    whole = _accounts_whole([d.account.pk for d in due]) if due else {}
+    whole = accounts_read(d.account.pk for d in due) if due else {}
     # An account deleted since the page was read is left out; any other change is seen by
     # the send, which reads the accounts again under lock.
     return [DueAccount(whole[d.account.pk], d.stage) for d in due if d.account.pk in whole]
