@@ -76,10 +76,14 @@ class RetrainOptions:
     def from_settings(cls, **changes: Any) -> RetrainOptions:
         """The configured options, with `changes` (field=value) applied;
         `ImproperlyConfigured` for a wait share that is not a number at least 0."""
-        share = float(settings.RECOMMENDER_RETRAIN_MIN_NEW_SHARE)
+        given = settings.RECOMMENDER_RETRAIN_MIN_NEW_SHARE
+        try:
+            share = float(given)
+        except (TypeError, ValueError):
+            share = math.nan  # not a number at all: the same message
         if not (math.isfinite(share) and share >= 0):
             raise ImproperlyConfigured(
-                f"RECOMMENDER_RETRAIN_MIN_NEW_SHARE ({share}) must be a number at least 0 "
+                f"RECOMMENDER_RETRAIN_MIN_NEW_SHARE ({given!r}) must be a number at least 0 "
                 "(0: a new fit every night)."
             )
         options = cls(

@@ -583,7 +583,7 @@ def test_retraining_waits_until_the_logs_have_grown_by_the_configured_share(
     from recommender.checks import retrain_options_check
 
     assert retrain_options_check() == []
-    for bad in (float("nan"), -0.1, float("inf")):
+    for bad in (float("nan"), -0.1, float("inf"), "a fifth", None):
         with override_settings(RECOMMENDER_RETRAIN_MIN_NEW_SHARE=bad):
             with pytest.raises(ImproperlyConfigured, match="must be a number at least 0"):
                 services.RetrainOptions.from_settings()
