@@ -45,6 +45,7 @@ def test_the_second_process_ends_when_its_parent_is_killed_mid_work():
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
+    children: list[int] = []
     try:
         children = [int(pid) for pid in parent.stdout.readline().split()]
         assert children and all(_alive(pid) for pid in children)
@@ -56,6 +57,6 @@ def test_the_second_process_ends_when_its_parent_is_killed_mid_work():
         assert not any(_alive(pid) for pid in children), "the second process outlived its parent"
     finally:
         parent.kill()
-        for pid in children if "children" in locals() else []:
+        for pid in children:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
