@@ -275,6 +275,8 @@ def main() -> None:
         default="postgres://postgres@127.0.0.1:5432/collections_bench_messaging",
     )
     args = parser.parse_args()
+    if args.events < 0:
+        parser.error("--events: a number of messages, 0 or more")
 
     recreate_database(args.database_url)
     outbox = tempfile.mkdtemp(prefix="bench-outbox-")
@@ -350,6 +352,8 @@ def events_timed(n: int) -> None:
         Message.objects.filter(status="sent").exclude(links=[]).order_by("pk")
         .values_list("pk", flat=True)[:n]
     )  # fmt: skip
+    if not ids:
+        raise SystemExit("events: no sent message with a link to open and click")
     at = NOW + timedelta(hours=1)
     start, cpu0, busy0 = time.perf_counter(), time.process_time(), machine_busy_seconds()
 
