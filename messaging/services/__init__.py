@@ -7,7 +7,8 @@
 - `dispatch_due` / `message_deliver` (delivery.py): claim due messages, re-check compliance,
   hand them to the channel backends exactly once; `outbox_statistics_refresh` after bulk
   planning keeps the claim's query plan right.
-- `event_record`, `conversion_attribute`, tracking (events.py): what happened afterwards.
+- `event_record` (one) / `events_record` (many at once, set-based), `conversion_attribute`,
+  tracking (events.py): what happened afterwards.
 - `debtor_opt_out` / `debtor_opt_in` (preferences.py): opt-outs; `sms_inbound_handle`,
   `unsubscribe_apply` (inbound.py): what debtors send back.
 - `webhook_receipt_claim` (receipts.py): a provider request acted on once, by its own id.
@@ -24,8 +25,10 @@ from messaging.services.delivery import (
     outbox_statistics_refresh,
 )
 from messaging.services.events import (
+    EventIn,
     conversion_attribute,
     event_record,
+    events_record,
     message_click,
     message_open,
 )
@@ -45,6 +48,7 @@ from messaging.services.sending import (
 
 __all__ = [
     "DispatchResult",
+    "EventIn",
     "HandoffReviewError",
     "MessageRefused",
     "SendRequest",
@@ -55,6 +59,7 @@ __all__ = [
     "dispatch_due",
     "dispute_outcome_send",
     "event_record",
+    "events_record",
     "handoff_close",
     "handoff_resend",
     "message_click",

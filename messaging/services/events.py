@@ -8,7 +8,9 @@ The first delivery/open/click/conversion of a message is also stamped on the mes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -16,7 +18,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Account, ActivityKind
+from accounts.bulk import bulk_insert
+from accounts.models import Account, Activity, ActivityKind
 from accounts.transitions import transition_save
 from compliance import services as compliance
 from messaging import selectors
@@ -68,8 +71,7 @@ def event_record(
     unsubscribe opts the debtor out of the channel; the first open, click, delivery and
     conversion are stamped on the message and put on the timeline.
     """
-    if kind not in EventKind.values:
-        raise ValueError(f"unknown event kind {kind!r}")
+    _kind_check(kind)
     key = event_key[:200]
 
     def write() -> MessageEvent:
@@ -77,6 +79,140 @@ def event_record(
         return _event_write(locked, kind, key, source, occurred_at, data)
 
     return _once(write, key)
+
+
+@dataclass(frozen=True)
+class EventIn:
+    """One event for `events_record`: what `event_record` takes, the message by its id."""
+
+    message_id: int
+    kind: str
+    event_key: str
+    source: str
+    occurred_at: datetime | None = None
+    data: dict[str, Any] | None = None
+
+
+EVENTS_CHUNK = 500
+"""Events `events_record` writes per transaction (and per query)."""
+
+
+def events_record(events: Sequence[EventIn]) -> list[MessageEvent | None]:
+    """Record many events, in order, with the effects `event_record` gives each; returns each
+    one's event, None for a key already recorded (before, or earlier in `events`).
+
+    Set-based, `EVENTS_CHUNK` events per transaction: their messages read and locked in one
+    query (in id order), the recorded keys looked up in one, the events inserted in one, the
+    first-time stamps saved in one UPDATE per set of stamped fields and the timeline rows in
+    one insert. The rarer effects (a state change, the contact ledger, an opt-out) are
+    written as `event_record` writes them. Should another process record one of the keys
+    meanwhile, that chunk is rolled back and recorded event by event instead.
+
+    For callers that hold many events at once (the simulator's hour of reactions, an
+    import); a message that does not exist raises `Message.DoesNotExist`.
+    """
+    for event in events:
+        _kind_check(event.kind)
+    results: list[MessageEvent | None] = []
+    for start in range(0, len(events), EVENTS_CHUNK):
+        chunk = events[start : start + EVENTS_CHUNK]
+        try:
+            with transaction.atomic():
+                results += _events_write(chunk)
+        except IntegrityError:
+            results += [
+                event_record(
+                    message=Message(pk=e.message_id),
+                    kind=e.kind,
+                    event_key=e.event_key,
+                    source=e.source,
+                    occurred_at=e.occurred_at,
+                    data=e.data,
+                )
+                for e in chunk
+            ]
+    return results
+
+
+def _kind_check(kind: str) -> None:
+    if kind not in EventKind.values:
+        raise ValueError(f"unknown event kind {kind!r}")
+
+
+def _events_write(events: Sequence[EventIn]) -> list[MessageEvent | None]:
+    """`events_record`'s work for one chunk, inside its transaction."""
+    ids = sorted({e.message_id for e in events})
+    locked = {
+        m.pk: m
+        for m in Message.objects.select_for_update().only(*_READ).filter(pk__in=ids).order_by("pk")
+    }
+    for message_id in ids:
+        if message_id not in locked:
+            raise Message.DoesNotExist(f"message {message_id} does not exist")
+    keys = [e.event_key[:200] for e in events]
+    seen = set(MessageEvent.objects.filter(event_key__in=keys).values_list("event_key", flat=True))
+    now = timezone.now()
+    results: list[MessageEvent | None] = []
+    new: list[MessageEvent] = []
+    for e, key in zip(events, keys, strict=True):
+        if key in seen:
+            results.append(None)
+            continue
+        seen.add(key)
+        event = MessageEvent(
+            message=locked[e.message_id], kind=e.kind, event_key=key, source=e.source[:30],
+            occurred_at=e.occurred_at or now, data=e.data or {},
+        )  # fmt: skip
+        new.append(event)
+        results.append(event)
+    MessageEvent.objects.bulk_create(new)
+    _pks_read(new)
+    writes = _Writes()
+    for event in new:
+        _apply(event.message, event, writes)
+    writes.save()
+    return results
+
+
+def _pks_read(events: list[MessageEvent]) -> None:
+    """Set the ids of inserted events on databases that do not return them from a bulk
+    insert (SQLite before 3.35); the timeline rows name their event."""
+    missing = [e.event_key for e in events if e.pk is None]
+    if missing:
+        ids = dict(
+            MessageEvent.objects.filter(event_key__in=missing).values_list("event_key", "pk")
+        )
+        for event in events:
+            if event.pk is None:
+                event.pk = ids[event.event_key]
+
+
+@dataclass
+class _Writes:
+    """The first-time stamps and timeline rows that applying events leaves, saved together
+    (`save`): one UPDATE per set of stamped fields, one insert of timeline rows."""
+
+    stamped: dict[int, tuple[Message, set[str]]] = field(default_factory=dict)
+    activities: list[Activity] = field(default_factory=list)
+
+    def stamp(self, message: Message, fields: list[str]) -> None:
+        self.stamped.setdefault(message.pk, (message, set()))[1].update(fields)
+
+    def save(self) -> None:
+        now = timezone.now()
+        groups: dict[tuple[str, ...], list[Message]] = defaultdict(list)
+        for message, fields in self.stamped.values():
+            message.updated_at = now
+            groups[tuple(sorted({*fields, "updated_at"}))].append(message)
+        for fields, messages in groups.items():
+            if len(messages) == 1:
+                messages[0].save(update_fields=fields)
+            else:
+                Message.objects.bulk_update(messages, fields)
+        if len(self.activities) == 1:
+            self.activities[0].save()
+        else:
+            bulk_insert(Activity, self.activities)
 
 
 def _once(
@@ -117,11 +253,15 @@ def _event_write(
         occurred_at=occurred_at or timezone.now(),
         data=data or {},
     )
-    _apply(locked, event)
+    writes = _Writes()
+    _apply(locked, event, writes)
+    writes.save()
     return event
 
 
-def _apply(message: Message, event: MessageEvent) -> None:
+def _apply(message: Message, event: MessageEvent, writes: _Writes) -> None:
+    """The effects of `event` on `message`: the rare ones written now, the first-time stamps
+    and the timeline row left to `writes`."""
     kind = event.kind
     at = event.occurred_at
     fields: list[str] = []
@@ -147,8 +287,7 @@ def _apply(message: Message, event: MessageEvent) -> None:
     elif kind == EventKind.DELIVERED and unconfirmed:
         _ledger_outcome(message, "delivered", at=at)  # the hand-off did happen
     if fields:
-        message.updated_at = timezone.now()
-        message.save(update_fields=sorted({*fields, "updated_at"}))
+        writes.stamp(message, fields)
     if kind in (EventKind.COMPLAINED, EventKind.UNSUBSCRIBED):
         debtor_opt_out(
             debtor=message.debtor, channel=message.channel, source=event.source, message=message
@@ -156,14 +295,16 @@ def _apply(message: Message, event: MessageEvent) -> None:
     activity_kind = _ACTIVITY.get(kind)
     # Opens and clicks repeat; only the first of each reaches the timeline.
     if activity_kind and (first or kind not in (EventKind.OPENED, EventKind.CLICKED)):
-        activity_row(
-            message,
-            activity_kind,
-            f"{channel_label(message.channel)} message {EventKind(kind).label.lower()}.",
-            at=at,
-            data={"event_id": event.pk, "source": event.source},
-            actor=event.source if kind == EventKind.CONVERTED else "system",
-        ).save()
+        writes.activities.append(
+            activity_row(
+                message,
+                activity_kind,
+                f"{channel_label(message.channel)} message {EventKind(kind).label.lower()}.",
+                at=at,
+                data={"event_id": event.pk, "source": event.source},
+                actor=event.source if kind == EventKind.CONVERTED else "system",
+            )
+        )
 
 
 def _handoff_unconfirmed(message: Message) -> bool:

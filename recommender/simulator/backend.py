@@ -1,4 +1,5 @@
-"""The simulator's channel backend: takes every message and remembers its id (no provider)."""
+"""The simulator's channel backend: takes every message and remembers its id (no provider);
+and the settings a simulation runs under, which route every channel to it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,31 @@ class Receipt:
 
     provider: str
     provider_id: str
+
+
+SIMULATOR_SETTINGS: dict[str, Any] = {
+    "MESSAGING_EMAIL_CHANNEL_BACKEND": "recommender.simulator.SimulatedBackend",
+    "MESSAGING_SMS_BACKEND": "recommender.simulator.SimulatedBackend",
+    "MESSAGING_WHATSAPP_BACKEND": "recommender.simulator.SimulatedBackend",
+    "MESSAGING_LETTER_BACKEND": "recommender.simulator.SimulatedBackend",
+    # The deployment facts some regions' disclosures need (a real deployment sets them).
+    "MESSAGING_DISCLOSURE_VALUES": {
+        "collector_name": "Simulated Collections Ltd",
+        "collector_address": "1 Simulation Way, Boston MA 02101",
+        "creditor_address": "2 Utility Road, Springfield",
+        "ca_license_number": "CA-000000",
+        "supervisory_authority": "Simulated Authority",
+        "interest_calculation": "No interest is charged.",
+        "collection_costs": "No collection costs are charged.",
+        "vat_statement": "No VAT is charged.",
+        "address_source": "Your address was provided by the creditor.",
+        "payment_methods": "card, bank transfer",
+    },
+}
+"""Messaging's settings a simulation needs in effect (messaging reads them only from
+settings): every channel to `SimulatedBackend`, and the disclosures' deployment facts. What
+sets up the throwaway database applies them (`manage.py simulate`, the bench, the tests);
+`simulate` refuses to run without the simulated backends."""
 
 
 OUTBOX: list[tuple[int, str]] = []

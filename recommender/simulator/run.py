@@ -48,7 +48,7 @@ from recommender import features as F
 from recommender import services
 from recommender.models import Decision
 from recommender.simulator import report
-from recommender.simulator.backend import OUTBOX
+from recommender.simulator.backend import OUTBOX, SIMULATOR_SETTINGS
 from recommender.simulator.world import (
     GENERAL_STAGES,
     LIB_CHANNELS,
@@ -82,31 +82,13 @@ SIMULATOR_RETRAIN: dict[str, Any] = {
 """The nightly retraining of a simulation: `services.RetrainOptions` fields over the
 configured ones. A 2-day reward delay: simulated debtors act within hours of a message."""
 
-SIMULATOR_SETTINGS: dict[str, Any] = {
-    "MESSAGING_EMAIL_CHANNEL_BACKEND": "recommender.simulator.SimulatedBackend",
-    "MESSAGING_SMS_BACKEND": "recommender.simulator.SimulatedBackend",
-    "MESSAGING_WHATSAPP_BACKEND": "recommender.simulator.SimulatedBackend",
-    "MESSAGING_LETTER_BACKEND": "recommender.simulator.SimulatedBackend",
-    # The deployment facts some regions' disclosures need (a real deployment sets them).
-    "MESSAGING_DISCLOSURE_VALUES": {
-        "collector_name": "Simulated Collections Ltd",
-        "collector_address": "1 Simulation Way, Boston MA 02101",
-        "creditor_address": "2 Utility Road, Springfield",
-        "ca_license_number": "CA-000000",
-        "supervisory_authority": "Simulated Authority",
-        "interest_calculation": "No interest is charged.",
-        "collection_costs": "No collection costs are charged.",
-        "vat_statement": "No VAT is charged.",
-        "address_source": "Your address was provided by the creditor.",
-        "payment_methods": "card, bank transfer",
-    },
-}
-"""Messaging's settings a simulation needs in effect (messaging reads them only from
-settings): every channel to `SimulatedBackend`, and the disclosures' deployment facts. What
-sets up the throwaway database applies them (`manage.py simulate`, the bench, the tests);
-`simulate` refuses to run without the simulated backends."""
-
 _BACKENDS = [name for name in SIMULATOR_SETTINGS if name.endswith("_BACKEND")]
+
+# A debtor's open and click: the event recorded, its key, its data, the outcome's flag.
+_TRACKED = {
+    "open": (EventKind.OPENED, "open:{}", None, "opened"),
+    "click": (EventKind.CLICKED, "click:{}:0", {"link": 0}, "clicked"),
+}
 
 
 @dataclass
@@ -464,36 +446,39 @@ class Simulation:
         self.clock.move_to(until - timedelta(seconds=1))
 
     def _react(self, until: datetime) -> None:
-        """The debtors' opens, clicks and conversions before `until`, in time order."""
-        # The hour's messages in one query: the services read what they need themselves.
-        ids = {message_id for when, _, _, message_id in self.events if when < until}
-        messages = Message.objects.only("pk", "account_id", "debtor_id").in_bulk(ids)
+        """The debtors' opens, clicks and conversions before `until`, in time order.
+
+        Opens and clicks are recorded together (`messaging.events_record`), as a provider's
+        batch would be, up to each conversion: attributing it reads the touches before it."""
+        pending: list[messaging.EventIn] = []
         while self.events and self.events[0][0] < until:
             when, _, kind, message_id = heapq.heappop(self.events)
-            self.clock.move_to(when)
-            message = messages[message_id]
             outcome = self.outcomes[message_id]
-            if kind == "open":
-                messaging.event_record(
-                    message=message, kind=EventKind.OPENED, event_key=f"open:{message_id}",
-                    source="tracking", occurred_at=when,
-                )  # fmt: skip
-                outcome.opened = True
-            elif kind == "click":
-                messaging.event_record(
-                    message=message, kind=EventKind.CLICKED, event_key=f"click:{message_id}:0",
-                    source="tracking", occurred_at=when, data={"link": 0},
-                )  # fmt: skip
-                outcome.clicked = True
-            else:
-                amount = self._convert(message, kind.split(":", 1)[1], when)
+            if kind in _TRACKED:
+                event_kind, key, data, seen = _TRACKED[kind]
+                pending.append(messaging.EventIn(
+                    message_id, event_kind, key.format(message_id), "tracking", when, data
+                ))  # fmt: skip
+                setattr(outcome, seen, True)
+            else:  # a conversion
+                self._record(pending)
+                self.clock.move_to(when)
+                amount = self._convert(message_id, kind.split(":", 1)[1], when)
                 if amount is not None:
                     outcome.converted = True
                     outcome.amount += amount
+        self._record(pending)
 
-    def _convert(self, message: Any, cta: str, when: datetime) -> float | None:
+    def _record(self, pending: list) -> None:
+        """Record the pending opens and clicks at the time of the last of them."""
+        if pending:
+            self.clock.move_to(pending[-1].occurred_at)
+            messaging.events_record(pending)
+            pending.clear()
+
+    def _convert(self, message_id: int, cta: str, when: datetime) -> float | None:
         """The debtor acts on a message: pays in full, part, or agrees a plan (portal-like)."""
-        account = Account.objects.select_related("creditor", "debtor").get(pk=message.account_id)
+        account = Account.objects.select_related("creditor", "debtor").get(messages__pk=message_id)
         if account.status not in (AccountStatus.ACTIVE, AccountStatus.IN_PLAN):
             return None
         i = self.debtor_index[account.debtor_id]
@@ -501,20 +486,20 @@ class Simulation:
         try:
             if account.status == AccountStatus.IN_PLAN:
                 amount = self._pay_instalment(account, when)
-                kind, ref = "payment", f"inst-{message.pk}"
+                kind, ref = "payment", f"inst-{message_id}"
             elif cta == "plan" or able < 0.35:
                 count = 6 if able < 0.3 else 3
                 plan = accounts_services.plan_create(
                     account=account, frequency="fortnightly", count=count,
                     first_due=when.date() + timedelta(days=3), actor="debtor",
                 )  # fmt: skip
-                self.plan_of_message[account.pk] = message.pk
+                self.plan_of_message[account.pk] = message_id
                 amount, kind, ref = 0.0, "plan", f"plan-{plan.pk}"
             else:
                 share = 1.0 if able > 0.5 or self.rng.random() < 0.5 else 0.5
                 value = (account.current_balance * Decimal(str(share))).quantize(Decimal("0.01"))
                 payment, _ = accounts_services.payment_record(
-                    account=account, amount=value, idempotency_key=f"sim-{message.pk}",
+                    account=account, amount=value, idempotency_key=f"sim-{message_id}",
                     method="card", actor="debtor", provider="simulated",
                 )  # fmt: skip
                 amount, kind, ref = float(payment.amount), "payment", f"pay-{payment.pk}"
