@@ -5,6 +5,7 @@ Usage (the database named below is dropped and created afresh):
 
     .venv/bin/python bench/messaging.py [--accounts 100000] [--plan-workers 2] [--workers 1]
         [--planner plan_contacts|messages_send] [--batch 1000] [--events 20000]
+        [--events-batch 200]
         [--database-url postgres://postgres@127.0.0.1:5432/collections_bench_messaging]
 
 Steps:
@@ -29,11 +30,15 @@ Steps:
   4. dispatch (timed): `dispatch_due` with --workers processes at once (file backends: one
      JSON file per message) -- printed as messages dispatched per second, and each message is
      checked to have been handed over once;
-  5. events (timed): the tracking endpoints' services for the first --events sent messages,
+  5. events (timed): the tracking endpoints' services for the first --events sent messages
+     (at most half of them),
      one call per event as the endpoints make them: an open (`message_open`), then a click
      of the first link (`message_click`). Printed as events recorded per second and the
      CPU per event of this process and of the rest of the machine (PostgreSQL); each message
-     is checked to carry its open and click stamps and two events.
+     is checked to carry its open and click stamps and two events;
+  6. events in batches (timed): the same open and click for the next --events sent messages,
+     recorded --events-batch at a time with `events_record` (as a caller holding many events
+     does), printed and checked as step 5.
 """
 
 from __future__ import annotations
@@ -266,6 +271,9 @@ def main() -> None:
         "--events", type=int, default=20_000, help="sent messages opened and clicked (0: none)"
     )
     parser.add_argument(
+        "--events-batch", type=int, default=200, help="events per events_record call (step 6)"
+    )
+    parser.add_argument(
         "--channels",
         default="sms,sms,email",
         help="the variants' channels, used in turn (default: two SMS for one email)",
@@ -277,6 +285,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.events < 0:
         parser.error("--events: a number of messages, 0 or more")
+    if args.events_batch < 1:
+        parser.error("--events-batch: a number of events, 1 or more")
 
     recreate_database(args.database_url)
     outbox = tempfile.mkdtemp(prefix="bench-outbox-")
@@ -340,17 +350,20 @@ def main() -> None:
     if files != sent_rows or sent != planned:
         raise SystemExit("mismatch: a message was lost or handed over twice")
     if args.events:
-        events_timed(min(args.events, sent_rows))
+        n = min(args.events, sent_rows // 2)
+        events_timed(n, offset=0, batch=None)
+        events_timed(n, offset=n, batch=args.events_batch)
 
 
-def events_timed(n: int) -> None:
-    """Step 5: an open and a click for each of the first `n` sent messages, timed."""
-    from messaging.models import Message, MessageEvent
-    from messaging.services import message_click, message_open
+def events_timed(n: int, *, offset: int, batch: int | None) -> None:
+    """Steps 5 and 6: an open and a click for each of `n` sent messages (from the `offset`-th),
+    timed: one call each (`batch` None), or `batch` events per `events_record` call."""
+    from messaging.models import EventKind, Message, MessageEvent
+    from messaging.services import EventIn, events_record, message_click, message_open
 
     ids = list(
         Message.objects.filter(status="sent").exclude(links=[]).order_by("pk")
-        .values_list("pk", flat=True)[:n]
+        .values_list("pk", flat=True)[offset : offset + n]
     )  # fmt: skip
     if not ids:
         raise SystemExit("events: no sent message with a link to open and click")
@@ -358,16 +371,26 @@ def events_timed(n: int) -> None:
     start, cpu0, busy0 = time.perf_counter(), time.process_time(), machine_busy_seconds()
 
     def record() -> None:
-        for pk in ids:
-            message_open(message_id=pk, at=at)
-            message_click(message_id=pk, index=0, at=at)
+        if batch is None:
+            for pk in ids:
+                message_open(message_id=pk, at=at)
+                message_click(message_id=pk, index=0, at=at)
+            return
+        events = [
+            EventIn(pk, kind, f"{kind}:{pk}", "tracking", at, data)
+            for pk in ids
+            for kind, data in ((EventKind.OPENED, None), (EventKind.CLICKED, {"link": 0}))
+        ]
+        for lo in range(0, len(events), batch):
+            events_record(events[lo : lo + batch])
 
     profiled({"events"}, record)
     elapsed = time.perf_counter() - start
     cpu, busy = time.process_time() - cpu0, machine_busy_seconds() - busy0
     events = 2 * len(ids)
+    how = "one call each" if batch is None else f"events_record, {batch:,} a call"
     print(f"events:   {events:,} events recorded in {elapsed:6.2f} s = {events / elapsed:8,.0f} "
-          f"events/s (an open and a click for {len(ids):,} messages, one call each); CPU per "
+          f"events/s (an open and a click for {len(ids):,} messages, {how}); CPU per "
           f"event: this process {cpu / events * 1000:.2f} ms, the rest of the machine "
           f"(PostgreSQL) {(busy - cpu) / events * 1000:.2f} ms")  # fmt: skip
     stamped = Message.objects.filter(
