@@ -190,7 +190,8 @@ def _pks_read(events: list[MessageEvent]) -> None:
 @dataclass
 class _Writes:
     """The first-time stamps and timeline rows that applying events leaves, saved together
-    (`save`): one UPDATE per set of stamped fields, one insert of timeline rows."""
+    (`save`): one UPDATE per set of stamped fields and one of `updated_at`, one insert of
+    timeline rows (one row's own save for a single message or row)."""
 
     stamped: dict[int, tuple[Message, set[str]]] = field(default_factory=dict)
     activities: list[Activity] = field(default_factory=list)
@@ -200,15 +201,19 @@ class _Writes:
 
     def save(self) -> None:
         now = timezone.now()
-        groups: dict[tuple[str, ...], list[Message]] = defaultdict(list)
-        for message, fields in self.stamped.values():
+        if len(self.stamped) == 1:
+            ((message, fields),) = self.stamped.values()
             message.updated_at = now
-            groups[tuple(sorted({*fields, "updated_at"}))].append(message)
-        for fields, messages in groups.items():
-            if len(messages) == 1:
-                messages[0].save(update_fields=fields)
-            else:
+            message.save(update_fields=sorted({*fields, "updated_at"}))
+        elif self.stamped:
+            groups: dict[tuple[str, ...], list[Message]] = defaultdict(list)
+            for message, fields in self.stamped.values():
+                message.updated_at = now
+                groups[tuple(sorted(fields))].append(message)
+            for fields, messages in groups.items():
                 Message.objects.bulk_update(messages, fields)
+            # The same time for all: one plain UPDATE, not one more CASE branch per message.
+            Message.objects.filter(pk__in=list(self.stamped)).update(updated_at=now)
         if len(self.activities) == 1:
             self.activities[0].save()
         else:
