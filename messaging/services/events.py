@@ -4,6 +4,8 @@ Every event is recorded once, keyed by `MessageEvent.event_key` (the provider's 
 key derived from what happened), so webhook replays and repeated pixel loads change nothing.
 The first delivery/open/click/conversion of a message is also stamped on the message row
 (which is what the listing's funnel counts) and written to the debtor's timeline.
+`event_record` records one event; `events_record` many at once, set-based, with the same
+result.
 """
 
 from __future__ import annotations
@@ -103,10 +105,11 @@ def events_record(events: Sequence[EventIn]) -> list[MessageEvent | None]:
 
     Set-based, `EVENTS_CHUNK` events per transaction: their messages read and locked in one
     query (in id order), the recorded keys looked up in one, the events inserted in one, the
-    first-time stamps saved in one UPDATE per set of stamped fields and the timeline rows in
-    one insert. The rarer effects (a state change, the contact ledger, an opt-out) are
-    written as `event_record` writes them. Should another process record one of the keys
-    meanwhile, that chunk is rolled back and recorded event by event instead.
+    first-time stamps saved in one UPDATE per set of stamped fields (and one of `updated_at`)
+    and the timeline rows in one insert. The rarer effects (a state change, the contact
+    ledger, an opt-out) are written as `event_record` writes them. Should another process
+    record one of the keys meanwhile, that chunk is rolled back and recorded event by event
+    instead.
 
     For callers that hold many events at once (the simulator's hour of reactions, an
     import); a message that does not exist raises `Message.DoesNotExist`.
@@ -161,7 +164,7 @@ def _events_write(events: Sequence[EventIn]) -> list[MessageEvent | None]:
         seen.add(key)
         event = MessageEvent(
             message=locked[e.message_id], kind=e.kind, event_key=key, source=e.source[:30],
-            occurred_at=e.occurred_at or now, data=e.data or {},
+            occurred_at=e.occurred_at or now, data=dict(e.data or {}),
         )  # fmt: skip
         new.append(event)
         results.append(event)
