@@ -3,6 +3,7 @@ of its decisions for `bench/recommender.py`, and the learning-curve plot."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import defaultdict
@@ -241,18 +242,63 @@ def gap_closed(sim: Simulation, offline: dict[int, dict[str, float]] | None) -> 
         return {
             "decisions": len(g["uniform"]),
             "deployed": share(g, "chosen"),
+            "deployed_se": _share_se(g["chosen"], g["uniform"], g["best"]),
             "offline_all_logs": share(g, "offline"),
             "offline_all_logs_greedy": share(g, "offline_greedy"),
         }
 
     weeks = sorted((k for k in groups if k != "total"), key=int)
+    by_week = {w: block(groups[w]) for w in weeks}
     return {
         "note": "Share of the uniform-to-best gap closed, true expected values on the policy "
-        "arm's decisions: the policy deployed day by day, and the learner fitted offline on "
-        "all the run's logs at the end (as deployed, and its greedy pick).",
-        "weeks": {w: block(groups[w]) for w in weeks},
+        "arm's decisions: the policy deployed day by day (with its standard error over the "
+        "week's decisions), and the learner fitted offline on all the run's logs at the end "
+        "(as deployed, and its greedy pick). `falls`: each week the deployed share fell from "
+        "the week before, by how much, against the two weeks' sampling noise, and how the "
+        "offline learner (one fixed policy) moved over the same weeks.",
+        "weeks": by_week,
         "total": block(groups["total"]) if "total" in groups else None,
+        "falls": _falls(by_week),
     }
+
+
+def _share_se(chosen: list[float], uniform: list[float], best: list[float]) -> float | None:
+    """Standard error of the share of the gap closed, `mean(chosen - uniform) / mean(best -
+    uniform)` over the same decisions (the delta method for a ratio of means), from how the
+    decisions of the week vary; None where the share is undefined."""
+    n = len(chosen)
+    gain = np.asarray(chosen) - np.asarray(uniform)
+    gap = np.asarray(best) - np.asarray(uniform)
+    if n < 2 or not gap.mean() > 0:
+        return None
+    ratio = gain.mean() / gap.mean()
+    return round(float(np.std(gain - ratio * gap, ddof=1) / math.sqrt(n) / gap.mean()), 4)
+
+
+def _falls(weeks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each week whose deployed share is below the week before's: the drop, 1.96 standard
+    errors of the difference of two independent weeks (`noise_95`), whether the drop is
+    beyond them, and the offline learner's change over the same two weeks (a fixed policy:
+    what the change of population alone does)."""
+    out = []
+    for before, after in itertools.pairwise(weeks):
+        a, b = weeks[before], weeks[after]
+        if None in (a["deployed"], b["deployed"], a["deployed_se"], b["deployed_se"]):
+            continue
+        drop = round(a["deployed"] - b["deployed"], 4)
+        if drop <= 0:
+            continue
+        noise = round(1.96 * math.hypot(a["deployed_se"], b["deployed_se"]), 4)
+        offline = (
+            round(b["offline_all_logs"] - a["offline_all_logs"], 4)
+            if None not in (a["offline_all_logs"], b["offline_all_logs"])
+            else None
+        )
+        out.append(
+            {"week": after, "drop": drop, "noise_95": noise, "beyond_noise": drop > noise,
+             "offline_change": offline}
+        )  # fmt: skip
+    return out
 
 
 def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | None = None) -> None:

@@ -7,6 +7,7 @@ import inspect
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recommender import simulator
@@ -200,6 +201,8 @@ def test_the_summary_gives_the_gap_closed_per_week_beside_the_offline_learner(
     assert total["decisions"] == sum(w["decisions"] for w in gap["weeks"].values()) > 0
     for name in ("deployed", "offline_all_logs", "offline_all_logs_greedy"):
         assert total[name] is not None and -5 < total[name] < 1.0001, (name, total)
+    assert total["deployed_se"] > 0
+    assert isinstance(gap["falls"], list)
     # Each night's model says what its fit chose, so a run shows how steady the choices are.
     assert summary["models"]
     for model in summary["models"]:
@@ -251,3 +254,49 @@ def test_the_same_seed_gives_the_same_summary_bit_for_bit(simulator_settings):
     assert summary["models"], "the run must retrain, so the fits are compared too"
     assert summary["total"]["policy"]["sends"] > 0
     assert first == second
+
+
+def test_the_gap_shares_standard_error_is_how_much_it_varies_between_samples():
+    from recommender.simulator.report import _share_se
+
+    rng = np.random.default_rng(5)
+
+    def sample(n):
+        uniform = rng.uniform(0.02, 0.06, n)
+        best = uniform + rng.uniform(0.02, 0.15, n)
+        chosen = uniform + rng.beta(2, 3, n) * (best - uniform)
+        return chosen, uniform, best
+
+    def share(chosen, uniform, best):
+        return (chosen - uniform).mean() / (best - uniform).mean()
+
+    shares = [share(*sample(400)) for _ in range(2_000)]
+    se = _share_se(*(list(a) for a in sample(400)))
+    assert se == pytest.approx(float(np.std(shares)), rel=0.15)
+    # Every decision closing the same share of its own gap: no sampling noise at all.
+    uniform, best = np.full(50, 0.03), np.linspace(0.05, 0.2, 50)
+    assert _share_se(list(uniform + 0.4 * (best - uniform)), list(uniform), list(best)) == 0
+    assert _share_se([0.1], [0.05], [0.2]) is None
+    assert _share_se([0.1, 0.1], [0.1, 0.1], [0.1, 0.1]) is None  # no gap to close
+
+
+def test_falls_weigh_each_drop_against_the_two_weeks_noise_and_the_fixed_policy():
+    from recommender.simulator.report import _falls
+
+    def week(deployed, se, offline):
+        return {"deployed": deployed, "deployed_se": se, "offline_all_logs": offline}
+
+    weeks = {
+        "0": week(0.10, 0.01, 0.30),
+        "1": week(0.40, 0.01, 0.31),  # a rise: not a fall
+        "2": week(0.35, 0.01, 0.26),  # 0.05 down, noise 0.028: beyond it; offline fell too
+        "3": week(0.34, 0.02, None),  # 0.01 down, noise 0.044: within it; no offline
+        "4": week(None, None, None),
+        "5": week(0.20, 0.01, 0.2),  # no week before it to compare with
+    }
+    assert _falls(weeks) == [
+        {"week": "2", "drop": 0.05, "noise_95": 0.0277, "beyond_noise": True,
+         "offline_change": -0.05},
+        {"week": "3", "drop": 0.01, "noise_95": 0.0438, "beyond_noise": False,
+         "offline_change": None},
+    ]  # fmt: skip
