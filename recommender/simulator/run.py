@@ -469,7 +469,7 @@ class Simulation:
                     outcome.amount += amount
         self._record(pending)
 
-    def _record(self, pending: list) -> None:
+    def _record(self, pending: list[messaging.EventIn]) -> None:
         """Record the pending opens and clicks at the time of the last of them."""
         if pending:
             self.clock.move_to(pending[-1].occurred_at)
