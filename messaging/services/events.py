@@ -123,18 +123,16 @@ def events_record(events: Sequence[EventIn]) -> list[MessageEvent | None]:
             with transaction.atomic():
                 results += _events_write(chunk)
         except IntegrityError:
-            results += [
-                event_record(
-                    message=Message(pk=e.message_id),
-                    kind=e.kind,
-                    event_key=e.event_key,
-                    source=e.source,
-                    occurred_at=e.occurred_at,
-                    data=e.data,
-                )
-                for e in chunk
-            ]
+            results += [event_in_record(e) for e in chunk]
     return results
+
+
+def event_in_record(event: EventIn) -> MessageEvent | None:
+    """`event_record` of one `EventIn`."""
+    return event_record(
+        message=Message(pk=event.message_id), kind=event.kind, event_key=event.event_key,
+        source=event.source, occurred_at=event.occurred_at, data=event.data,
+    )  # fmt: skip
 
 
 def _kind_check(kind: str) -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +51,53 @@ def clock(monkeypatch) -> Clock:
     fake = Clock(T0)
     monkeypatch.setattr(timezone, "now", fake)
     return fake
+
+
+def while_held(hold: Callable[[], Any], then: Callable[[], Any]) -> tuple[Any, Any]:
+    """Two transactions at once (PostgreSQL): `hold()` in a thread's transaction, kept open
+    half a second after it returns, and `then()` in a second thread as soon as `hold` has
+    returned, so that it meets the first's uncommitted writes. Returns both answers; an
+    exception in either thread is raised here. Each thread closes its own connection."""
+    from django.db import connections, transaction
+
+    held, failures, answers = threading.Event(), [], {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                answers["hold"] = hold()
+                held.set()
+                time.sleep(0.5)  # the second waits on this transaction meanwhile
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+        finally:
+            held.set()
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            held.wait(10)
+            answers["then"] = then()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    return answers["hold"], answers["then"]
+
+
+def postgres_only() -> None:
+    """Skip the calling test unless the database is PostgreSQL (concurrent transactions)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions need PostgreSQL")
 
 
 @pytest.fixture

@@ -1,19 +1,18 @@
 """`events_record`: many events at once leave exactly what recording them one by one leaves,
 in a constant number of queries, and each key is still recorded once."""
 
-import threading
-import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Activity
 from compliance.models import ContactAttempt
 from messaging import services
 from messaging.models import EventKind, Message, MessageEvent
-from messaging.services import EventIn
+from messaging.services import EventIn, events
+from messaging.tests.conftest import postgres_only, while_held
 
 pytestmark = pytest.mark.django_db
 
@@ -86,17 +85,7 @@ def _state(messages):
 def test_many_at_once_leave_what_one_by_one_leaves(clock, send):
     one_by_one, batched = send(3), send(3)
     script = _script(clock, one_by_one)
-    answers = [
-        services.event_record(
-            message=Message(pk=e.message_id),
-            kind=e.kind,
-            event_key=e.event_key,
-            source=e.source,
-            occurred_at=e.occurred_at,
-            data=e.data,
-        )
-        for e in script
-    ]
+    answers = [events.event_in_record(e) for e in script]  # event_record, one call each
     results = services.events_record(_script(clock, batched))
     assert [r is None for r in results] == [a is None for a in answers]
     assert [r is None for r in results] == [False, False, True, False] + [False] * 5
@@ -167,47 +156,19 @@ def test_a_message_that_does_not_exist_or_an_unknown_kind_writes_nothing(clock, 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_key_recorded_meanwhile_by_another_process_is_a_replay(committed_baseline, clock, send):
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions need PostgreSQL")
-    first_message, other, third = send(3)
-    held, failures, answers = threading.Event(), [], []
-
-    def first() -> None:
-        try:
-            with transaction.atomic():  # records the key, then holds it uncommitted
-                services.event_record(
-                    message=first_message, kind=K.DELIVERED, event_key="provider-7", source="ses"
-                )
-                held.set()
-                time.sleep(0.5)  # the batch's insert waits on the key meanwhile
-        except BaseException as exc:  # reported by the main thread
-            failures.append(exc)
-        finally:
-            held.set()
-            connections.close_all()
-
-    def batch() -> None:
-        try:
-            held.wait(10)
-            answers.extend(
-                services.events_record(
-                    [
-                        EventIn(other.pk, K.DELIVERED, "provider-7", "ses", clock.now),
-                        EventIn(third.pk, K.OPENED, f"open:{third.pk}", "tracking", clock.now),
-                    ]
-                )
-            )
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=batch)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures
+    postgres_only()
+    first, other, third = send(3)
+    _, answers = while_held(  # the batch's insert waits on the first's uncommitted key
+        lambda: services.event_record(
+            message=first, kind=K.DELIVERED, event_key="provider-7", source="ses"
+        ),
+        lambda: services.events_record(
+            [
+                EventIn(other.pk, K.DELIVERED, "provider-7", "ses", clock.now),
+                EventIn(third.pk, K.OPENED, f"open:{third.pk}", "tracking", clock.now),
+            ]
+        ),
+    )
     assert answers[0] is None and answers[1].kind == K.OPENED
-    assert MessageEvent.objects.filter(event_key="provider-7").get().message_id == first_message.pk
+    assert MessageEvent.objects.filter(event_key="provider-7").get().message_id == first.pk
     assert MessageEvent.objects.filter(message=third).count() == 1

@@ -1,17 +1,16 @@
 """Every event is recorded once: replays answer as the first call did, and only a recorded
 event key is taken for a replay."""
 
-import threading
-import time
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError
 
 from accounts.models import Activity, ActivityKind
 from messaging import services
 from messaging.models import EventKind, MessageEvent
 from messaging.services import events
+from messaging.tests.conftest import postgres_only, while_held
 
 pytestmark = pytest.mark.django_db
 
@@ -84,44 +83,14 @@ def test_an_integrity_error_other_than_a_recorded_key_is_not_taken_for_a_replay(
     assert not MessageEvent.objects.exists()
 
 
-def _concurrent_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions need PostgreSQL")
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_same_open_in_two_transactions_at_once_is_recorded_once(committed_baseline, sent):
-    _concurrent_only()
-    held, answers, failures = threading.Event(), [], []
-
-    def first() -> None:
-        try:
-            with transaction.atomic():  # records the open, then holds it uncommitted
-                answers.append(services.message_open(message_id=sent.pk))
-                held.set()
-                time.sleep(0.5)  # the second open waits for this transaction meanwhile
-        except BaseException as exc:  # reported by the main thread
-            failures.append(exc)
-        finally:
-            held.set()
-            connections.close_all()
-
-    def second() -> None:
-        try:
-            held.wait(10)
-            answers.append(services.message_open(message_id=sent.pk))
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures
-    assert answers == [True, True]
+    postgres_only()
+    answers = while_held(
+        lambda: services.message_open(message_id=sent.pk),
+        lambda: services.message_open(message_id=sent.pk),
+    )
+    assert answers == (True, True)
     assert MessageEvent.objects.filter(message=sent).count() == 1
     assert len(_timeline(sent, ActivityKind.MESSAGE_OPENED)) == 1
