@@ -277,9 +277,9 @@ def _share_se(chosen: list[float], uniform: list[float], best: list[float]) -> f
 
 def _falls(weeks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Each week whose deployed share is below the week before's: the drop, 1.96 standard
-    errors of the difference of two independent weeks (`noise_95`), whether the drop is
-    beyond them, and the offline learner's change over the same two weeks (a fixed policy:
-    what the change of population alone does)."""
+    errors of the difference, the two weeks' decisions taken as independent (`noise_95`),
+    whether the drop is beyond them, and the offline learner's change over the same two weeks
+    (a fixed policy: what the change of population alone does)."""
     out = []
     for before, after in itertools.pairwise(weeks):
         a, b = weeks[before], weeks[after]
@@ -288,7 +288,7 @@ def _falls(weeks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         drop = round(a["deployed"] - b["deployed"], 4)
         if drop <= 0:
             continue
-        noise = round(1.96 * math.hypot(a["deployed_se"], b["deployed_se"]), 4)
+        noise = round(evaluation.Z95 * math.hypot(a["deployed_se"], b["deployed_se"]), 4)
         offline = (
             round(b["offline_all_logs"] - a["offline_all_logs"], 4)
             if None not in (a["offline_all_logs"], b["offline_all_logs"])
