@@ -91,6 +91,8 @@ def main() -> None:
     parser.add_argument("--standard", default="", metavar="PIECES",
                         help="standard mechanisms in place of the project's own")  # fmt: skip
     args = parser.parse_args()
+    if not 0 < args.due_share <= 1:  # before the database is dropped and filled
+        parser.error("--due-share: a share in (0, 1]")
 
     bm = bench_messaging()
     if not args.reuse:
@@ -109,8 +111,6 @@ def main() -> None:
     if not args.reuse:
         bm.setup_data(args.accounts, ["sms", "sms", "email"])
     accounts = Account.objects.count()
-    if not 0 < args.due_share <= 1:
-        parser.error("--due-share: a share in (0, 1]")
     every = round(1 / args.due_share)
     ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
     paused = [pk for n, pk in enumerate(ids) if n % every]  # not due: no pause is ending
