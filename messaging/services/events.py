@@ -112,7 +112,8 @@ def events_record(events: Sequence[EventIn]) -> list[MessageEvent | None]:
     instead.
 
     For callers that hold many events at once (the simulator's hour of reactions, an
-    import); a message that does not exist raises `Message.DoesNotExist`.
+    import); a message that does not exist raises `Message.DoesNotExist`, with the chunks
+    before its own recorded and nothing of its own.
     """
     for event in events:
         _kind_check(event.kind)

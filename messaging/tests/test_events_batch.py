@@ -109,6 +109,23 @@ def test_keys_recorded_before_are_replays(clock, send):
     assert services.events_record(_script(clock, send(3))[:2] * 2)[2:] == [None, None]
 
 
+def test_a_batch_replayed_whole_writes_nothing(clock, send):
+    script = _script(clock, send(3))
+    services.events_record(script)
+    message_ids = {e.message_id for e in script}
+    before = (
+        MessageEvent.objects.count(),
+        Activity.objects.count(),
+        sorted(Message.objects.filter(pk__in=message_ids).values_list("pk", "updated_at")),
+    )
+    assert services.events_record(script) == [None] * len(script)
+    assert before == (
+        MessageEvent.objects.count(),
+        Activity.objects.count(),
+        sorted(Message.objects.filter(pk__in=message_ids).values_list("pk", "updated_at")),
+    )
+
+
 def test_the_queries_do_not_grow_with_the_events(clock, send):
     messages = send(12)
 
