@@ -366,7 +366,8 @@ def events_timed(n: int, *, offset: int, batch: int | None) -> None:
         .values_list("pk", flat=True)[offset : offset + n]
     )  # fmt: skip
     if not ids:
-        raise SystemExit("events: no sent message with a link to open and click")
+        raise SystemExit("events: too few sent messages with a link to open and click (one for "
+                         "each of the two events steps at least)")  # fmt: skip
     at = NOW + timedelta(hours=1)
     start, cpu0, busy0 = time.perf_counter(), time.process_time(), machine_busy_seconds()
 
