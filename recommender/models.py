@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 from django.db import models
 from django.utils import timezone
@@ -188,3 +191,24 @@ class Decision(models.Model):
     def unpack_eligible(data: bytes, n_actions: int) -> np.ndarray:
         bits = np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))
         return bits[:n_actions].astype(bool)
+
+    @staticmethod
+    def unpack_contexts(blobs: Sequence[bytes], n_features: int) -> np.ndarray:
+        """`unpack_context` of many rows at once, as float32 (rows, n_features)."""
+        return _joined(blobs, "<f4", n_features).reshape(-1, n_features)
+
+    @staticmethod
+    def unpack_eligibles(blobs: Sequence[bytes], n_actions: int) -> np.ndarray:
+        """`unpack_eligible` of many rows at once, (rows, n_actions)."""
+        bits = _joined(blobs, np.uint8, (n_actions + 7) // 8).reshape(len(blobs), -1)
+        return np.unpackbits(bits, axis=1)[:, :n_actions].astype(bool)
+
+
+def _joined(blobs: Sequence[bytes], dtype: Any, count: int) -> np.ndarray:
+    """The first `count` items of each blob, end to end; ValueError for a shorter blob, as
+    `np.frombuffer(..., count=count)` raises for one."""
+    size = count * np.dtype(dtype).itemsize
+    joined = b"".join(bytes(b)[:size] for b in blobs)
+    if len(joined) != size * len(blobs):
+        raise ValueError(f"a stored decision holds fewer than {count} items of {dtype}")
+    return np.frombuffer(joined, dtype=dtype)

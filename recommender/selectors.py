@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count, IntegerField, Max, Min, Q
+from django.db.models import Count, IntegerField, Max, Min, Q, QuerySet
 from django.db.models.functions import Mod
 from django.utils import timezone
 
@@ -306,15 +306,27 @@ class Logs:
         return Logs(*(getattr(self, f.name)[idx] for f in fields(self)))
 
 
-def _decision_rows(*, until: datetime, since: datetime | None, chunk: int) -> Iterator[list[tuple]]:
-    """Sent decisions of the current feature version, newest first, in keyset chunks."""
+def _decisions_sent(*, until: datetime, since: datetime | None = None) -> QuerySet[Decision]:
+    """Sent decisions of the current feature version decided up to `until` (and from
+    `since`): the rows `decision_logs` reads and `decision_logs_count` counts."""
     qs = Decision.objects.filter(
-        feature_version=F.FEATURE_VERSION,
-        decided_at__lte=until,
-        message__sent_at__isnull=False,
+        feature_version=F.FEATURE_VERSION, decided_at__lte=until, message__sent_at__isnull=False
     )
-    if since is not None:
-        qs = qs.filter(decided_at__gte=since)
+    return qs if since is None else qs.filter(decided_at__gte=since)
+
+
+def decision_logs_count(*, until: datetime, newer_than: datetime | None = None) -> tuple[int, int]:
+    """(rows, rows decided after `newer_than`; None: every row) that `decision_logs(until=
+    until)` would read without its `max_rows` cap, in one query. The newest rows are read
+    first, so with the cap it reads min(rows, cap) rows, min(newer, cap) of them newer."""
+    newer = Count("id", filter=Q(decided_at__gt=newer_than)) if newer_than else Count("id")
+    got = _decisions_sent(until=until).aggregate(rows=Count("id"), newer=newer)
+    return got["rows"], got["newer"]
+
+
+def _decision_rows(*, until: datetime, since: datetime | None, chunk: int) -> Iterator[list[tuple]]:
+    """`_decisions_sent`, newest first, in keyset chunks."""
+    qs = _decisions_sent(until=until, since=since)
     cursor: int | None = None
     while True:
         page = qs if cursor is None else qs.filter(pk__lt=cursor)
@@ -348,36 +360,36 @@ def decision_logs(
     """The newest `max_rows` sent decisions up to `until`, read in chunks of `chunk` rows.
 
     Memory is bounded by `max_rows` (arrays are allocated once, float32 contexts); rows are
-    never materialised as model instances. Reward: 1 if the message converted, else
-    `click_reward` if it was clicked, else 0.
+    never materialised as model instances, and each chunk becomes arrays in whole-chunk numpy
+    calls. Reward: 1 if the message converted, else `click_reward` if it was clicked, else 0.
     """
     d, a = F.N_FEATURES, F.N_ACTIONS
     X = np.zeros((max_rows, d), dtype=np.float32)
     E = np.zeros((max_rows, a), dtype=bool)
     act = np.zeros(max_rows, dtype=np.int64)
-    prop = np.zeros(max_rows)
-    rew = np.zeros(max_rows)
-    clk = np.zeros(max_rows)
-    when = np.zeros(max_rows)
-    ctrl = np.zeros(max_rows, dtype=bool)
+    prop, clk, when = np.zeros(max_rows), np.zeros(max_rows), np.zeros(max_rows)
+    conv, ctrl = np.zeros(max_rows, dtype=bool), np.zeros(max_rows, dtype=bool)
     n = 0
     for rows in _decision_rows(until=until, since=since, chunk=chunk):
-        for _pk, at, action, p, ctx, el, arm, conv, clicked in rows:
-            if n >= max_rows:
-                break
-            X[n] = np.frombuffer(bytes(ctx), dtype="<f4", count=d)
-            E[n] = Decision.unpack_eligible(el, a)
-            act[n], prop[n], when[n] = action, p, at.timestamp()
-            clk[n] = 1.0 if clicked is not None else 0.0
-            rew[n] = 1.0 if conv is not None else click_reward * clk[n]
-            ctrl[n] = arm == "control"
-            n += 1
+        rows = rows[: max_rows - n]
+        if not rows:
+            break
+        hi = n + len(rows)
+        _pks, at, action, p, ctx, el, arm, converted, clicked = zip(*rows, strict=True)
+        X[n:hi], E[n:hi] = Decision.unpack_contexts(ctx, d), Decision.unpack_eligibles(el, a)
+        act[n:hi], prop[n:hi] = action, p
+        when[n:hi] = [t.timestamp() for t in at]
+        clk[n:hi] = [c is not None for c in clicked]
+        conv[n:hi] = [c is not None for c in converted]
+        ctrl[n:hi] = [g == "control" for g in arm]
+        n = hi
         if n >= max_rows:
             break
+    rew = np.where(conv[:n], 1.0, click_reward * clk[:n])
     # Oldest first; decisions of one planning run share a time, and among them the read order
     # (newest id first) is reversed, so the rows run in (decided_at, id) order.
     order = np.lexsort((-np.arange(n), when[:n]))
-    logs = Logs(X[:n], act[:n], prop[:n], rew[:n], clk[:n], E[:n], when[:n], ctrl[:n]).take(order)
+    logs = Logs(X[:n], act[:n], prop[:n], rew, clk[:n], E[:n], when[:n], ctrl[:n]).take(order)
     logs.X = logs.X.astype(np.float64)
     return logs
 

@@ -230,7 +230,7 @@ def model_retrain(
     train, holdout = training_logs.logs_read(options=options, now=now)
     config = learner_config(options.learner)
     data_sha256 = training_logs.logs_checked(
-        train, holdout, share=options.min_new_share, config=config, random_state=random_state
+        train, holdout, config=config, random_state=random_state
     )
     every_row, pending = _refit_prepare(
         train, holdout, options, promote, config=config, random_state=random_state
