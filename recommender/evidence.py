@@ -32,7 +32,7 @@ from recommender.typology import HARD_TONES, SOFT_TONES, TypologyInputs
 def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, TypologyInputs]:
     """Evidence for a batch of debtors (`recommender.typology` scores it), in a constant
     number of aggregate queries: one per kind of evidence below."""
-    ids = list(debtor_ids)
+    ids = [int(d) for d in debtor_ids]  # sent as one array per query (`__any`)
     out = {d: TypologyInputs() for d in ids}
     if not ids:
         return out
@@ -51,7 +51,7 @@ def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, Ty
 
 
 def _evidence_debtor(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
-    for d, flags, pref, start in Debtor.objects.filter(pk__in=ids).values_list(
+    for d, flags, pref, start in Debtor.objects.filter(pk__any=ids).values_list(
         "id", "flags", "preferred_channel", "preferred_hours_start"
     ):
         out[d].flags = list(flags or [])
@@ -61,7 +61,7 @@ def _evidence_debtor(out: dict[int, TypologyInputs], *, ids: list[int], now: dat
 def _evidence_messages(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
     """Sends, opens and clicks, and those of soft and of hard tones."""
     for row in (
-        Message.objects.filter(debtor_id__in=ids, sent_at__isnull=False, sent_at__lte=now)
+        Message.objects.filter(debtor_id__any=ids, sent_at__isnull=False, sent_at__lte=now)
         .values("debtor_id", "variant__tone__slug")
         .annotate(
             n=Count("id"),
@@ -86,7 +86,7 @@ def _evidence_messages(out: dict[int, TypologyInputs], *, ids: list[int], now: d
 def _evidence_replies(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
     for row in (
         MessageEvent.objects.filter(
-            message__debtor_id__in=ids,
+            message__debtor_id__any=ids,
             kind__in=[EventKind.REPLIED, EventKind.COMPLAINED],
             occurred_at__lte=now,
         )
@@ -103,7 +103,7 @@ def _evidence_replies(out: dict[int, TypologyInputs], *, ids: list[int], now: da
 
 def _evidence_balances(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
     for row in (
-        Account.objects.filter(debtor_id__in=ids)
+        Account.objects.filter(debtor_id__any=ids)
         .values("debtor_id")
         .annotate(orig=Sum("original_amount"), bal=Sum("current_balance"))
         .order_by()
@@ -115,7 +115,7 @@ def _evidence_balances(out: dict[int, TypologyInputs], *, ids: list[int], now: d
 def _evidence_payments(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
     for row in (
         Payment.objects.filter(
-            account__debtor_id__in=ids, status=PaymentStatus.SUCCEEDED, received_at__lte=now
+            account__debtor_id__any=ids, status=PaymentStatus.SUCCEEDED, received_at__lte=now
         )
         .values("account__debtor_id")
         .annotate(
@@ -131,7 +131,7 @@ def _evidence_payments(out: dict[int, TypologyInputs], *, ids: list[int], now: d
 
 def _evidence_plans(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
     for row in (
-        PaymentPlan.objects.filter(account__debtor_id__in=ids)
+        PaymentPlan.objects.filter(account__debtor_id__any=ids)
         .values("account__debtor_id")
         .annotate(n=Count("id"), broken=Count("id", filter=Q(status=PlanStatus.BROKEN)))
         .order_by()
@@ -143,7 +143,7 @@ def _evidence_plans(out: dict[int, TypologyInputs], *, ids: list[int], now: date
 def _evidence_instalments(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
     """Instalments due before today: paid on time, missed, partial."""
     for row in (
-        Installment.objects.filter(plan__account__debtor_id__in=ids, due_date__lt=now.date())
+        Installment.objects.filter(plan__account__debtor_id__any=ids, due_date__lt=now.date())
         .exclude(status=InstallmentStatus.CANCELLED)
         .values("plan__account__debtor_id")
         .annotate(
@@ -174,7 +174,7 @@ _ACTIVITY_EVIDENCE = {
 def _evidence_activities(out: dict[int, TypologyInputs], *, ids: list[int], now: datetime) -> None:
     for row in (
         Activity.objects.filter(
-            debtor_id__in=ids, kind__in=list(_ACTIVITY_EVIDENCE), occurred_at__lte=now
+            debtor_id__any=ids, kind__in=list(_ACTIVITY_EVIDENCE), occurred_at__lte=now
         )
         .values("debtor_id", "kind")
         .annotate(n=Count("id"))

@@ -13,6 +13,8 @@ from recommender.evidence import typology_inputs
 from recommender.models import DebtorTypology
 from recommender.typology import typology_score
 
+_SCORED = ("willing", "able", "organised", "emotional", "confidence", "code", "evidence")
+
 
 def typology_refresh(
     *,
@@ -21,7 +23,9 @@ def typology_refresh(
     batch_size: int = 2000,
 ) -> int:
     """Recompute the typology of the given debtors (default: every debtor with an open
-    account); returns how many were written. Constant queries per batch; idempotent."""
+    account); returns how many were recomputed. A row is written (`updated_at`: now) only
+    when its scores, code or evidence changed, or it is new: most debtors had no new
+    evidence since the last night. Constant queries per batch; idempotent."""
     now = now or timezone.now()
     if debtor_ids is None:
         ids = list(
@@ -31,36 +35,28 @@ def typology_refresh(
             .order_by("debtor_id")
         )
     else:
-        ids = sorted(set(debtor_ids))
-    written = 0
+        ids = sorted({int(d) for d in debtor_ids})
     for start in range(0, len(ids), batch_size):
         chunk = ids[start : start + batch_size]
         inputs = typology_inputs(debtor_ids=chunk, now=now)
+        stored = {
+            row[0]: row[1:]
+            for row in DebtorTypology.objects.filter(debtor_id__any=chunk).values_list(
+                "debtor_id", *_SCORED
+            )
+        }
         rows = []
         for debtor_id in chunk:
             t = typology_score(inputs[debtor_id])
-            rows.append(
-                DebtorTypology(
-                    debtor_id=debtor_id,
-                    willing=t.willing,
-                    able=t.able,
-                    organised=t.organised,
-                    emotional=t.emotional,
-                    confidence=t.confidence,
-                    code=t.code,
-                    evidence=t.evidence,
-                    updated_at=now,
-                )
-            )
+            scored = (t.willing, t.able, t.organised, t.emotional, t.confidence, t.code, t.evidence)
+            if stored.get(debtor_id) != scored:
+                rows.append(DebtorTypology(debtor_id=debtor_id, updated_at=now,
+                                           **dict(zip(_SCORED, scored, strict=True))))  # fmt: skip
         with transaction.atomic():
             DebtorTypology.objects.bulk_create(
                 rows,
                 update_conflicts=True,
                 unique_fields=["debtor"],
-                update_fields=[
-                    "willing", "able", "organised", "emotional", "confidence", "code",
-                    "evidence", "updated_at",
-                ],
-            )  # fmt: skip
-        written += len(rows)
-    return written
+                update_fields=[*_SCORED, "updated_at"],
+            )
+    return len(ids)

@@ -87,6 +87,47 @@ def test_refresh_scores_debtors_from_their_history_and_is_an_upsert(
 
 
 @pytest.mark.django_db
+def test_refresh_rewrites_only_the_typologies_whose_evidence_changed(
+    creditor, library, sim_backends, clock
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recommender import services
+    from recommender.models import DebtorTypology
+
+    quiet, active = place_accounts(creditor, 2)
+    now = utc(2026, 3, 10, 14, 0)
+    clock.move_to(now)
+    assert services.typology_refresh() == 2
+    first = dict(DebtorTypology.objects.values_list("debtor_id", "updated_at"))
+    assert first == {quiet.debtor_id: now, active.debtor_id: now}
+    clock.move_to(now + timedelta(days=1))
+    with CaptureQueriesContext(connection) as queries:
+        assert services.typology_refresh() == 2  # both recomputed, neither changed
+    assert not [q for q in queries if q["sql"].startswith("INSERT")]
+    assert dict(DebtorTypology.objects.values_list("debtor_id", "updated_at")) == first
+    email = next(v for v in library if v.channel == "email" and "early" in v.stages)
+    m = send_and_dispatch(active, email, at=now + timedelta(days=1, minutes=5))
+    record_event(m, "clicked", now + timedelta(days=1, hours=1))
+    later = now + timedelta(days=2)
+    clock.move_to(later)
+    assert services.typology_refresh() == 2
+    after = {t.debtor_id: t for t in DebtorTypology.objects.all()}
+    assert after[quiet.debtor_id].updated_at == now
+    assert after[active.debtor_id].updated_at == later
+    assert after[active.debtor_id].evidence["clicks"] == 1
+    # Recomputed from scratch, the stored row is what a first refresh writes.
+    DebtorTypology.objects.filter(debtor_id=active.debtor_id).delete()
+    services.typology_refresh(debtor_ids=[active.debtor_id])
+    again = DebtorTypology.objects.get(debtor_id=active.debtor_id)
+    fields = ("willing", "able", "organised", "emotional", "confidence", "code", "evidence")
+    assert [getattr(again, f) for f in fields] == [
+        getattr(after[active.debtor_id], f) for f in fields
+    ]
+
+
+@pytest.mark.django_db
 def test_typology_refresh_task_and_the_planner_feature(creditor, library, clock):
     from recommender import features as F
     from recommender import tasks
