@@ -57,6 +57,15 @@ def test_answering_warm_messages_over_formal_ones_reads_as_emotional():
     assert describe("DICR") == "defiant, insolvent, chaotic, rational"
 
 
+def _two_debtors(creditor, library, clock):
+    """Two placed accounts, the clock at 10 March 2026 14:00 UTC, and a first-contact email."""
+    first, second = place_accounts(creditor, 2)
+    now = utc(2026, 3, 10, 14, 0)
+    clock.move_to(now)
+    email = next(v for v in library if v.channel == "email" and "early" in v.stages)
+    return first, second, now, email
+
+
 @pytest.mark.django_db
 def test_refresh_scores_debtors_from_their_history_and_is_an_upsert(
     creditor, library, sim_backends, clock
@@ -65,10 +74,7 @@ def test_refresh_scores_debtors_from_their_history_and_is_an_upsert(
     from recommender import services
     from recommender.models import DebtorTypology
 
-    payer, silent = place_accounts(creditor, 2)
-    now = utc(2026, 3, 10, 14, 0)
-    clock.move_to(now)
-    email = next(v for v in library if v.channel == "email" and "early" in v.stages)
+    payer, silent, now, email = _two_debtors(creditor, library, clock)
     for k, account in enumerate((payer, silent)):
         m = send_and_dispatch(account, email, at=now + timedelta(minutes=k))
         if account is payer:
@@ -96,9 +102,7 @@ def test_refresh_rewrites_only_the_typologies_whose_evidence_changed(
     from recommender import services
     from recommender.models import DebtorTypology
 
-    quiet, active = place_accounts(creditor, 2)
-    now = utc(2026, 3, 10, 14, 0)
-    clock.move_to(now)
+    quiet, active, now, email = _two_debtors(creditor, library, clock)
     assert services.typology_refresh() == 2
     first = dict(DebtorTypology.objects.values_list("debtor_id", "updated_at"))
     assert first == {quiet.debtor_id: now, active.debtor_id: now}
@@ -107,7 +111,6 @@ def test_refresh_rewrites_only_the_typologies_whose_evidence_changed(
         assert services.typology_refresh() == 2  # both recomputed, neither changed
     assert not [q for q in queries if q["sql"].startswith("INSERT")]
     assert dict(DebtorTypology.objects.values_list("debtor_id", "updated_at")) == first
-    email = next(v for v in library if v.channel == "email" and "early" in v.stages)
     m = send_and_dispatch(active, email, at=now + timedelta(days=1, minutes=5))
     record_event(m, "clicked", now + timedelta(days=1, hours=1))
     later = now + timedelta(days=2)
