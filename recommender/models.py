@@ -200,7 +200,8 @@ class Decision(models.Model):
     @staticmethod
     def unpack_eligibles(blobs: Sequence[bytes], n_actions: int) -> np.ndarray:
         """`unpack_eligible` of many rows at once, (rows, n_actions)."""
-        bits = _joined(blobs, np.uint8, (n_actions + 7) // 8).reshape(len(blobs), -1)
+        width = (n_actions + 7) // 8
+        bits = _joined(blobs, np.uint8, width).reshape(len(blobs), width)
         return np.unpackbits(bits, axis=1)[:, :n_actions].astype(bool)
 
 

@@ -159,16 +159,17 @@ def export(sim: Simulation, path: Path) -> None:
     ):
         if mid not in sim.truth:
             continue
-        X.append(Decision.unpack_context(ctx, F.N_FEATURES))
-        E.append(Decision.unpack_eligible(el, F.N_ACTIONS))
+        X.append(ctx)
+        E.append(el)
         A.append(action)
         P.append(prop)
         R.append(1.0 if conv is not None else 0.0)
         T.append(sim.truth[mid])
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        path, X=np.array(X), actions=np.array(A), propensities=np.array(P),
-        rewards=np.array(R), eligible=np.array(E), truth=np.array(T),
+        path, X=Decision.unpack_contexts(X, F.N_FEATURES).astype(np.float64),
+        actions=np.array(A), propensities=np.array(P), rewards=np.array(R),
+        eligible=Decision.unpack_eligibles(E, F.N_ACTIONS), truth=np.array(T),
     )  # fmt: skip
 
 
@@ -203,8 +204,8 @@ def offline_learner(sim: Simulation) -> dict[int, dict[str, float]] | None:
     out: dict[int, dict[str, float]] = {}
     for start in range(0, len(rows), OFFLINE_CHUNK):
         part = rows[start : start + OFFLINE_CHUNK]
-        X = np.array([Decision.unpack_context(ctx, F.N_FEATURES) for _, ctx, _ in part])
-        eligible = np.array([Decision.unpack_eligible(el, F.N_ACTIONS) for _, _, el in part])
+        X = Decision.unpack_contexts([ctx for _, ctx, _ in part], F.N_FEATURES).astype(np.float64)
+        eligible = Decision.unpack_eligibles([el for _, _, el in part], F.N_ACTIONS)
         truth = np.nan_to_num(np.array([sim.truth[mid] for mid, _, _ in part], dtype=np.float64))
         # A row's probabilities do not depend on its batch (`learning.Policy`).
         deployed = (policy.probabilities(X, eligible=eligible, explore=True) * truth).sum(axis=1)

@@ -368,10 +368,10 @@ class Simulation:
         sends = np.array([self.sends[i] for i in debtors])
         # Every action's true value for each decision (eligible or not), in one array.
         truth = self.world.conversion_probabilities(debtors, sends)
-        for (message_id, _debtor, arm, action, eligible), values_all in zip(
-            rows, truth, strict=True
+        masks = Decision.unpack_eligibles([r[4] for r in rows], F.N_ACTIONS)
+        for (message_id, _debtor, arm, action, _), values_all, mask in zip(
+            rows, truth, masks, strict=True
         ):
-            mask = Decision.unpack_eligible(eligible, F.N_ACTIONS)
             values = values_all[mask]
             # Every eligible action's true value: the export's, and the offline learner's
             # score at the end of the run (`report.offline_learner`).

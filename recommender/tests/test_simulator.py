@@ -71,7 +71,7 @@ def simulator_settings(settings):
 def test_a_small_simulation_sends_reacts_and_summarises(tmp_path, simulator_settings):
     config = simulator.SimulationConfig(
         debtors=40, days=3, seed=2, retrain=False, png=tmp_path / "curve.png", progress=False,
-        placement_days=2,
+        placement_days=2, export=tmp_path / "logs.npz",
     )  # fmt: skip
     summary = simulator.simulate(config)
     total = summary["total"]
@@ -87,6 +87,20 @@ def test_a_small_simulation_sends_reacts_and_summarises(tmp_path, simulator_sett
 
     assert Message.objects.filter(sent_at__isnull=False).count() == sends
     assert not Message.objects.filter(provider="").exclude(sent_at=None).exists()
+    # The export: every sent decision, as each stored row unpacks, with the world's truth.
+    from recommender import features as F
+    from recommender.models import Decision
+
+    logs = np.load(tmp_path / "logs.npz")
+    rows = Decision.objects.filter(message__sent_at__isnull=False).order_by("decided_at", "id")
+    assert logs["X"].shape == (sends, F.N_FEATURES) and logs["X"].dtype == np.float64
+    for i, row in enumerate(rows):
+        assert np.array_equal(logs["X"][i], Decision.unpack_context(row.context, F.N_FEATURES))
+        assert np.array_equal(
+            logs["eligible"][i], Decision.unpack_eligible(row.eligible, F.N_ACTIONS)
+        )
+    assert logs["actions"].tolist() == [r.action for r in rows]
+    assert logs["truth"].shape == (sends, F.N_ACTIONS)
 
 
 @pytest.mark.django_db

@@ -116,3 +116,4 @@ def test_many_rows_unpack_as_each_row_does():
     with pytest.raises(ValueError, match="fewer than 5 items"):
         Decision.unpack_contexts([contexts[0], contexts[1][:-4]], 5)
     assert Decision.unpack_contexts([], 5).shape == (0, 5)
+    assert Decision.unpack_eligibles([], 13).shape == (0, 13)
