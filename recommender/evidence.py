@@ -31,8 +31,9 @@ from recommender.typology import HARD_TONES, SOFT_TONES, TypologyInputs
 
 def typology_inputs(*, debtor_ids: Sequence[int], now: datetime) -> dict[int, TypologyInputs]:
     """Evidence for a batch of debtors (`recommender.typology` scores it), in a constant
-    number of aggregate queries: one per kind of evidence below."""
-    ids = [int(d) for d in debtor_ids]  # sent as one array per query (`__any`)
+    number of aggregate queries: one per kind of evidence below, the integer ids sent as
+    one array (`__any`)."""
+    ids = list(debtor_ids)
     out = {d: TypologyInputs() for d in ids}
     if not ids:
         return out

@@ -14,6 +14,7 @@ from recommender.models import DebtorTypology
 from recommender.typology import typology_score
 
 _SCORED = ("willing", "able", "organised", "emotional", "confidence", "code", "evidence")
+"""The stored fields a refresh compares and writes (each a field of `Typology` too)."""
 
 
 def typology_refresh(
@@ -48,10 +49,9 @@ def typology_refresh(
         rows = []
         for debtor_id in chunk:
             t = typology_score(inputs[debtor_id])
-            scored = (t.willing, t.able, t.organised, t.emotional, t.confidence, t.code, t.evidence)
-            if stored.get(debtor_id) != scored:
-                rows.append(DebtorTypology(debtor_id=debtor_id, updated_at=now,
-                                           **dict(zip(_SCORED, scored, strict=True))))  # fmt: skip
+            scored = {name: getattr(t, name) for name in _SCORED}
+            if stored.get(debtor_id) != tuple(scored.values()):
+                rows.append(DebtorTypology(debtor_id=debtor_id, updated_at=now, **scored))
         with transaction.atomic():
             DebtorTypology.objects.bulk_create(
                 rows,
