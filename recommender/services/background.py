@@ -22,9 +22,13 @@ from recommender.learning import worker
 _POOL: ProcessPoolExecutor | None = None
 
 
-def fit_start(args: tuple, kwargs: dict[str, Any]) -> Future:
-    """`learning.fit_policy(*args, **kwargs)` started in the second process."""
+def fit_start(args: tuple, kwargs: dict[str, Any]) -> Future | None:
+    """`learning.fit_policy(*args, **kwargs)` started in the second process; None where this
+    process may not start one (a daemonic process, such as a django-q worker): the caller
+    then fits here, the same policy."""
     global _POOL
+    if multiprocessing.current_process().daemon:
+        return None
     for _attempt in range(2):
         try:
             return pool().submit(learning.fit_policy, *args, **kwargs)

@@ -117,3 +117,22 @@ def test_many_rows_unpack_as_each_row_does():
         Decision.unpack_contexts([contexts[0], contexts[1][:-4]], 5)
     assert Decision.unpack_contexts([], 5).shape == (0, 5)
     assert Decision.unpack_eligibles([], 13).shape == (0, 13)
+
+
+def _fit_start_in_a_daemon(answers) -> None:
+    from recommender.services import background
+
+    answers.put(background.fit_start((), {}) is None)
+
+
+def test_a_daemonic_process_fits_the_refit_itself_rather_than_start_a_second_one():
+    """A django-q worker is a daemonic process, which may not start children: retraining
+    with `parallel_refit` there (the demo history does) fits the refit in the worker."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    answers = ctx.Queue()
+    worker = ctx.Process(target=_fit_start_in_a_daemon, args=(answers,), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert worker.exitcode == 0 and answers.get(timeout=5) is True
