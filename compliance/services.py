@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_tz
 
-from accounts.bulk import bulk_insert
+from accounts.bulk import bulk_insert, bulk_update_by_pk
 from accounts.models import Account, AccountStatus, ActivityKind, Debtor, DomainError
 from accounts.services import activity_record
 from compliance import engine
@@ -199,7 +199,7 @@ def _contacts_record_bulk(items: list[dict[str, Any]], refs: list[str]) -> list[
         new.append(attempt)
         out.append(attempt)
     if changed:
-        ContactAttempt.objects.bulk_update(changed, ["outcome", "updated_at"], batch_size=1000)
+        bulk_update_by_pk(ContactAttempt, changed, ["outcome", "updated_at"])
     if new:
         ContactAttempt.objects.bulk_create(new, batch_size=1000)
     created = {id(a) for a in new}

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.bulk import bulk_insert
+from accounts.bulk import bulk_insert, bulk_update_by_pk
 from accounts.models import Account, Activity, ActivityKind
 from accounts.transitions import transition_save
 from compliance import services as compliance
@@ -192,7 +192,7 @@ def _pks_read(events: list[MessageEvent]) -> None:
 @dataclass
 class _Writes:
     """The first-time stamps and timeline rows that applying events leaves, saved together
-    (`save`): one UPDATE per set of stamped fields and one of `updated_at`, one insert of
+    (`save`): one UPDATE per set of stamped fields (with `updated_at`), one insert of
     timeline rows (one row's own save for a single message or row)."""
 
     stamped: dict[int, tuple[Message, set[str]]] = field(default_factory=dict)
@@ -213,9 +213,7 @@ class _Writes:
                 message.updated_at = now
                 groups[tuple(sorted(fields))].append(message)
             for fields, messages in groups.items():
-                Message.objects.bulk_update(messages, fields)
-            # The same time for all: one plain UPDATE, not one more CASE branch per message.
-            Message.objects.filter(pk__in=list(self.stamped)).update(updated_at=now)
+                bulk_update_by_pk(Message, messages, [*fields, "updated_at"])
         if len(self.activities) == 1:
             self.activities[0].save()
         else:

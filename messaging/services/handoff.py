@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.bulk import bulk_insert
+from accounts.bulk import bulk_insert, bulk_update_by_pk
 from accounts.models import Activity, ActivityKind
 from accounts.transitions import transition_save
 from compliance import services as compliance
@@ -200,7 +200,7 @@ def record_sent(token: str | None, done: list[tuple[Message, HandOff]], *, at: d
                 provider=provider,
                 attempts=F("attempts") + 1,
             )
-        _provider_ids_save([m for m, _ in done])
+        bulk_update_by_pk(Message, [m for m, _ in done], ["provider_id"])
         bulk_insert(
             Activity,
             [
@@ -216,26 +216,6 @@ def record_sent(token: str | None, done: list[tuple[Message, HandOff]], *, at: d
         )
         ledger_record([m for m, _ in done], at=now)
     return len(done)
-
-
-def _provider_ids_save(messages: list[Message]) -> None:
-    """Store each message's provider id: one UPDATE ... FROM (VALUES ...) on PostgreSQL."""
-    if connection.vendor != "postgresql":
-        Message.objects.bulk_update(messages, ["provider_id"], batch_size=500)
-        return
-    table = connection.ops.quote_name(Message._meta.db_table)
-    for start in range(0, len(messages), 1000):
-        chunk = messages[start : start + 1000]
-        values = ", ".join(["(%s::bigint, %s)"] * len(chunk))
-        params: list = []
-        for message in chunk:
-            params += [message.pk, message.provider_id]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS m SET provider_id = v.pid FROM (VALUES {values}) "  # noqa: S608 (quoted table name, values are parameters)
-                "AS v(id, pid) WHERE m.id = v.id",
-                params,
-            )
 
 
 def ledger_record(messages: list[Message], *, at: datetime) -> None:
