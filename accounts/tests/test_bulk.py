@@ -81,3 +81,15 @@ def test_bulk_update_by_pk_sets_each_row_its_own_values_and_nothing_else(credito
 def test_bulk_update_by_pk_with_nothing_to_update_runs_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
         bulk_update_by_pk(Activity, [], ["summary"])
+
+
+@pytest.mark.parametrize("set_pks", [False, True])
+def test_bulk_insert_stores_what_bulk_create_stores(creditor, set_pks):
+    """The rows `bulk_insert` writes (COPY on PostgreSQL) are the rows Django's `bulk_create`
+    writes for the same objects, field by field."""
+    (account,) = place(creditor, row(1))
+    bulk_insert(Activity, _entries(creditor, account, 70), set_pks=set_pks)
+    Activity.objects.bulk_create(_entries(creditor, account, 70))
+    fields = [f.attname for f in Activity._meta.concrete_fields if not f.primary_key]
+    rows = list(Activity.objects.filter(kind="portal").order_by("pk").values_list(*fields))
+    assert rows[:70] == rows[70:] and len(rows) == 140
