@@ -105,7 +105,7 @@ def events_record(events: Sequence[EventIn]) -> list[MessageEvent | None]:
 
     Set-based, `EVENTS_CHUNK` events per transaction: their messages read and locked in one
     query (in id order), the recorded keys looked up in one, the events inserted in one, the
-    first-time stamps saved in one UPDATE per set of stamped fields (and one of `updated_at`)
+    first-time stamps saved in one UPDATE per set of stamped fields (`updated_at` with them)
     and the timeline rows in one insert. The rarer effects (a state change, the contact
     ledger, an opt-out) are written as `event_record` writes them. Should another process
     record one of the keys meanwhile, that chunk is rolled back and recorded event by event
