@@ -153,23 +153,23 @@ def export(sim: Simulation, path: Path) -> None:
     (`bench/recommender.py` evaluates policies on them exactly)."""
 
     rows = Decision.objects.filter(message__sent_at__isnull=False).order_by("decided_at", "id")
-    X, A, P, R, E, T = [], [], [], [], [], []
+    contexts, eligibles, A, P, R, T = [], [], [], [], [], []  # the first two still packed
     for mid, ctx, el, action, prop, conv in rows.values_list(
         "message_id", "context", "eligible", "action", "propensity", "message__converted_at"
     ):
         if mid not in sim.truth:
             continue
-        X.append(ctx)
-        E.append(el)
+        contexts.append(ctx)
+        eligibles.append(el)
         A.append(action)
         P.append(prop)
         R.append(1.0 if conv is not None else 0.0)
         T.append(sim.truth[mid])
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        path, X=Decision.unpack_contexts(X, F.N_FEATURES).astype(np.float64),
+        path, X=Decision.unpack_contexts(contexts, F.N_FEATURES).astype(np.float64),
         actions=np.array(A), propensities=np.array(P), rewards=np.array(R),
-        eligible=Decision.unpack_eligibles(E, F.N_ACTIONS), truth=np.array(T),
+        eligible=Decision.unpack_eligibles(eligibles, F.N_ACTIONS), truth=np.array(T),
     )  # fmt: skip
 
 
