@@ -14,7 +14,8 @@ It prints decisions per second for:
      row; once with a commit per check, once with 100 checks per transaction (messaging calls
      it inside its own send transaction, so the commit is not the check's);
   4. ``contacts_check_many``: batches of --batch debtors x 5 channels (the planner), with and
-     without audit rows.
+     without audit rows, and ``contacts_allowed_many`` (the yes-or-no answers the planner
+     filters its candidates with); all three must agree.
 Debtors are spread over US-MA, US-WA, CA-ON, AU, IE and GB; each has 10 past contacts across
 channels in the 10 days before the checked instant (Monday 2026-03-09 15:00 UTC).
 """
@@ -72,7 +73,7 @@ def rows(n: int) -> list[dict]:
 
 def rate(label: str, count: int, elapsed: float, unit: str = "decision") -> None:
     per = count / elapsed
-    print(f"{label:<58} {per:>10,.0f} {unit}s/s  {1e6 / per:8.1f} us/{unit}")
+    print(f"{label:<66} {per:>10,.0f} {unit}s/s  {1e6 / per:8.1f} us/{unit}")
 
 
 def engine_figures(iterations: int) -> None:
@@ -173,11 +174,21 @@ def main() -> None:
     single_checks("one commit per check", 1)
     single_checks("100 checks per commit", 100)
 
-    # contacts_check_many: the planner's batches (every channel of every debtor).
-    for audit in (True, False):
+    # contacts_check_many: the planner's batches (every channel of every debtor); audited,
+    # unaudited, and the yes-or-no form the planner filters its candidates with.
+    forms = {
+        "contacts_check_many, audit on": lambda c: [
+            r.allowed for r in services.contacts_check_many(checks=c)
+        ],
+        "contacts_check_many, audit off": lambda c: [
+            r.allowed for r in services.contacts_check_many(checks=c, audit=False)
+        ],
+        "contacts_allowed_many (yes or no)": lambda c: services.contacts_allowed_many(checks=c),
+    }
+    answers = {}
+    for name, form in forms.items():
         gc.collect()
-        decisions = 0
-        allowed = 0
+        answers[name] = []
         start = time.perf_counter()
         for offset in range(0, len(accounts), args.batch):
             checks = [
@@ -185,11 +196,12 @@ def main() -> None:
                 for a in accounts[offset : offset + args.batch]
                 for c in CHANNELS
             ]
-            out = services.contacts_check_many(checks=checks, audit=audit)
-            decisions += len(out)
-            allowed += sum(r.allowed for r in out)
-        label = f"contacts_check_many (batch {args.batch:,} x 5, audit={'on' if audit else 'off'})"
-        rate(label, decisions, time.perf_counter() - start)
+            answers[name] += form(checks)
+        seconds = time.perf_counter() - start
+        share = sum(answers[name]) / max(1, len(answers[name]))
+        rate(f"{name} (batch {args.batch:,} x 5, {share:.0%} allowed)", len(answers[name]), seconds)
+    if len({tuple(a) for a in answers.values()}) != 1:
+        raise SystemExit("the three forms disagree on some decision")
     print(f"audit rows written: {ComplianceDecision.objects.count():,}")
 
 

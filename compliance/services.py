@@ -315,6 +315,27 @@ def contacts_check_many(
     return _checks_run(requests, audit=audit) if requests else []
 
 
+def contacts_allowed_many(*, checks: Iterable[CheckRequest]) -> list[bool]:
+    """Whether each request may go ahead, in input order: the ``allowed`` of
+    ``contacts_check_many(audit=False)`` without its reasons, next allowed times or results
+    (the engine's ``allows``). The same queries. For the planner's candidate filtering: the
+    pick it keeps is checked again, audited, before the send."""
+    requests = list(checks)
+    if not requests:
+        return []
+    rs = ruleset_current()
+    ctx, unbounded = _contexts_build(requests, rs)
+    _history_load(rs, ctx, unbounded)
+    out = []
+    for req in requests:
+        d = ctx[req.debtor.pk]
+        local, flags, debt_id = _engine_inputs(req, d)
+        out.append(
+            engine.allows(d.rules, req.channel, local, d.history, flags, d.holidays, debt_id)
+        )
+    return out
+
+
 class _Debtor:
     """Per-debtor context shared by all of its candidates in a batch."""
 
@@ -408,20 +429,9 @@ def _contexts_build(
 
 def _answer(req: CheckRequest, d: _Debtor) -> dict[str, Any]:
     """The engine's decision on one request, as the fields of its ``CheckResult``."""
-    flags = d.flags
-    account = req.account
-    if account is not None and account.status == AccountStatus.DISPUTED:
-        flags = flags | {"disputed"}
-    at = req.at
-    local = at.astimezone(d.zone).replace(tzinfo=None)
+    at, local, flags, debt_id = req.at, *_engine_inputs(req, d)
     decision = engine.evaluate(
-        d.rules,
-        req.channel,
-        local,
-        d.history,
-        flags,
-        d.holidays,
-        debt_id=account.pk if account is not None else None,
+        d.rules, req.channel, local, d.history, flags, d.holidays, debt_id=debt_id
     )
     if decision.allowed:
         reasons: list[dict[str, str]] = []
@@ -439,6 +449,15 @@ def _answer(req: CheckRequest, d: _Debtor) -> dict[str, Any]:
         "time_zone": d.zone_name,
         "region": d.region,
     }
+
+
+def _engine_inputs(req: CheckRequest, d: _Debtor) -> tuple[datetime, frozenset[str], int | None]:
+    """(the debtor's wall-clock time, flags with ``disputed`` when the account is, debt id)."""
+    flags, account = d.flags, req.account
+    if account is not None and account.status == AccountStatus.DISPUTED:
+        flags = flags | {"disputed"}
+    local = req.at.astimezone(d.zone).replace(tzinfo=None)
+    return local, flags, account.pk if account is not None else None
 
 
 def _decision_row(

@@ -8,21 +8,22 @@ database, converts UTC to the debtor's wall clock, reads the contact ledger and 
 Flow: build rule objects (``WindowRule``, ``CapRule``, ``QuietRule``, ``FlagRule``,
 ``PermissionRule``, ``DisclosureRule``) for a region and all its ancestors plus the default pack,
 ``compile_rules`` them once into ``EffectiveRules`` (per-channel, per-validity-epoch plans with
-minutes-of-day integers), then call ``evaluate`` as often as needed and ``required_disclosures``
-when composing a message. Strictest wins: windows intersect, every cap applies, any block blocks.
+minutes-of-day integers), then call ``evaluate`` as often as needed (``allows`` when only the
+yes or no matters) and ``required_disclosures`` when composing a message. Strictest wins:
+windows intersect, every cap applies, any block blocks.
 See docs/compliance-engine.md.
 
 One module per topic, each importing only those above it: ``vocabulary`` (channels, outcomes,
 flags, periods), ``values`` (what goes in and out), ``rules`` (the rule kinds), ``calendar``
 (minutes of the day, day types, holidays), ``compiled`` (``compile_rules``), ``history``
 (frequency caps and quiet periods over the contact history), ``reasons`` (the texts of a
-block) and ``evaluation`` (``evaluate``, ``required_disclosures``). Import from
+block) and ``evaluation`` (``evaluate``, ``allows``, ``required_disclosures``). Import from
 ``compliance.engine``; the submodules are its layout, not its interface.
 """
 
 from compliance.engine.calendar import parse_hhmm
 from compliance.engine.compiled import EffectiveRules, compile_rules
-from compliance.engine.evaluation import evaluate, required_disclosures
+from compliance.engine.evaluation import allows, evaluate, required_disclosures
 from compliance.engine.rules import (
     RULE_KINDS,
     CapRule,
@@ -76,6 +77,7 @@ __all__ = [
     "RuleError",
     "WindowRule",
     "Windows",
+    "allows",
     "compile_rules",
     "evaluate",
     "parse_hhmm",

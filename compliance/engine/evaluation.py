@@ -35,10 +35,7 @@ def evaluate(
     date); ``flags`` the debtor's flags; ``holidays`` the region's public holidays; ``debt_id``
     scopes per-debt caps (None: every contact counts). Every failing rule gives a reason.
     """
-    try:
-        cp = rules._plans[channel]
-    except KeyError:
-        raise ValueError(f"unknown channel {channel!r}") from None
+    cp = _channel_plans(rules, channel)
     day = local_dt.toordinal()
     plan = cp.single or cp.at(day)
     reasons: list[Reason] | None = None
@@ -48,14 +45,7 @@ def evaluate(
         reasons = _permanent_reasons(plan, channel, flags)
 
     # Contact windows for the day type.
-    minute = local_dt.hour * 60 + local_dt.minute
-    dtype = _day_type(local_dt, holidays if plan.holiday_sensitive else None)
-    wins = _windows_for(plan, dtype, flags) if plan.cond_windows and flags else plan.windows[dtype]
-    inside = False
-    for s, e in wins:
-        if s <= minute < e:
-            inside = True
-            break
+    minute, dtype, inside = _window(plan, local_dt, flags, holidays)
     if not inside:
         reasons = reasons or []
         reasons += _window_reasons(plan, channel, dtype, minute, flags)
@@ -71,6 +61,50 @@ def evaluate(
     return Decision(False, tuple(reasons), nxt)
 
 
+def allows(
+    rules: EffectiveRules,
+    channel: str,
+    local_dt: datetime,
+    history: Sequence[Contact] = (),
+    flags: frozenset[str] | set[str] = _NO_FLAGS,
+    holidays: HolidayLookup = None,
+    debt_id: Hashable | None = None,
+) -> bool:
+    """``evaluate(...).allowed``, without the reasons and the next allowed time: the answer
+    for callers that only filter (the planner's candidates), stopping at the first rule that
+    blocks."""
+    cp = _channel_plans(rules, channel)
+    day = local_dt.toordinal()
+    plan = cp.single or cp.at(day)
+    if (plan.forbidden or plan.consent or (flags and plan.blocks)) and _blocked_for_good(
+        plan, channel, flags
+    ):
+        return False
+    if not _window(plan, local_dt, flags, holidays)[2]:
+        return False
+    return not _history_reasons(plan, channel, day, history, flags, debt_id, first=True)
+
+
+def _channel_plans(rules: EffectiveRules, channel: str) -> _ChannelPlans:
+    try:
+        return rules._plans[channel]
+    except KeyError:
+        raise ValueError(f"unknown channel {channel!r}") from None
+
+
+def _window(
+    plan: _Plan, local_dt: datetime, flags: frozenset[str] | set[str], holidays: HolidayLookup
+) -> tuple[int, int, bool]:
+    """(minute of the day, day type, whether that minute is inside one of its windows)."""
+    minute = local_dt.hour * 60 + local_dt.minute
+    dtype = _day_type(local_dt, holidays if plan.holiday_sensitive else None)
+    wins = _windows_for(plan, dtype, flags) if plan.cond_windows and flags else plan.windows[dtype]
+    for s, e in wins:
+        if s <= minute < e:
+            return minute, dtype, True
+    return minute, dtype, False
+
+
 def _history_reasons(
     plan: _Plan,
     channel: str,
@@ -78,8 +112,10 @@ def _history_reasons(
     history: Sequence[Contact],
     flags: Collection[str],
     debt_id: Hashable | None,
+    first: bool = False,
 ) -> list[Reason]:
-    """The caps reached and quiet periods running on local ``day`` (empty: the day is clear)."""
+    """The caps reached and quiet periods running on local ``day`` (empty: the day is clear);
+    ``first``: only the first of them."""
     reasons: list[Reason] = []
     for cap in plan.caps:
         if cap.when_flags and not cap.when_flags <= flags:
@@ -87,12 +123,16 @@ def _history_reasons(
         n = len(_count(cap, day, history, debt_id))
         if n >= cap.max_count:
             reasons.append(_cap_reason(cap, channel, day, n))
+            if first:
+                return reasons
     for q in plan.quiets:
         if q.when_flags and not q.when_flags <= flags:
             continue
         last = _last_trigger(q, day, history, debt_id)
         if last:
             reasons.append(_quiet_reason(q, channel, last))
+            if first:
+                return reasons
     return reasons
 
 
@@ -111,10 +151,7 @@ def required_disclosures(
     first; when a text does not exist in ``language`` its first language is returned (the
     ``language`` field says which), because a required text must never be dropped.
     """
-    try:
-        cp = rules._plans[channel]
-    except KeyError:
-        raise ValueError(f"unknown channel {channel!r}") from None
+    cp = _channel_plans(rules, channel)
     skip = "subsequent" if initial else "initial"
     seen: set[str] = set()
     out: list[Disclosure] = []

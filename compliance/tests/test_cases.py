@@ -6,12 +6,13 @@ No database: the cases are evaluated against the shipped JSON packs, the same ru
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from compliance import packs
+from compliance import engine, packs
 
 CASE_FILES = sorted(packs.CASES_DIR.glob("*.jsonl"))
 
@@ -126,3 +127,44 @@ def test_a_child_pack_with_extra_dates_keeps_its_parents_country_calendar() -> N
     assert is_holiday(date(2026, 3, 2))  # the child's own extra date
     assert is_holiday(date(2026, 7, 3))  # Independence Day (observed): the US calendar
     assert not is_holiday(date(2026, 3, 3))
+
+
+@pytest.mark.parametrize("case", GOOD_CASES)
+def test_allows_answers_what_evaluate_decides(case: packs.Case) -> None:
+    """The planner filters its candidates with `allows`; it must agree with `evaluate`."""
+    rules = packs.effective_rules(case.region)
+    holidays = packs.holiday_predicate(case.region)
+    args = (rules, case.channel, case.local_dt, case.history, case.flags, holidays)
+    decision = engine.evaluate(*args, debt_id=case.debt_id)
+    assert engine.allows(*args, debt_id=case.debt_id) is decision.allowed
+
+
+def test_allows_agrees_with_evaluate_on_random_contacts_in_every_region() -> None:
+    """Random times, histories, flags and debts against every shipped region's rules."""
+    rng = random.Random(20261206)
+    outcomes = sorted(engine.OUTCOMES)
+    flags = sorted(engine.FLAGS)
+    seen = {True: 0, False: 0}
+    for region in sorted(packs.packs_load()):
+        rules = packs.effective_rules(region)
+        holidays = packs.holiday_predicate(region)
+        for _ in range(150):
+            at = datetime(2026, 1, 1) + timedelta(minutes=rng.randrange(0, 365 * 1440))
+            history = [
+                engine.Contact(
+                    rng.choice(engine.CHANNELS),
+                    at - timedelta(minutes=rng.randrange(1, 40 * 1440)),
+                    rng.choice(outcomes),
+                    rng.choice([None, 1, 2]),
+                )
+                for _ in range(rng.randrange(0, 8))
+            ]
+            args = (
+                rules, rng.choice(engine.CHANNELS), at, history,
+                frozenset(rng.sample(flags, rng.randrange(0, 3))), holidays,
+            )  # fmt: skip
+            debt = rng.choice([None, 1, 2])
+            allowed = engine.evaluate(*args, debt_id=debt).allowed
+            assert engine.allows(*args, debt_id=debt) is allowed, (region, args[1:])
+            seen[allowed] += 1
+    assert min(seen.values()) > 100, seen  # both answers exercised

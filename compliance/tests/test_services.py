@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts import services as accounts_services
-from accounts.models import Activity, ActivityKind
+from accounts.models import AccountStatus, Activity, ActivityKind
 from accounts.tests.factories import place, row
 from compliance import services
 from compliance.models import ComplianceDecision, ContactAttempt
@@ -352,6 +352,27 @@ def test_the_batch_can_skip_audit_rows_and_accepts_mappings(creditor):
         audit=False,
     )
     assert result.allowed and result.decision_id is None
+    assert ComplianceDecision.objects.count() == before
+
+
+def test_the_yes_or_no_batch_answers_what_the_checks_allow_with_no_audit_rows(
+    creditor, django_assert_num_queries
+):
+    regions = ["US-MA", "US-WA", "CA-ON", "AU", "IE", "GB"]
+    accounts = [debtor_account(creditor, i, region=r) for i, r in enumerate(regions)]
+    for a in accounts:
+        record(a, "sms", utc(2026, 3, 9, 15, 0))
+        record(a, "call", utc(2026, 3, 10, 15, 0), "conversation")
+    accounts[0].status = AccountStatus.DISPUTED  # "disputed" joins the debtor's flags
+    accounts[0].save(update_fields=["status"])
+    before = ComplianceDecision.objects.count()
+    for at in (utc(2026, 3, 11, 14, 0), utc(2026, 3, 11, 3, 0), utc(2026, 3, 14, 22, 0)):
+        checked = services.contacts_check_many(checks=_requests(accounts, at), audit=False)
+        with django_assert_num_queries(2):  # the ledger, old conversations (rules cached)
+            allowed = services.contacts_allowed_many(checks=_requests(accounts, at))
+        assert allowed == [r.allowed for r in checked]
+        assert set(allowed) == {True, False}
+    assert services.contacts_allowed_many(checks=[]) == []
     assert ComplianceDecision.objects.count() == before
 
 

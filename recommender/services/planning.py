@@ -76,8 +76,8 @@ def candidates_build(
     Variants must match the stage, the debtor's language and region (messaging's
     `variants_eligible`), on a channel the debtor can be reached on, has not opted out of
     and (when set) prefers; times are the next start of each send-hour bucket inside the
-    debtor's preferred hours. One `contacts_check_many` call (no audit rows: the pick is
-    checked again, audited, by `message_send`) drops what compliance blocks.
+    debtor's preferred hours. One `contacts_allowed_many` call (yes or no, no audit rows: the
+    pick is checked again, audited, by `message_send`) drops what compliance blocks.
     """
     # Accounts with the same stage, language, region, reachable channels, time zone and
     # preferred hours share one candidate template: (channel, bucket) -> (time, candidates).
@@ -113,10 +113,8 @@ def candidates_build(
                         debtor=debtor, channel=channel, at=at, account=account, purpose="plan"
                     )
                 )
-    allowed: dict[tuple[int, str, datetime], bool] = {}
-    if checks:
-        results = compliance.contacts_check_many(checks=checks, audit=False)
-        allowed = {key: results[i].allowed for key, i in check_index.items()}
+    answers = compliance.contacts_allowed_many(checks=checks)
+    allowed = {key: answers[i] for key, i in check_index.items()}
     out: list[list[Candidate]] = []
     for item, template in zip(due, per_account, strict=True):
         cands: list[Candidate] = []
