@@ -392,8 +392,9 @@ def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckR
     answers = [_answer(req, ctx[req.debtor.pk]) for req in requests]
     if not audit:
         return [CheckResult(**a, decision_id=None) for a in answers]
+    now = dj_tz.now()  # one time for the batch's rows, written together
     rows = [
-        _decision_row(req, a, rules_version=rs.token)
+        _decision_row(req, a, rules_version=rs.token, created_at=now)
         for req, a in zip(requests, answers, strict=True)
     ]
     if rows:
@@ -461,7 +462,7 @@ def _engine_inputs(req: CheckRequest, d: _Debtor) -> tuple[datetime, frozenset[s
 
 
 def _decision_row(
-    req: CheckRequest, answer: dict[str, Any], *, rules_version: str
+    req: CheckRequest, answer: dict[str, Any], *, rules_version: str, created_at: datetime
 ) -> ComplianceDecision:
     """The audit row of one answered request (not saved yet)."""
     account = req.account
@@ -478,6 +479,7 @@ def _decision_row(
         next_allowed_at=answer["next_allowed_at"],
         purpose=req.purpose[:16],
         rules_version=rules_version,
+        created_at=created_at,
     )
 
 
