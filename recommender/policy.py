@@ -159,8 +159,50 @@ def choose(
     mix = share * uniform + (1.0 - share) * P
     if timed:
         mix = share * uniform + timed * _send_time_random(P, counts) + (1 - share - timed) * P
+    picks = _picks(rows, candidates, P, share, timed, rng)
+    policy_rows = [k for k, (_, arm) in enumerate(picks) if arm == "policy"]
+    why: dict[int, dict[str, Any]] = {}
+    if model is not None and policy_rows:
+        actions = np.array([picks[k][0].action for k in policy_rows], dtype=np.intp)
+        found = _explanations(
+            X=X[[rows[k] for k in policy_rows]], actions=actions,
+            eligible=eligible[policy_rows], model=model, top=explain_top,
+        )  # fmt: skip
+        why = dict(zip(policy_rows, found, strict=True))
+    for k, i in enumerate(rows):
+        c, arm = picks[k]
+        a = c.action
+        action_prop = float(mix[k, a])
+        prop = action_prop / float(counts[k, a])
+        explanation = _explain(action=a, arm=arm, model_why=why.get(k))
+        explanation["candidates"] = len(candidates[i])
+        out[i] = Choice(
+            candidate=c,
+            arm=arm,
+            propensity=min(1.0, max(prop, 1e-9)),
+            action_propensity=min(1.0, max(action_prop, 1e-9)),
+            model_label=model.label if model is not None else "",
+            explanation=explanation,
+            eligible=eligible[k],
+            n_candidates=len(candidates[i]),
+        )
+    return out
+
+
+def _picks(
+    rows: list[int],
+    candidates: Sequence[Sequence[Candidate]],
+    P: np.ndarray,
+    share: float,
+    timed: float,
+    rng: np.random.Generator,
+) -> list[tuple[Candidate, str]]:
+    """Each row's arm and candidate: the arm by one uniform draw a row; the control arm a
+    candidate uniformly, the policy arm an archetype by ``P`` then one of its candidates, the
+    send-time arm one candidate of that archetype's kind at any send time."""
     draws = rng.random(len(rows))
     kind, identity = _kinds()[0], np.arange(F.N_ACTIONS)
+    picks = []
     for k, i in enumerate(rows):
         cands = candidates[i]
         arm = (
@@ -174,67 +216,65 @@ def choose(
             key = kind if arm == "send_time" else identity  # same kind, or same archetype
             same = [c for c in cands if key[c.action] == key[a]]
             c = same[int(rng.integers(len(same)))]
-        a = c.action
-        action_prop = float(mix[k, a])
-        prop = action_prop / float(counts[k, a])
-        explanation = _explain(
-            x=X[i], action=a, eligible=eligible[k], model=model, arm=arm, top=explain_top
-        )
-        explanation["candidates"] = len(cands)
-        out[i] = Choice(
-            candidate=c,
-            arm=arm,
-            propensity=min(1.0, max(prop, 1e-9)),
-            action_propensity=min(1.0, max(action_prop, 1e-9)),
-            model_label=model.label if model is not None else "",
-            explanation=explanation,
-            eligible=eligible[k],
-            n_candidates=len(cands),
-        )
-    return out
+        picks.append((c, arm))
+    return picks
 
 
-def _explain(
-    *,
-    x: np.ndarray,
-    action: int,
-    eligible: np.ndarray,
-    model: LoadedModel | None,
-    arm: str,
-    top: int,
-) -> dict[str, Any]:
-    """Why this archetype: the features that most raised (or lowered) its estimated reward
-    relative to the average eligible alternative, grouped by feature family."""
+def _explain(*, action: int, arm: str, model_why: dict[str, Any] | None) -> dict[str, Any]:
+    """Why this archetype: the arm's rule, or (policy arm with a live model) ``model_why``."""
     info: dict[str, Any] = {"arm": arm, "action": F.ACTIONS[action].as_dict()}
     if arm == "control":
         info["why"] = "Random control group: chosen uniformly among the allowed candidates."
-        return info
-    if arm == "send_time":
+    elif arm == "send_time":
         info["why"] = (
             "Send-time control group: the kind of message the policy picked, at a send time "
             "drawn at random among the allowed ones."
         )
-        return info
-    if model is None:
+    elif model_why is None:
         info["why"] = "No live model yet: chosen uniformly among the allowed candidates."
-        return info
-    delta = x - model.mean
-    logits = model.base_logits + delta @ model.slopes
-    alt = eligible.copy()
-    alt[action] = False
-    others = alt if alt.any() else eligible
-    gain = model.slopes[:, action] - model.slopes[:, others].mean(axis=1)
-    names, membership = _groups()
-    grouped = (delta * gain) @ membership
-    order = np.argsort(-np.abs(grouped))[:top]
-    ranked = [(names[j], float(grouped[j])) for j in order]
-    p = 1.0 / (1.0 + np.exp(-logits))
-    info["expected"] = round(float(p[action]), 4)
-    info["alternatives"] = round(float(p[others].mean()), 4)
-    info["top"] = [{"feature": k, "effect": round(v, 3)} for k, v in ranked if abs(v) > 1e-6]
-    drivers = ", ".join(f"{t['feature']} ({t['effect']:+.2f})" for t in info["top"])
-    info["why"] = (
-        f"Model pick: estimated conversion {info['expected']:.1%} against "
-        f"{info['alternatives']:.1%} for the other allowed kinds; drivers: {drivers or 'none'}."
-    )
+    else:
+        info.update(model_why)
     return info
+
+
+def _explanations(
+    *, X: np.ndarray, actions: np.ndarray, eligible: np.ndarray, model: LoadedModel, top: int
+) -> list[dict[str, Any]]:
+    """Why the model picked each row's archetype, for many rows at once: the feature groups
+    that most raised (or lowered) its estimated reward relative to the average eligible
+    alternative, and the estimated conversion of both."""
+    m = X.shape[0]
+    if not m:
+        return []
+    at = np.arange(m)
+    delta = X - model.mean
+    p = 1.0 / (1.0 + np.exp(-(model.base_logits + delta @ model.slopes)))  # (m, A)
+    others = eligible.copy()
+    others[at, actions] = False
+    alone = ~others.any(axis=1)  # nothing else eligible: compare with the eligible set
+    others[alone] = eligible[alone]
+    n_others = others.sum(axis=1)
+    slopes_t = model.slopes.T  # (A, d)
+    gain = slopes_t[actions] - (others @ slopes_t) / n_others[:, None]
+    names, membership = _groups()
+    grouped = (delta * gain) @ membership  # (m, groups)
+    order = np.argsort(-np.abs(grouped), axis=1)[:, :top]
+    expected = p[at, actions]
+    alternatives = (p * others).sum(axis=1) / n_others
+    out = []
+    for j in range(m):
+        ranked = [(names[g], float(grouped[j, g])) for g in order[j]]
+        tops = [{"feature": k, "effect": round(v, 3)} for k, v in ranked if abs(v) > 1e-6]
+        info = {
+            "expected": round(float(expected[j]), 4),
+            "alternatives": round(float(alternatives[j]), 4),
+            "top": tops,
+        }
+        drivers = ", ".join(f"{t['feature']} ({t['effect']:+.2f})" for t in tops)
+        info["why"] = (
+            f"Model pick: estimated conversion {info['expected']:.1%} against "
+            f"{info['alternatives']:.1%} for the other allowed kinds; drivers: "
+            f"{drivers or 'none'}."
+        )
+        out.append(info)
+    return out

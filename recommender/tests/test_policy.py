@@ -143,6 +143,42 @@ def test_policy_decisions_explain_themselves_with_the_top_features(model):
     assert 0 <= explanation["expected"] <= 1
 
 
+def _explained_alone(x, action, eligible, model, top=3):
+    """One row's explanation, written out feature by feature."""
+    delta = x - model.mean
+    p = 1 / (1 + np.exp(-(model.base_logits + delta @ model.slopes)))
+    others = [a for a in range(F.N_ACTIONS) if eligible[a] and a != action] or [
+        a for a in range(F.N_ACTIONS) if eligible[a]
+    ]
+    gain = [model.slopes[f, action] - np.mean(model.slopes[f, others]) for f in range(x.size)]
+    effects = {
+        name: sum(delta[f] * gain[f] for f in cols) for name, cols in F.feature_groups().items()
+    }
+    ranked = sorted(effects.items(), key=lambda kv: -abs(kv[1]))[:top]
+    return p[action], np.mean(p[others]), ranked
+
+
+def test_each_decision_in_a_batch_is_explained_as_if_it_were_alone(model):
+    """Many accounts' picks explained at once: each as its own arithmetic says, including an
+    account whose pick is its only eligible archetype."""
+    cands = _cands(SPEC)
+    accounts = [cands] * 30 + [cands[:2]]  # the last: one archetype only
+    X = np.random.default_rng(7).normal(size=(len(accounts), F.N_FEATURES))
+    picks = choose(X=X, candidates=accounts, model=model, control_share=0.0,
+                   rng=np.random.default_rng(3))  # fmt: skip
+    assert len({c.candidate.action for c in picks}) > 1
+    for x, choice in zip(X, picks, strict=True):
+        expected, alternatives, ranked = _explained_alone(
+            x, choice.candidate.action, choice.eligible, model
+        )
+        why = choice.explanation
+        assert why["expected"] == pytest.approx(expected, abs=1e-4)
+        assert why["alternatives"] == pytest.approx(alternatives, abs=1e-4)
+        assert [t["feature"] for t in why["top"]] == [k for k, v in ranked if abs(v) > 1e-6]
+        for t, (_, v) in zip(why["top"], ranked, strict=False):
+            assert t["effect"] == pytest.approx(v, abs=1e-3)
+
+
 def test_control_decisions_say_they_are_random():
     cands = _cands(SPEC)
     choice = choose(X=np.zeros((1, F.N_FEATURES)), candidates=[cands], model=None,
