@@ -311,21 +311,19 @@ def contacts_check_many(
     the audit rows (``decision_id`` is None): for the planner's candidate filtering only —
     the pick it keeps is checked again, audited, by messaging before the send.
     """
-    requests = [c if isinstance(c, CheckRequest) else CheckRequest(**c) for c in checks]
+    requests = _requests_of(checks)
     return _checks_run(requests, audit=audit) if requests else []
 
 
-def contacts_allowed_many(*, checks: Iterable[CheckRequest]) -> list[bool]:
+def contacts_allowed_many(*, checks: Iterable[CheckRequest | Mapping[str, Any]]) -> list[bool]:
     """Whether each request may go ahead, in input order: the ``allowed`` of
     ``contacts_check_many(audit=False)`` without its reasons, next allowed times or results
-    (the engine's ``allows``). The same queries. For the planner's candidate filtering: the
-    pick it keeps is checked again, audited, before the send."""
-    requests = list(checks)
+    (the engine's ``allows``). The same arguments and queries. For the planner's candidate
+    filtering: the pick it keeps is checked again, audited, before the send."""
+    requests = _requests_of(checks)
     if not requests:
         return []
-    rs = ruleset_current()
-    ctx, unbounded = _contexts_build(requests, rs)
-    _history_load(rs, ctx, unbounded)
+    _, ctx = _contexts_loaded(requests)
     out = []
     for req in requests:
         d = ctx[req.debtor.pk]
@@ -384,10 +382,20 @@ def debtor_zone(debtor: Debtor, rs: RuleSet | None = None) -> tuple[str, ZoneInf
     return name, zone_get(name) or _UTC_ZONE
 
 
-def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckResult]:
+def _requests_of(checks: Iterable[CheckRequest | Mapping[str, Any]]) -> list[CheckRequest]:
+    return [c if isinstance(c, CheckRequest) else CheckRequest(**c) for c in checks]
+
+
+def _contexts_loaded(requests: Sequence[CheckRequest]) -> tuple[RuleSet, dict[int, _Debtor]]:
+    """The current rules and one context per debtor, its ledger history loaded."""
     rs = ruleset_current()
     ctx, unbounded = _contexts_build(requests, rs)
     _history_load(rs, ctx, unbounded)
+    return rs, ctx
+
+
+def _checks_run(requests: Sequence[CheckRequest], *, audit: bool) -> list[CheckResult]:
+    rs, ctx = _contexts_loaded(requests)
     # Each result's fields but its audit row id, which exists once the rows are inserted.
     answers = [_answer(req, ctx[req.debtor.pk]) for req in requests]
     if not audit:

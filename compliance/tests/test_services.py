@@ -352,6 +352,8 @@ def test_the_batch_can_skip_audit_rows_and_accepts_mappings(creditor):
         audit=False,
     )
     assert result.allowed and result.decision_id is None
+    mapping = {"debtor": account.debtor, "channel": "sms", "at": utc(2026, 3, 11, 14, 0)}
+    assert services.contacts_allowed_many(checks=[mapping]) == [True]
     assert ComplianceDecision.objects.count() == before
 
 
