@@ -132,6 +132,7 @@ def bulk_update_by_pk(
     )
     names = [f"v{i}" for i in range(len(targets))]
     assignments = ", ".join(f"{qn(f.column)} = v.v{i}" for i, f in enumerate(targets) if i)
+    table = qn(opts.db_table)
     size = min(1000, connection.ops.bulk_batch_size(targets, objs))
     for start in range(0, len(objs), size):
         chunk = objs[start : start + size]
@@ -142,7 +143,6 @@ def bulk_update_by_pk(
         ]
         # Every name is a quoted identifier from the model's metadata; values are parameters.
         values = ", ".join([row] * len(chunk))
-        table = qn(opts.db_table)
         sql = (
             f"WITH v ({', '.join(names)}) AS (VALUES {values}) UPDATE {table} "  # noqa: S608
             f"SET {assignments} FROM v WHERE {table}.{qn(opts.pk.column)} = v.v0"
