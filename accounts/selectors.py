@@ -1,6 +1,6 @@
 """Reads of the accounts domain, scoped to one creditor (the tenant) except where a name says
-otherwise: the lock the services that write for many accounts at once take on them
-(`accounts_lock`) and the planner's read of accounts by id (`accounts_read`)."""
+otherwise: the lock the services that write for many accounts at once take on them, which
+reads them whole (`accounts_lock`)."""
 
 from __future__ import annotations
 
@@ -89,17 +89,12 @@ def instalment_next(*, account_id: int) -> Installment | None:
     )
 
 
-def accounts_read(ids: Iterable[int]) -> dict[int, Account]:
-    """The accounts with these ids, every field, with their debtors and creditors loaded (one
-    instance per creditor), by id; an id with no account is missing. Not scoped to a
-    creditor: for the jobs that work across creditors (the planner)."""
-    return {a.pk: a for a in _with_parties(ids)}
-
-
 def accounts_lock(accounts: Iterable[Account]) -> dict[int, Account]:
     """Lock the accounts and their debtors (`SELECT ... FOR UPDATE`, in the caller's
-    transaction) and return them read again as they are now, by id (an account deleted
-    meanwhile is missing)."""
+    transaction) and return them read again as they are now, every field, with their debtors
+    and creditors loaded (one instance per creditor), by id (an account deleted meanwhile is
+    missing). Not scoped to a creditor: for the jobs that work across creditors (the
+    planner, the send)."""
     locked = _with_parties(a.pk for a in accounts).select_for_update(of=("self", "debtor"))
     return {a.pk: a for a in locked.order_by("pk")}
 

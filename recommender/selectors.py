@@ -2,7 +2,8 @@
 
 - `accounts_due`: accounts due a message now, with their journey stage (cadence per stage,
   per-debtor daily and weekly budgets), in keyset-paged batches: a constant number of
-  queries per batch.
+  queries per batch. The accounts carry only the fields that decided it: the planner reads
+  them whole when it locks them.
 - `decision_logs`: the learner's training rows, streamed in chunks (bounded memory).
 - `uplift_report`: per-arm rates with Wilson intervals, the relative uplift of the policy arm
   over the random control (with the sends per arm it needs before it means anything), and the
@@ -29,7 +30,6 @@ from accounts.models import (
     Installment,
     PlanStatus,
 )
-from accounts.selectors import accounts_read
 from messaging.models import Message, MessageStatus
 from recommender import evaluation
 from recommender import features as F
@@ -148,8 +148,10 @@ def accounts_due(
     creditor_ids: Sequence[int] | None = None,
 ) -> DueBatch:
     """Accounts with ids after `after_id` that are due a message now (one page of `limit`
-    open accounts scanned). Six queries per page, whatever its size (seven with parts; four
-    when none of it is due).
+    open accounts scanned). Four queries per page, whatever its size (five with parts), each
+    account with only the fields that decide whether it is due (`_DUE_FIELDS`) and its
+    debtor's id: the planner locks the due ones and reads them whole (`accounts_lock`) in
+    the transaction that plans them.
 
     With `parts` > 1, only the accounts of debtors whose id is `part` modulo `parts`: planners
     running side by side on different parts never share a debtor, so each one's per-debtor
@@ -199,14 +201,13 @@ def _open_accounts_page(
 
 _DUE_FIELDS = ("id", "debtor", "status", "paused_until", "placed_at")
 """What deciding whether an account is due reads (`journey_stage`, the debtor's budgets).
-Most open accounts are not due in a given hour, so the page is read with these alone, and
-only the due accounts are then read whole, with their debtors (`accounts_read`)."""
+Most open accounts are not due in a given hour, so the page is read with these alone; the
+planner reads the due ones whole, with their debtors, when it locks them."""
 
 
 def _due_in_page(page: list[Account], *, now: datetime) -> list[DueAccount]:
-    """The accounts of `page` due a message now, within their debtors' budgets, read whole
-    (four queries: last planned message, next instalment, messages in the last day and
-    week, the due accounts with their debtors; one more for their creditors)."""
+    """The accounts of `page` due a message now, within their debtors' budgets (three
+    queries: last planned message, next instalment, messages in the last day and week)."""
     ids = [a.pk for a in page]
     last = dict(
         Message.objects.filter(account_id__any=ids)
@@ -252,10 +253,7 @@ def _due_in_page(page: list[Account], *, now: datetime) -> list[DueAccount]:
             continue
         used[account.debtor_id] = extra + 1
         due.append(DueAccount(account, stage))
-    whole = accounts_read(d.account.pk for d in due) if due else {}
-    # An account deleted since the page was read is left out; any other change is seen by
-    # the send, which reads the accounts again under lock.
-    return [DueAccount(whole[d.account.pk], d.stage) for d in due if d.account.pk in whole]
+    return due
 
 
 def _budgets_used(*, debtor_ids: list[int], now: datetime) -> dict[int, tuple[int, int]]:

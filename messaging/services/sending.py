@@ -2,10 +2,11 @@
 
 Validate-then-do: `messages_send` refuses programming errors before writing anything
 (`MessageRefused`: a variant that is not live, a stage or region it is not approved for);
-then, in one transaction with the accounts locked, it checks each request (account status,
-contact address, opt-out and cease flags, consent, `compliance.services` with an audited
-decision, and the content itself), and `_messages_send_do` writes the `Message` rows — planned,
-or blocked with the reasons — and their timeline entries. Delivery is enqueued after commit.
+then, in one transaction with the accounts locked (by it, or by its caller earlier in the
+same transaction), it checks each request (account status, contact address, opt-out and
+cease flags, consent, `compliance.services` with an audited decision, and the content
+itself), and `_messages_send_do` writes the `Message` rows — planned, or blocked with the
+reasons — and their timeline entries. Delivery is enqueued after commit.
 
 A request whose (account, slot) already has a message returns that message: a retried plan
 never creates a second one.
@@ -14,7 +15,7 @@ never creates a second one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -102,7 +103,12 @@ def message_send(
     return messages_send(requests=[request], actor=actor)[0]
 
 
-def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> list[Message]:
+def messages_send(
+    *,
+    requests: Sequence[SendRequest],
+    actor: str = "system",
+    locked: Mapping[int, Account] | None = None,
+) -> list[Message]:
     """Plan many messages in one transaction; results in request order.
 
     Each result is `planned` (due at `planned_at`; delivery enqueued after commit when due),
@@ -110,18 +116,28 @@ def messages_send(*, requests: Sequence[SendRequest], actor: str = "system") -> 
     that already held its (account, slot). `result.created_now` tells which: True when this
     call wrote it (a caller must not compare clocks to find out: a re-run within the same
     instant, or on a machine whose clock is behind, would look new).
+
+    `locked`: the requests' accounts as `accounts_lock` returned them, by id, earlier in the
+    transaction the caller has open (the planner locks a batch before it builds its
+    candidates); they are then not read again. `MessageRefused` outside a transaction or
+    for a request whose account is not among them.
     """
     if not requests:
         return []
     now = timezone.now()
     for request in requests:
         _request_validate(request)
+    if locked is not None:
+        _locked_validate(requests, locked)
     with transaction.atomic():
         # The accounts and their debtors are locked and read as they are now (a payment or an
         # opt-out waits for this batch, or this batch for it); the creditor row is not, or
         # planners working side by side on one creditor's accounts would queue behind each
         # other.
-        accounts = accounts_lock(r.account for r in requests)
+        if locked is None:
+            accounts = accounts_lock(r.account for r in requests)
+        else:
+            accounts = {r.account.pk: locked[r.account.pk] for r in requests}
         for request in requests:  # refused before anything is written (rolled back)
             region = accounts[request.account.pk].debtor.region
             if not request.variant.region_matches(region):
@@ -165,6 +181,17 @@ def _request_validate(request: SendRequest) -> None:
         raise MessageRefused("A propensity is a probability in (0, 1].")
     if request.planned_at is not None and timezone.is_naive(request.planned_at):
         raise MessageRefused("planned_at must be an aware datetime.")
+
+
+def _locked_validate(requests: Sequence[SendRequest], locked: Mapping[int, Account]) -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise MessageRefused(
+            "Accounts locked beforehand are only locked inside the transaction that locked "
+            "them: call messages_send in it."
+        )
+    missing = {r.account.pk for r in requests} - locked.keys()
+    if missing:
+        raise MessageRefused(f"{len(missing)} request(s) for accounts that are not locked.")
 
 
 def _slot(request: SendRequest, now: datetime) -> str:

@@ -153,6 +153,46 @@ def test_refused_requests_write_nothing(clock, make_variant, place_one):
     )
 
 
+def test_accounts_locked_by_the_caller_are_used_as_locked_and_not_read_again(
+    clock, make_variant, place_one
+):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.selectors import accounts_lock
+
+    variant = make_variant("sms")
+    account, other = place_one(), place_one()
+    request = services.SendRequest(account=account, variant=variant, planned_at=clock.now)
+    with transaction.atomic():
+        locked = accounts_lock([account, other])
+        # The caller changed the locked debtor in its transaction: the send sees that copy
+        # (an opt-out here blocks), it does not read the account again.
+        locked[account.pk].debtor.flags = ["opted_out_sms"]
+        with CaptureQueriesContext(connection) as queries:
+            (message,) = services.messages_send(requests=[request], locked=locked)
+    assert message.status == MessageStatus.BLOCKED and "opted out" in message.status_reason
+    assert not [q for q in queries.captured_queries if '"accounts_account"."status"' in q["sql"]]
+    assert message.account_id == account.pk and Message.objects.count() == 1
+    stranger = services.SendRequest(account=place_one(), variant=variant, planned_at=clock.now)
+    with transaction.atomic(), pytest.raises(services.MessageRefused, match="not locked"):
+        services.messages_send(requests=[stranger], locked=locked)
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_accounts_locked_beforehand_are_refused_outside_a_transaction(
+    committed_baseline, clock, make_variant, place_one
+):
+    variant = make_variant("sms")
+    account = place_one()
+    locked = {account.pk: account}  # read in autocommit: whatever lock there was has ended
+    request = services.SendRequest(account=account, variant=variant, planned_at=clock.now)
+    with pytest.raises(services.MessageRefused, match="inside the transaction"):
+        services.messages_send(requests=[request], locked=locked)
+    assert not Message.objects.exists()
+
+
 def test_delivery_is_enqueued_after_commit_and_not_before(
     clock, make_variant, place_one, django_capture_on_commit_callbacks
 ):

@@ -1,8 +1,9 @@
 """The contact planner: who is due, what each may receive, and the pick (the hourly job).
 
-Accounts due a contact -> candidates (live variants x send times the debtor allows) ->
-compliance drops the blocked ones -> the policy picks one -> `messaging.services.messages_send`,
-with the decision rows in the same transaction. Safe to run twice or to kill half-way: a
+Accounts due a contact -> locked and read whole, in the batch's transaction -> candidates
+(live variants x send times the debtor allows) -> compliance drops the blocked ones -> the
+policy picks one -> `messaging.services.messages_send` (with the accounts already locked) and
+the decision rows, in the same transaction. Safe to run twice or to kill half-way: a
 message's (account, slot) is unique and the slot is the debtor's local planning day, so a
 re-run finds the message instead of planning another.
 """
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from accounts.bulk import bulk_insert
 from accounts.models import Account
+from accounts.selectors import accounts_lock
 from accounts.statistics import table_analyze
 from compliance import services as compliance
 from messaging import selectors as messaging_selectors
@@ -34,6 +36,7 @@ from recommender import selectors
 from recommender.live import policy_live
 from recommender.models import Decision
 from recommender.policy import Candidate, Choice, LoadedModel, choose
+from recommender.selectors import DueAccount
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ class PlanResult:
 
 def candidates_build(
     *,
-    due: Sequence[selectors.DueAccount],
+    due: Sequence[DueAccount],
     now: datetime,
     variants: Sequence[Any],
 ) -> list[list[Candidate]]:
@@ -189,9 +192,9 @@ def plan_contacts(
 ) -> PlanResult:
     """Plan the next message of every account due a contact (the hourly job).
 
-    Per batch of accounts: a constant number of queries to find who is due, build their
-    context vectors and candidates and check compliance; then one `messages_send` call and
-    one bulk insert of the decision log, in one transaction per batch.
+    Per batch: a constant number of queries to find who is due; then, in one transaction,
+    one to lock and read the due ones whole, a constant number for their contexts,
+    candidates and compliance, one `messages_send` call and one insert of the decisions.
 
     `part`/`parts`: plan only the debtors whose id is `part` modulo `parts`, so that `parts`
     planners (one per worker, `plan_parts()`) share the work without sharing a debtor. Give
@@ -260,7 +263,7 @@ def plan_parts() -> int:
 
 def _plan_batch(
     *,
-    due: list[selectors.DueAccount],
+    due: list[DueAccount],
     now: datetime,
     variants: list[Any],
     model: LoadedModel | None,
@@ -268,6 +271,32 @@ def _plan_batch(
     actor: str,
     result: PlanResult,
 ) -> None:
+    # The due accounts are locked and read whole first, in the transaction that plans them:
+    # the candidates, the contexts and the send all see them as they are now, and the send
+    # does not read them again. A payment or an opt-out for one of them waits for the batch.
+    with transaction.atomic():
+        locked = accounts_lock(d.account for d in due)
+        # An account deleted since the scan is left out.
+        due = [DueAccount(locked[d.account.pk], d.stage) for d in due if d.account.pk in locked]
+        _plan_locked(
+            due=due, locked=locked, now=now, variants=variants, model=model, shares=shares,
+            actor=actor, result=result,
+        )  # fmt: skip
+
+
+def _plan_locked(
+    *,
+    due: list[DueAccount],
+    locked: dict[int, Account],
+    now: datetime,
+    variants: list[Any],
+    model: LoadedModel | None,
+    shares: tuple[float, float],
+    actor: str,
+    result: PlanResult,
+) -> None:
+    """Candidates, contexts, the picks, the messages and the decision rows of a locked batch
+    (in the caller's transaction)."""
     cands = candidates_build(due=due, now=now, variants=variants)
     keep = [i for i, c in enumerate(cands) if c]
     result.without_candidates += len(due) - len(keep)
@@ -286,42 +315,39 @@ def _plan_batch(
         send_time_share=shares[1],
         rng=_rng_for(now, due[0].account.pk),
     )
-    requests, picked = [], []
-    for item, choice, x in zip(due, choices, X, strict=True):
-        if choice is None:
+    picked = [(d, c, x) for d, c, x in zip(due, choices, X, strict=True) if c is not None]
+    requests = [_send_request(item, choice, now) for item, choice, _x in picked]
+    messages = messaging.messages_send(requests=requests, actor=actor, locked=locked)
+    rows = []
+    for (item, choice, x), message in zip(picked, messages, strict=True):
+        if not message.created_now:  # the slot was already planned: a re-run
+            result.existing += 1
             continue
-        requests.append(
-            messaging.SendRequest(
-                account=item.account,
-                variant=choice.candidate.variant,
-                planned_at=choice.candidate.at,
-                slot=_slot(item.account, now),
-                stage=item.stage,
-                arm=choice.arm,
-                propensity=choice.propensity,
-                model_version=choice.model_label,
-                explanation=choice.explanation,
-            )
-        )
-        picked.append((item, choice, x))
-    with transaction.atomic():
-        messages = messaging.messages_send(requests=requests, actor=actor)
-        rows = []
-        for (item, choice, x), message in zip(picked, messages, strict=True):
-            if not message.created_now:  # the slot was already planned: a re-run
-                result.existing += 1
-                continue
-            if message.status == MessageStatus.BLOCKED:
-                result.blocked += 1
-                continue
-            result.planned += 1
-            result.by_arm[choice.arm] = result.by_arm.get(choice.arm, 0) + 1
-            rows.append(_decision_row(item, choice, message, x, now, model))
-        bulk_insert(Decision, rows)
+        if message.status == MessageStatus.BLOCKED:
+            result.blocked += 1
+            continue
+        result.planned += 1
+        result.by_arm[choice.arm] = result.by_arm.get(choice.arm, 0) + 1
+        rows.append(_decision_row(item, choice, message, x, now, model))
+    bulk_insert(Decision, rows)
+
+
+def _send_request(item: DueAccount, choice: Choice, now: datetime) -> messaging.SendRequest:
+    return messaging.SendRequest(
+        account=item.account,
+        variant=choice.candidate.variant,
+        planned_at=choice.candidate.at,
+        slot=_slot(item.account, now),
+        stage=item.stage,
+        arm=choice.arm,
+        propensity=choice.propensity,
+        model_version=choice.model_label,
+        explanation=choice.explanation,
+    )
 
 
 def _decision_row(
-    item: selectors.DueAccount,
+    item: DueAccount,
     choice: Choice,
     message: Any,
     x: np.ndarray,

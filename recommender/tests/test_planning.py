@@ -361,7 +361,7 @@ def test_a_run_leaves_the_garbage_collector_as_python_runs_it(
     assert gc.get_freeze_count() == 0 and gc.isenabled()
 
 
-def test_due_accounts_come_back_whole_in_a_constant_number_of_queries(
+def test_the_scan_reads_only_what_decides_who_is_due_in_a_constant_number_of_queries(
     creditor, clock, django_assert_num_queries
 ):
     from accounts.models import Account, AccountStatus
@@ -371,12 +371,40 @@ def test_due_accounts_come_back_whole_in_a_constant_number_of_queries(
     paused = [placed[1].pk, placed[5].pk]  # open, but not due: no pause is ending
     Account.objects.filter(pk__in=paused).update(status=AccountStatus.PAUSED)
     for limit in (3, 9):  # a page's size does not change how many queries it takes
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(4):
             page = accounts_due(now=NOW, limit=limit)
         assert page.scanned == limit
     assert [d.account.pk for d in page.due] == [a.pk for a in placed if a.pk not in paused]
-    with django_assert_num_queries(0):  # read whole: no field left to read later
-        for d in page.due:
-            assert not d.account.get_deferred_fields()
-            assert d.account.debtor.last_name and d.account.creditor.name
-            assert d.stage == "first_contact"
+    assert {d.stage for d in page.due} == {"first_contact"}
+    # The rest is read once, under lock, by the batch that plans them.
+    assert all("current_balance" in d.account.get_deferred_fields() for d in page.due)
+
+
+def test_a_batch_reads_its_accounts_once_under_lock_and_sees_changes_since_the_scan(
+    creditor, library, clock, monkeypatch
+):
+    """An account closed between the scan and the batch gets no candidate (and so no blocked
+    message either); the others are planned on accounts read once, in the batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import Account, AccountStatus
+    from recommender.services import planning
+
+    first, second = place_accounts(creditor, 2)
+    scan = planning.selectors.accounts_due
+
+    def scan_then_close(**kwargs):
+        page = scan(**kwargs)
+        Account.objects.filter(pk=first.pk).update(status=AccountStatus.CLOSED)
+        return page
+
+    monkeypatch.setattr(planning.selectors, "accounts_due", scan_then_close)
+    with CaptureQueriesContext(connection) as queries:
+        result = _plan()
+    assert (result.due, result.without_candidates, result.planned) == (2, 1, 1)
+    assert [m.account_id for m in _messages()] == [second.pk]
+    whole = [
+        q for q in queries.captured_queries if '"accounts_account"."current_balance"' in q["sql"]
+    ]
+    assert len(whole) == 1  # read whole once (locked on PostgreSQL), not by the scan as well
