@@ -225,6 +225,37 @@ def test_probabilities_of_a_row_do_not_depend_on_its_batch(planted):
     np.testing.assert_allclose(batch, single, atol=1e-12)
 
 
+def test_rows_sharing_eligible_actions_get_what_each_gets_alone():
+    """Many actions, few eligible per row (the gathered draws): rows with the same eligible
+    set are drawn together, so a batch mixing shared and unique sets, shuffled, must give
+    each row exactly what it gets on its own, and sets differing only in their last
+    eligible action must not be mixed up."""
+    rng = np.random.default_rng(7)
+    n_actions, d = 40, 4
+    features = (rng.random((n_actions, 6)) < 0.4).astype(float)
+    X = rng.standard_normal((3000, d))
+    a = rng.integers(0, n_actions, 3000)
+    r = (rng.random(3000) < 0.05 + 0.1 * (a % 4 == 0) * (X[:, 0] > 0)).astype(float)
+    policy = fit_policy(
+        X, a, r, np.full(3000, 1 / n_actions), n_actions=n_actions, action_features=features
+    )
+    shared = rng.random((3, n_actions)) < 0.25
+    nested = np.zeros((2, n_actions), dtype=bool)
+    nested[0, [0, 1]] = nested[1, [0, 1, 2]] = True  # the same columns gathered, in order
+    el = np.vstack([shared[rng.integers(0, 3, 60)], np.repeat(nested, 10, axis=0)])
+    el = np.vstack([el, rng.random((20, n_actions)) < 0.2])
+    el[~el.any(axis=1), 0] = True
+    order = rng.permutation(el.shape[0])
+    el = el[order]
+    Xn = np.random.default_rng(8).standard_normal((el.shape[0], d))
+    assert 2 * el.sum(axis=1).max() <= n_actions  # the gathered path
+    batch = policy.probabilities(Xn, eligible=el)
+    alone = np.vstack([policy.probabilities(Xn[i : i + 1], eligible=el[i : i + 1])
+                       for i in range(el.shape[0])])  # fmt: skip
+    np.testing.assert_array_equal(batch, alone)
+    assert np.all((batch > 0) == el)
+
+
 def test_to_bytes_round_trip_gives_identical_probabilities(planted):
     policy, X_new = planted
     restored = Policy.from_bytes(policy.to_bytes())
