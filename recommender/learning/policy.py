@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 
 import numpy as np
 from scipy.special import expit
@@ -262,7 +263,9 @@ class Policy:
         return probs / probs.sum(axis=1, keepdims=True)
 
 
-def _gathered_chunks(el: np.ndarray, E: int, z_ac: np.ndarray, G32: np.ndarray):
+def _gathered_chunks(
+    el: np.ndarray, E: int, z_ac: np.ndarray, G32: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """The rows of a batch in chunks of about `_DRAWS_PER_CHUNK` draws, each with its rows'
     eligible actions gathered first into E columns (rows, E), the Thompson noise (S, E) or
     (rows, S, E) and the action design (k, E) or (rows, k, E) of those columns, and which of
@@ -285,15 +288,10 @@ def _gathered_chunks(el: np.ndarray, E: int, z_ac: np.ndarray, G32: np.ndarray):
             cols = np.argsort(~el[rows_g[0]], kind="stable")[:E]
             noise = np.ascontiguousarray(z_ac[:, cols])
             design = np.ascontiguousarray(G32[cols].T)
+            ok = el[rows_g[0], cols]
             for lo in range(0, rows_g.size, chunk):
                 rows = rows_g[lo : lo + chunk]
-                yield (
-                    rows,
-                    np.broadcast_to(cols, (rows.size, E)),
-                    noise,
-                    design,
-                    el[rows_g[0], cols],
-                )
+                yield rows, np.broadcast_to(cols, (rows.size, E)), noise, design, ok
         return
     order = np.argsort(~el, axis=1, kind="stable")[:, :E]  # (m, E) column indices
     for lo in range(0, m, chunk):
