@@ -95,13 +95,11 @@ def accounts_lock(accounts: Iterable[Account]) -> dict[int, Account]:
     and creditors loaded (one instance per creditor), by id (an account deleted meanwhile is
     missing). Not scoped to a creditor: for the jobs that work across creditors (the
     planner, the send)."""
-    locked = _with_parties(a.pk for a in accounts).select_for_update(of=("self", "debtor"))
-    return {a.pk: a for a in locked.order_by("pk")}
-
-
-def _with_parties(ids: Iterable[int]) -> QuerySet[Account]:
-    return (
+    locked = (
         Account.objects.select_related("debtor")
         .prefetch_related("creditor")  # one instance per creditor, not one per row
-        .filter(pk__any=list(ids))
+        .filter(pk__any=[a.pk for a in accounts])
+        .select_for_update(of=("self", "debtor"))
+        .order_by("pk")
     )
+    return {a.pk: a for a in locked}
