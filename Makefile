@@ -20,7 +20,8 @@ export UV_SYSTEM_CERTS ?= 1
 # module the first time it is imported and caches it in __pycache__, unless the machine sets
 # PYTHONDONTWRITEBYTECODE, as this project's VMs do: then every process (a test run, a
 # worker, manage.py, the simulator and its learner process) compiles Django, Wagtail, NumPy
-# and SciPy from source again. Compiled at install instead (Django's start-up 4.4 s -> 1.6 s).
+# and SciPy from source again. Compiled at install instead: Django's set-up takes 1.7-1.9 s
+# instead of 4.4-5.1 s (docs/benchmarks.md, "Simulator speed").
 export UV_COMPILE_BYTECODE ?= 1
 
 .PHONY: check-python install install-production setup run test lint format bench upgrade clean
