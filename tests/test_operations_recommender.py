@@ -107,8 +107,14 @@ def test_the_models_table_states_the_power_of_each_promotion_test(creditor, libr
     train_and_promote(creditor, clock)
     logged_decisions(creditor, clock, n=120, start=200, convert=lambda m: m.channel == "email")
     second = retrain(clock)
+    test = second.metrics["vs_live"]["test"]
     power = promotion_power_text(second.metrics)
-    assert power.endswith(f"80% at {second.metrics['vs_live']['test']['detectable_drop']:.4f}")
+    # Planning's draws are not seeded here: now and then the two fits choose alike on every
+    # held-out row, and the table then says the test had no power rather than a figure.
+    if test["se"] == 0:
+        assert power.startswith("none: the models chose alike")
+    else:
+        assert power.endswith(f"80% at {test['detectable_drop']:.4f}")
     page = staff_client(agency=True).get(URL).content.decode()
     assert "Power of the promotion test" in page
     assert power in page
