@@ -90,6 +90,17 @@ def test_with_enough_sends_the_uplift_is_shown_with_its_interval(
     assert "Not enough data yet" in theirs
 
 
+def test_before_any_model_the_models_panel_says_when_the_first_will_be_fitted(creditor, settings):
+    settings.RECOMMENDER_MIN_TRAIN_ROWS = 1200
+    settings.RECOMMENDER_REWARD_DELAY_DAYS = 3.5
+    page = staff_client(agency=True).get(URL).content.decode()
+    assert (
+        "No model has been trained yet: the nightly retraining fits the first one once at "
+        "least 1,200 decisions are older than the 3.5-day attribution window" in page
+    )
+    assert "Power of the promotion test" not in page  # no table of nothing
+
+
 def test_the_models_table_lists_the_live_model_with_its_off_policy_values(creditor, library, clock):
     from recommender.tests.test_models import train_and_promote
 
@@ -98,6 +109,7 @@ def test_the_models_table_lists_the_live_model_with_its_off_policy_values(credit
     assert model.label in page
     assert "Live" in page
     assert "Versus random" in page
+    assert "No model has been trained yet" not in page
 
 
 def test_the_models_table_states_the_power_of_each_promotion_test(creditor, library, clock):

@@ -321,6 +321,19 @@ def models_table() -> ChartTable:
     )  # fmt: skip
 
 
+def models_none_text() -> str:
+    """What the models panel says before any model was trained: when one will be."""
+    return _(
+        "No model has been trained yet: the nightly retraining fits the first one once at "
+        "least %(rows)s decisions are older than the %(days)s-day attribution window "
+        "(RECOMMENDER_MIN_TRAIN_ROWS and RECOMMENDER_REWARD_DELAY_DAYS; manage.py retrain does "
+        "the same at once)."
+    ) % {
+        "rows": f"{settings.RECOMMENDER_MIN_TRAIN_ROWS:,}",
+        "days": f"{settings.RECOMMENDER_REWARD_DELAY_DAYS:g}",
+    }
+
+
 def typology_chart(filters: CockpitFilters) -> charts.BarChart:
     groups = list(
         filters.rollup(TypologyDay.objects.all())
@@ -357,12 +370,14 @@ def recommender(request: HttpRequest) -> HttpResponse:
     form, filters = filters_for(request)
     per_day = daily_arms(filters)
     live = ModelVersion.objects.defer("artifact", "metrics").filter(status=ModelStatus.LIVE).first()
+    models = models_table()
     context = {
         **uplift_charts(filters, per_day),
         "shares": shares_chart(filters, per_day),
         "control_share_pct": charts.percent(float(settings.RECOMMENDER_CONTROL_SHARE)),
         "live": live,
-        "models": models_table(),
+        "models": models,
+        "models_none": "" if models.rows else models_none_text(),
         "typology": typology_chart(filters),
         "send_time": send_time_headline(filters),
     }
