@@ -315,7 +315,7 @@ def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | Non
     if not days:
         return
     series = _true_curves(sim, days, offline)
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(9, 6), layout="constrained")
     ax.plot(days, series["best"], "k--", label="best eligible (oracle)")
     ax.plot(days, series["policy arm"], "C0-", lw=2, label="policy arm (true expected)")
     ax.plot(days, series["uniform random"], "C1-", label="uniform random (true expected)")
@@ -338,9 +338,9 @@ def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | Non
         "bands: 95% Wilson intervals; grey lines: promotions",
         fontsize=10,
     )
-    ax.legend(loc="best", fontsize=8)
+    # Below the plot: inside it, the legend hid the oracle's line or the bands of a long run.
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
