@@ -101,7 +101,9 @@ def test_before_any_model_the_models_panel_says_when_the_first_will_be_fitted(cr
     assert "Power of the promotion test" not in page  # no table of nothing
 
 
-def test_the_models_table_lists_the_live_model_with_its_off_policy_values(creditor, library, clock):
+def test_the_models_table_lists_the_live_model_with_its_off_policy_values(
+    creditor, other_creditor, library, clock
+):
     from recommender.tests.test_models import train_and_promote
 
     model = train_and_promote(creditor, clock)
@@ -109,7 +111,14 @@ def test_the_models_table_lists_the_live_model_with_its_off_policy_values(credit
     assert model.label in page
     assert "Live" in page
     assert "Versus random" in page
+    assert f">{model.rows_used:,}</td>" in page
     assert "No model has been trained yet" not in page
+    # The models are fitted on every creditor's decisions: a creditor's staff, whose own
+    # figures they are not, get a note instead of their values and row counts.
+    for client in (staff_client(creditor), staff_client(other_creditor)):
+        theirs = client.get(URL).content.decode()
+        assert "fitted on every creditor&#x27;s decisions, so only the agency" in theirs
+        assert "Versus random" not in theirs and "Decisions fitted" not in theirs
 
 
 def test_the_models_table_states_the_power_of_each_promotion_test(creditor, library, clock):

@@ -27,6 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
+from accounts.tenancy import is_agency_staff
 from collections_site.operations.cockpit import charts
 from collections_site.operations.cockpit.charts import Cell, ChartTable, Series
 from collections_site.operations.cockpit.engagement import outbox_link
@@ -334,6 +335,19 @@ def models_none_text() -> str:
     }
 
 
+def _models_panel(request: HttpRequest) -> tuple[ChartTable | None, str]:
+    """The models table and a note in its place (when there is nothing to list, or for a
+    creditor's staff: the models are fitted on every creditor's decisions, so their values
+    and row counts are the agency's figures, not one creditor's)."""
+    if not is_agency_staff(request.user):
+        return None, _(
+            "The models are fitted on every creditor's decisions, so only the agency's staff "
+            "see them and their figures."
+        )
+    models = models_table()
+    return models, "" if models.rows else models_none_text()
+
+
 def typology_chart(filters: CockpitFilters) -> charts.BarChart:
     groups = list(
         filters.rollup(TypologyDay.objects.all())
@@ -370,14 +384,14 @@ def recommender(request: HttpRequest) -> HttpResponse:
     form, filters = filters_for(request)
     per_day = daily_arms(filters)
     live = ModelVersion.objects.defer("artifact", "metrics").filter(status=ModelStatus.LIVE).first()
-    models = models_table()
+    models, models_note = _models_panel(request)
     context = {
         **uplift_charts(filters, per_day),
         "shares": shares_chart(filters, per_day),
         "control_share_pct": charts.percent(float(settings.RECOMMENDER_CONTROL_SHARE)),
         "live": live,
         "models": models,
-        "models_none": "" if models.rows else models_none_text(),
+        "models_note": models_note,
         "typology": typology_chart(filters),
         "send_time": send_time_headline(filters),
     }
