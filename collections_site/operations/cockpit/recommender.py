@@ -143,19 +143,21 @@ def send_time_headline(filters: CockpitFilters) -> dict[str, str] | None:
     return out | {"message": guard["message"].capitalize()}
 
 
-def _uplift_rows(days, cum, uplift, band) -> list[list[str]]:
-    """The uplift table: per day with sends, each arm's conversions over sends so far and the
-    uplift with its interval, or why there is none."""
+def _arm_rows(days, cum) -> list[list[str]]:
+    """The rates' table: per day with sends, each arm's conversions over sends so far."""
     return [
-        [
-            d.isoformat(),
-            *(f"{cum[arm][i][1]:,} / {cum[arm][i][0]:,}" for arm in ARMS),
-            _signed(uplift[i]) + f" [{_signed(band[i][0])}, {_signed(band[i][1])}]"
-            if uplift[i] is not None and band[i]
-            else _("not enough data"),
-        ]
+        [d.isoformat(), *(f"{cum[arm][i][1]:,} / {cum[arm][i][0]:,}" for arm in ARMS)]
         for i, d in enumerate(days)
         if cum[Arm.POLICY][i][0] or cum[Arm.CONTROL][i][0]
+    ]
+
+
+def _uplift_rows(days, uplift, band) -> list[list[str]]:
+    """The uplift's table: per day it is drawn, the uplift with its 95% interval."""
+    return [
+        [d.isoformat(), _signed(uplift[i]) + f" [{_signed(band[i][0])}, {_signed(band[i][1])}]"]
+        for i, d in enumerate(days)
+        if uplift[i] is not None and band[i]
     ]
 
 
@@ -192,10 +194,6 @@ def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
     end = _sends_end(days, per_day)
     uplift, band = _until(uplift, end), _until(band, end)
 
-    def arm_links(arm: str, **more: Any) -> list[str]:
-        return [outbox_link(filters, arm=arm, planned="true", sent_to=d, **more) for d in days]
-
-    table_rows = _uplift_rows(days[:end], cum, uplift, band)
     return {
         "headline": headline,
         "guard": guard,
@@ -207,29 +205,49 @@ def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
             fmt=_signed,
             zero=False,
             table=ChartTable(
-                _("Cumulative conversions over sends per arm; the uplift with its 95% interval"),
-                [_("Up to day (UTC)"), _("Policy"), _("Random control"), _("Uplift")],
-                table_rows[-31:],  # the last month of days; the chart holds the rest
+                _("Cumulative conversion uplift with its 95% interval"),
+                [_("Up to day (UTC)"), _("Uplift")],
+                _uplift_rows(days[:end], uplift, band)[-31:],  # the last month; the chart the rest
             ),
         ),
-        "rates": charts.LineChart(
-            title=_("Cumulative conversion rate per arm, with 95% bands"),
-            labels=labels,
-            series=[
-                Series(
-                    str(Arm(arm).label),
-                    _until([r.rate for r in rates[arm]], end),
-                    band=_until(
-                        [(r.lower, r.upper) if r.rate is not None else None for r in rates[arm]],
-                        end,
-                    ),
-                    urls=arm_links(arm, reached="converted"),
-                )
-                for arm in ARMS
-            ],
-            fmt=charts.percent,
-        ),
+        "rates": _rates_chart(filters, labels, rates, _arm_rows(days[:end], cum), end),
     }
+
+
+def _rates_chart(
+    filters: CockpitFilters,
+    labels: list[str],
+    rates: dict[str, list[Rate]],
+    rows: list[list[str]],
+    end: int,
+) -> charts.LineChart:
+    """Each arm's cumulative conversion rate with its band, up to the last day with sends;
+    a point links to that arm's converted messages."""
+    days = filters.days()
+    return charts.LineChart(
+        title=_("Cumulative conversion rate per arm, with 95% bands"),
+        labels=labels,
+        series=[
+            Series(
+                str(Arm(arm).label),
+                _until([r.rate for r in rates[arm]], end),
+                band=_until(
+                    [(r.lower, r.upper) if r.rate is not None else None for r in rates[arm]], end
+                ),
+                urls=[
+                    outbox_link(filters, arm=arm, planned="true", sent_to=d, reached="converted")
+                    for d in days
+                ],
+            )
+            for arm in ARMS
+        ],
+        fmt=charts.percent,
+        table=ChartTable(
+            _("Cumulative conversions over sends per arm"),
+            [_("Up to day (UTC)"), _("Policy"), _("Random control")],
+            rows[-31:],  # the last month of days; the chart holds the rest
+        ),
+    )
 
 
 def _weeks(days: list[date]) -> list[date]:
