@@ -90,7 +90,7 @@ def test_with_enough_sends_the_uplift_is_shown_with_its_interval(
     assert "Not enough data yet" in theirs
 
 
-def test_before_any_model_the_models_panel_says_when_the_first_will_be_fitted(creditor, settings):
+def test_before_any_model_the_models_panel_says_when_the_first_will_be_fitted(settings):
     settings.RECOMMENDER_MIN_TRAIN_ROWS = 1200
     settings.RECOMMENDER_REWARD_DELAY_DAYS = 3.5
     page = staff_client(agency=True).get(URL).content.decode()

@@ -210,20 +210,21 @@ def uplift_charts(filters: CockpitFilters, per_day) -> dict[str, Any]:
                 _uplift_rows(days[:end], uplift, band)[-31:],  # the last month; the chart the rest
             ),
         ),
-        "rates": _rates_chart(filters, labels, rates, _arm_rows(days[:end], cum), end),
+        "rates": _rates_chart(filters, days, labels, rates, cum, end),
     }
 
 
 def _rates_chart(
     filters: CockpitFilters,
+    days: list[date],
     labels: list[str],
     rates: dict[str, list[Rate]],
-    rows: list[list[str]],
+    cum: dict[str, list[tuple[int, int]]],
     end: int,
 ) -> charts.LineChart:
-    """Each arm's cumulative conversion rate with its band, up to the last day with sends;
-    a point links to that arm's converted messages."""
-    days = filters.days()
+    """Each arm's cumulative conversion rate with its band, up to the last day with sends
+    (`end`); a point links to that arm's converted messages; the table holds each arm's
+    conversions over sends (`cum`)."""
     return charts.LineChart(
         title=_("Cumulative conversion rate per arm, with 95% bands"),
         labels=labels,
@@ -245,7 +246,7 @@ def _rates_chart(
         table=ChartTable(
             _("Cumulative conversions over sends per arm"),
             [_("Up to day (UTC)"), _("Policy"), _("Random control")],
-            rows[-31:],  # the last month of days; the chart holds the rest
+            _arm_rows(days[:end], cum)[-31:],  # the last month of days; the chart the rest
         ),
     )
 
@@ -340,7 +341,7 @@ def models_table() -> ChartTable:
     )  # fmt: skip
 
 
-def models_none_text() -> str:
+def _models_none_text() -> str:
     """What the models panel says before any model was trained: when one will be."""
     return _(
         "No model has been trained yet: the nightly retraining fits the first one once at "
@@ -363,7 +364,7 @@ def _models_panel(request: HttpRequest) -> tuple[ChartTable | None, str]:
             "see them and their figures."
         )
     models = models_table()
-    return models, "" if models.rows else models_none_text()
+    return models, "" if models.rows else _models_none_text()
 
 
 def typology_chart(filters: CockpitFilters) -> charts.BarChart:
