@@ -12,8 +12,9 @@ from django.contrib import admin
 
 from accounts.admin import DebtorAccessLogged, ReadOnlyAdmin, ReadOnlyInline
 from accounts.tenancy import CreditorScopedAdmin
+from accounts.wagtail_readonly import ViewOnlyPermissionPolicy
 from messaging.models import Message, MessageEvent
-from messaging.outbox_admin import MessagePermissionPolicy, outbox_url
+from messaging.outbox_admin import outbox_url
 
 
 class MessageEventInline(ReadOnlyInline):
@@ -36,7 +37,7 @@ class MessageAdmin(DebtorAccessLogged, CreditorScopedAdmin, ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
-        policy = MessagePermissionPolicy(Message)
+        policy = ViewOnlyPermissionPolicy(Message)
         if str(object_id).isdigit() and policy.user_has_permission(request.user, "view"):
             extra_context["view_as_sent_url"] = outbox_url(int(object_id))
         return super().change_view(request, object_id, form_url, extra_context)

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import django_filters
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
@@ -33,7 +32,6 @@ from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import AdminDateInput
 from wagtail.admin.widgets.button import HeaderButton
-from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import policy_registry
 
 from accounts.models import Activity, Creditor
@@ -54,31 +52,10 @@ from messaging.selectors import messages_sent_local
 NAMESPACE = "messaging_outbox"
 MENU_HOOK = "register_messaging_menu_item"
 
-# The only action on the outbox here is looking: add, change and delete are refused to everyone,
-# superusers included (messages change only through messaging.services).
-_READ_ACTIONS = frozenset({"view"})
-
 
 def outbox_url(message_id: int) -> str:
     """The admin page showing message `message_id` as it was sent."""
     return reverse(f"{NAMESPACE}:inspect", args=[message_id])
-
-
-class MessagePermissionPolicy(ModelPermissionPolicy):
-    """Staff with `messaging.view_message` may look; nobody adds, changes or deletes here."""
-
-    def user_has_permission(self, user, action: str) -> bool:
-        if action not in _READ_ACTIONS:
-            return False
-        return bool(
-            user.is_active and user.is_staff and user.has_perm(self._get_permission_name(action))
-        )
-
-    def users_with_any_permission(self, actions):
-        actions = [a for a in actions if a in _READ_ACTIONS]
-        if not actions:
-            return get_user_model().objects.none()
-        return super().users_with_any_permission(actions).filter(is_active=True, is_staff=True)
 
 
 # --- formatting ------------------------------------------------------------------------------

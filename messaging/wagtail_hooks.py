@@ -22,6 +22,7 @@ from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import IndexView, SnippetViewSet, SnippetViewSetGroup
 
+from accounts.wagtail_readonly import ViewOnlyPermissionPolicy
 from messaging import rendering, selectors
 from messaging.forms import MessageVariantForm, SmsTextarea
 from messaging.models import (
@@ -33,10 +34,10 @@ from messaging.models import (
     Tone,
     language_choices,
 )
-from messaging.outbox_admin import MENU_HOOK, MessagePermissionPolicy, MessageViewSet
+from messaging.outbox_admin import MENU_HOOK, MessageViewSet
 
 # Before anything asks Wagtail for Message's policy (it would fall back to the model default).
-register_permission_policy(Message, MessagePermissionPolicy(Message))
+register_permission_policy(Message, ViewOnlyPermissionPolicy(Message))
 
 
 def _placeholder_help() -> str:

@@ -1,6 +1,7 @@
-"""What every casework page shares: a view-only permission policy, a read-only `ModelViewSet`
-whose index and inspect views are scoped to the viewer's creditor, and the inspect page's
-template fed with plain facts and tables.
+"""What every casework page shares: a read-only `ModelViewSet` whose index and inspect views
+are scoped to the viewer's creditor, and the inspect page's template fed with plain facts and
+tables (the view-only permission policy each model registers is
+`accounts.wagtail_readonly.ViewOnlyPermissionPolicy`).
 
 Scoping: each viewset names `creditor_path`, the lookup from its model to `Creditor`; the list,
 its search, its results fragment and the inspect page all go through
@@ -13,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
@@ -22,33 +22,11 @@ from django.utils.functional import cached_property
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import HeaderButton
-from wagtail.permission_policies import ModelPermissionPolicy
 
 from accounts.tenancy import scope_queryset
 from accounts.wagtail_readonly import ReadOnlyViewSetMixin
 
 MENU_HOOK = "register_casework_menu_item"
-
-# The only action on these pages is looking: rows change only through the apps' services.
-_READ_ACTIONS = frozenset({"view"})
-
-
-class ViewOnlyPermissionPolicy(ModelPermissionPolicy):
-    """Staff with the model's `view_` permission may look; nobody adds, changes or deletes."""
-
-    def user_has_permission(self, user, action: str) -> bool:
-        if action not in _READ_ACTIONS:
-            return False
-        return bool(
-            user.is_active and user.is_staff and user.has_perm(self._get_permission_name(action))
-        )
-
-    def users_with_any_permission(self, actions):
-        actions = [a for a in actions if a in _READ_ACTIONS]
-        if not actions:
-            return get_user_model().objects.none()
-        return super().users_with_any_permission(actions).filter(is_active=True, is_staff=True)
-
 
 # --- what the inspect template shows -----------------------------------------------------------
 

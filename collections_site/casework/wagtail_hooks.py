@@ -19,7 +19,8 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.permissions import register_permission_policy
 
 from accounts.models import Account, Debtor, Payment, PaymentPlan
-from collections_site.casework.base import MENU_HOOK, ViewOnlyPermissionPolicy
+from accounts.wagtail_readonly import ViewOnlyPermissionPolicy
+from collections_site.casework.base import MENU_HOOK
 from collections_site.casework.configuration import configuration_menu_item
 from collections_site.casework.debtor_page import Viewer
 from collections_site.casework.debtors import DebtorViewSet

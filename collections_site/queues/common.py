@@ -13,7 +13,6 @@ from django.contrib.admin.utils import quote
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.db.models import Min, QuerySet
 from django.http import HttpRequest
-from django.urls import path
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.functional import cached_property
@@ -27,6 +26,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 
 from accounts.models import Account, Creditor, DomainError
 from accounts.tenancy import scope_queryset
+from accounts.wagtail_readonly import ListAndInspectViewSetMixin
 from compliance.services import debtor_zone
 from portal.models import PauseReason
 from portal.services import PortalError, pause_request
@@ -100,29 +100,13 @@ def operator_zone_name() -> str:
     return timezone.get_current_timezone_name()
 
 
-class QueueViewSet(ModelViewSet):
+class QueueViewSet(ListAndInspectViewSetMixin, ModelViewSet):
     """An index and an inspect page that also takes the item's actions (POST); the model's
     permissions decide who may look and who may act (`QueuePermissionPolicy`, registered for
     the model in `wagtail_hooks`)."""
 
     add_to_reference_index = False
-    copy_view_enabled = False
-    inspect_view_enabled = True
     list_per_page = 50
-
-    def get_urlpatterns(self):
-        conv = self.pk_path_converter
-        return [
-            path("", self.index_view, name="index"),
-            path("results/", self.index_results_view, name="index_results"),
-            path(f"<{conv}:pk>/", self.inspect_view, name="inspect"),
-        ]
-
-    def get_common_view_kwargs(self, **kwargs):
-        view_kwargs = super().get_common_view_kwargs(**kwargs)
-        for name in ("add", "edit", "delete", "history", "usage"):
-            view_kwargs[f"{name}_url_name"] = None
-        return view_kwargs
 
     def get_permissions_to_register(self):
         codenames = [get_permission_codename(a, self.model_opts) for a in ("view", "change")]
