@@ -18,6 +18,9 @@ variant, email first, then SMS, through `message_send` to the details on file). 
 person at the portal typed reaches it: the variant's text has only the library's placeholders,
 and no placeholder holds a date of birth or a postal code. Outside the region's hours it is
 planned for the next moment the rules allow, rather than dropped.
+
+`notice_send`: how such a notice is planned (this one and the dispute outcome's, in
+`notices`): its variant chosen, then planned now or for the next moment the rules allow.
 """
 
 from __future__ import annotations
@@ -103,27 +106,43 @@ def portal_lock_notify(
     it is planned for then; the audited check runs again when it is planned and sent."""
     if account.debtor_id != debtor.pk:
         raise ValueError("The account is not the debtor's.")
-    variant = _variant_for(debtor=debtor, account=account, cta=CallToAction.PORTAL_LOCKED)
+    return notice_send(
+        debtor=debtor,
+        account=account,
+        cta=CallToAction.PORTAL_LOCKED,
+        slot=f"portal-lock-{reference}",
+        explanation={"why": "portal link locked after wrong identity answers"},
+        actor=actor,
+    )
+
+
+def notice_send(
+    *, debtor: Debtor, account: Account, cta: str, slot: str, explanation: dict, actor: str
+) -> Message | None:
+    """Plan a transactional notice: the first live variant with call to action `cta` for the
+    debtor (`_variant_for`), sent now, or planned for the next moment the region's rules
+    allow when they do not allow it now (hours, holidays, a cap); the audited check runs
+    again when it is planned and sent. One message per `slot` (cut to 64 characters): a
+    retry returns the same row. None when no live variant or no address fits (nothing is
+    written then)."""
+    variant = _variant_for(debtor=debtor, account=account, cta=cta)
     if variant is None:
         return None
-    now = timezone.now()
     (check,) = compliance.contacts_check_many(
         checks=[
             compliance.CheckRequest(
-                debtor=debtor, channel=variant.channel, at=now, account=account, purpose="send"
+                debtor=debtor, channel=variant.channel, at=timezone.now(), account=account,
+                purpose="send",
             )
         ],
         audit=False,
-    )
+    )  # fmt: skip
     later = check.next_allowed_at if not check.allowed and check.next_allowed_at else None
     return message_send(
         account=account,
         variant=variant,
         planned_at=later,
-        slot=f"portal-lock-{reference}"[:64],
-        explanation={
-            "why": "portal link locked after wrong identity answers",
-            "transactional": True,
-        },
+        slot=slot[:64],
+        explanation={**explanation, "transactional": True},
         actor=actor,
     )

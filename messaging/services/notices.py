@@ -15,13 +15,9 @@ One message per dispute: a retry returns the same row.
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from accounts.models import Account
-from compliance import services as compliance
 from messaging.models import CallToAction, Message
-from messaging.services.links import _variant_for
-from messaging.services.sending import message_send
+from messaging.services.links import notice_send
 
 
 def dispute_outcome_send(
@@ -31,28 +27,13 @@ def dispute_outcome_send(
     (planned, or blocked with its reasons on the timeline), or None when no live variant or
     no address fits (nothing is written then: the caller records that no notice went)."""
     cta = CallToAction.DISPUTE_UPHELD if upheld else CallToAction.DISPUTE_DEBT_STANDS
-    debtor = account.debtor
-    variant = _variant_for(debtor=debtor, account=account, cta=cta)
-    if variant is None:
-        return None
-    now = timezone.now()
-    (check,) = compliance.contacts_check_many(
-        checks=[
-            compliance.CheckRequest(
-                debtor=debtor, channel=variant.channel, at=now, account=account, purpose="send"
-            )
-        ],
-        audit=False,
-    )
-    later = check.next_allowed_at if not check.allowed and check.next_allowed_at else None
-    return message_send(
+    return notice_send(
+        debtor=account.debtor,
         account=account,
-        variant=variant,
-        planned_at=later,
-        slot=f"dispute-outcome-{dispute_id}"[:64],
+        cta=cta,
+        slot=f"dispute-outcome-{dispute_id}",
         explanation={
             "why": "dispute resolved " + ("for the debtor" if upheld else "(the debt stands)"),
-            "transactional": True,
             "dispute_id": dispute_id,
         },
         actor=actor,
