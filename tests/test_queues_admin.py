@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from accounts.models import Account, AccountStatus, Activity, ActivityKind
 from accounts.webhooks.models import WebhookEvent
+from collections_site.queues.common import operator_time, operator_zone_name
 from collections_site.queues.panels import queue_rows
 from messaging import services as messaging_services
 from messaging.models import HandoffReview, Message
@@ -133,7 +134,25 @@ def test_resolving_from_the_page_with_bad_input_shows_form_errors(two, creditor)
     assert done.status_code == 302
     dispute.refresh_from_db()
     assert dispute.status == DisputeStatus.DEBT_STANDS and dispute.outcome_message_id
+    assert _resolved_line(client.get(url)) == (
+        f"{operator_time(dispute.resolved_at)} ({operator_zone_name()}) — Contract."
+    )
     assert client.post(url, {"action": "bogus"}).status_code == 302  # a message, not a 500
+
+
+def _resolved_line(page) -> str:
+    return re.search(r"<dd data-resolved>(.*?)</dd>", page.content.decode(), re.S).group(1)
+
+
+def test_a_dispute_resolved_without_a_note_shows_when_and_nothing_after(two, creditor):
+    client, _ = staff(creditor)
+    dispute = two["acme"]["dispute"]
+    url = _inspect("disputes", dispute.pk)
+    assert client.post(url, {"action": "resolve", "outcome": "upheld"}).status_code == 302
+    dispute.refresh_from_db()
+    # On the operator's clock with its zone, like the page's other times; no dangling dash.
+    line = _resolved_line(client.get(url))
+    assert line == f"{operator_time(dispute.resolved_at)} ({operator_zone_name()})"
 
 
 def test_resolving_from_the_page_sends_the_creditor_the_dispute_with_its_outcome(two, creditor):

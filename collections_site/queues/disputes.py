@@ -230,6 +230,7 @@ class DisputeInspectView(generic.InspectView):
             due_operator=operator_time(dispute.due_at),
             due_debtor=debtor_time(dispute.due_at, debtor),
             raised_operator=operator_time(dispute.created_at),
+            resolved_operator=operator_time(dispute.resolved_at),
             zone=operator_zone_name(),
             may_act=may_act(self.request.user, PortalDispute),
             show_evidence=sees_dispute_evidence(self.request.user),
