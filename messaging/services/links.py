@@ -25,6 +25,8 @@ planned for the next moment the rules allow, rather than dropped.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 
 from accounts.models import Account, Debtor
@@ -117,7 +119,13 @@ def portal_lock_notify(
 
 
 def notice_send(
-    *, debtor: Debtor, account: Account, cta: str, slot: str, explanation: dict, actor: str
+    *,
+    debtor: Debtor,
+    account: Account,
+    cta: str,
+    slot: str,
+    explanation: dict[str, Any],
+    actor: str,
 ) -> Message | None:
     """Plan a transactional notice: the first live variant with call to action `cta` for the
     debtor (`_variant_for`), sent now, or planned for the next moment the region's rules

@@ -235,9 +235,11 @@ def _rates_chart(
                 band=_until(
                     [(r.lower, r.upper) if r.rate is not None else None for r in rates[arm]], end
                 ),
-                urls=[
+                urls=[  # links for the drawn points only (none after `end`)
                     outbox_link(filters, arm=arm, planned="true", sent_to=d, reached="converted")
-                    for d in days
+                    if i < end
+                    else ""
+                    for i, d in enumerate(days)
                 ],
             )
             for arm in ARMS
