@@ -261,14 +261,19 @@ class DebtorAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdmin):
         # The change and its timeline entry are one transaction.
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            if change and form.changed_data:
-                services.activity_record(
-                    debtor=obj,
-                    kind=ActivityKind.ADMIN_CHANGE,
-                    summary="An operator changed: " + ", ".join(form.changed_data) + ".",
-                    data={"fields": form.changed_data},
-                    actor=f"admin:{request.user.pk}",
-                )
+            if change and not form.changed_data:
+                return
+            services.activity_record(
+                debtor=obj,
+                kind=ActivityKind.ADMIN_CHANGE,
+                summary=(
+                    "An operator changed: " + ", ".join(form.changed_data) + "."
+                    if change
+                    else "An operator added the debtor."
+                ),
+                data={"fields": form.changed_data, **({} if change else {"added": True})},
+                actor=f"admin:{request.user.pk}",
+            )
 
 
 class PaymentInline(MoneyAdmin, ReadOnlyInline):

@@ -230,6 +230,9 @@ def _extend_debtor_admin() -> None:
         {
             "__module__": base.__module__,
             "change_form_template": "admin/recommender/debtor_change_form.html",
+            # The add page has no typology or decisions: it keeps the base's template (the
+            # recommender's reads context that only `change_view` gives).
+            "add_form_template": base.add_form_template or base_template,
             "change_view": change_view,
             "recommender_extended": True,
         },

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts import services
-from accounts.models import Account, Activity, ActivityKind
+from accounts.models import Account, Activity, ActivityKind, Debtor
 from accounts.placement import CSV_COLUMNS
 from accounts.tests.factories import CreditorFactory, UserFactory, place, row
 
@@ -88,6 +88,36 @@ def test_operator_edit_of_a_debtor_is_on_the_timeline(admin_client, creditor):
     assert debtor.flags == ["opted_out_sms"]
     entry = Activity.objects.get(kind=ActivityKind.ADMIN_CHANGE)
     assert entry.data == {"fields": ["flags"]}
+
+
+def test_an_operator_adds_a_debtor_and_the_addition_is_on_the_timeline(admin_client, creditor):
+    url = "/django-admin/accounts/debtor/add/"
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    # Nothing yet to export or erase: the add page is the plain form.
+    assert b"Export personal data" not in page.content
+    data = _change_form_data(page)
+    fields = {
+        "creditor": creditor.pk, "external_ref": "D-NEW", "first_name": "Ada",
+        "last_name": "Byron", "region": "GB", "timezone": "Europe/London", "language": "en",
+        "phone": "020 7946 0000",
+    }  # fmt: skip
+    bad = admin_client.post(url, {**data, **fields, "timezone": "Mars/Olympus"})
+    assert bad.status_code == 200
+    assert bad.context["adminform"].form.errors["timezone"]
+    assert not Debtor.objects.filter(external_ref="D-NEW").exists()
+    response = admin_client.post(url, {**data, **fields})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    debtor = Debtor.objects.get(creditor=creditor, external_ref="D-NEW")
+    assert debtor.phone == "+442079460000"
+    entry = Activity.objects.get(debtor=debtor, kind=ActivityKind.ADMIN_CHANGE)
+    assert entry.summary == "An operator added the debtor."
+    assert entry.data["added"] is True and "external_ref" in entry.data["fields"]
+    # Its change page then offers the privacy actions and the recommender's panel.
+    change = admin_client.get(f"/django-admin/accounts/debtor/{debtor.pk}/change/")
+    assert change.status_code == 200
+    assert b"Export personal data" in change.content
+    assert b"Behavioural typology" in change.content
 
 
 def _in(days: int) -> date:

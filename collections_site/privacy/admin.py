@@ -229,6 +229,11 @@ def _extend_debtor_admin() -> None:
             "__qualname__": base.__qualname__,
             "actions": [*(base.actions or []), "privacy_export", "privacy_erase"],
             "privacy_base_template": base.change_form_template or "admin/change_form.html",
+            # The add page has no debtor to export or erase: it keeps the base's template
+            # (the privacy one reads context that only `change_view` gives).
+            "add_form_template": (
+                base.add_form_template or base.change_form_template or "admin/change_form.html"
+            ),
         },
     )
     admin.site.unregister(Debtor)
