@@ -209,14 +209,24 @@ class DebtorForm(forms.ModelForm):
             raise forms.ValidationError("Unknown region: use ISO 3166-1 (FR) or 3166-2 (US-MA).")
         return code
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # As in a placement: left blank, the region's usual zone. (A user who may only look
+        # gets the fields read-only, outside the form.)
+        if "timezone" in self.fields:
+            self.fields["timezone"].required = False
+            self.fields["timezone"].help_text += " Blank: the region's usual zone."
+
     def clean_timezone(self) -> str:
-        name = self.cleaned_data["timezone"].strip()
-        if not regions.timezone_is_valid(name):
+        name = (self.cleaned_data["timezone"] or "").strip()
+        if name and not regions.timezone_is_valid(name):
             raise forms.ValidationError("Unknown IANA time zone, e.g. Europe/Paris.")
         return name
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("timezone") and cleaned.get("region"):
+            cleaned["timezone"] = regions.timezone_for(cleaned["region"])
         phone = (cleaned.get("phone") or "").strip()
         if phone:
             region = cleaned.get("region")

@@ -113,6 +113,10 @@ def test_an_operator_adds_a_debtor_and_the_addition_is_on_the_timeline(admin_cli
     entry = Activity.objects.get(debtor=debtor, kind=ActivityKind.ADMIN_CHANGE)
     assert entry.summary == "An operator added the debtor."
     assert entry.data["added"] is True and "external_ref" in entry.data["fields"]
+    # Without a time zone, the region's usual one, as in a placement.
+    fields.update(external_ref="D-FR", region="FR", timezone="", phone="")
+    assert admin_client.post(url, {**data, **fields}).status_code == 302
+    assert Debtor.objects.get(external_ref="D-FR").timezone == "Europe/Paris"
     # Its change page then offers the privacy actions and the recommender's panel.
     change = admin_client.get(f"/django-admin/accounts/debtor/{debtor.pk}/change/")
     assert change.status_code == 200
