@@ -26,7 +26,7 @@ from django.urls import reverse
 
 from accounts.models import Debtor
 from accounts.tests.factories import UserFactory
-from tests.test_creditor_users_pages import PREFIXES, Walk, _catch_all, _routes, book
+from tests.test_creditor_users_pages import Walk, book
 
 pytestmark = pytest.mark.django_db
 __all__ = ["book"]  # the fixture the test takes
@@ -158,12 +158,7 @@ def test_no_admin_page_or_form_answers_an_agency_superuser_with_a_server_error(b
     client = Client(raise_request_exception=False)
     client.force_login(UserFactory(username="agency-ops", is_staff=True, is_superuser=True))
     walk = OperatorWalk(client, book[0])
-    for start in PREFIXES:
-        walk.add(start)
-    for route, _name, arguments in _routes():
-        if not arguments and not _catch_all(route):
-            walk.add("/" + route)
-    walk.run()
+    walk.run_from_everywhere()
     assert not walk.problems, "\n".join(walk.problems)
     # It reached the pages only agency staff open (it can fail: a broken menu or link).
     debtor = Debtor.objects.filter(creditor=book[1]).first()
