@@ -271,17 +271,19 @@ class DebtorAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdmin):
         # The change and its timeline entry are one transaction.
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            if change and not form.changed_data:
+            if not change:
+                summary = "An operator added the debtor."
+                data = {"fields": form.changed_data, "added": True}
+            elif form.changed_data:
+                summary = "An operator changed: " + ", ".join(form.changed_data) + "."
+                data = {"fields": form.changed_data}
+            else:
                 return
             services.activity_record(
                 debtor=obj,
                 kind=ActivityKind.ADMIN_CHANGE,
-                summary=(
-                    "An operator changed: " + ", ".join(form.changed_data) + "."
-                    if change
-                    else "An operator added the debtor."
-                ),
-                data={"fields": form.changed_data, **({} if change else {"added": True})},
+                summary=summary,
+                data=data,
                 actor=f"admin:{request.user.pk}",
             )
 

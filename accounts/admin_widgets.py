@@ -20,9 +20,10 @@ from django.contrib.admin.widgets import AutocompleteMixin
 from django.core.exceptions import ValidationError
 from wagtail.admin.widgets.chooser import BaseChooser
 
-UNREADABLE = (ValueError, TypeError, ValidationError, OverflowError)
-"""What a lookup raises for a value that is not an id of the model (OverflowError: SQLite, an
-integer wider than 64 bits)."""
+UNREADABLE = (ValueError, ValidationError, OverflowError)
+"""What a lookup raises for posted text that is not an id of the model (ValidationError: a
+UUID key; OverflowError: SQLite, an integer wider than 64 bits). Nothing else is caught, so a
+fault of the code around the widget still shows."""
 
 
 def install() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 
+from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 
 
@@ -27,9 +28,10 @@ def date_and_time(local: datetime, date_fmt: str, time_fmt: str, locale: str) ->
     """`local`'s date and time (as they read in its own zone) joined by the locale's pattern
     for `date_fmt`, as babel's `format_datetime` joins them (which takes one format for both;
     `portal/tests/test_formatting.py` pins this to it)."""
+    loc = Locale.parse(locale)  # once, as format_datetime does, not once per part
     return (
-        get_datetime_format(date_fmt, locale=locale)
+        get_datetime_format(date_fmt, locale=loc)
         .replace("'", "")
-        .replace("{0}", format_time(local, time_fmt, tzinfo=local.tzinfo, locale=locale))
-        .replace("{1}", format_date(local.date(), date_fmt, locale=locale))
+        .replace("{0}", format_time(local, time_fmt, tzinfo=local.tzinfo, locale=loc))
+        .replace("{1}", format_date(local.date(), date_fmt, locale=loc))
     )
