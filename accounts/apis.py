@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from accounts import api_rows, selectors, services
+from accounts.api_examples import placement_examples
 from accounts.models import AccountStatus, Creditor, DomainError, TransitionError
 from accounts.pagination import KeysetPagination
 from accounts.serializers import (
@@ -139,6 +140,7 @@ class PlacementCreateApi(APIView):
     @extend_schema(
         parameters=[_RETRY_AFTER],
         request=PlacementRequestDoc,
+        examples=placement_examples,
         responses={
             200: OutputSerializer,
             400: OpenApiResponse(

@@ -229,3 +229,75 @@ def test_a_since_parameter_reads_a_date_as_midnight_utc_and_answers_in_utc(api, 
     assert refused.json() == {
         "updated_since": ["Use an ISO 8601 date or date-time, e.g. 2026-01-31."]
     }
+
+
+def _examples(schema) -> list[tuple[str, str, str, str, Any, dict]]:
+    """Every example in the schema: (path, method, where, name, value, the schema it is for);
+    `where` is "request" or the answer's status."""
+    found = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            parts = [("request", operation.get("requestBody", {}))]
+            parts += [(code, answer) for code, answer in operation["responses"].items()]
+            for where, part in parts:
+                for media in part.get("content", {}).values():
+                    for name, example in media.get("examples", {}).items():
+                        found.append((path, method, where, name, example["value"], media))
+    return found
+
+
+def test_every_example_matches_the_schema_it_illustrates(schema):
+    components = _strict(schema["components"])
+    examples = _examples(schema)
+    named = {(path, where, name) for path, _m, where, name, _v, _s in examples}
+    assert {
+        (PLACEMENTS, "request", "TwoAccounts"),
+        (PLACEMENTS, "200", "OneRowRejected"),
+        (PLACEMENTS, "400", "AnEmptyList"),
+        ("/api/v1/webhook-endpoints/", "request", "PaymentsAndPlans"),
+        ("/api/v1/webhook-endpoints/{endpoint_id}/", "request", "Disable"),
+    } <= named
+    for path, method, where, name, value, media in examples:
+        validator = Draft202012Validator({"components": components, **_strict(media["schema"])})
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(value)]
+        assert not errors, (path, method, where, name, errors)
+
+
+def test_the_placement_examples_are_what_the_api_answers(api):
+    from accounts import api_examples as ex
+
+    # Swagger UI's "Try it out" sends the request example as it stands.
+    first = api.post(PLACEMENTS, ex.PLACEMENT_REQUEST, format="json")
+    assert (first.status_code, first.json()) == (200, ex.PLACEMENT_CREATED)
+    again = api.post(PLACEMENTS, ex.PLACEMENT_REQUEST, format="json")
+    assert (again.status_code, again.json()) == (200, ex.PLACEMENT_UNCHANGED)
+    empty = api.post(PLACEMENTS, {"accounts": []}, format="json")
+    assert (empty.status_code, empty.json()) == (400, ex.PLACEMENT_EMPTY)
+
+
+def test_the_rejected_row_example_is_what_the_api_answers(api):
+    from accounts import api_examples as ex
+
+    ada, camille = ex.PLACEMENT_REQUEST["accounts"]
+    body = {"accounts": [ada, {**camille, "currency": "ZZZ"}]}
+    answer = api.post(PLACEMENTS, body, format="json")
+    assert (answer.status_code, answer.json()) == (200, ex.PLACEMENT_ONE_REJECTED)
+
+
+def test_the_webhook_endpoint_examples_are_accepted(api, settings):
+    from accounts import api_examples as ex
+
+    # The example's host is not on this machine's network: the same body, to an address here.
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    body = {**ex.WEBHOOK_ENDPOINT_REQUEST, "url": "https://127.0.0.1/collections"}
+    made = api.post("/api/v1/webhook-endpoints/", body, format="json")
+    assert made.status_code == 201, made.json()
+    endpoint = made.json()
+    assert endpoint["secret"] and endpoint["event_types"] == body["event_types"]
+    for example in ex.webhook_endpoint_update_examples:
+        change = dict(example.value)
+        if "url" in change:
+            change["url"] = "https://127.0.0.1/collections/v2"
+        answer = api.patch(f"/api/v1/webhook-endpoints/{endpoint['id']}/", change, format="json")
+        assert answer.status_code == 200, (example.name, answer.json())
+        assert {key: answer.json()[key] for key in change} == change, example.name

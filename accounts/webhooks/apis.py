@@ -25,6 +25,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import api_rows
+from accounts.api_examples import (
+    webhook_endpoint_create_examples,
+    webhook_endpoint_update_examples,
+)
 from accounts.apis import _AUTH_ERRORS, _RETRY_AFTER, _creditor, _error, _page
 from accounts.pagination import KeysetPagination
 from accounts.serializers import (
@@ -190,6 +194,7 @@ class EndpointListApi(APIView):
     @extend_schema(
         parameters=[_RETRY_AFTER],
         request=EndpointInput,
+        examples=webhook_endpoint_create_examples,
         responses={
             201: EndpointSecretOutput,
             400: _input_errors("WebhookEndpointCreateError"),
@@ -224,6 +229,7 @@ class EndpointDetailApi(APIView):
     @extend_schema(
         parameters=[_ENDPOINT_ID, _RETRY_AFTER],
         request=EndpointInput(partial=True),
+        examples=webhook_endpoint_update_examples,
         responses={
             200: EndpointOutput,
             400: _input_errors("WebhookEndpointUpdateError"),

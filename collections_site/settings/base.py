@@ -378,9 +378,31 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {name: rate or None for name, rate in _API_RATES.items()},
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# The reference's opening (`/api/docs/`): what a creditor's engineer needs before the first
+# call. docs/api.md and docs/webhooks.md say the same at length.
+_API_DESCRIPTION = """Place accounts with their debtors, follow their status, timeline and \
+payments, recall them, and receive what happens to them as signed webhooks.
+
+- **Authentication**: every request carries an API key, `Authorization: Token ck_...` (or \
+`Bearer`); press *Authorize* and paste `Token ` and the key. A key sees its own creditor's \
+data only: another creditor's account answers 404, like one that does not exist.
+- **Placing is idempotent**: `POST /api/v1/placements/` upserts by `external_ref`, so a \
+file sent twice creates nothing twice. Each row is checked on its own: the valid rows are \
+saved and the others come back with their field errors.
+- **Money** is a decimal string with at most the currency's decimals (`"240.00"`, never a \
+float); **times** are ISO 8601 in UTC; dates are `YYYY-MM-DD`.
+- **Lists** page with a cursor, oldest first: follow `next` until it is null; a `*_since` \
+parameter (`updated_since`, `received_since`, `created_since`) reads only what is newer.
+- **Errors**: 400 names each field (`{"url": ["The URL must use https."]}`); 401 a missing, \
+wrong, expired or revoked key; 404 not yours or not there; 409 a change the account's state \
+does not allow; 429 too many requests, with `Retry-After`.
+- **Webhooks**: add an endpoint under `/api/v1/webhook-endpoints/`; each event is POSTed as \
+JSON, signed with the endpoint's secret (the `Collections-Signature` header); \
+`GET /api/v1/events/` catches up after an outage.
+"""
 SPECTACULAR_SETTINGS = {
     "TITLE": "Collections platform creditor API",
-    "DESCRIPTION": "Place accounts, read their status, timeline and payments.",
+    "DESCRIPTION": _API_DESCRIPTION,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets are served from this project (drf-spectacular-sidecar), never a CDN.
