@@ -61,8 +61,10 @@ def summarise(sim: Simulation) -> dict[str, Any]:
         export(sim, sim.cfg.export)
         summary["export"] = str(sim.cfg.export)
     if sim.cfg.png is not None:
-        plot(sim, sim.cfg.png, offline)
-        summary["learning_curve_png"] = str(sim.cfg.png)
+        # Named only when written: a run that decided nothing has no curve to draw.
+        summary["learning_curve_png"] = (
+            str(sim.cfg.png) if plot(sim, sim.cfg.png, offline) else None
+        )
     return summary
 
 
@@ -302,10 +304,11 @@ def _falls(weeks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | None = None) -> None:
+def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | None = None) -> bool:
     """The learning curve: per day over a 7-day window, the true expected conversion of the
     policy arm's picks, of uniform picks, of the oracle (and of the learner fitted offline),
-    and the observed conversion of each arm with its 95% Wilson band; promotions marked."""
+    and the observed conversion of each arm with its 95% Wilson band; promotions marked.
+    False, and nothing written, when the run made no decision."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -313,7 +316,7 @@ def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | Non
 
     days = sorted({e["day"] for e in sim.expected})
     if not days:
-        return
+        return False
     series = _true_curves(sim, days, offline)
     fig, ax = plt.subplots(figsize=(9, 6), layout="constrained")
     ax.plot(days, series["best"], "k--", label="best eligible (oracle)")
@@ -344,6 +347,7 @@ def plot(sim: Simulation, path: Path, offline: dict[int, dict[str, float]] | Non
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
 
 
 def _true_curves(

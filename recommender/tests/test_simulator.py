@@ -83,6 +83,7 @@ def test_a_small_simulation_sends_reacts_and_summarises(tmp_path, simulator_sett
     truth = summary["true_expected_conversion"]["total"]
     assert truth["uniform"] <= truth["best"]
     assert (tmp_path / "curve.png").stat().st_size > 1000
+    assert summary["learning_curve_png"] == str(tmp_path / "curve.png")
     from messaging.models import Message
 
     assert Message.objects.filter(sent_at__isnull=False).count() == sends
@@ -120,6 +121,18 @@ def test_a_simulation_with_a_send_time_arm_says_what_choosing_the_hour_is_worth(
     from recommender.models import Decision
 
     assert Decision.objects.filter(arm="send_time").count() == total["send_time"]["sends"]
+
+
+@pytest.mark.django_db
+def test_a_run_without_decisions_names_no_learning_curve(tmp_path, simulator_settings):
+    # One debtor for one day: nobody is due a contact yet, so there is no curve to draw.
+    config = simulator.SimulationConfig(
+        debtors=1, days=1, seed=1, retrain=False, png=tmp_path / "curve.png", progress=False
+    )
+    summary = simulator.simulate(config)
+    assert summary["planning"]["planned"] == 0
+    assert summary["learning_curve_png"] is None
+    assert not (tmp_path / "curve.png").exists()
 
 
 @pytest.mark.django_db
