@@ -41,14 +41,18 @@ def _with_links(text: str, mapping: dict[str, str]) -> str:
 
 
 def _paragraph_html(text: str, mapping: dict[str, str]) -> SafeString:
-    """Escape a paragraph of plain text and turn its URLs into (tracked) links."""
+    """Escape a paragraph of plain text and turn its URLs into (tracked) links.
+
+    A link reads as the address it goes to, as in the plain-text part: the short tracked URL,
+    not the portal's long signed one, and never one address shown over another (mail
+    clients and filters take a link whose text is another URL for phishing)."""
     out: list[str] = []
     last = 0
     for match in URL_RE.finditer(text):
         out.append(escape(text[last : match.start()]))
         url = match.group(0)
-        href = mapping.get(url, url)
-        out.append(f'<a href="{escape(href)}">{escape(url)}</a>')
+        href = escape(mapping.get(url, url))
+        out.append(f'<a href="{href}">{href}</a>')
         last = match.end()
     out.append(escape(text[last:]))
     return mark_safe("".join(out).replace("\n", "<br>\n"))  # noqa: S308 (escaped above)

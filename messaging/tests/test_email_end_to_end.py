@@ -51,6 +51,11 @@ def test_email_goes_through_smtp_with_unsubscribe_headers_and_disclosures(
     assert "/p/" not in text and "https://example.org/help" not in text
     assert len(re.findall(r"http://localhost:8000/m/c/[^\s]+", text)) == 2
     assert re.search(r'<img src="http://localhost:8000/m/o/[^"]+\.gif"', html)
+    # The HTML part shows each link as the address it goes to, as the plain part does.
+    anchors = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', html)
+    shown = [(href, label) for href, label in anchors if label.startswith("http")]
+    assert len(shown) == 3 and all(href == label for href, label in shown), shown
+    assert "/p/" not in html
 
 
 def test_tracking_links_in_the_received_email_open_and_click_and_redirect(
