@@ -109,14 +109,20 @@ def render(text: str, context: Mapping[str, str]) -> str:
 
 
 def fill_disclosure(text: str, values: Mapping[str, str]) -> str:
-    """Fill a compliance disclosure's `{name}` slots; raise `RenderError` if one has no value."""
+    """Fill a compliance disclosure's `{name}` slots; raise `RenderError` if one has no value.
+
+    A value that ends a sentence with a full stop ("No interest is charged.") loses it where
+    the text puts its own right after the slot, so the debtor never reads "charged.."."""
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         result = values.get(name)  # values may compute on demand; a missing one is None
         if not result:
             raise RenderError(f"No value configured for the disclosure field {{{name}}}.")
-        return str(result)
+        result = str(result)
+        if text.startswith(".", match.end()) and result.endswith("."):
+            return result[:-1]
+        return result
 
     return _DISCLOSURE_SLOT.sub(value, text)
 

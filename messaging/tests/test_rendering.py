@@ -5,6 +5,7 @@ import pytest
 from messaging.rendering import (
     PLACEHOLDERS,
     RenderError,
+    fill_disclosure,
     render,
     sms_segments,
     template_errors,
@@ -83,3 +84,25 @@ def test_sms_segments_gsm7_and_ucs2(text, encoding, units, segments):
 def test_segment_description_names_encoding_and_capacity():
     assert sms_segments("a" * 200).describe() == "GSM-7, 200 characters, 2 segments (153 each)"
     assert sms_segments("ü€ç").encoding == "UCS-2"
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "filled"),
+    [
+        (
+            "Interest: {x}. Costs: none.",
+            "None is charged.",
+            "Interest: None is charged. Costs: none.",
+        ),
+        (
+            "Interest: {x}. Costs: none.",
+            "None is charged",
+            "Interest: None is charged. Costs: none.",
+        ),
+        ("Interest: {x}", "None is charged.", "Interest: None is charged."),  # no stop after
+        ("{x}, then more.", "Acme Inc.", "Acme Inc., then more."),  # a comma keeps it
+        ("Ends {x}.", "and so on...", "Ends and so on..."),
+    ],
+)
+def test_a_value_ending_a_sentence_does_not_double_the_texts_full_stop(text, value, filled):
+    assert fill_disclosure(text, {"x": value}) == filled
