@@ -55,6 +55,13 @@ def portal_url(*, debtor_id: int) -> str:
     return f"{settings.SITE_URL}/p/{portal_token_make(debtor_id=debtor_id)}/"
 
 
+def is_portal_url(url: str) -> bool:
+    """True for a link `portal_url` made (its form, not its signature: see `portal_token_read`)."""
+    prefix = f"{settings.SITE_URL}/p/"
+    token = url[len(prefix) :].rstrip("/")
+    return url.startswith(prefix) and bool(token) and "/" not in token
+
+
 def demo_verification_hint(*, date_of_birth, postal_code: str) -> str | None:
     """What the portal's verification page will ask for, as a line for demo commands.
 

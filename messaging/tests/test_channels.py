@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_letters_are_print_ready_pages_in_a_dated_batch_folder(
-    clock, make_variant, place_one, settings
+    clock, make_variant, place_one, settings, isolated
 ):
     variant = make_variant("letter")
     message = services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
@@ -28,6 +28,38 @@ def test_letters_are_print_ready_pages_in_a_dated_batch_folder(
     assert "This communication is from a debt collector." in html  # US initial disclosure
     assert "/m/c/" not in html  # paper has no tracked links
     assert "March 10, 2026" in html
+
+
+def test_a_letter_prints_its_portal_link_as_a_qr_code_in_the_letters_language(
+    clock, make_variant, place_one, settings, isolated
+):
+    from accounts.links import is_portal_url
+    from messaging.outbound import portal_qr_svg
+
+    body = "Bonjour {{ first_name }},\n\nPayez ou convenez d\u2019un échéancier : {{ portal_link }}"
+    variant = make_variant("letter", language="fr", letter_body=body)
+    message = services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
+    assert services.dispatch_due().sent == 1
+    message.refresh_from_db()
+    html = (
+        settings.MESSAGING_OUTBOX_DIR / "letters" / "2026-03-10" / f"{message.pk}.html"
+    ).read_text()
+    (link,) = [url for url in message.links if is_portal_url(url)]
+    assert link in html  # the address stays in the text, for those without a camera
+    assert str(portal_qr_svg(message)) in html and '<svg viewBox="0 0 ' in html
+    assert "Scannez ce code avec l\u2019appareil photo de votre téléphone" in html
+
+
+def test_a_letter_without_a_portal_link_prints_no_qr_code(
+    clock, make_variant, place_one, settings, isolated
+):
+    variant = make_variant("letter")  # "Please pay {{ balance }}.": no link
+    message = services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
+    assert services.dispatch_due().sent == 1
+    html = (
+        settings.MESSAGING_OUTBOX_DIR / "letters" / "2026-03-10" / f"{message.pk}.html"
+    ).read_text()
+    assert "<svg" not in html and "Scan this code" not in html
 
 
 def test_whatsapp_goes_to_twilio_with_whatsapp_addresses(clock, make_variant, place_one, twilio):

@@ -49,3 +49,32 @@ def test_a_letters_long_link_stays_inside_the_printed_margins(browser):
     page.set_content(html)
     assert _overflow(page) <= 1
     page.close()
+
+
+@pytest.mark.django_db
+def test_a_letters_qr_code_reads_back_as_its_portal_link_from_the_printed_page(browser, creditor):
+    import io
+
+    import numpy as np
+    import zxingcpp
+    from matplotlib import pyplot
+
+    from accounts.links import portal_url
+    from accounts.tests.factories import place, row
+    from messaging.models import Message
+    from messaging.outbound import letter_outbound
+
+    (account,) = place(creditor, row(1))
+    link = portal_url(debtor_id=account.debtor_id)
+    message = Message(
+        pk=1, account=account, debtor=account.debtor, channel="letter", language="en",
+        recipient="Ada Lovelace\n1 Main St", body=f"Dear Ada,\n\nPay here: {link}",
+        links=[link], due_at=account.placed_at,
+    )  # fmt: skip
+    page = browser.new_page(viewport={"width": 794, "height": 1123})  # A4 at 96 dpi
+    page.emulate_media(media="print")
+    page.set_content(letter_outbound(message).html)
+    picture = pyplot.imread(io.BytesIO(page.screenshot(full_page=True)), format="png")
+    page.close()
+    grey = (picture[..., :3].mean(axis=2) * 255).astype(np.uint8)
+    assert [code.text for code in zxingcpp.read_barcodes(grey)] == [link]
