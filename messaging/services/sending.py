@@ -402,7 +402,7 @@ def _activity_for(
         summary = (
             f"{channel_label(message.channel)} message planned for "
             f"{message.due_at:%Y-%m-%d %H:%M} UTC ({message.arm}"
-            + (f": {why}" if why else "")
+            + (f": {why.rstrip('.')}" if why else "")  # "(policy: ...)." not "...).)."
             + ")."
         )
         data.update(

@@ -46,6 +46,23 @@ def test_send_writes_the_message_and_its_timeline_entry_and_pins_the_revision(
     )
     planned = Activity.objects.get(kind=ActivityKind.MESSAGE_PLANNED)
     assert planned.data["message_id"] == message.pk and planned.account_id == account.pk
+    assert planned.summary == "SMS message planned for 2026-03-10 15:00 UTC (control)."
+
+
+def test_the_timeline_says_why_a_message_was_planned_in_one_sentence(
+    clock, make_variant, place_one
+):
+    why = "Model pick: estimated conversion 2.5% against 2.1% for the other allowed kinds."
+    services.message_send(
+        account=place_one(), variant=make_variant("sms"), planned_at=clock.now,
+        arm="policy", propensity=0.5, explanation={"why": why},
+    )  # fmt: skip
+    planned = Activity.objects.get(kind=ActivityKind.MESSAGE_PLANNED)
+    assert planned.summary == (
+        "SMS message planned for 2026-03-10 15:00 UTC (policy: Model pick: estimated "
+        "conversion 2.5% against 2.1% for the other allowed kinds)."
+    )
+    assert planned.data["why"] == why  # the decision's own words, kept whole
 
 
 def test_a_sent_message_keeps_its_revision_and_text_when_the_variant_changes(
