@@ -232,6 +232,8 @@ def compose(
         raise rendering.RenderError(f"The region has no opt-out text for {channel} messages.")
     separator = "\n" if texting else "\n\n"
     body = separator.join([text, *(d["text"] for d in filled)]) if filled else text
+    if channel == Channel.SMS:  # billed by the segment; WhatsApp by the message
+        body = rendering.sms_gsm_spaces(body)
     return Rendered(subject=subject, body=body, disclosures=filled, links=links_in(body))
 
 

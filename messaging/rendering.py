@@ -140,6 +140,7 @@ _GSM_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+_GSM_ALL = _GSM_BASIC | _GSM_EXTENDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,28 @@ class Segments:
         )
 
 
+# Spaces babel puts inside amounts and dates ("129,69\u00a0€", "1\u202f326,38\u00a0€"): no-break
+# and narrow no-break. GSM-7 has neither, so one of them alone makes a whole SMS UCS-2.
+_NO_BREAK_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
+
+
+def sms_gsm_spaces(text: str) -> str:
+    """`text` with its no-break spaces made plain when that alone makes it GSM-7.
+
+    A German or French SMS quoting an amount was UCS-2 for its no-break spaces only: 70
+    characters a segment instead of 160, so two or three segments paid for one or two. A
+    text that needs UCS-2 anyway (an "ê", an emoji) keeps its no-break spaces, which keep an
+    amount and its currency on one line."""
+    if _is_gsm(text):
+        return text
+    plain = text.translate(_NO_BREAK_SPACES)
+    return plain if _is_gsm(plain) else text
+
+
+def _is_gsm(text: str) -> bool:
+    return _GSM_ALL.issuperset(text)
+
+
 def sms_segments(text: str) -> Segments:
     """Count the SMS segments `text` needs (GSM-7 when every character allows it, else UCS-2).
 
@@ -168,7 +191,7 @@ def sms_segments(text: str) -> Segments:
     67 per segment (the rest is the concatenation header). An extension character (two septets)
     or a surrogate pair (two units) is never split across segments.
     """
-    if all(ch in _GSM_BASIC or ch in _GSM_EXTENDED for ch in text):
+    if _is_gsm(text):
         costs = [2 if ch in _GSM_EXTENDED else 1 for ch in text]
         encoding, single, multi = "GSM-7", 160, 153
     else:

@@ -106,3 +106,18 @@ def test_segment_description_names_encoding_and_capacity():
 )
 def test_a_value_ending_a_sentence_does_not_double_the_texts_full_stop(text, value, filled):
     assert fill_disclosure(text, {"x": value}) == filled
+
+
+def test_no_break_spaces_give_way_when_that_alone_makes_an_sms_gsm_7():
+    from messaging.rendering import sms_gsm_spaces
+
+    german = "Hallo Isidor, 1.326,38\u00a0€ sind offen. Antworten Sie STOP."
+    assert sms_segments(german).encoding == "UCS-2"
+    plain = sms_gsm_spaces(german)
+    assert plain == german.replace("\u00a0", " ") and sms_segments(plain).encoding == "GSM-7"
+    french = "Bonjour, 1\u202f326,38\u00a0€ restent dus."
+    assert sms_gsm_spaces(french) == "Bonjour, 1 326,38 € restent dus."
+    # Already GSM-7, or UCS-2 whatever the spaces: left as it is.
+    assert sms_gsm_spaces("Pay $12.50 now.") == "Pay $12.50 now."
+    needs_ucs2 = "Vous êtes redevable de 12,50\u00a0€."
+    assert sms_gsm_spaces(needs_ucs2) == needs_ucs2

@@ -237,3 +237,22 @@ def test_a_message_planned_for_later_is_not_enqueued(
     message.refresh_from_db()
     assert message.status == MessageStatus.PLANNED
     assert Debtor.objects.count() == 1
+
+
+def test_a_german_sms_quoting_an_amount_is_sent_in_gsm_7(clock, make_variant, place_one):
+    # babel writes "1.326,38\u00a0€"; a no-break space alone would make the whole SMS UCS-2
+    # (70 characters a segment instead of 160).
+    from messaging.rendering import sms_segments
+
+    account = place_one(
+        currency="EUR", original_amount="1326.38",
+        debtor={"region": "DE", "phone": "+4915123456789", "language": "de",
+                "timezone": "Europe/Berlin"},
+    )  # fmt: skip
+    variant = make_variant(
+        "sms", language="de", sms_text="Hallo {{ first_name }}, {{ balance }} sind offen."
+    )
+    message = services.message_send(account=account, variant=variant, planned_at=clock.now)
+    assert message.status == MessageStatus.PLANNED, message.status_reason
+    assert message.body.startswith("Hallo Ada, 1.326,38 € sind offen.\n")
+    assert "\u00a0" not in message.body and sms_segments(message.body).encoding == "GSM-7"
