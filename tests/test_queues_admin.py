@@ -413,3 +413,21 @@ def test_read_only_staff_and_staff_who_may_not_change_accounts_cannot_pause(two,
             assert "You may not act on these" in client.get(url).content.decode()
     assert not Account.objects.filter(status=AccountStatus.PAUSED).exists()
     assert not PauseRequest.objects.exists()
+
+
+def test_a_long_reason_in_a_queue_list_ends_with_an_ellipsis():
+    from types import SimpleNamespace
+
+    from collections_site.queues.callbacks import _may_call
+
+    reason = (
+        "call at 07:57 on a weekday is outside the allowed hours (08:00-21:00, local time). "
+        "Rule: MA: telephone and text contact hours"
+    )
+    check = SimpleNamespace(allowed=False, reasons=[{"message": reason}])
+    shown = _may_call(SimpleNamespace(status=CallbackStatus.OPEN, call_check=check))
+    assert len(shown) == 120 and shown.endswith("…") and f"No: {reason}".startswith(shown[:-1])
+    short = SimpleNamespace(allowed=False, reasons=[{"message": "needs consent."}])
+    assert _may_call(SimpleNamespace(status=CallbackStatus.OPEN, call_check=short)) == (
+        "No: needs consent."
+    )

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column
@@ -79,7 +80,9 @@ def _may_call(callback: CallbackRequest) -> str:
     if check.allowed:
         return str(_("Yes"))
     reason = check.reasons[0]["message"] if check.reasons else ""
-    return f"{_('No')}: {reason}"[:120]
+    # Shortened with "…" (Django's Truncator), so a cut reason reads as cut; the item's page
+    # has it whole.
+    return Truncator(f"{_('No')}: {reason}").chars(120)
 
 
 class CallbackFilterSet(WagtailFilterSet):

@@ -17,6 +17,7 @@ from django.contrib.auth import get_permission_codename
 from django.contrib.auth.models import Permission
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column
@@ -253,7 +254,9 @@ class HandoffViewSet(QueueViewSet):
             sort_key="status_changed_at",
         ),
         Column("channel", label=_("Channel"), accessor="get_channel_display"),
-        Column("reason", label=_("Reason"), accessor=lambda m: m.status_reason[:100]),
+        Column(
+            "reason", label=_("Reason"), accessor=lambda m: Truncator(m.status_reason).chars(100)
+        ),
     ]
 
     @property
