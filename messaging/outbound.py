@@ -10,6 +10,7 @@ on it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import segno
@@ -114,13 +115,15 @@ def sms_outbound(message: Message) -> Outbound:
     )
 
 
-def portal_qr_svg(message: Message) -> SafeString | None:
-    """The message's portal link as an inline SVG QR code (segno), or None without one.
+def portal_qr_svg(links: Sequence[str]) -> SafeString | None:
+    """The portal link among a message's `links` as an inline SVG QR code (segno), or None
+    without one.
 
-    A letter prints it beside its text: the signed link is some 100 characters of mixed case,
-    which nobody types from paper, while a phone's camera opens it. Error correction M; the
-    four-module quiet zone the standard asks for is inside the picture."""
-    url = next((link for link in message.links or [] if is_portal_url(link)), None)
+    A letter prints it beside its text (and the editor's preview shows it): the signed link
+    is some 100 characters of mixed case, which nobody types from paper, while a phone's
+    camera opens it. Error correction M; the four-module quiet zone the standard asks for is
+    inside the picture."""
+    url = next((link for link in links if is_portal_url(link)), None)
     if url is None:
         return None
     svg = segno.make(url, error="m").svg_inline(border=4, omitsize=True, svgclass="qr")
@@ -145,7 +148,7 @@ def letter_outbound(message: Message) -> Outbound:
                 ),
                 "reference": message.account.external_ref,
                 "paragraphs": _paragraphs(message.body, {}),
-                "portal_qr": portal_qr_svg(message),
+                "portal_qr": portal_qr_svg(message.links or []),
                 "language": message.language,
             },
         )

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts import regions
 from accounts.models import Account, Creditor, Debtor
-from messaging import content, rendering
+from messaging import content, outbound, rendering
 from messaging.models import Channel, MessageVariant
 
 _SAMPLE_NAMES = {"en": ("Alex", "Morgan"), "fr": ("Camille", "Martin"), "de": ("Luca", "Schmidt")}
@@ -121,6 +121,8 @@ def _render_one(variant: MessageVariant, region: str, *, initial: bool) -> dict[
     )
     if variant.channel in (Channel.SMS, Channel.WHATSAPP):
         result["segments"] = rendering.sms_segments(rendered.body).describe()
+    if variant.channel == Channel.LETTER:  # printed beside the text, as the letter has it
+        result["portal_qr"] = outbound.portal_qr_svg(rendered.links)
     return result
 
 

@@ -46,7 +46,7 @@ def test_a_letter_prints_its_portal_link_as_a_qr_code_in_the_letters_language(
     ).read_text()
     (link,) = [url for url in message.links if is_portal_url(url)]
     assert link in html  # the address stays in the text, for those without a camera
-    assert str(portal_qr_svg(message)) in html and '<svg viewBox="0 0 ' in html
+    assert str(portal_qr_svg(message.links)) in html and '<svg viewBox="0 0 ' in html
     assert "Scannez ce code avec l\u2019appareil photo de votre téléphone" in html
 
 

@@ -147,6 +147,22 @@ def test_preview_of_invalid_content_shows_the_problem_not_an_error_page(make_var
     assert previews and "Unknown placeholder {{ nope }}" in previews[0]["first"]["errors"][0]
 
 
+def test_a_letters_preview_shows_the_qr_code_it_prints_beside_its_portal_link(make_variant):
+    from django.template.loader import render_to_string
+
+    from messaging.previews import variant_previews
+
+    body = "Sehr geehrte(r) {{ last_name }},\n\nBitte zahlen Sie hier: {{ portal_link }}"
+    letter = make_variant("letter", language="de", regions=["DE"], letter_body=body)
+    (preview,) = variant_previews(variant=letter)
+    assert preview["first"]["portal_qr"].startswith('<svg viewBox="0 0 ')
+    html = render_to_string("messaging/preview.html", {"variant": letter})
+    assert str(preview["first"]["portal_qr"]) in html
+    assert "Scannen Sie diesen Code mit der Kamera Ihres Telefons" in html
+    plain = make_variant("letter", name="no link")  # "Please pay {{ balance }}."
+    assert variant_previews(variant=plain)[0]["first"]["portal_qr"] is None
+
+
 def test_listing_filters_by_stage_region_channel_tone_cta_and_language(admin_client, make_variant):
     make_variant("sms", name="Alpha", stages=["late"], regions=["US"])
     make_variant("email", name="Bravo", stages=["early"], regions=["GB"], tone="firm")
