@@ -50,14 +50,18 @@ def portal_token_read(token: str, *, max_age: timedelta | None = None) -> Portal
         raise LinkInvalid from exc
 
 
+def _portal_prefix() -> str:
+    return f"{settings.SITE_URL}/p/"
+
+
 def portal_url(*, debtor_id: int) -> str:
     """The absolute link put in messages: `SITE_URL/p/<token>/`."""
-    return f"{settings.SITE_URL}/p/{portal_token_make(debtor_id=debtor_id)}/"
+    return f"{_portal_prefix()}{portal_token_make(debtor_id=debtor_id)}/"
 
 
 def is_portal_url(url: str) -> bool:
     """True for a link `portal_url` made (its form, not its signature: see `portal_token_read`)."""
-    prefix = f"{settings.SITE_URL}/p/"
+    prefix = _portal_prefix()
     token = url[len(prefix) :].rstrip("/")
     return url.startswith(prefix) and bool(token) and "/" not in token
 

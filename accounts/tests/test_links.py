@@ -38,6 +38,18 @@ def test_portal_url_is_absolute(settings):
     assert url.startswith("https://collect.example.com/p/") and url.endswith("/")
 
 
+def test_a_portal_link_is_told_from_the_messages_other_links(settings):
+    settings.SITE_URL = "https://collect.example.com"
+    assert links.is_portal_url(links.portal_url(debtor_id=7))
+    for other in (
+        "https://collect.example.com/p/",  # no token
+        "https://collect.example.com/p/a/146/pay/",  # a portal page, not a link into it
+        "https://collect.example.com/m/u/1kd.email.0:x/",  # an opt-out link
+        "https://other.example.com/p/token/",  # another site
+    ):
+        assert not links.is_portal_url(other), other
+
+
 def test_babel_locale_pairs_language_with_the_regions_country():
     from accounts.regions import babel_locale
 

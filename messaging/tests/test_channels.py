@@ -12,15 +12,21 @@ from messaging.models import MessageStatus
 pytestmark = pytest.mark.django_db
 
 
-def test_letters_are_print_ready_pages_in_a_dated_batch_folder(
-    clock, make_variant, place_one, settings, isolated
-):
-    variant = make_variant("letter")
-    message = services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
+def _letter_sent(clock, make_variant, place_one, settings, **variant):
+    """One letter planned and dispatched: the message, and the page written for the printer."""
+    message = services.message_send(
+        account=place_one(), variant=make_variant("letter", **variant), planned_at=clock.now
+    )
     assert services.dispatch_due().sent == 1
     message.refresh_from_db()
     page = settings.MESSAGING_OUTBOX_DIR / "letters" / "2026-03-10" / f"{message.pk}.html"
-    html = page.read_text()
+    return message, page.read_text()
+
+
+def test_letters_are_print_ready_pages_in_a_dated_batch_folder(
+    clock, make_variant, place_one, settings, isolated
+):
+    message, html = _letter_sent(clock, make_variant, place_one, settings)
     assert message.provider_id == f"2026-03-10/{message.pk}"
     assert "@page { size: A4" in html
     assert "Ada Lovelace<br>1 Main St<br>02101 Boston<br>United States<br>" in html
@@ -37,13 +43,9 @@ def test_a_letter_prints_its_portal_link_as_a_qr_code_in_the_letters_language(
     from messaging.outbound import portal_qr_svg
 
     body = "Bonjour {{ first_name }},\n\nPayez ou convenez d\u2019un échéancier : {{ portal_link }}"
-    variant = make_variant("letter", language="fr", letter_body=body)
-    message = services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
-    assert services.dispatch_due().sent == 1
-    message.refresh_from_db()
-    html = (
-        settings.MESSAGING_OUTBOX_DIR / "letters" / "2026-03-10" / f"{message.pk}.html"
-    ).read_text()
+    message, html = _letter_sent(
+        clock, make_variant, place_one, settings, language="fr", letter_body=body
+    )
     (link,) = [url for url in message.links if is_portal_url(url)]
     assert link in html  # the address stays in the text, for those without a camera
     assert str(portal_qr_svg(message.links)) in html and '<svg viewBox="0 0 ' in html
@@ -53,12 +55,8 @@ def test_a_letter_prints_its_portal_link_as_a_qr_code_in_the_letters_language(
 def test_a_letter_without_a_portal_link_prints_no_qr_code(
     clock, make_variant, place_one, settings, isolated
 ):
-    variant = make_variant("letter")  # "Please pay {{ balance }}.": no link
-    message = services.message_send(account=place_one(), variant=variant, planned_at=clock.now)
-    assert services.dispatch_due().sent == 1
-    html = (
-        settings.MESSAGING_OUTBOX_DIR / "letters" / "2026-03-10" / f"{message.pk}.html"
-    ).read_text()
+    # The default letter, "Please pay {{ balance }}.": no link.
+    _message, html = _letter_sent(clock, make_variant, place_one, settings)
     assert "<svg" not in html and "Scan this code" not in html
 
 
