@@ -274,7 +274,8 @@ def message_render(
         debtor=debtor,
         account=account,
         creditor=creditor,
-        portal_link=lambda: portal_url(debtor_id=debtor.pk),
+        # A letter prints a letter code: short enough to type, and valid longer (accounts.links).
+        portal_link=lambda: portal_url(debtor_id=debtor.pk, paper=channel == Channel.LETTER),
         opt_out_link=lambda: tracking.unsubscribe_url(debtor_id=debtor.pk, channel=channel),
         next_instalment=lambda: _next_instalment(account),
     )

@@ -1,9 +1,11 @@
-from datetime import timedelta
+from datetime import date, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.core import signing
 
 from accounts import links
+from accounts.links import _CODE_ALPHABET
 
 
 def test_token_round_trip_names_the_debtor_and_a_link_id():
@@ -30,6 +32,80 @@ def test_expired_token_is_invalid(monkeypatch):
     token = links.portal_token_make(debtor_id=7)
     with pytest.raises(links.LinkInvalid):
         links.portal_token_read(token, max_age=timedelta(seconds=-1))
+
+
+@pytest.fixture
+def today(monkeypatch):
+    """The UTC day letter codes are made and read on (`today.value` moves it)."""
+    day = SimpleNamespace(value=date(2026, 12, 7))
+    monkeypatch.setattr(links, "_utc_today", lambda: day.value)
+    return day
+
+
+def test_a_letter_code_is_short_and_typed_case_blind_with_or_without_hyphens(today):
+    code = links.letter_code_make(debtor_id=12345)
+    assert len(code) == 19 and code.count("-") == 3  # 16 characters in fours
+    longer = links.letter_code_make(debtor_id=123456)
+    assert len(longer) == 20 and longer.count("-") == 3  # 17, the last group of five
+    assert links.portal_token_read(longer).debtor_id == 123456
+    assert not set(code) & set("ILOU") and code == code.upper()
+    read = links.portal_token_read(code)
+    assert read.debtor_id == 12345 and read.jti.startswith("c")
+    for typed in (code.lower(), code.replace("-", ""), code.replace("-", " ")):
+        assert links.portal_token_read(typed) == read
+    # Crockford's look-alikes: O for 0, I and L for 1 (debtor 32 is "10" in base32).
+    ten = links.letter_code_make(debtor_id=32)
+    assert ten.startswith("10")
+    for typed in ("IO" + ten[2:], "lo" + ten[2:]):
+        assert links.portal_token_read(typed).debtor_id == 32
+
+
+@pytest.mark.parametrize(("days", "valid"), [(0, True), (45, True), (46, False)])
+def test_a_letter_code_lives_its_own_days(today, settings, days, valid):
+    settings.PORTAL_LETTER_LINK_MAX_AGE_DAYS = 45
+    code = links.letter_code_make(debtor_id=7)
+    today.value += timedelta(days=days)
+    if valid:
+        assert links.portal_token_read(code).debtor_id == 7
+    else:
+        with pytest.raises(links.LinkInvalid):
+            links.portal_token_read(code)
+        # The relink window still names the debtor, to send a fresh link.
+        assert links.portal_token_read(code, max_age=timedelta(days=90)).debtor_id == 7
+
+
+def test_a_letter_code_cannot_be_altered_or_made_without_the_key(today, settings):
+    code = links.letter_code_make(debtor_id=7)
+    other = links.letter_code_make(debtor_id=8)
+    first = code.replace("-", "")
+    for bad in (
+        _CODE_ALPHABET[(_CODE_ALPHABET.index(first[0]) + 1) % 32] + first[1:],  # another debtor
+        first[:-1] + ("0" if first[-1] != "0" else "1"),  # the HMAC altered
+        other[:5] + code[5:],  # one debtor's HMAC on another's id
+        first[-10:],  # the HMAC alone
+        "",
+        "Ü" + first,
+    ):
+        with pytest.raises(links.LinkInvalid):
+            links.portal_token_read(bad)
+    settings.SECRET_KEY = "another key, long enough to sign with" * 2
+    with pytest.raises(links.LinkInvalid):
+        links.portal_token_read(code)
+
+
+def test_a_letter_code_made_before_a_key_rotation_still_reads(today, settings):
+    settings.SECRET_KEY = "the key of last year, long enough to sign with" * 2
+    code = links.letter_code_make(debtor_id=9)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "this year's key, also long enough to sign with" * 2
+    assert links.portal_token_read(code).debtor_id == 9
+
+
+def test_a_letters_portal_link_is_its_code(today, settings):
+    settings.SITE_URL = "https://collect.example.com"
+    url = links.portal_url(debtor_id=5, paper=True)
+    code = links.letter_code_make(debtor_id=5)
+    assert url == f"https://collect.example.com/p/{code}/" and links.is_portal_url(url)
 
 
 def test_portal_url_is_absolute(settings):

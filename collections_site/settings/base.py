@@ -491,8 +491,10 @@ LOGGING = {
 }
 
 # --- Portal links ---------------------------------------------------------------------------
-# How long a portal link in a message stays valid.
+# How long a portal link in an email or text message stays valid, and a letter's code (a short
+# link to type from paper, valid longer since the post takes days; accounts/links.py).
 PORTAL_LINK_MAX_AGE_DAYS = env.int("PORTAL_LINK_MAX_AGE_DAYS", default=14)
+PORTAL_LETTER_LINK_MAX_AGE_DAYS = env.int("PORTAL_LETTER_LINK_MAX_AGE_DAYS", default=45)
 
 # --- Messaging ------------------------------------------------------------------------------
 # Channel backends are private to `messaging` (docs/messaging.md). Email goes through Django's

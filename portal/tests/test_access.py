@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from accounts.links import portal_token_make, portal_token_read
+from accounts.links import letter_code_make, portal_token_make, portal_token_read
 from accounts.models import Activity, ActivityKind
 from accounts.tests.factories import place, row
 from portal.models import LinkRequest
@@ -77,6 +77,24 @@ def test_altered_and_expired_links_show_the_same_page_and_answer(client, account
     # Only the authentic (expired) link names a debtor, so only it records a request.
     assert list(LinkRequest.objects.values_list("debtor_id", flat=True)) == [account.debtor_id]
     assert Activity.objects.filter(data__event="link_requested").count() == 1
+
+
+def test_a_letter_code_typed_from_paper_opens_the_portal_and_expires_to_a_fresh_link(
+    client, account, settings, monkeypatch
+):
+    code = letter_code_make(debtor_id=account.debtor_id)
+    typed = code.lower().replace("-", "")  # as someone types it from the letter
+    response = client.get(f"/p/{typed}/")
+    assert response.status_code == 302 and response["Location"] == "/p/verify/"
+    assert verify(client).status_code == 302  # the identity check, as for any link
+    assert client.session["portal"]["j"] == portal_token_read(code).jti
+    # Past its days it leads to the page that sends a fresh link to the details on file.
+    later = timezone.now().date() + timedelta(days=settings.PORTAL_LETTER_LINK_MAX_AGE_DAYS + 1)
+    monkeypatch.setattr("accounts.links._utc_today", lambda: later)
+    c = Client()
+    assert c.get(f"/p/{code}/")["Location"] == "/p/link/"
+    c.post("/p/link/")
+    assert list(LinkRequest.objects.values_list("debtor_id", flat=True)) == [account.debtor_id]
 
 
 def test_fresh_link_requests_are_recorded_at_most_once_an_hour(client, account):
