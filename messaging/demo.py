@@ -1,4 +1,6 @@
-"""A starter message library for the demo: 36 variants in English, French and German.
+"""A starter message library for the demo: 54 variants in English, French and German.
+
+27 collection messages the planner chooses from, and 27 notices (`messaging.demo_notices`).
 
 `seed_library(stdout=...)` is called by `manage.py seed_demo`. Each variant goes through the
 real approval path: saved as a draft revision, submitted to the "Compliance approval" workflow
@@ -15,6 +17,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from wagtail.models import Workflow
 
+from messaging.demo_notices import NOTICES
 from messaging.models import MessageVariant, Tone
 
 REVIEWER_USERNAME = "demo-reviewer"
@@ -213,107 +216,7 @@ _LIBRARY: list[tuple[str, str, list[str], str, str, dict[str, Any]]] = [
             "{{ pause_end_date }}. Ihre Möglichkeiten: {{ portal_link }}",
         },
     ),
-    (
-        # Sent by the portal when wrong identity answers lock a link; never planned (its call
-        # to action is a notice), so its stage only satisfies the library's form.
-        "Portal link locked notice email",
-        "email",
-        ["first_contact"],
-        "formal",
-        "portal_locked",
-        {
-            "en": (
-                "Your {{ creditor_name }} account page was locked for your protection",
-                "Hello {{ first_name }},\n\nSomeone, perhaps you, gave wrong answers several "
-                "times when opening the page for your account {{ account_reference }}, so we "
-                "locked that link for a while.\n\nIf it was you, wait and try again, or ask "
-                "for a new link on the page. If it was not you, write to {{ contact_email }}.",
-            ),
-            "fr": (
-                "La page de votre compte {{ creditor_name }} a été verrouillée par sécurité",
-                "Bonjour {{ first_name }},\n\nQuelqu'un, peut-être vous, a donné plusieurs "
-                "fois de mauvaises réponses en ouvrant la page de votre compte "
-                "{{ account_reference }} : nous avons verrouillé ce lien pour un temps.\n\n"
-                "Si c'était vous, patientez puis réessayez, ou demandez un nouveau lien depuis "
-                "la page. Sinon, écrivez-nous à {{ contact_email }}.",
-            ),
-            "de": (
-                "Die Seite Ihres Kontos bei {{ creditor_name }} wurde zu Ihrem Schutz gesperrt",
-                "Guten Tag {{ first_name }},\n\njemand, vielleicht Sie, hat beim Öffnen der "
-                "Seite zu Ihrem Konto {{ account_reference }} mehrmals falsche Angaben gemacht. "
-                "Wir haben diesen Link deshalb vorübergehend gesperrt.\n\nWenn Sie es waren, "
-                "versuchen Sie es später erneut oder fordern Sie auf der Seite einen neuen Link "
-                "an. Wenn nicht, schreiben Sie an {{ contact_email }}.",
-            ),
-        },
-    ),
-    (
-        # Sent when an operator resolves a dispute for the debtor (the debt is withdrawn);
-        # never planned, like the lock notice.
-        "Dispute upheld notice email",
-        "email",
-        ["first_contact"],
-        "formal",
-        "dispute_upheld",
-        {
-            "en": (
-                "Your dispute about {{ creditor_name }} account {{ account_reference }}",
-                "Hello {{ first_name }},\n\nWe have reviewed your dispute about the account "
-                "{{ account_reference }}. You were right: {{ creditor_name }} has withdrawn the "
-                "debt and we will not contact you about it again.\n\nQuestions? Write to "
-                "{{ contact_email }}.",
-            ),
-            "fr": (
-                "Votre contestation du compte {{ creditor_name }} {{ account_reference }}",
-                "Bonjour {{ first_name }},\n\nNous avons examiné votre contestation du compte "
-                "{{ account_reference }}. Vous aviez raison : {{ creditor_name }} a retiré la "
-                "créance et nous ne vous contacterons plus à ce sujet.\n\nUne question ? "
-                "Écrivez-nous à {{ contact_email }}.",
-            ),
-            "de": (
-                "Ihr Widerspruch zum Konto bei {{ creditor_name }} ({{ account_reference }})",
-                "Guten Tag {{ first_name }},\n\nwir haben Ihren Widerspruch zum Konto "
-                "{{ account_reference }} geprüft. Sie hatten recht: {{ creditor_name }} hat "
-                "die Forderung zurückgezogen, und wir werden Sie dazu nicht mehr "
-                "kontaktieren.\n\nFragen? Schreiben Sie an {{ contact_email }}.",
-            ),
-        },
-    ),
-    (
-        # Sent when an operator resolves a dispute with the debt standing (evidence checked).
-        "Dispute resolved, debt stands notice email",
-        "email",
-        ["first_contact"],
-        "formal",
-        "dispute_debt_stands",
-        {
-            "en": (
-                "Your dispute about {{ creditor_name }} account {{ account_reference }}",
-                "Hello {{ first_name }},\n\nWe have reviewed your dispute about the account "
-                "{{ account_reference }} with the evidence from {{ creditor_name }}. The debt "
-                "stands: the balance is {{ balance }}.\n\nYou can see the account, pay or "
-                "set up a plan here: {{ portal_link }}\n\nIf you disagree, write to "
-                "{{ contact_email }}.",
-            ),
-            "fr": (
-                "Votre contestation du compte {{ creditor_name }} {{ account_reference }}",
-                "Bonjour {{ first_name }},\n\nNous avons examiné votre contestation du compte "
-                "{{ account_reference }} avec les justificatifs de {{ creditor_name }}. La "
-                "créance est maintenue : le solde est de {{ balance }}.\n\nVous pouvez "
-                "consulter le compte, payer ou demander un échéancier ici : {{ portal_link }}"
-                "\n\nSi vous n'êtes pas d'accord, écrivez-nous à {{ contact_email }}.",
-            ),
-            "de": (
-                "Ihr Widerspruch zum Konto bei {{ creditor_name }} ({{ account_reference }})",
-                "Guten Tag {{ first_name }},\n\nwir haben Ihren Widerspruch zum Konto "
-                "{{ account_reference }} mit den Nachweisen von {{ creditor_name }} geprüft. "
-                "Die Forderung besteht: Der offene Betrag beträgt {{ balance }}.\n\nHier "
-                "können Sie das Konto einsehen, bezahlen oder eine Ratenzahlung vereinbaren: "
-                "{{ portal_link }}\n\nWenn Sie nicht einverstanden sind, schreiben Sie an "
-                "{{ contact_email }}.",
-            ),
-        },
-    ),
+    *NOTICES,
 ]
 
 _LANGUAGE_NAMES = {"en": "EN", "fr": "FR", "de": "DE"}

@@ -61,6 +61,9 @@ class CallToAction(models.TextChoices):
     REQUEST_CALLBACK = "request_callback", _("Ask for a call back")
     UPDATE_PREFERENCES = "update_preferences", _("Update contact preferences")
     VIEW_ACCOUNT = "view_account", _("View the account")
+    # Not a collection message: the portal sends a fresh link the debtor asked for from an
+    # expired or switched-off one (messaging.services.portal_link_send).
+    PORTAL_LINK = "portal_link", _("Notice: a fresh portal link")
     # Not a collection message: the portal tells the debtor a link of theirs was locked after
     # wrong identity answers (messaging.services.portal_lock_notify).
     PORTAL_LOCKED = "portal_locked", _("Security notice: portal link locked")
@@ -73,7 +76,12 @@ class CallToAction(models.TextChoices):
 # Calls to action of notices sent for a reason of their own, never chosen by the planner as a
 # collection message whatever stages their variants name.
 NOTICE_CTAS = frozenset(
-    {CallToAction.PORTAL_LOCKED, CallToAction.DISPUTE_UPHELD, CallToAction.DISPUTE_DEBT_STANDS}
+    {
+        CallToAction.PORTAL_LINK,
+        CallToAction.PORTAL_LOCKED,
+        CallToAction.DISPUTE_UPHELD,
+        CallToAction.DISPUTE_DEBT_STANDS,
+    }
 )
 # Notices that go whatever the account's status (a dispute upheld closes the account, and the
 # debtor must still be told); stop flags, opt-outs, consent and compliance still apply.

@@ -14,7 +14,7 @@ from accounts.models import AccountStatus, Activity, ActivityKind, DomainError
 from accounts.tests.factories import UserFactory
 from compliance.models import ComplianceDecision, ContactAttempt
 from messaging import services as messaging
-from messaging.models import HandoffReview, Message, MessageStatus, ReviewAction
+from messaging.models import HandoffReview, Message, MessageStatus, MessageVariant, ReviewAction
 from portal import services as portal
 from portal.models import (
     CallbackRequest,
@@ -133,6 +133,20 @@ def test_an_opted_out_debtor_gets_no_outcome_email(clock, creditor, notices):
     portal.dispute_resolve(dispute=dispute, upheld=False, actor="admin:7")
     dispute.refresh_from_db()
     assert dispute.outcome_message is None
+
+
+def test_a_debtor_reached_only_by_post_hears_the_outcome_by_letter(
+    clock, creditor, notices, make_variant
+):
+    letter = make_variant("letter", name="upheld letter", letter_body="Dear {{ last_name }}, "
+                          "{{ creditor_name }} has withdrawn the debt.")  # fmt: skip
+    MessageVariant.objects.filter(pk=letter.pk).update(cta="dispute_upheld")
+    dispute = dispute_of(creditor, debtor={"flags": ["opted_out_email"], "phone": ""})
+    portal.dispute_resolve(dispute=dispute, upheld=True, actor="admin:7")
+    dispute.refresh_from_db()
+    message = dispute.outcome_message
+    assert message.variant_id == letter.pk and message.status == MessageStatus.PLANNED
+    assert message.recipient.startswith(dispute.account.debtor.full_name)
 
 
 # --- call backs -------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ account, and the debtor must still hear that the debt was withdrawn.
 
 The content is a live variant whose call to action is "Notice: dispute resolved for the
 debtor" or "Notice: dispute resolved, the debt stands", in the debtor's language and region,
-email first, then SMS (the library's seed has both in English, French and German). Outside
+email first, then SMS, then letter (the library's seed has all three in English, French and
+German), so a debtor reached only by post hears the outcome too. Outside
 the region's hours it is planned for the next moment the rules allow, rather than dropped.
 One message per dispute: a retry returns the same row.
 """

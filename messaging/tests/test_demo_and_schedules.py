@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_library_approves_a_varied_starter_library_idempotently():
     variants = seed_library(stdout=io.StringIO())
-    assert len(variants) >= 24
+    assert len(variants) == 54
     live = MessageVariant.objects.filter(live=True)
     assert live.count() == len(variants) == MessageVariant.objects.count()
     assert all(v.live_revision_id for v in live)
@@ -28,13 +28,17 @@ def test_seed_library_approves_a_varied_starter_library_idempotently():
     stages = {s for v in live for s in v.stages}
     assert stages == {"first_contact", "early", "mid", "late", "plan_reminder",
                       "missed_instalment", "pause_ending"}  # fmt: skip
-    # The portal's lock notice goes out in every language of the demo.
-    notices = live.filter(cta="portal_locked")
-    assert set(notices.values_list("language", flat=True)) == {"en", "fr", "de"}
-    # So do the two outcomes of a dispute (docs/queues.md).
-    for cta in ("dispute_upheld", "dispute_debt_stands"):
-        outcome = live.filter(cta=cta)
-        assert set(outcome.values_list("language", flat=True)) == {"en", "fr", "de"}, cta
+    # The portal's fresh link and lock notice, and the two outcomes of a dispute
+    # (docs/queues.md), go out in every language of the demo, by email, or by letter to a
+    # debtor reached only by post; a fresh link by SMS too.
+    for cta in ("portal_link", "portal_locked", "dispute_upheld", "dispute_debt_stands"):
+        notices = live.filter(cta=cta)
+        for channel in ("email", "letter"):
+            languages = set(notices.filter(channel=channel).values_list("language", flat=True))
+            assert languages == {"en", "fr", "de"}, (cta, channel)
+    fresh = live.filter(cta="portal_link")
+    assert set(fresh.filter(channel="sms").values_list("language", flat=True)) == {"en", "fr", "de"}
+    assert all("{{ portal_link }}" in (v.email_body + v.sms_text + v.letter_body) for v in fresh)
     # Approved through the workflow, not published around it.
     assert all(v.workflow_states.filter(status="approved").exists() for v in live)
     revisions = sum(v.revisions.count() for v in live)

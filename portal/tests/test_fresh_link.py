@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def link_variants(make_variant):  # noqa: F811
     made = [make_variant("email"), make_variant("sms")]
-    MessageVariant.objects.filter(pk__in=[v.pk for v in made]).update(cta="view_account")
+    MessageVariant.objects.filter(pk__in=[v.pk for v in made]).update(cta="portal_link")
     return made
 
 
