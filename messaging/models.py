@@ -83,9 +83,18 @@ NOTICE_CTAS = frozenset(
         CallToAction.DISPUTE_DEBT_STANDS,
     }
 )
-# Notices that go whatever the account's status (a dispute upheld closes the account, and the
-# debtor must still be told); stop flags, opt-outs, consent and compliance still apply.
-ANY_STATUS_CTAS = frozenset({CallToAction.DISPUTE_UPHELD, CallToAction.DISPUTE_DEBT_STANDS})
+# Notices that go whatever the account's status: a dispute upheld closes the account, and the
+# debtor must still be told; a debtor whose accounts are all paused, disputed or closed may still
+# ask for a portal link (to see the pause, the dispute or a receipt) and must hear of a lock.
+# Stop flags, opt-outs, consent and compliance still apply.
+ANY_STATUS_CTAS = frozenset(
+    {
+        CallToAction.PORTAL_LINK,
+        CallToAction.PORTAL_LOCKED,
+        CallToAction.DISPUTE_UPHELD,
+        CallToAction.DISPUTE_DEBT_STANDS,
+    }
+)
 
 
 class JourneyStage(models.TextChoices):

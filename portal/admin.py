@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Concat
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -20,8 +21,15 @@ from accounts.admin import DebtorAccessLogged
 from accounts.models import DomainError
 from accounts.roles import sees_dispute_evidence
 from accounts.tenancy import CreditorScopedAdmin
+from messaging.models import Channel, Message, MessageStatus
 from portal import services
-from portal.models import CallbackRequest, CallbackStatus, LinkRequest, PortalDispute
+from portal.models import (
+    CallbackRequest,
+    CallbackStatus,
+    LinkRequest,
+    LinkRequestStatus,
+    PortalDispute,
+)
 
 
 def _actor(request: HttpRequest) -> str:
@@ -154,9 +162,61 @@ class LinkRequestAdmin(DebtorAccessLogged, CreditorScopedAdmin, admin.ModelAdmin
     creditor_path = "debtor__creditor"
     """Fresh links debtors asked for; messaging sends them to the contact details on file."""
 
-    list_display = ["created_at", "debtor", "status"]
+    list_display = ["created_at", "debtor", "status", "message"]
     list_filter = ["status"]
-    readonly_fields = ["debtor", "old_jti", "status", "created_at"]
+    readonly_fields = ["debtor", "old_jti", "status", "created_at", "message"]
+    actions = ["send_again"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LinkRequest]:
+        """Each request with its message (the slot `portal-link-<id>`), in one query."""
+        slot = Concat(Value("portal-link-"), Cast(OuterRef("pk"), CharField()))
+        sent = Message.objects.filter(debtor=OuterRef("debtor"), slot=slot).order_by("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("debtor")
+            .annotate(
+                message_status=Subquery(sent.values("status")[:1]),
+                message_channel=Subquery(sent.values("channel")[:1]),
+                message_reason=Subquery(sent.values("status_reason")[:1]),
+            )
+        )
+
+    @admin.display(description="message")
+    def message(self, obj: LinkRequest) -> str:
+        """What became of the request: the message's channel and status (and why it was
+        blocked), or why there is none."""
+        status = getattr(obj, "message_status", None)
+        if status is None:
+            return "none: no live fresh-link notice for the debtor, or no address on file"
+        said = f"{Channel(obj.message_channel).label}, {MessageStatus(status).label.lower()}"
+        reason = obj.message_reason if status == MessageStatus.BLOCKED else ""
+        return f"{said}: {reason}" if reason else said
+
+    @admin.action(
+        description="Try again to send the selected pending links", permissions=["change"]
+    )
+    def send_again(self, request: HttpRequest, queryset: QuerySet[LinkRequest]) -> None:
+        """Pending requests again through `link_request_dispatch`: after a "Notice: a fresh
+        portal link" variant was published, or an address added. One message per request
+        still: a request whose message was blocked keeps it (its reasons on the timeline)."""
+        pending = list(
+            queryset.filter(status=LinkRequestStatus.PENDING).values_list("pk", flat=True)
+        )
+        for pk in pending:
+            services.link_request_dispatch(link_request_id=pk)
+        sent = LinkRequest.objects.filter(pk__in=pending, status=LinkRequestStatus.SENT).count()
+        left = len(pending) - sent
+        if sent or not left:
+            self.message_user(request, f"{sent} link(s) sent.", messages.SUCCESS)
+        if left:
+            self.message_user(
+                request,
+                f"{left} still pending: see the message column (a message the rules refused, "
+                'or none: no live "Notice: a fresh portal link" variant for the debtor\'s '
+                "language and region, or no address on file).",
+                messages.WARNING,
+            )

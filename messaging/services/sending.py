@@ -206,8 +206,8 @@ def precheck(
     """(code, message) when a message must not go out whatever compliance says.
 
     Run when a message is planned and again just before hand-off (delivery.py). A notice
-    whose call to action is in `ANY_STATUS_CTAS` (a dispute's outcome) skips the account's
-    status, and only that.
+    whose call to action is in `ANY_STATUS_CTAS` (a dispute's outcome, a fresh portal link,
+    a lock) skips the account's status, and only that.
     """
     debtor = account.debtor
     paused_ok = account.status == AccountStatus.PAUSED and stage == JourneyStage.PAUSE_ENDING

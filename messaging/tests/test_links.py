@@ -4,6 +4,7 @@
 import pytest
 
 from accounts.links import letter_code_make, portal_token_read
+from accounts.models import Account
 from messaging import services
 from messaging.models import Message, MessageStatus, MessageVariant
 
@@ -60,6 +61,17 @@ def test_fresh_link_goes_by_post_when_no_email_or_text_is_possible(clock, link_v
     code = _token_in(message.body)  # a letter code, short enough to type from paper
     assert code == letter_code_make(debtor_id=account.debtor_id)
     assert portal_token_read(code).debtor_id == account.debtor_id
+
+
+@pytest.mark.parametrize("status", ["paused", "disputed", "paid"])
+def test_fresh_link_goes_whatever_the_accounts_status(clock, link_variants, place_one, status):
+    account = place_one()
+    Account.objects.filter(pk=account.pk).update(status=status)
+    account.refresh_from_db()
+    message = services.portal_link_send(debtor=account.debtor, account=account, reference="6")
+    assert message.channel == "email" and message.recipient == account.debtor.email
+    # Compliance still decides (a disputed account's region may hold every contact).
+    assert message.status in (MessageStatus.PLANNED, MessageStatus.BLOCKED) and message.decision_id
 
 
 def test_fresh_link_outside_the_regions_hours_is_planned_for_when_they_open(

@@ -367,5 +367,10 @@ def link_request_dispatch(*, link_request_id: int) -> None:
     except Exception:
         logger.exception("portal_link_send failed for link request %s", link_request_id)
         return
-    if message is not None and message.status != MessageStatus.BLOCKED:
+    if message is None:
+        logger.warning(
+            "no live fresh-link notice variant or address for link request %s: left pending",
+            link_request_id,
+        )
+    elif message.status != MessageStatus.BLOCKED:
         LinkRequest.objects.filter(pk=request.pk).update(status=LinkRequestStatus.SENT)

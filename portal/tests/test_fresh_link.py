@@ -5,6 +5,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.links import portal_token_make
@@ -47,6 +48,43 @@ def test_portal_fresh_link_button_sends_the_link_and_marks_the_request_sent(
     assert request.status == "sent"
     (message,) = Message.objects.filter(slot=f"portal-link-{request.pk}")
     assert message.recipient == account.debtor.email
+
+
+def test_a_pending_request_is_sent_from_the_admin_once_a_notice_is_published(
+    clock,  # noqa: F811
+    make_variant,  # noqa: F811
+    place_one,  # noqa: F811
+    django_capture_on_commit_callbacks,
+    caplog,
+):
+    account = place_one()
+    browser = Client()
+    with mock.patch("accounts.links.link_max_age", return_value=timedelta(seconds=-1)):
+        browser.get(f"/p/{portal_token_make(debtor_id=account.debtor_id)}/")
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post("/p/link/")
+    (request,) = LinkRequest.objects.all()
+    assert request.status == "pending" and not Message.objects.exists()  # no notice yet
+    assert f"link request {request.pk}" in caplog.text  # the operator can find out why
+    admin = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw")
+    ops = Client()
+    ops.force_login(admin)
+    changelist = "/django-admin/portal/linkrequest/"
+    answer = ops.post(changelist, {"action": "send_again", "_selected_action": [request.pk]},
+                      follow=True)  # fmt: skip
+    page = answer.content.decode()
+    assert "1 still pending" in page and "link(s) sent" not in page
+    assert "none: no live fresh-link notice" in page  # the request's message column
+    notice = make_variant("email")
+    MessageVariant.objects.filter(pk=notice.pk).update(cta="portal_link")
+    answer = ops.post(changelist, {"action": "send_again", "_selected_action": [request.pk]},
+                      follow=True)  # fmt: skip
+    page = answer.content.decode()
+    assert "1 link(s) sent." in page and "Email, planned" in page
+    request.refresh_from_db()
+    assert request.status == "sent"
+    (message,) = Message.objects.filter(slot=f"portal-link-{request.pk}")
+    assert message.recipient == account.debtor.email and message.variant_id == notice.pk
 
 
 def test_history_lists_the_messages_that_went_out_to_the_debtor(
