@@ -90,6 +90,13 @@ def letter_code_make(*, debtor_id: int, today: date | None = None) -> str:
     return "-".join(groups)
 
 
+def letter_code_shaped(text: str) -> bool:
+    """True when `text` could be a letter code as a person types it (its characters and
+    length; not whether it is ours: `portal_token_read` says that)."""
+    chars = [c for c in text.upper() if c not in "- "]
+    return len(chars) > _CODE_DAY_CHARS + _CODE_MAC_CHARS and all(c in _CODE_READ for c in chars)
+
+
 def _letter_code_read(code: str, *, max_age: timedelta | None) -> PortalToken:
     try:
         text = "".join(_CODE_ALPHABET[_CODE_READ[c]] for c in code.upper() if c not in "- ")

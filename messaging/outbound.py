@@ -119,15 +119,27 @@ def portal_qr_svg(links: Sequence[str]) -> SafeString | None:
     """The portal link among a message's `links` as an inline SVG QR code (segno), or None
     without one.
 
-    A letter prints it beside its text (and the editor's preview shows it): the signed link
-    is some 100 characters of mixed case, which nobody types from paper, while a phone's
-    camera opens it. Error correction M; the four-module quiet zone the standard asks for is
-    inside the picture."""
+    A letter prints it beside its text (and the editor's preview shows it): a phone's camera
+    opens it. Error correction M; the four-module quiet zone the standard asks for is inside
+    the picture."""
     url = next((link for link in links if is_portal_url(link)), None)
     if url is None:
         return None
     svg = segno.make(url, error="m").svg_inline(border=4, omitsize=True, svgclass="qr")
     return mark_safe(svg)  # noqa: S308 (segno's own markup: path data and a class, no input text)
+
+
+def portal_typed(links: Sequence[str]) -> dict[str, str]:
+    """For those without a camera: where to go and what to type, from the letter code among
+    `links` (`{"portal_home": "collect.example.com/p/", "portal_code": "K3M9-..."}`), or {}
+    when the portal link is not a letter code (a signed token is not for typing)."""
+    url = next((link for link in links if is_portal_url(link)), None)
+    if url is None:
+        return {}
+    home, _, token = url.rstrip("/").rpartition("/")
+    if ":" in token:
+        return {}
+    return {"portal_home": home.split("://", 1)[-1] + "/", "portal_code": token}
 
 
 def letter_outbound(message: Message) -> Outbound:
@@ -149,6 +161,7 @@ def letter_outbound(message: Message) -> Outbound:
                 "reference": message.account.external_ref,
                 "paragraphs": _paragraphs(message.body, {}),
                 "portal_qr": portal_qr_svg(message.links or []),
+                **portal_typed(message.links or []),
                 "language": message.language,
             },
         )

@@ -80,7 +80,10 @@ def _render_one(variant: MessageVariant, region: str, *, initial: bool) -> dict[
         debtor=debtor,
         account=account,
         creditor=creditor,
-        portal_link=f"{settings.SITE_URL}/p/sample-link/",
+        # A letter prints a letter code (accounts.links); this one is a sample, ours to no one.
+        portal_link=f"{settings.SITE_URL}/p/"
+        + ("K3M9-TTQ4-ZZ7A-B2CD" if variant.channel == Channel.LETTER else "sample-link")
+        + "/",
         opt_out_link=f"{settings.SITE_URL}/m/u/sample-opt-out/",
         next_instalment=_SampleInstalment,
     )
@@ -123,6 +126,7 @@ def _render_one(variant: MessageVariant, region: str, *, initial: bool) -> dict[
         result["segments"] = rendering.sms_segments(rendered.body).describe()
     if variant.channel == Channel.LETTER:  # printed beside the text, as the letter has it
         result["portal_qr"] = outbound.portal_qr_svg(rendered.links)
+        result.update(outbound.portal_typed(rendered.links))
     return result
 
 

@@ -23,6 +23,7 @@ from django.utils.functional import cached_property
 
 from accounts.models import Debtor
 from portal import templating
+from portal.forms import LetterCodeForm
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +188,12 @@ def portal_page(*, verified: bool = True) -> Callable:
             with translation.override(language):
                 request.LANGUAGE_CODE = language
                 if portal is None:
-                    response = templating.page(request, "portal/no_session.html", status=403)
+                    response = templating.page(
+                        request,
+                        "portal/no_session.html",
+                        {"code_form": LetterCodeForm()},
+                        status=403,
+                    )
                 elif verified and not portal.verified:
                     response = redirect("portal:verify")
                 else:

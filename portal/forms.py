@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from accounts.links import letter_code_shaped
 from accounts.models import CHANNEL_CHOICES, PlanFrequency
 from portal.models import CallbackWindow, DisputeReason, PauseReason
 
@@ -16,6 +17,29 @@ from portal.models import CallbackWindow, DisputeReason, PauseReason
 def nonce_new() -> str:
     """A per-form random value: posting the same form twice is recognised as one payment."""
     return secrets.token_urlsafe(18)
+
+
+class LetterCodeForm(forms.Form):
+    """The code printed on a letter, typed by hand (`accounts.links`, letter codes).
+
+    Only its form is checked here (Crockford's base32, hyphens and spaces allowed); whether it
+    is ours and still valid is the link exchange's answer, the same page as for any link."""
+
+    code = forms.CharField(
+        label=_("Code from your letter"),
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip()
+        if not letter_code_shaped(code):
+            raise forms.ValidationError(
+                _("Type the code as it is printed on your letter, for example K3M9-TTQ4-ZZ7A-B2CD.")
+            )
+        return code
 
 
 class VerifyForm(forms.Form):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("verify/", views.verify, name="verify"),
     path("link/", views.link_invalid, name="link_invalid"),
+    path("code/", views.letter_code, name="letter_code"),
     path("signout/", views.logout, name="logout"),
     path("session/", views.stay, name="stay"),
     path("language/", views.language, name="language"),

@@ -39,7 +39,7 @@ def test_letters_are_print_ready_pages_in_a_dated_batch_folder(
 def test_a_letter_prints_its_portal_link_as_a_qr_code_in_the_letters_language(
     clock, make_variant, place_one, settings, isolated
 ):
-    from accounts.links import is_portal_url
+    from accounts.links import is_portal_url, letter_code_make
     from messaging.outbound import portal_qr_svg
 
     body = "Bonjour {{ first_name }},\n\nPayez ou convenez d\u2019un échéancier : {{ portal_link }}"
@@ -50,6 +50,11 @@ def test_a_letter_prints_its_portal_link_as_a_qr_code_in_the_letters_language(
     assert link in html  # the address stays in the text, for those without a camera
     assert str(portal_qr_svg(message.links)) in html and '<svg viewBox="0 0 ' in html
     assert "Scannez ce code avec l\u2019appareil photo de votre téléphone" in html
+    # For those without a camera: the site and the letter's code, to type.
+    code = link.rstrip("/").rsplit("/", 1)[1]
+    assert code == letter_code_make(debtor_id=message.debtor_id)
+    home = settings.SITE_URL.split("://", 1)[1]
+    assert f'Allez sur {home}/p/ et saisissez le code <b class="code">{code}</b>' in html
 
 
 def test_a_letter_without_a_portal_link_prints_no_qr_code(

@@ -159,6 +159,9 @@ def test_a_letters_preview_shows_the_qr_code_it_prints_beside_its_portal_link(ma
     html = render_to_string("messaging/preview.html", {"variant": letter})
     assert str(preview["first"]["portal_qr"]) in html
     assert "Scannen Sie diesen Code mit der Kamera Ihres Telefons" in html
+    # The typed form as the letter prints it, with a sample letter code.
+    assert preview["first"]["portal_code"] == "K3M9-TTQ4-ZZ7A-B2CD"
+    assert 'den Code <b class="code">K3M9-TTQ4-ZZ7A-B2CD</b> ein' in html
     plain = make_variant("letter", name="no link")  # "Please pay {{ balance }}."
     assert variant_previews(variant=plain)[0]["first"]["portal_qr"] is None
 

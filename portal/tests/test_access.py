@@ -97,6 +97,29 @@ def test_a_letter_code_typed_from_paper_opens_the_portal_and_expires_to_a_fresh_
     assert list(LinkRequest.objects.values_list("debtor_id", flat=True)) == [account.debtor_id]
 
 
+def test_a_visitor_without_a_session_can_type_the_code_from_a_letter(client, account):
+    page = client.get("/p/")
+    assert page.status_code == 403 and 'action="/p/code/"' in page.content.decode()
+    code = letter_code_make(debtor_id=account.debtor_id)
+    response = client.post("/p/code/", {"code": f"  {code.lower()} "})
+    assert response.status_code == 302 and response["Location"] == "/p/verify/"
+    assert client.session["portal"]["j"] == portal_token_read(code).jti
+    # Not a code's shape: the form again, with its error (the title says "Error:").
+    refused = Client().post("/p/code/", {"code": "my account number is 42"})
+    assert refused.status_code == 200
+    text = html.unescape(refused.content.decode())
+    assert "<title>Error:" in text and "as it is printed on your letter" in text
+    # A code's shape but not ours: the same page as any link that cannot be used.
+    wrong = Client().post("/p/code/", {"code": "K3M9-TTQ4-ZZ7A-B2CD"})
+    assert wrong.status_code == 302 and wrong["Location"] == "/p/link/"
+    assert Client().get("/p/code/")["Location"] == "/p/"  # e.g. back from the language switch
+
+
+def test_signing_out_offers_the_letter_code_form_too(debtor_client):
+    page = debtor_client.post("/p/signout/")
+    assert page.status_code == 200 and 'action="/p/code/"' in page.content.decode()
+
+
 def test_fresh_link_requests_are_recorded_at_most_once_an_hour(client, account):
     token = portal_token_make(debtor_id=account.debtor_id)
     for _ in range(3):

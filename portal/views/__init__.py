@@ -14,7 +14,15 @@ security headers). `portal.urls` names
 them through this package, which re-exports every page.
 """
 
-from portal.views.access import language, link_exchange, link_invalid, logout, stay, verify
+from portal.views.access import (
+    language,
+    letter_code,
+    link_exchange,
+    link_invalid,
+    logout,
+    stay,
+    verify,
+)
 from portal.views.home import history, overview, receipt
 from portal.views.payments import (
     authenticate,
@@ -34,6 +42,7 @@ __all__ = [
     "dispute",
     "history",
     "language",
+    "letter_code",
     "link_exchange",
     "link_invalid",
     "logout",

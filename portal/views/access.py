@@ -21,6 +21,7 @@ from portal import access, services
 from portal.access import portal_page, secure_headers
 from portal.forms import (
     LanguageForm,
+    LetterCodeForm,
     VerifyForm,
 )
 from portal.services import VerifyOutcome
@@ -50,6 +51,24 @@ def link_exchange(request: HttpRequest, token: str) -> HttpResponse:
     response = secure_headers(redirect("portal:overview" if already else "portal:verify"))
     response["Referrer-Policy"] = "no-referrer"  # the token URL never travels as a referrer
     return response
+
+
+@require_http_methods(["GET", "POST"])
+def letter_code(request: HttpRequest) -> HttpResponse:
+    """`/p/code/`: the code from a letter, typed into the form of the page a visitor without a
+    session sees. A code of the right form is exchanged as its link would be (the identity
+    check next, or the expired-link page); anything else gets the form back with its error.
+    A GET (the language switcher returning here, a reload) goes to `/p/`, which has the form."""
+    if request.method == "GET":
+        return secure_headers(redirect("portal:overview"))
+    form = LetterCodeForm(request.POST)
+    if form.is_valid():
+        return link_exchange(request, form.cleaned_data["code"])
+    language = access.language_pick(request.session.get("portal_lang"), request.LANGUAGE_CODE)
+    with translation.override(language):
+        request.LANGUAGE_CODE = language
+        response = page(request, "portal/no_session.html", {"code_form": form})
+    return secure_headers(response)
 
 
 @require_http_methods(["GET", "POST"])
@@ -142,7 +161,7 @@ def _portal_path(nxt: str) -> str:
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     request.session.flush()
-    return secure_headers(page(request, "portal/signed_out.html"))
+    return secure_headers(page(request, "portal/signed_out.html", {"code_form": LetterCodeForm()}))
 
 
 @require_POST
