@@ -21,6 +21,7 @@ the identity check.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -65,7 +66,7 @@ def portal_token_make(*, debtor_id: int) -> str:
 def portal_token_read(token: str, *, max_age: timedelta | None = None) -> PortalToken:
     """Check a token or a letter code and its age; raises `LinkInvalid` for anything but a
     good, fresh one. Fresh: younger than `max_age` when given, else than its own validity."""
-    if ":" not in token:  # signed tokens always have one; letter codes never
+    if _is_letter_code(token):
         return _letter_code_read(token, max_age=max_age)
     try:
         data = signing.loads(token, salt=_SALT, max_age=max_age or link_max_age())
@@ -93,13 +94,22 @@ def letter_code_make(*, debtor_id: int, today: date | None = None) -> str:
 def letter_code_shaped(text: str) -> bool:
     """True when `text` could be a letter code as a person types it (its characters and
     length; not whether it is ours: `portal_token_read` says that)."""
-    chars = [c for c in text.upper() if c not in "- "]
+    chars = _code_chars(text)
     return len(chars) > _CODE_DAY_CHARS + _CODE_MAC_CHARS and all(c in _CODE_READ for c in chars)
+
+
+def _is_letter_code(token: str) -> bool:
+    return ":" not in token  # signed tokens always have one; letter codes never
+
+
+def _code_chars(text: str) -> str:
+    """A code as typed, without its hyphens and spaces, in capitals."""
+    return "".join(c for c in text.upper() if c not in "- ")
 
 
 def _letter_code_read(code: str, *, max_age: timedelta | None) -> PortalToken:
     try:
-        text = "".join(_CODE_ALPHABET[_CODE_READ[c]] for c in code.upper() if c not in "- ")
+        text = "".join(_CODE_ALPHABET[_CODE_READ[c]] for c in _code_chars(code))
     except KeyError as exc:
         raise LinkInvalid from exc
     body, mac = text[:-_CODE_MAC_CHARS], text[-_CODE_MAC_CHARS:]
@@ -157,6 +167,17 @@ def is_portal_url(url: str) -> bool:
     prefix = _portal_prefix()
     token = url[len(prefix) :].rstrip("/")
     return url.startswith(prefix) and bool(token) and "/" not in token
+
+
+def portal_url_in(links: Iterable[str]) -> str | None:
+    """The first portal link among a message's `links`, or None."""
+    return next((link for link in links if is_portal_url(link)), None)
+
+
+def letter_code_of(url: str) -> str | None:
+    """The letter code a portal link carries (as printed), or None for a signed token's link."""
+    token = url.rstrip("/").rpartition("/")[2]
+    return token if is_portal_url(url) and _is_letter_code(token) else None
 
 
 def demo_verification_hint(*, date_of_birth, postal_code: str) -> str | None:

@@ -22,7 +22,7 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.links import is_portal_url
+from accounts.links import letter_code_of, portal_url_in
 from messaging import tracking
 from messaging.backends import Outbound
 from messaging.content import URL_RE, locale_for
@@ -122,7 +122,7 @@ def portal_qr_svg(links: Sequence[str]) -> SafeString | None:
     A letter prints it beside its text (and the editor's preview shows it): a phone's camera
     opens it. Error correction M; the four-module quiet zone the standard asks for is inside
     the picture."""
-    url = next((link for link in links if is_portal_url(link)), None)
+    url = portal_url_in(links)
     if url is None:
         return None
     svg = segno.make(url, error="m").svg_inline(border=4, omitsize=True, svgclass="qr")
@@ -133,13 +133,12 @@ def portal_typed(links: Sequence[str]) -> dict[str, str]:
     """For those without a camera: where to go and what to type, from the letter code among
     `links` (`{"portal_home": "collect.example.com/p/", "portal_code": "K3M9-..."}`), or {}
     when the portal link is not a letter code (a signed token is not for typing)."""
-    url = next((link for link in links if is_portal_url(link)), None)
-    if url is None:
+    url = portal_url_in(links)
+    code = letter_code_of(url) if url else None
+    if code is None:
         return {}
-    home, _, token = url.rstrip("/").rpartition("/")
-    if ":" in token:
-        return {}
-    return {"portal_home": home.split("://", 1)[-1] + "/", "portal_code": token}
+    home = url.split("://", 1)[-1].rpartition(code)[0]
+    return {"portal_home": home, "portal_code": code}
 
 
 def letter_outbound(message: Message) -> Outbound:

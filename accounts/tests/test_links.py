@@ -106,6 +106,11 @@ def test_a_letters_portal_link_is_its_code(today, settings):
     url = links.portal_url(debtor_id=5, paper=True)
     code = links.letter_code_make(debtor_id=5)
     assert url == f"https://collect.example.com/p/{code}/" and links.is_portal_url(url)
+    assert links.letter_code_of(url) == code
+    assert links.letter_code_of(links.portal_url(debtor_id=5)) is None  # a signed token
+    assert links.letter_code_of("https://other.example.com/p/K3M9-TTQ4-ZZ7A-B2CD/") is None
+    found = links.portal_url_in(["https://example.org/help", url])
+    assert found == url and links.portal_url_in(["https://example.org/help"]) is None
 
 
 def test_portal_url_is_absolute(settings):
