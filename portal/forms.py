@@ -27,14 +27,15 @@ class LetterCodeForm(forms.Form):
 
     code = forms.CharField(
         label=_("Code from your letter"),
-        max_length=40,
+        max_length=200,  # room for the whole address typed in, not only its code
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
         ),
     )
 
     def clean_code(self) -> str:
-        code = self.cleaned_data["code"].strip()
+        # The whole address typed from the letter ("collect.example.com/p/K3M9-..."): its code.
+        code = self.cleaned_data["code"].strip().rpartition("/p/")[2].strip("/ ")
         if not letter_code_shaped(code):
             raise forms.ValidationError(
                 _("Type the code as it is printed on your letter, for example K3M9-TTQ4-ZZ7A-B2CD.")

@@ -104,6 +104,10 @@ def test_a_visitor_without_a_session_can_type_the_code_from_a_letter(client, acc
     response = client.post("/p/code/", {"code": f"  {code.lower()} "})
     assert response.status_code == 302 and response["Location"] == "/p/verify/"
     assert client.session["portal"]["j"] == portal_token_read(code).jti
+    # The whole address typed in the field: its code is read.
+    long_site = "https://collections.example-creditor-services.co.uk/p/"
+    typed = Client().post("/p/code/", {"code": f"{long_site}{code}/"})
+    assert typed["Location"] == "/p/verify/"
     # Not a code's shape: the form again, with its error (the title says "Error:").
     refused = Client().post("/p/code/", {"code": "my account number is 42"})
     assert refused.status_code == 200
