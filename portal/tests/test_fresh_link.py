@@ -31,6 +31,15 @@ def link_variants(make_variant):  # noqa: F811
     return made
 
 
+def _ask_for_a_fresh_link(account, capture):
+    """Open the debtor's expired link and press "Send me a new link" (the dispatch runs)."""
+    browser = Client()
+    with mock.patch("accounts.links.link_max_age", return_value=timedelta(seconds=-1)):
+        browser.get(f"/p/{portal_token_make(debtor_id=account.debtor_id)}/")
+    with capture(execute=True):
+        return browser.post("/p/link/")
+
+
 def test_portal_fresh_link_button_sends_the_link_and_marks_the_request_sent(
     clock,  # noqa: F811
     link_variants,
@@ -38,12 +47,7 @@ def test_portal_fresh_link_button_sends_the_link_and_marks_the_request_sent(
     django_capture_on_commit_callbacks,
 ):
     account = place_one()
-    browser = Client()
-    expired = timedelta(seconds=-1)
-    with mock.patch("accounts.links.link_max_age", return_value=expired):
-        browser.get(f"/p/{portal_token_make(debtor_id=account.debtor_id)}/")
-    with django_capture_on_commit_callbacks(execute=True):
-        assert browser.post("/p/link/").status_code == 200
+    assert _ask_for_a_fresh_link(account, django_capture_on_commit_callbacks).status_code == 200
     (request,) = LinkRequest.objects.all()
     assert request.status == "sent"
     (message,) = Message.objects.filter(slot=f"portal-link-{request.pk}")
@@ -58,11 +62,7 @@ def test_a_pending_request_is_sent_from_the_admin_once_a_notice_is_published(
     caplog,
 ):
     account = place_one()
-    browser = Client()
-    with mock.patch("accounts.links.link_max_age", return_value=timedelta(seconds=-1)):
-        browser.get(f"/p/{portal_token_make(debtor_id=account.debtor_id)}/")
-    with django_capture_on_commit_callbacks(execute=True):
-        browser.post("/p/link/")
+    _ask_for_a_fresh_link(account, django_capture_on_commit_callbacks)
     (request,) = LinkRequest.objects.all()
     assert request.status == "pending" and not Message.objects.exists()  # no notice yet
     assert f"link request {request.pk}" in caplog.text  # the operator can find out why
