@@ -135,6 +135,11 @@ def setup_data(n: int, channels: list[str]):
             "email_body": "Hello {{ first_name }},\n\nYou owe {{ balance }}.\n\n"
             "Pay here: {{ portal_link }}",
         },
+        # A letter prints its portal link as a QR code beside the text.
+        "letter": {
+            "letter_body": "Dear {{ first_name }},\n\nYou owe {{ balance }}.\n\n"
+            "Pay or set up a plan at {{ portal_link }}"
+        },
     }
     for i, channel in enumerate(channels):
         text = texts[channel]
@@ -276,7 +281,8 @@ def main() -> None:
     parser.add_argument(
         "--channels",
         default="sms,sms,email",
-        help="the variants' channels, used in turn (default: two SMS for one email)",
+        help="the variants' channels, used in turn (default: two SMS for one email; "
+        "letter: a letter with its QR code)",
     )
     parser.add_argument(
         "--database-url",
@@ -343,6 +349,7 @@ def main() -> None:
 
     files = sum(1 for _ in Path(outbox, "sms").glob("*.json"))
     files += sum(1 for _ in Path(outbox, "email").glob("*.json"))
+    files += sum(1 for _ in Path(outbox, "letters").glob("*/*.html"))
     sent_rows = Message.objects.filter(status="sent").count()
     left = Message.objects.filter(status__in=["planned", "queued"]).count()
     print(f"check: {sent_rows:,} sent, {left} left; {files:,} files for {sent_rows:,} sent "

@@ -13,6 +13,8 @@ kept"). Production code never reads it.
 - `sessions`: Django's own session engine (`db`, or `cached_db` with `REDIS_URL`).
 - `accounts_query`: the portal's `accounts_of` as an ORM queryset.
 - `gc`: gunicorn workers without `gc.freeze()` after start-up (`bench/portal.py` only).
+- `qr`: a letter's QR code with the data mask segno chooses (all eight scored) instead of
+  `messaging.outbound.QR_MASK` (`bench/messaging.py --channels letter`).
 - `db`, `lock`, `money`: Django's PostgreSQL backend with `CONN_HEALTH_CHECKS`,
   `accounts_lock` re-reading with `select_for_update`, babel's `format_currency`. The
   project has gone back to these standard mechanisms, so the names are accepted and change
@@ -30,7 +32,7 @@ from typing import Any
 
 from django.apps import AppConfig
 
-PIECES = ("templates", "sessions", "db", "accounts_query", "lock", "money", "gc")
+PIECES = ("templates", "sessions", "db", "accounts_query", "lock", "money", "gc", "qr")
 
 
 def pieces() -> set[str]:
@@ -90,6 +92,10 @@ class Standard(AppConfig):
 
     def ready(self) -> None:
         chosen = pieces()
+        if "qr" in chosen:
+            from messaging import outbound
+
+            outbound.QR_MASK = None
         if "accounts_query" in chosen:
             from portal import selectors
 

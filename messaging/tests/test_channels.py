@@ -2,6 +2,7 @@
 and the rule that every text message says how to stop them."""
 
 import pytest
+import time_machine
 from django.core import mail
 
 from compliance.models import DisclosureRule
@@ -55,6 +56,48 @@ def test_a_letter_prints_its_portal_link_as_a_qr_code_in_the_letters_language(
     assert code == letter_code_make(debtor_id=message.debtor_id)
     home = settings.SITE_URL.split("://", 1)[1]
     assert f'Allez sur {home}/p/ et saisissez le code <b class="code">{code}</b>' in html
+
+
+def _qr_read(qr) -> str:
+    """What a camera reads off a QR code: its modules drawn with the quiet zone, decoded."""
+    import numpy as np
+    import zxingcpp
+
+    modules = np.array([list(row) for row in qr.matrix], dtype=np.uint8)
+    image = np.pad((1 - modules) * 255, 4, constant_values=255).astype(np.uint8)
+    image = np.kron(image, np.ones((4, 4), dtype=np.uint8))  # four pixels a module
+    return "".join(code.text for code in zxingcpp.read_barcodes(image))
+
+
+def test_the_letters_qr_code_reads_as_the_standard_one_with_a_mask_near_its_best(settings):
+    # The letter's QR code takes a fixed data mask instead of segno's scoring of all eight:
+    # it must be the symbol the standard choice gives but for the mask, read the same, and
+    # score close to the best mask by the standard's own penalty rules.
+    from datetime import date, timedelta
+
+    import segno
+    from segno import encoder
+
+    from accounts.links import portal_url
+    from messaging import outbound
+
+    assert outbound.QR_MASK is not None
+    settings.SITE_URL = "https://collect.example-collections.com"
+    ratios = []
+    for debtor_id in (1, 7, 480, 32_767, 32_768, 1_048_575):
+        for days in (0, 17, 300):
+            with time_machine.travel(date(2026, 1, 5) + timedelta(days=days), tick=False):
+                url = portal_url(debtor_id=debtor_id, paper=True)
+            ours, standard = outbound.portal_qr(url), segno.make(url, error="m")
+            assert (ours.designator, ours.mask) == (standard.designator, outbound.QR_MASK)
+            assert _qr_read(ours) == _qr_read(standard) == url
+            size = len(ours.matrix)
+            best = min(
+                encoder.evaluate_mask(segno.make(url, error="m", mask=m).matrix, size, size)
+                for m in range(8)
+            )
+            ratios.append(encoder.evaluate_mask(ours.matrix, size, size) / best)
+    assert max(ratios) < 1.3 and sum(ratios) / len(ratios) < 1.1
 
 
 def test_a_letter_without_a_portal_link_prints_no_qr_code(
