@@ -17,7 +17,10 @@ def blas_single_threaded(environ: os._Environ | dict[str, str] = os.environ) -> 
     (docs/benchmarks.md, "Recommender"). The learner's fit already ran on one."""
     if any(environ.get(name) for name in BLAS_THREAD_VARIABLES):
         return False
-    import numpy  # noqa: F401  (loads BLAS, so that threadpoolctl finds it)
+    # Load both BLAS libraries first (numpy's, and scipy's own copy), so that threadpoolctl
+    # finds them: it limits the libraries loaded when it is called.
+    import numpy  # noqa: F401
+    import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
