@@ -1,4 +1,5 @@
 import os
+from collections.abc import Mapping
 
 from django.apps import AppConfig
 
@@ -6,7 +7,7 @@ from django.apps import AppConfig
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def blas_single_threaded(environ: os._Environ | dict[str, str] = os.environ) -> bool:
+def blas_single_threaded(environ: Mapping[str, str] = os.environ) -> bool:
     """Limit this process's BLAS to one thread (threadpoolctl), unless `environ` sets its
     threads; True if it did.
 
