@@ -474,9 +474,12 @@ def dispatch(cfg, result, running, env, offset, logs, kill, enqueue, handoffs) -
                   f"{len(snapshot)} messages claimed; replacement {replacement.name} "
                   "started")  # fmt: skip
         if killed_at is not None:
-            if stranded_checked is None and now - killed_at > cfg.lease * 0.8:
+            if stranded_checked is None and now - killed_at > cfg.lease * 0.5:
                 # Before the lease runs out, what is still claimed under a claim of the kill's
                 # moment is the dead cluster's: the live one finished its batch long before.
+                # Half a lease after the kill, not later: the dead cluster may have claimed
+                # its batch a while before the kill (a batch's hand-overs on a busy machine),
+                # and its claims must not have expired and been taken over yet.
                 claims = {claim for _, claim, _ in snapshot}
                 left = list(
                     Message.objects.filter(status="queued", claim__in=claims).values_list(
