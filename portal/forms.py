@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date, timedelta
 
@@ -17,6 +18,9 @@ from portal.models import CallbackWindow, DisputeReason, PauseReason
 def nonce_new() -> str:
     """A per-form random value: posting the same form twice is recognised as one payment."""
     return secrets.token_urlsafe(18)
+
+
+_PORTAL_PATH = re.compile("/p/", re.IGNORECASE)
 
 
 class LetterCodeForm(forms.Form):
@@ -35,7 +39,8 @@ class LetterCodeForm(forms.Form):
 
     def clean_code(self) -> str:
         # The whole address typed from the letter ("collect.example.com/p/K3M9-..."): its code.
-        code = self.cleaned_data["code"].strip().rpartition("/p/")[2].strip("/ ")
+        # In any case: the field asks phones for capitals, so "/P/" is as likely as "/p/".
+        code = _PORTAL_PATH.split(self.cleaned_data["code"].strip())[-1].strip("/ ")
         if not letter_code_shaped(code):
             raise forms.ValidationError(
                 _("Type the code as it is printed on your letter, for example K3M9-TTQ4-ZZ7A-B2CD.")

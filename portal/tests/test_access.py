@@ -108,6 +108,9 @@ def test_a_visitor_without_a_session_can_type_the_code_from_a_letter(client, acc
     long_site = "https://collections.example-creditor-services.co.uk/p/"
     typed = Client().post("/p/code/", {"code": f"{long_site}{code}/"})
     assert typed["Location"] == "/p/verify/"
+    # Typed on a phone, whose keyboard the field asks for capitals.
+    shouted = Client().post("/p/code/", {"code": f"COLLECT.EXAMPLE.COM/P/{code.upper()}"})
+    assert shouted["Location"] == "/p/verify/"
     # Not a code's shape: the form again, with its error (the title says "Error:").
     refused = Client().post("/p/code/", {"code": "my account number is 42"})
     assert refused.status_code == 200
