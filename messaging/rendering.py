@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 PLACEHOLDERS: dict[str, str] = {
     "first_name": "The debtor's first name.",
@@ -38,6 +39,7 @@ PLACEHOLDERS: dict[str, str] = {
 """Every placeholder an editor may use, with what it is. Nothing else is ever rendered."""
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_NAME_RE = re.compile(_NAME)
 _SLOT = re.compile(r"\{\{\s*(" + _NAME + r")\s*\}\}")
 _DOUBLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _TAG_MARKERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
@@ -54,58 +56,90 @@ def _short(fragment: str) -> str:
     return fragment if len(fragment) <= 40 else fragment[:37] + "..."
 
 
-def template_errors(text: str, *, allowed: Mapping[str, str] | None = None) -> list[str]:
-    """Problems with `text` as message content, as messages fit to show an editor ([] = fine)."""
-    allowed = PLACEHOLDERS if allowed is None else allowed
-    errors: list[str] = []
-    if not text:
-        return errors
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """A text parsed once: its `{{ ... }}` slots in order (a name, or the error of a slot that is
+    not one), the errors that do not depend on which names are allowed, and the text split
+    around its slots (literal, name, literal, ..., literal) for filling."""
+
+    slots: tuple[tuple[str, str], ...]  # ("name", name) or ("error", message), in text order
+    other_errors: tuple[str, ...]
+    parts: tuple[str, ...]
+
+    def errors(self, allowed: Mapping[str, str]) -> list[str]:
+        errors = [
+            value if kind == "error" else _unknown(value, allowed)
+            for kind, value in self.slots
+            if kind == "error" or value not in allowed
+        ]
+        return errors + list(self.other_errors)
+
+    def fill(self, context: Mapping[str, str]) -> str:
+        out = list(self.parts)
+        for i in range(1, len(out), 2):
+            name = out[i]
+            result = context.get(name)
+            if not result:
+                raise RenderError(f"No value for {{{{ {name} }}}} for this debtor or account.")
+            out[i] = str(result)
+        return "".join(out)
+
+
+def _unknown(name: str, allowed: Mapping[str, str]) -> str:
+    return f"Unknown placeholder {{{{ {name} }}}}. Use one of: " + ", ".join(sorted(allowed)) + "."
+
+
+@lru_cache(maxsize=2048)
+def _parsed(text: str) -> _Template:
+    """`text` parsed; the same few hundred variant texts are rendered for every message, so
+    each is parsed once per process (a bounded cache: an edited text is a new key)."""
+    slots: list[tuple[str, str]] = []
     for match in _DOUBLE.finditer(text):
         inner = match.group(1).strip()
-        if re.fullmatch(_NAME, inner):
-            if inner not in allowed:
-                errors.append(
-                    f"Unknown placeholder {{{{ {inner} }}}}. Use one of: "
-                    + ", ".join(sorted(allowed))
-                    + "."
-                )
+        if _NAME_RE.fullmatch(inner):
+            slots.append(("name", inner))
         else:
-            errors.append(
-                f"{{{{{_short(match.group(1))}}}}} is not a placeholder: only "
-                "{{ name }} is allowed (no filters, attributes or expressions)."
+            slots.append(
+                (
+                    "error",
+                    f"{{{{{_short(match.group(1))}}}}} is not a placeholder: only "
+                    "{{ name }} is allowed (no filters, attributes or expressions).",
+                )
             )
+    other: list[str] = []
     rest = _DOUBLE.sub(" ", text)
     for match in _TAG_MARKERS.finditer(rest):
-        errors.append(
+        other.append(
             f"Template syntax {match.group(0)!r} is not allowed: content is plain text with "
             "{{ name }} placeholders only."
         )
         break
     for match in _SINGLE.finditer(rest):
         name = match.group(1)
-        errors.append(f"{{{name}}} looks like a placeholder; write {{{{ {name} }}}}.")
-    return errors
+        other.append(f"{{{name}}} looks like a placeholder; write {{{{ {name} }}}}.")
+    return _Template(tuple(slots), tuple(other), tuple(_SLOT.split(text)))
+
+
+def template_errors(text: str, *, allowed: Mapping[str, str] | None = None) -> list[str]:
+    """Problems with `text` as message content, as messages fit to show an editor ([] = fine)."""
+    if not text:
+        return []
+    return _parsed(text).errors(PLACEHOLDERS if allowed is None else allowed)
 
 
 def render(text: str, context: Mapping[str, str]) -> str:
     """Substitute `{{ name }}` slots from `context`; raise `RenderError` for anything else.
 
     A slot whose value is missing or empty is an error: a message is never sent with a gap.
+    The text is parsed once per process (`_parsed`), then filled for each debtor.
     """
     if not text:
         return ""
-    errors = template_errors(text, allowed=context)
+    template = _parsed(text)
+    errors = template.errors(context)
     if errors:
         raise RenderError(errors[0])
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        result = context.get(name)
-        if not result:
-            raise RenderError(f"No value for {{{{ {name} }}}} for this debtor or account.")
-        return str(result)
-
-    return _SLOT.sub(value, text)
+    return template.fill(context)
 
 
 def fill_disclosure(text: str, values: Mapping[str, str]) -> str:

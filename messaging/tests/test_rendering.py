@@ -5,6 +5,7 @@ import pytest
 from messaging.rendering import (
     PLACEHOLDERS,
     RenderError,
+    _parsed,
     fill_disclosure,
     render,
     sms_segments,
@@ -121,3 +122,27 @@ def test_no_break_spaces_give_way_when_that_alone_makes_an_sms_gsm_7():
     assert sms_gsm_spaces("Pay $12.50 now.") == "Pay $12.50 now."
     needs_ucs2 = "Vous êtes redevable de 12,50\u00a0€."
     assert sms_gsm_spaces(needs_ucs2) == needs_ucs2
+
+
+def test_a_text_is_parsed_once_and_filled_for_each_debtor():
+    text = "Dear {{ first_name }}, {{ balance }} is owed to {{ creditor_name }}."
+    render(text, _context())  # parsed here, or earlier in this process
+    before = _parsed.cache_info()
+    first = render(text, _context(first_name="Ana", balance="€1,00", creditor_name="Acme"))
+    second = render(text, _context(first_name="Bo", balance="$2.00", creditor_name="Beta"))
+    after = _parsed.cache_info()
+    assert (first, second) == (
+        "Dear Ana, €1,00 is owed to Acme.",
+        "Dear Bo, $2.00 is owed to Beta.",
+    )
+    assert after.hits - before.hits == 2 and after.misses == before.misses
+
+
+def test_errors_come_in_the_order_of_the_text_whatever_names_are_allowed():
+    text = "{{ a.b }} {{ nope }} {% x %} {first_name}"
+    assert [e.split(" ")[0] for e in template_errors(text)] == [
+        "{{a.b}}", "Unknown", "Template", "{first_name}",
+    ]  # fmt: skip
+    assert template_errors(text, allowed={"nope": ""})[1].startswith("Template")
+    with pytest.raises(RenderError, match="is not a placeholder"):
+        render(text, _context())
