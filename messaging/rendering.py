@@ -91,7 +91,7 @@ def _unknown(name: str, allowed: Mapping[str, str]) -> str:
 
 @lru_cache(maxsize=2048)
 def _parsed(text: str) -> _Template:
-    """`text` parsed; the same few hundred variant texts are rendered for every message, so
+    """`text` parsed; the same few dozen variant texts are rendered for every message, so
     each is parsed once per process (a bounded cache: an edited text is a new key)."""
     slots: list[tuple[str, str]] = []
     for match in _DOUBLE.finditer(text):
